@@ -1,0 +1,44 @@
+# memberseg: `make demo` and `make test` work on a fresh machine with no AWS account.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+AS_OF ?= 2026-11-15
+
+.PHONY: venv demo demo-cli test test-unit bench bench-max examples clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard requirements-dev.txt)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet -e ".[test]"
+	if [ -f requirements-dev.txt ]; then $(PY) -m pip install --quiet -r requirements-dev.txt; fi
+	touch $(STAMP)
+
+## The plain CLI on the bundled sample workbooks.
+demo-cli: venv
+	rm -rf out
+	$(VENV)/bin/memberseg run --memberships examples/memberships.xlsx --orders examples/orders.xlsx \
+		--out out --as-of $(AS_OF)
+
+demo: demo-cli
+
+test: venv
+	$(PY) -m pytest -q
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+## Benchmarks: 200k memberships + 1M orders (median of 3), and the Excel-maximum inputs.
+bench: venv
+	$(PY) scripts/bench.py --size standard --runs 3
+
+bench-max: venv
+	$(PY) scripts/bench.py --size excel-max --runs 1
+
+examples: venv
+	$(PY) scripts/make_examples.py
+
+clean:
+	rm -rf out .pytest_cache .hypothesis build

@@ -1,0 +1,66 @@
+"""Stage 4: enrich customers with their orders: totals, counts, last order, savings and tier.
+
+An order belongs to a customer when its ID match key equals the match key of any
+customer_id among the customer's valid records. Totals are summed, then rounded
+half-up to cents; every threshold compares the rounded value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .rules import Rules
+from .values import round_cents
+
+
+@dataclass
+class OrderMatch:
+    unmatched: pd.DataFrame   # one row per unmatched ID: customer_id, customer_name, order_count, total
+    matched_rows: int
+    unmatched_rows: int
+    unmatched_total: float
+
+
+def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
+    conditions = [total >= tier.min if tier.inclusive else total > tier.min for tier in rules.orders.tiers]
+    labels = [tier.label for tier in rules.orders.tiers]
+    return pd.Series(np.select(conditions, labels, default=rules.orders.no_orders_label), index=total.index,
+                     dtype=object)
+
+
+def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, orders: pd.DataFrame,
+           rules: Rules) -> tuple[pd.DataFrame, OrderMatch]:
+    per_id = orders.groupby("id_key", sort=False).agg(
+        total=("value", "sum"), order_count=("value", "size"), last_order=("order_date", "max"),
+        customer_id=("customer_id", "first"), customer_name=("customer_name", "first"))
+    linked = id_links.merge(per_id, left_on="id_key", right_index=True)
+    per_customer = linked.groupby("customer").agg(
+        total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"))
+
+    enriched = customers.join(per_customer)
+    enriched["total_order_value"] = round_cents(enriched["total"].fillna(0.0))
+    enriched["order_count"] = enriched["order_count"].fillna(0).astype(np.int64)
+    enriched["last_order_date"] = enriched.pop("last_order")
+    enriched["estimated_savings"] = round_cents(enriched["total_order_value"] * rules.orders.savings_rate)
+    enriched["order_value_tier"] = order_tier(enriched["total_order_value"], rules)
+    enriched = enriched.drop(columns="total")
+
+    is_matched = per_id.index.isin(id_links["id_key"])
+    unmatched = per_id.loc[~is_matched]
+    unmatched_rows = int(unmatched["order_count"].sum())
+    table = pd.DataFrame({
+        "customer_id": unmatched["customer_id"],
+        "customer_name": unmatched["customer_name"],
+        "order_count": unmatched["order_count"].astype(np.int64),
+        "total": round_cents(unmatched["total"]),
+    }).sort_values(["total", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    match = OrderMatch(
+        unmatched=table,
+        matched_rows=int(per_id.loc[is_matched, "order_count"].sum()),
+        unmatched_rows=unmatched_rows,
+        unmatched_total=float(round_cents(np.array([unmatched["total"].sum()]))[0]),
+    )
+    return enriched, match

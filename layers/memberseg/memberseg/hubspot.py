@@ -1,0 +1,177 @@
+"""Stage 7a: the HubSpot outputs: the contacts CSV (split at HubSpot's limits) and property definitions.
+
+HubSpot identifies contacts by email, so there is one row per valid, unique email,
+in Members order; every customer left out is reported with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .rules import HUBSPOT_BASE_COLUMNS, Rules
+
+CSV_NAME = "hubspot_contacts"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class HubSpotExport:
+    files: dict[str, bytes]     # file name -> CSV bytes, in order
+    rows: int
+    left_out: pd.DataFrame      # row, customer_id, customer_name, reason
+
+
+def neutralize(text: pd.Series) -> pd.Series:
+    """Prefix text that a spreadsheet would run as a formula with a single quote."""
+    text = text.fillna("").astype(str)
+    risky = text.str.startswith(FORMULA_TRIGGERS)
+    return text.where(~risky, "'" + text)
+
+
+def money_text(values: pd.Series) -> pd.Series:
+    return (values.astype(float) + 0.0).map("{:.2f}".format).str.replace(r"^-0\.00$", "0.00", regex=True)
+
+
+def date_text(values: pd.Series) -> pd.Series:
+    return values.dt.strftime("%Y-%m-%d").fillna("")
+
+
+def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Members with a valid email not used by an earlier row; and the rest, with reasons."""
+    email = members["email"]
+    no_email = email.isna()
+    first_row_of_email = members.groupby("email", sort=False)["row"].transform("first")
+    first_id_of_email = members.groupby("email", sort=False)["customer_id"].transform("first")
+    repeated = ~no_email & email.duplicated()
+    reason = pd.Series("", index=members.index, dtype=object)
+    reason[no_email] = "no valid email, so the customer is not in the HubSpot file"
+    reason[repeated] = ("email " + email[repeated] + " already belongs to customer "
+                        + first_id_of_email[repeated].fillna("(no ID)").astype(str)
+                        + " (memberships row " + first_row_of_email[repeated].astype(str)
+                        + "), so this customer is not in the HubSpot file")
+    left = no_email | repeated
+    left_out = members.loc[left, ["row", "customer_id", "customer_name"]].assign(reason=reason[left])
+    return members.loc[~left], left_out.reset_index(drop=True)
+
+
+def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    columns = {
+        "email": neutralize(contacts["email"]),
+        "company": neutralize(contacts["customer_name"]),
+        "cust_id": neutralize(contacts["customer_id"]),
+        "membership_status": neutralize(contacts["membership_status"]),
+        "membership_start_date": date_text(contacts["start"]),
+        "membership_expiration_date": date_text(contacts["expiration"]),
+        "days_until_expiration": contacts["days_until_expiration"].astype(str),
+        "member_since": date_text(contacts["member_since"]),
+        "renewal_count": contacts["renewal_count"].astype(str),
+        "total_order_value": money_text(contacts["total_order_value"]),
+        "order_count": contacts["order_count"].astype(str),
+        "estimated_savings": money_text(contacts["estimated_savings"]),
+        "order_value_tier": neutralize(contacts["order_value_tier"]),
+    }
+    assert tuple(columns) == HUBSPOT_BASE_COLUMNS
+    for seg in rules.segments:
+        columns[seg.property] = np.where(contacts[seg.property].to_numpy(dtype=bool), "true", "false")
+    return pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)
+
+
+def _render(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue().encode("utf-8")
+
+
+def split_csv(frame: pd.DataFrame, max_rows: int, max_bytes: int) -> list[bytes]:
+    """Render the CSV, splitting into parts that respect HubSpot's row and byte limits."""
+    parts: list[bytes] = []
+    start = 0
+    while True:
+        size = max_rows
+        while True:
+            chunk = _render(frame.iloc[start:start + size])
+            if len(chunk) <= max_bytes or size == 1:
+                break
+            size = max(1, min(size - 1, int(size * max_bytes / len(chunk) * 0.98)))
+        parts.append(chunk)
+        start += size
+        if start >= len(frame):
+            return parts
+
+
+def export(members: pd.DataFrame, rules: Rules) -> HubSpotExport:
+    contacts, left_out = select_contacts(members)
+    frame = contacts_frame(contacts, rules)
+    parts = split_csv(frame, rules.hubspot.max_rows_per_file, rules.hubspot.max_bytes_per_file)
+    if len(parts) == 1:
+        files = {f"{CSV_NAME}.csv": parts[0]}
+    else:
+        files = {f"{CSV_NAME}_{number}.csv": part for number, part in enumerate(parts, start=1)}
+    return HubSpotExport(files=files, rows=len(frame), left_out=left_out)
+
+
+def _options(labels: list[str]) -> list[dict]:
+    return [{"label": label, "value": label, "hidden": False, "displayOrder": order}
+            for order, label in enumerate(labels)]
+
+
+def property_definitions(rules: Rules, csv_names: list[str]) -> dict:
+    group = rules.hubspot.group_name
+
+    def prop(name: str, label: str, type_: str, field_type: str, description: str, **extra) -> dict:
+        return {"name": name, "label": label, "type": type_, "fieldType": field_type,
+                "groupName": group, "description": description, **extra}
+
+    status_labels = rules.status.labels
+    tiers = [tier.label for tier in rules.orders.tiers] + [rules.orders.no_orders_label]
+    inputs = [
+        prop("cust_id", "Customer ID", "string", "text", "Customer ID from the membership file."),
+        prop("membership_status", "Membership Status", "enumeration", "select",
+             "Expired, Expiring Soon or Active on the as-of date.",
+             options=_options([status_labels.expired, status_labels.expiring_soon, status_labels.active])),
+        prop("membership_start_date", "Membership Start Date", "date", "date", "Start of the current membership."),
+        prop("membership_expiration_date", "Membership Expiration Date", "date", "date",
+             "Expiration of the current membership."),
+        prop("days_until_expiration", "Days Until Expiration", "number", "number",
+             "Days from the as-of date to expiration; negative when expired."),
+        prop("member_since", "Member Since", "date", "date", "First created date of the current unbroken membership."),
+        prop("renewal_count", "Renewal Count", "number", "number", "Renewals in the current unbroken membership."),
+        prop("total_order_value", "Total Order Value", "number", "number", "Sum of the customer's orders.",
+             showCurrencySymbol=True),
+        prop("order_count", "Order Count", "number", "number", "Number of the customer's orders."),
+        prop("estimated_savings", "Estimated Savings", "number", "number",
+             f"Total order value x {rules.orders.savings_rate}.", showCurrencySymbol=True),
+        prop("order_value_tier", "Order Value Tier", "enumeration", "select", "Tier by total order value.",
+             options=_options(tiers)),
+    ]
+    for seg in rules.segments:
+        inputs.append(prop(seg.property, seg.label, "bool", "booleancheckbox",
+                           seg.description or f"memberseg segment: {seg.label}.",
+                           options=[{"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
+                                    {"label": "No", "value": "false", "hidden": False, "displayOrder": 1}]))
+    columns = list(HUBSPOT_BASE_COLUMNS) + [seg.property for seg in rules.segments]
+    mappings = []
+    for name in columns:
+        mapping = {"columnObjectTypeId": "0-1", "columnName": name, "propertyName": name}
+        if name == "email":
+            mapping["columnType"] = "HUBSPOT_ALTERNATE_ID"
+        mappings.append(mapping)
+    imports = [{
+        "name": f"memberseg {name}",
+        "importOperations": {"0-1": "UPSERT"},
+        "dateFormat": "YEAR_MONTH_DAY",
+        "files": [{"fileName": name, "fileFormat": "CSV",
+                   "fileImportPage": {"hasHeader": True, "columnMappings": mappings}}],
+    } for name in csv_names]
+    return {
+        "_usage": ("POST 'group' to /crm/v3/properties/contacts/groups, then {'inputs': inputs} to "
+                   "/crm/v3/properties/contacts/batch/create; import each CSV with its import_requests "
+                   "entry as the importRequest part of POST /crm/v3/imports."),
+        "group": {"name": group, "label": rules.hubspot.group_label},
+        "inputs": inputs,
+        "import_requests": imports,
+    }

@@ -1,0 +1,182 @@
+"""Column parsers for the values users type into spreadsheets: IDs, names, dates, money, emails.
+
+Each takes a whole column of raw cells (mixed Python objects from Excel, or text
+from CSV) and returns a typed column; missing or unparseable cells become NA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import unicodedata
+
+import numpy as np
+import pandas as pd
+
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+MAX_EXCEL_SERIAL = 2_958_465  # 9999-12-31
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+FORMULA_START = ("=", "+", "-", "@")
+
+_PUNCTUATION = {cp: None for cp in range(sys.maxunicode + 1)
+                if unicodedata.category(chr(cp)).startswith("P")}
+_MONTHS = {name: number for number, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+     ("oct", "october"), ("nov", "november"), ("dec", "december")], start=1) for name in names}
+
+
+def cell_kinds(values: pd.Series) -> pd.Series:
+    """The Python type of each cell: one cheap pass, so the parsers can branch per column."""
+    return values.map(type)
+
+
+def _is_number(kinds: pd.Series) -> pd.Series:
+    return kinds.isin([float, int, np.float64, np.int64])
+
+
+def _is_datetime(kinds: pd.Series) -> pd.Series:
+    return kinds.isin([dt.datetime, dt.date, pd.Timestamp])
+
+
+def to_text(values: pd.Series) -> pd.Series:
+    """Trimmed text; integral numbers as integer text (12345.0 -> "12345"); blank -> NA."""
+    kinds = cell_kinds(values)
+    out = pd.Series(pd.NA, index=values.index, dtype=object)
+    text = kinds.eq(str)
+    if text.any():
+        stripped = values[text].str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        out[text] = stripped
+    numbers = _is_number(kinds)
+    if numbers.any():
+        number = values[numbers].astype(float)
+        integral = np.isfinite(number) & (number == np.floor(number)) & (number.abs() < 2**53)
+        out[numbers & integral.reindex(values.index, fill_value=False)] = (
+            number[integral].astype(np.int64).astype(str))
+        rest = number[~integral & np.isfinite(number)]
+        out[rest.index] = rest.astype(str)
+    other = ~(text | numbers) & values.notna()
+    if other.any():
+        out[other] = values[other].astype(str).str.strip()
+    return out.where(out.ne(""), pd.NA)
+
+
+def id_key(text: pd.Series) -> pd.Series:
+    """Match key: casefolded; all-digit IDs lose leading zeros ("00123" matches 123)."""
+    key = text.str.casefold()
+    digits = key.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    stripped = key[digits].str.lstrip("0")
+    key[digits] = stripped.where(stripped.ne(""), "0")
+    return key
+
+
+def name_key(text: pd.Series) -> pd.Series:
+    """Casefold, delete Unicode punctuation (no space inserted), collapse whitespace."""
+    folded = text.str.casefold()
+    key = folded.str.translate(_PUNCTUATION).str.split().str.join(" ")
+    # A name made only of punctuation still identifies someone: keep its folded text.
+    key = key.where(key.ne(""), folded.str.split().str.join(" "))
+    return key.where(key.ne("") & key.notna(), pd.NA)
+
+
+def _ymd(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
+    parts = pd.DataFrame({"year": pd.to_numeric(year), "month": pd.to_numeric(month),
+                          "day": pd.to_numeric(day)})
+    return pd.to_datetime(parts, errors="coerce")
+
+
+def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
+    """Dates at midnight (time of day dropped); missing or unparseable -> NaT."""
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    kinds = cell_kinds(values)
+    real = _is_datetime(kinds)
+    if real.any():
+        out[real] = pd.to_datetime(values[real].astype(object), errors="coerce").dt.normalize()
+    serial = _is_number(kinds)
+    text = kinds.eq(str)
+    if text.any():
+        stripped = values[text].str.strip()
+        digits = stripped.str.fullmatch(r"\d{1,7}(\.\d+)?")
+        serial = serial | digits.reindex(values.index, fill_value=False).astype(bool)
+    if serial.any():
+        numbers = pd.to_numeric(values[serial], errors="coerce").astype(float)
+        numbers = numbers.where((numbers >= 1) & (numbers <= MAX_EXCEL_SERIAL))
+        out[serial] = (EXCEL_EPOCH + pd.to_timedelta(np.floor(numbers), unit="D")).astype("datetime64[ns]")
+    pending = text & ~serial
+    if pending.any():
+        out[pending] = _parse_date_text(values[pending].str.strip(), date_order)
+    return out
+
+
+def _parse_date_text(text: pd.Series, date_order: str) -> pd.Series:
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    time = r"(?:[T ].*)?$"
+    iso = text.str.extract(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + time)
+    found = iso[0].notna()
+    out[found] = _ymd(iso.loc[found, 0], iso.loc[found, 1], iso.loc[found, 2])
+    numeric = text.str.extract(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})" + time)
+    found = numeric[0].notna() & out.isna()
+    first, second = (1, 0) if date_order == "DMY" else (0, 1)
+    out[found] = _ymd(numeric.loc[found, 2], numeric.loc[found, first], numeric.loc[found, second])
+    # "5 Jan 2024", "05-Jan-2024", "Jan 5, 2024", "January 5 2024"
+    day_first = text.str.extract(r"^(\d{1,2})[\s\-]+([A-Za-z]{3,9})\.?[\s\-,]+(\d{4})" + time)
+    month_first = text.str.extract(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})" + time)
+    for frame, day_col, month_col in ((day_first, 0, 1), (month_first, 1, 0)):
+        found = frame[0].notna() & out.isna()
+        if found.any():
+            months = frame.loc[found, month_col].str.casefold().map(_MONTHS)
+            out[found] = _ymd(frame.loc[found, 2], months, frame.loc[found, day_col])
+    return out
+
+
+_MONEY = (
+    r"^(?P<sign>[-+]?)\s*(?:[A-Za-z]{3}\s*)?(?P<sign2>[-+]?)\s*[$€£¥₹]?\s*(?P<sign3>[-+]?)\s*"
+    r"(?P<number>\d[\d.,'\s\u00a0\u202f]*|[.,]\d+)\s*[$€£¥₹]?\s*(?:[A-Z]{3})?$"
+)
+
+
+def to_money(values: pd.Series, decimal_separator: str = ".") -> pd.Series:
+    """Numbers, or text like "$1,234.50", "USD 12", "(100.00)" or "100-"; unparseable -> NaN."""
+    out = pd.Series(np.nan, index=values.index, dtype=float)
+    kinds = cell_kinds(values)
+    numbers = _is_number(kinds)
+    if numbers.any():
+        out[numbers] = values[numbers].astype(float)
+    text = kinds.eq(str)
+    if text.any():
+        out[text] = _parse_money_text(values[text].str.strip(), decimal_separator)
+    return out.where(np.isfinite(out))
+
+
+def _parse_money_text(text: pd.Series, decimal_separator: str) -> pd.Series:
+    accounting = text.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
+    text = text.where(~accounting, text.str.slice(1, -1).str.strip())
+    trailing = text.str.endswith("-").fillna(False).astype(bool) & text.str.len().gt(1)
+    text = text.where(~trailing, text.str.slice(0, -1).str.strip())
+    parts = text.str.extract(_MONEY)
+    number = parts["number"].str.replace(r"[\s'\u00a0\u202f]", "", regex=True)
+    thousands = "," if decimal_separator == "." else "."
+    grouped = number.str.fullmatch(rf"\d{{1,3}}(?:\{thousands}\d{{3}})+(?:\{decimal_separator}\d*)?")
+    plain = number.str.fullmatch(rf"\d*(?:\{decimal_separator}\d*)?") & number.str.contains(r"\d")
+    valid = (grouped.fillna(False) | plain.fillna(False)).astype(bool)
+    cleaned = number.str.replace(thousands, "", regex=False).str.replace(decimal_separator, ".", regex=False)
+    amount = pd.to_numeric(cleaned.where(valid), errors="coerce")
+    signs = parts["sign"].fillna("") + parts["sign2"].fillna("") + parts["sign3"].fillna("")
+    negative = signs.str.count("-").gt(0) | accounting | trailing
+    several_signs = signs.str.len().gt(1) | ((accounting | trailing) & signs.ne(""))
+    amount = amount.where(~several_signs)
+    return amount.where(~negative, -amount)
+
+
+def round_cents(amount: pd.Series | np.ndarray) -> np.ndarray:
+    """Round half up (away from zero) to cents; never -0.0."""
+    values = np.asarray(amount, dtype=float)
+    rounded = np.sign(values) * np.floor(np.abs(values) * 100 + 0.5 + 1e-7) / 100
+    return rounded + 0.0
+
+
+def valid_email(text: pd.Series) -> pd.Series:
+    """Trimmed, lowercased email when valid; NA otherwise (also when it starts like a formula)."""
+    email = text.str.strip().str.lower()
+    ok = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool) & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool)
+    return email.where(ok, pd.NA)

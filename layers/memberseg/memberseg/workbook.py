@@ -1,0 +1,168 @@
+"""Stage 7b: the analysis workbook, streamed with xlsxwriter in constant-memory mode.
+
+Rows are written in order with one typed write per cell (strings never become
+formulas). A sheet past Excel's row limit continues on "Name (2)".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+EXCEL_MAX_DATA_ROWS = 1_048_575  # plus the header row
+Kind = Literal["raw", "text", "number", "integer", "money", "date", "bool"]
+
+
+@dataclass
+class Column:
+    header: str
+    kind: Kind
+    values: list[Any]
+    width: float = 14
+
+
+def text_values(series: pd.Series) -> list[Any]:
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def date_values(series: pd.Series) -> list[Any]:
+    return [None if pd.isna(value) else value for value in series.dt.to_pydatetime().tolist()]
+
+
+def column(header: str, kind: Kind, series: pd.Series, width: float = 14) -> Column:
+    if kind == "date":
+        values = date_values(series)
+    elif kind == "bool":
+        values = series.astype(bool).tolist()
+    elif kind in ("number", "money", "integer"):
+        values = series.astype(float).where(series.notna(), None).tolist()
+    else:
+        values = text_values(series)
+    return Column(header, kind, values, width)
+
+
+class WorkbookWriter:
+    def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS):
+        self.book = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True,
+            "strings_to_formulas": False,   # "=HYPERLINK(...)" in a name stays text
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "default_date_format": "yyyy-mm-dd",
+        })
+        self.max_rows = max_rows
+        self.formats = {
+            "header": self.book.add_format({"bold": True, "bg_color": "#1F4E78", "font_color": "#FFFFFF",
+                                            "text_wrap": True, "valign": "top"}),
+            "date": self.book.add_format({"num_format": "yyyy-mm-dd"}),
+            "money": self.book.add_format({"num_format": "#,##0.00"}),
+            "integer": self.book.add_format({"num_format": "0"}),
+        }
+
+    def table(self, name: str, columns: list[Column], rows: int) -> list[str]:
+        """Write a sheet (continuing on "name (2)" past Excel's limit); return the sheet names used."""
+        names = []
+        start = 0
+        part = 1
+        while True:
+            sheet_name = name if part == 1 else f"{name} ({part})"
+            count = min(self.max_rows, rows - start)
+            self._sheet(sheet_name, columns, start, count)
+            names.append(sheet_name)
+            start += count
+            part += 1
+            if start >= rows:
+                return names
+
+    def _sheet(self, name: str, columns: list[Column], start: int, count: int) -> None:
+        sheet = self.book.add_worksheet(name)
+        header = self.formats["header"]
+        for position, col in enumerate(columns):
+            sheet.set_column(position, position, col.width)
+            sheet.write_string(0, position, col.header, header)
+        sheet.freeze_panes(1, 0)
+        if columns:
+            sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
+        writers = [self._writer(sheet, col.kind) for col in columns]
+        slices = [col.values[start:start + count] for col in columns]
+        for offset, values in enumerate(zip(*slices)):
+            row = offset + 1
+            for position, value in enumerate(values):
+                if value is None or value != value or value == "":
+                    continue
+                writer, fmt = writers[position]
+                writer(row, position, value, fmt)
+
+    def _writer(self, sheet, kind: Kind):
+        if kind == "text":
+            return sheet.write_string, None
+        if kind == "bool":
+            return sheet.write_boolean, None
+        if kind in ("number",):
+            return sheet.write_number, None
+        if kind in ("money", "integer", "date"):
+            fmt = self.formats[kind]
+            return (sheet.write_datetime if kind == "date" else sheet.write_number), fmt
+        return self._write_raw(sheet), None
+
+    def _write_raw(self, sheet):
+        date_format = self.formats["date"]
+
+        def write(row: int, col: int, value: Any, _fmt: Any) -> None:
+            if isinstance(value, str):
+                sheet.write_string(row, col, value)
+            elif isinstance(value, bool):
+                sheet.write_boolean(row, col, value)
+            elif isinstance(value, (int, float, np.integer, np.floating)):
+                sheet.write_number(row, col, float(value))
+            elif isinstance(value, (dt.datetime, dt.date)):
+                sheet.write_datetime(row, col, value, date_format)
+            else:
+                sheet.write_string(row, col, str(value))
+        return write
+
+    def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]], chart_section: str) -> None:
+        """Label/value sections, one under another, and a bar chart of one section."""
+        sheet = self.book.add_worksheet(name)
+        bold = self.book.add_format({"bold": True, "font_size": 12})
+        sheet.set_column(0, 0, 34)
+        sheet.set_column(1, 1, 16)
+        row = 0
+        chart_rows = None
+        for title, items in sections:
+            sheet.write_string(row, 0, title, bold)
+            row += 1
+            first = row
+            for label, value in items:
+                sheet.write_string(row, 0, label)
+                if isinstance(value, (int, float, np.integer, np.floating)):
+                    sheet.write_number(row, 1, float(value))
+                else:
+                    sheet.write_string(row, 1, str(value))
+                row += 1
+            if title == chart_section and items:
+                chart_rows = (first, row - 1)
+            row += 1
+        if chart_rows:
+            chart = self.book.add_chart({"type": "bar"})
+            chart.add_series({
+                "name": chart_section,
+                "categories": [name, chart_rows[0], 0, chart_rows[1], 0],
+                "values": [name, chart_rows[0], 1, chart_rows[1], 1],
+                "data_labels": {"value": True},
+                "fill": {"color": "#2E75B6"},
+            })
+            chart.set_title({"name": "Customers per segment"})
+            chart.set_legend({"none": True})
+            chart.set_y_axis({"reverse": True})
+            chart.set_size({"width": 640, "height": 40 + 28 * (chart_rows[1] - chart_rows[0] + 1)})
+            sheet.insert_chart(0, 3, chart)
+
+    def close(self) -> None:
+        self.book.close()
