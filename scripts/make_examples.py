@@ -269,6 +269,7 @@ def write_memberships(path: Path, rng: random.Random, customers: list[Customer])
     blank_at = len(rows) // 2
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False})
+    wb.set_properties({"created": datetime(2026, 11, 1, 6, 0, 0)})   # byte-stable output
     ws = wb.add_worksheet("Memberships")
     bold = wb.add_format({"bold": True})
     title = wb.add_format({"bold": True, "font_size": 14})
@@ -388,6 +389,7 @@ def write_orders(path: Path, rng: random.Random, customers: list[Customer]) -> d
         orders.insert(rng.randint(100, len(orders) - 100), e)
     wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
                                          "strings_to_urls": False})
+    wb.set_properties({"created": datetime(2026, 11, 1, 6, 0, 0)})   # byte-stable output
     ws = wb.add_worksheet("Orders")
     bold = wb.add_format({"bold": True})
     dfmt = wb.add_format({"num_format": "yyyy-mm-dd"})
@@ -459,7 +461,7 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         "- Planned histories (customers): " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in scen.items()) + ".",
         "  Renewal links are on time (renewal created up to 30 days before the previous expiry, starting the",
         "  day after it), late within the 7-day grace, or lapses (renewed 2–11 months after expiry).",
-        f"- Expected status as of 2026-11-15 (by each customer's latest record): "
+        f"- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
         + ", ".join(f"{k} {v}" for k, v in sorted(status.items())) + ". Boundaries: one customer expires",
         "  on 2026-12-15 (30 days: Expiring Soon), one on 2026-12-16 (31 days: Active), one on 2026-11-14 (Expired).",
         "- Recent activity: 10 new members and 10 renewals created between 2026-10-16 and 2026-11-01.",

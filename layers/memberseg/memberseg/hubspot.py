@@ -33,7 +33,9 @@ def neutralize(text: pd.Series) -> pd.Series:
 
 
 def money_text(values: pd.Series) -> pd.Series:
-    return (values.astype(float) + 0.0).map("{:.2f}".format).str.replace(r"^-0\.00$", "0.00", regex=True)
+    """Two decimals, no separators; values are rounded already, and +0.0 turns -0.0 into 0.0."""
+    text = np.char.mod("%.2f", values.to_numpy(dtype=float) + 0.0)
+    return pd.Series(np.where(text == "-0.00", "0.00", text), index=values.index, dtype=object)
 
 
 def date_text(values: pd.Series) -> pd.Series:

@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError
@@ -98,7 +98,7 @@ class _SheetScan:
     n_cells: int = 0
     n_rows: int = 0
     needs_exact: bool = False
-    cols: set[bytes] = field(default_factory=set)
+    bad_ref: str | None = None
 
     def add_rows(self, rows: list[bytes]) -> None:
         self.n_rows += len(rows)
@@ -461,9 +461,6 @@ class _Gate:
                 self.early_exit(scan, info.filename)
         if carry:
             self.scan_block(carry, scan, exact, state)
-        if scan.cols:
-            scan.max_col = max(scan.max_col, max(_col_number(c) for c in scan.cols))
-            scan.cols.clear()
         return scan
 
     def early_exit(self, scan: _SheetScan, part: str) -> None:
@@ -476,9 +473,6 @@ class _Gate:
             or (scan.dim_ref is not None and (scan.dim_row > limits.max_rows or scan.dim_col > limits.max_columns))
         ):
             raise _Stop(scan)
-        if scan.cols and len(scan.cols) > 64:
-            scan.max_col = max(scan.max_col, max(_col_number(c) for c in scan.cols))
-            scan.cols.clear()
         if scan.max_col > limits.max_columns:
             raise _Stop(scan)
 
@@ -508,6 +502,10 @@ class _Gate:
                         row = state[0]
                     scan.max_col = max(scan.max_col, state[1])
                     scan.max_row = max(scan.max_row, row)
+                    if scan.bad_ref is None and (
+                        state[1] > self.limits.max_columns or row > self.limits.max_rows
+                    ):
+                        scan.bad_ref = f"{_col_letters(state[1])}{row}"
             return
 
         scan.add_rows(_ROW_ANY.findall(block))
@@ -515,19 +513,25 @@ class _Gate:
         n_cells = len(_CELL_ANY.findall(block))
         scan.n_cells += n_cells
         if len(fast) == n_cells:
-            if fast:
-                cols, rows = zip(*fast)
-                scan.cols.update(cols)
-                scan.max_row = max(scan.max_row, max(int(r[:20]) for r in set(rows)))
+            refs = fast
+        else:
+            general = _CELL_GENERAL.findall(block)
+            refs = [(c, r) for c, r in general if c and r]
+            if len(refs) < len(general):
+                scan.needs_exact = True
+        if not refs:
             return
-        general = _CELL_GENERAL.findall(block)
-        complete = [(c, r) for c, r in general if c and r]
-        if len(complete) < len(general):
-            scan.needs_exact = True
-        if complete:
-            cols, rows = zip(*complete)
-            scan.cols.update(cols)
-            scan.max_row = max(scan.max_row, max(int(r[:20]) for r in set(rows)))
+        cols, rows = zip(*refs)
+        block_col = max(_col_number(c) for c in set(cols))
+        block_row = max(int(r[:20]) for r in set(rows))
+        limits = self.limits
+        if scan.bad_ref is None and (block_col > limits.max_columns or block_row > limits.max_rows):
+            for c, r in refs:
+                if _col_number(c) > limits.max_columns or int(r[:20]) > limits.max_rows:
+                    scan.bad_ref = (c + r[:20]).decode("ascii", "replace").upper()
+                    break
+        scan.max_col = max(scan.max_col, block_col)
+        scan.max_row = max(scan.max_row, block_row)
 
     def judge(self, scan: _SheetScan, part: str, sheet_name: str | None) -> None:
         limits = self.limits
@@ -544,11 +548,10 @@ class _Gate:
                 **details,
             )
 
-        if scan.cols:
-            scan.max_col = max(scan.max_col, max(_col_number(c) for c in scan.cols))
-            scan.cols.clear()
         max_row, max_col = scan.max_row, scan.max_col
         if max_row > limits.max_rows or max_col > limits.max_columns:
+            if scan.bad_ref:
+                raise too_large(f"has a cell at {scan.bad_ref}", cell=scan.bad_ref)
             if max_row > limits.max_rows and max_col > limits.max_columns:
                 ref = f"{_col_letters(max_col)}{max_row}"
                 raise too_large(f"has a cell at {ref}", cell=ref)
@@ -587,14 +590,6 @@ class _Stop(Exception):
     def __init__(self, scan: _SheetScan) -> None:
         super().__init__("limit exceeded")
         self.scan = scan
-
-
-def _count_cells(block: bytes) -> int:
-    # Cheap exact-enough count for big unprefixed blocks; prefixed cells fall back to the regex.
-    count = block.count(b"<c ") + block.count(b"<c>") + block.count(b"<c/>")
-    if b":c" in block:
-        count = len(_CELL_ANY.findall(block))
-    return count
 
 
 def _normpath(path: str) -> str:

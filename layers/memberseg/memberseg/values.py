@@ -163,7 +163,7 @@ def _parse_money_text(text: pd.Series, decimal_separator: str) -> pd.Series:
     amount = pd.to_numeric(cleaned.where(valid), errors="coerce")
     signs = parts["sign"].fillna("") + parts["sign2"].fillna("") + parts["sign3"].fillna("")
     negative = signs.str.count("-").gt(0) | accounting | trailing
-    several_signs = signs.str.len().gt(1) | ((accounting | trailing) & signs.ne(""))
+    several_signs = signs.str.len().gt(1) | ((accounting | trailing) & signs.ne("")) | (accounting & trailing)
     amount = amount.where(~several_signs)
     return amount.where(~negative, -amount)
 

@@ -1,0 +1,501 @@
+"""Factory for hostile (and a few tricky-but-valid) input files.
+
+Every function takes a target directory and returns the Path it wrote. They use
+only the standard library, xlsxwriter, msoffcrypto-tool and xlwt, and each runs
+in well under a second (except `big_zip_bomb_xlsx` and `big_valid_sheet_xlsx`,
+which are meant for benchmark scripts).
+
+NEVER open the hostile ones with calamine or openpyxl inside the test process:
+calamine aborts the interpreter (SIGABRT) on `far_cell_xlsx` and on the zip bombs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import struct
+import zlib
+from pathlib import Path
+
+import xlsxwriter
+
+MEMBERSHIP_HEADERS = ["Cust ID", "Customer Name", "Created Date", "Expiration Date", "Contact Email", "Membership"]
+
+# --------------------------------------------------------------------------------------
+# Minimal raw xlsx parts
+# --------------------------------------------------------------------------------------
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>"
+)
+ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+    'Target="sharedStrings.xml"/>'
+    "</Relationships>"
+)
+SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+)
+SHARED_STRINGS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">'
+    "<si><t>Name</t></si></sst>"
+)
+
+
+def _raw_parts(sheet_xml: str | bytes, shared_strings: str = SHARED_STRINGS) -> dict[str, str | bytes]:
+    return {
+        "[Content_Types].xml": CONTENT_TYPES,
+        "_rels/.rels": ROOT_RELS,
+        "xl/workbook.xml": WORKBOOK,
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
+        "xl/sharedStrings.xml": shared_strings,
+        "xl/worksheets/sheet1.xml": sheet_xml,
+    }
+
+
+def _write_zip(path: Path, parts: dict[str, str | bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _inline(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+# --------------------------------------------------------------------------------------
+# A tiny raw zip writer, so bombs can be written from one pre-compressed block
+# --------------------------------------------------------------------------------------
+
+
+def _zip_raw(path: Path, entries: list[tuple[str, bytes, int, int, int]]) -> Path:
+    """entries: (name, raw_deflate_bytes, crc32, compressed_size, uncompressed_size); all < 4 GB."""
+    central = io.BytesIO()
+    with open(path, "wb") as out:
+        for name, raw, crc, csize, usize in entries:
+            offset = out.tell()
+            fname = name.encode()
+            out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, csize, usize, len(fname), 0))
+            out.write(fname)
+            out.write(raw)
+            central.write(
+                struct.pack(
+                    "<IHHHHHHIIIHHHHHII",
+                    0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, csize, usize, len(fname), 0, 0, 0, 0, 0, offset,
+                )
+            )
+            central.write(fname)
+        cd_offset = out.tell()
+        cd = central.getvalue()
+        out.write(cd)
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(cd), cd_offset, 0))
+    return path
+
+
+def _deflate(data: bytes) -> bytes:
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return comp.compress(data) + comp.flush()
+
+
+def _small_entry(name: str, text: str | bytes) -> tuple[str, bytes, int, int, int]:
+    data = text.encode() if isinstance(text, str) else text
+    raw = _deflate(data)
+    return (name, raw, zlib.crc32(data), len(raw), len(data))
+
+
+def _bomb(path: Path, megabytes: int) -> Path:
+    head = (SHEET_HEAD + "<sheetData>").encode()
+    tail = b"</sheetData></worksheet>"
+    row = b'<row><c t="inlineStr"><is><t>AAAAAAAA</t></is></c></row>'
+    unit = row + b" " * (65536 - len(row))  # whitespace runs compress ~1000x
+    block = unit * 16
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)
+    repeated = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    again = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    assert again == repeated, "deflate output of a full-flushed block must repeat"
+    last = comp.compress(tail) + comp.flush(zlib.Z_FINISH)
+    raw = first + repeated * megabytes + last
+    crc = zlib.crc32(head)
+    for _ in range(megabytes):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(tail, crc)
+    usize = len(head) + len(block) * megabytes + len(tail)
+    parts = _raw_parts("")
+    entries = [_small_entry(n, t) for n, t in parts.items() if n != "xl/worksheets/sheet1.xml"]
+    entries.append(("xl/worksheets/sheet1.xml", raw, crc, len(raw), usize))
+    return _zip_raw(path, entries)
+
+
+# --------------------------------------------------------------------------------------
+# Valid inputs
+# --------------------------------------------------------------------------------------
+
+
+def _membership_rows(rows: int) -> list[list[object]]:
+    base = dt.date(2023, 1, 1)
+    out = []
+    for i in range(rows):
+        created = base + dt.timedelta(days=17 * i)
+        out.append(
+            [
+                1000 + i,
+                f"Customer {i}",
+                created,
+                created + dt.timedelta(days=365),
+                f"customer{i}@example.com",
+                ["Gold", "Silver", "Basic"][i % 3],
+            ]
+        )
+    return out
+
+
+def _write_table(ws, first_row: int, headers: list[str], rows: list[list[object]], date_fmt) -> None:
+    ws.write_row(first_row, 0, headers)
+    for r, values in enumerate(rows, start=first_row + 1):
+        for c, value in enumerate(values):
+            if isinstance(value, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_fmt)
+            else:
+                ws.write(r, c, value)
+
+
+def valid_memberships_xlsx(dir: Path, rows: int = 5, name: str = "memberships.xlsx") -> Path:
+    path = Path(dir) / name
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Memberships")
+    _write_table(ws, 0, MEMBERSHIP_HEADERS, _membership_rows(rows), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    wb.close()
+    return path
+
+
+def valid_memberships_xlsm(dir: Path, rows: int = 5) -> Path:
+    return valid_memberships_xlsx(dir, rows, name="memberships.xlsm")
+
+
+def valid_memberships_xls(dir: Path, rows: int = 5, name: str = "memberships.xls") -> Path:
+    import xlwt
+
+    path = Path(dir) / name
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Memberships")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for c, header in enumerate(MEMBERSHIP_HEADERS):
+        sheet.write(0, c, header)
+    for r, values in enumerate(_membership_rows(rows), start=1):
+        for c, value in enumerate(values):
+            if isinstance(value, dt.date):
+                sheet.write(r, c, dt.datetime.combine(value, dt.time()), date_style)
+            else:
+                sheet.write(r, c, value)
+    book.save(str(path))
+    return path
+
+
+def valid_memberships_csv(dir: Path, rows: int = 5, encoding: str = "utf-8", name: str | None = None) -> Path:
+    """encoding: "utf-8", "utf-8-sig" (with BOM) or "cp1252" (includes non-ASCII names)."""
+    path = Path(dir) / (name or f"memberships-{encoding}.csv")
+    lines = [",".join(MEMBERSHIP_HEADERS)]
+    for i, values in enumerate(_membership_rows(rows)):
+        if i == 0:
+            values[1] = "Zoë Müller"
+        lines.append(",".join(str(v) for v in values))
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def empty_workbook_xlsx(dir: Path) -> Path:
+    path = Path(dir) / "empty.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet("Sheet1")
+    wb.close()
+    return path
+
+
+def title_rows_xlsx(dir: Path, rows: int = 5) -> Path:
+    """Two title rows, the header on row 3 (a valid input for the reader)."""
+    path = Path(dir) / "title_rows.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Members")
+    ws.write(0, 0, "Membership export")
+    ws.write(1, 0, "Generated 2024-06-01")
+    _write_table(ws, 2, MEMBERSHIP_HEADERS, _membership_rows(rows), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    wb.close()
+    return path
+
+
+def second_sheet_xlsx(dir: Path, rows: int = 5, notes: bool = True) -> Path:
+    """First sheet holds notes (or is empty), the data is on the second sheet (a valid input)."""
+    path = Path(dir) / "second_sheet.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    first = wb.add_worksheet("Notes")
+    if notes:
+        first.write(0, 0, "Read me: the data is on the next sheet.")
+    ws = wb.add_worksheet("Data")
+    _write_table(ws, 0, MEMBERSHIP_HEADERS, _membership_rows(rows), wb.add_format({"num_format": "yyyy-mm-dd"}))
+    wb.close()
+    return path
+
+
+FORMULA_PAYLOADS = [
+    '=HYPERLINK("http://x","click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1+2",
+    "\r=1+2",
+]
+
+
+def formula_injection_memberships_xlsx(dir: Path) -> Path:
+    """Valid memberships whose names and emails start with =, +, -, @, tab, CR (stored as text)."""
+    path = Path(dir) / "formula_injection.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False})
+    ws = wb.add_worksheet("Memberships")
+    rows = _membership_rows(len(FORMULA_PAYLOADS))
+    for i, payload in enumerate(FORMULA_PAYLOADS):
+        rows[i][1] = payload
+        rows[i][4] = payload + "@example.com" if i % 2 else payload
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, MEMBERSHIP_HEADERS)
+    for r, values in enumerate(rows, start=1):
+        for c, value in enumerate(values):
+            if isinstance(value, dt.date):
+                ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_fmt)
+            elif isinstance(value, str):
+                ws.write_string(r, c, value)
+            else:
+                ws.write(r, c, value)
+    wb.close()
+    return path
+
+
+def big_valid_sheet_xlsx(dir: Path, rows: int = 1_000_000, cols: int = 6) -> Path:
+    """A legitimate large orders-like sheet written as raw XML (benchmark only; a few seconds)."""
+    import zipfile
+
+    path = Path(dir) / "big_valid.xlsx"
+    letters = [chr(65 + i) for i in range(cols)]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, text in _raw_parts("").items():
+            if name != "xl/worksheets/sheet1.xml":
+                zf.writestr(name, text)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            fh.write(f'{SHEET_HEAD}<dimension ref="A1:{letters[-1]}{rows}"/><sheetData>'.encode())
+            buf = []
+            for r in range(1, rows + 1):
+                cells = "".join(f'<c r="{col}{r}"><v>{r * 7 % 100003 + i}</v></c>' for i, col in enumerate(letters))
+                buf.append(f'<row r="{r}" spans="1:{cols}">{cells}</row>')
+                if len(buf) == 5000:
+                    fh.write("".join(buf).encode())
+                    buf = []
+            fh.write(("".join(buf) + "</sheetData></worksheet>").encode())
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Hostile inputs
+# --------------------------------------------------------------------------------------
+
+
+def encrypted_xlsx(dir: Path, password: str = "secret") -> Path:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = valid_memberships_xlsx(dir, name="plain-for-encryption.xlsx")
+    path = Path(dir) / "encrypted.xlsx"
+    with open(plain, "rb") as src, open(path, "wb") as dst:
+        OOXMLFile(src).encrypt(password, dst)
+    plain.unlink()
+    return path
+
+
+def csv_renamed_xlsx(dir: Path) -> Path:
+    path = Path(dir) / "really_csv.xlsx"
+    path.write_text(",".join(MEMBERSHIP_HEADERS) + "\n1,Ann,2024-01-01,2025-01-01,ann@example.com,Gold\n")
+    return path
+
+
+def zip_renamed_xls(dir: Path) -> Path:
+    path = valid_memberships_xlsx(dir, name="really_xlsx.xls")
+    return path
+
+
+def zip_renamed_csv(dir: Path) -> Path:
+    return valid_memberships_xlsx(dir, name="really_xlsx.csv")
+
+
+def xls_renamed_csv(dir: Path) -> Path:
+    return valid_memberships_xls(dir, name="really_xls.csv")
+
+
+def zip_bomb_xlsx(dir: Path, megabytes: int = 200) -> Path:
+    """Structurally valid xlsx whose sheet XML expands to `megabytes` MB (~1000x); a few hundred KB on disk."""
+    return _bomb(Path(dir) / "zip_bomb.xlsx", megabytes)
+
+
+def big_zip_bomb_xlsx(dir: Path, megabytes: int = 1024) -> Path:
+    """The 1 GB-expanding kind that makes calamine abort the process (about 1 MB on disk)."""
+    return _bomb(Path(dir) / "big_zip_bomb.xlsx", megabytes)
+
+
+def far_cell_xlsx(dir: Path, variant: str = "dimension", ref: str = "XFD1048576") -> Path:
+    """Header row plus one cell at `ref`.
+
+    variant: "dimension" - <dimension ref="A1:XFD1048576"/> and the r attribute both present;
+             "no_dimension" - no dimension tag; "lying_dimension" - dimension says A1:B2.
+    """
+    row = "".join(ch for ch in ref if ch.isdigit())
+    dims = {
+        "dimension": f'<dimension ref="A1:{ref}"/>',
+        "no_dimension": "",
+        "lying_dimension": '<dimension ref="A1:B2"/>',
+    }[variant]
+    sheet = (
+        f"{SHEET_HEAD}{dims}<sheetData>"
+        f'<row r="1">{_inline("A1", "Name")}{_inline("B1", "Email")}</row>'
+        f'<row r="{row}"><c r="{ref}"><v>1</v></c></row>'
+        "</sheetData></worksheet>"
+    )
+    return _write_zip(Path(dir) / f"far_cell_{variant}.xlsx", _raw_parts(sheet))
+
+
+def far_dimension_xlsx(dir: Path) -> Path:
+    """Only the dimension tag lies (A1:XFD1048576); the cells themselves are small."""
+    sheet = (
+        f'{SHEET_HEAD}<dimension ref="A1:XFD1048576"/><sheetData>'
+        f'<row r="1">{_inline("A1", "Name")}</row></sheetData></worksheet>'
+    )
+    return _write_zip(Path(dir) / "far_dimension.xlsx", _raw_parts(sheet))
+
+
+def rless_wide_xlsx(dir: Path, rows: int = 2000, wide: int = 16384) -> Path:
+    """Cells without r attributes: many rows, and one row with `wide` cells (implied area rows x wide)."""
+    body = "<row><c><v>1</v></c></row>" * rows + "<row>" + "<c><v>1</v></c>" * wide + "</row>"
+    sheet = f"{SHEET_HEAD}<sheetData>{body}</sheetData></worksheet>"
+    return _write_zip(Path(dir) / "rless_wide.xlsx", _raw_parts(sheet))
+
+
+def odd_syntax_far_cell_xlsx(dir: Path) -> Path:
+    """A far cell hidden behind a namespace prefix, attribute order and a tab before r."""
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><x:sheetData>'
+        '<x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row>'
+        "<x:row r='1048576'><x:c s='0'\tr='XFD1048576'><x:v>1</x:v></x:c></x:row>"
+        "</x:sheetData></x:worksheet>"
+    )
+    return _write_zip(Path(dir) / "odd_syntax_far_cell.xlsx", _raw_parts(sheet))
+
+
+def doctype_xlsx(dir: Path, part: str = "sharedStrings", utf16: bool = False) -> Path:
+    """Billion-laughs entity bomb in sharedStrings.xml (or the sheet with part="sheet")."""
+    dtd = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        + "]>"
+    )
+    if part == "sheet":
+        sheet = dtd + SHEET_HEAD.split("\n", 1)[1] + '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+        parts = _raw_parts(sheet)
+    else:
+        sst = dtd + SHARED_STRINGS.split("\n", 1)[1].replace("<t>Name</t>", "<t>&lol9;</t>")
+        parts = _raw_parts(f'{SHEET_HEAD}<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>', sst)
+    if utf16:
+        key = "xl/worksheets/sheet1.xml" if part == "sheet" else "xl/sharedStrings.xml"
+        text = parts[key]
+        assert isinstance(text, str)
+        parts[key] = "\ufeff".encode("utf-16-le") + text.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16-le")
+    return _write_zip(Path(dir) / f"doctype_{part}{'_utf16' if utf16 else ''}.xlsx", parts)
+
+
+def too_many_entries_xlsx(dir: Path, entries: int = 10_001) -> Path:
+    import zipfile
+
+    path = Path(dir) / "too_many_entries.xlsx"
+    sheet = f'{SHEET_HEAD}<sheetData><row r="1"><c r="A1"><v>1</v></c></row></sheetData></worksheet>'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, text in _raw_parts(sheet).items():
+            zf.writestr(name, text)
+        for i in range(entries):
+            zf.writestr(f"xl/media/pad{i}.txt", b"")
+    return path
+
+
+def truncated_xlsx(dir: Path) -> Path:
+    full = valid_memberships_xlsx(dir, rows=50, name="full-for-truncation.xlsx")
+    data = full.read_bytes()
+    full.unlink()
+    path = Path(dir) / "truncated.xlsx"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def garbage_xlsx(dir: Path, size: int = 4096) -> Path:
+    path = Path(dir) / "garbage.xlsx"
+    path.write_bytes(random.Random(1234).randbytes(size))
+    return path
+
+
+def ole_not_encrypted_xlsx(dir: Path) -> Path:
+    """A legacy .xls made by xlwt, renamed .xlsx."""
+    return valid_memberships_xls(dir, name="really_xls.xlsx")
+
+
+def no_workbook_zip_xlsx(dir: Path) -> Path:
+    """A zip archive (e.g. a zipped folder) renamed .xlsx: no xl/workbook.xml."""
+    return _write_zip(Path(dir) / "just_a_zip.xlsx", {"readme.txt": "hello", "data/a.csv": "a,b\n1,2\n"})
+
+
+def csv_with_nul(dir: Path) -> Path:
+    path = Path(dir) / "with_nul.csv"
+    path.write_bytes(b"Cust ID,Customer Name\n1,Ann\x00\x00\x00\n2,Bob\n")
+    return path
+
+
+def csv_too_many_rows(dir: Path, lines: int) -> Path:
+    path = Path(dir) / "too_many_rows.csv"
+    path.write_bytes(b"a\n" * lines)
+    return path
+
+
+def empty_file(dir: Path, name: str = "empty.csv") -> Path:
+    path = Path(dir) / name
+    path.write_bytes(b"")
+    return path
