@@ -16,7 +16,8 @@ times, each as a fresh subprocess. Per run it records:
   RSS of any single process in that tree. The memberseg CLI forks a worker and waits for it, so
   the worker's peak is included. It is a max over processes, not a sum of processes alive at the
   same moment;
-- peak tree PSS: as a cross-check of the sum, /proc is sampled every 0.1 s and the proportional set
+- peak tree PSS: as a cross-check of the sum, /proc is sampled every 0.1 s (the process tree is
+  re-read every 0.5 s) and the proportional set
   size (smaps_rollup; shared fork pages are split, not double-counted) of the CLI and all its
   descendants is summed; the highest sample is reported. Sampling can miss short spikes.
 
@@ -87,13 +88,18 @@ class TreeSampler(threading.Thread):
     def run(self) -> None:
         if not os.path.exists("/proc/self/smaps_rollup"):
             return
+        tree: list[int] = [self.pid]
+        last_scan = 0.0
         while not self._halt.is_set():
-            kids = _children_map()
-            tree, todo = [], [self.pid]
-            while todo:
-                p = todo.pop()
-                tree.append(p)
-                todo.extend(kids.get(p, []))
+            now = time.monotonic()
+            if now - last_scan >= 0.5:          # rescanning /proc is the costly part; do it less often
+                last_scan = now
+                kids = _children_map()
+                tree, todo = [], [self.pid]
+                while todo:
+                    p = todo.pop()
+                    tree.append(p)
+                    todo.extend(kids.get(p, []))
             self.peak_kib = max(self.peak_kib, sum(_pss_kib(p) for p in tree))
             self._halt.wait(self.interval)
 

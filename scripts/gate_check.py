@@ -83,7 +83,7 @@ def main() -> int:
             )
             ok &= passed or not hostile_file
             print(
-                f"{'PASS' if passed else 'FAIL'} {name}: {verdict} {result.get('code', result.get('kind', ''))} "
+                f"{'PASS' if passed else ('FAIL' if hostile_file else 'INFO (over 2 s)')} {name}: {verdict} {result.get('code', result.get('kind', ''))} "
                 f"in {result.get('seconds')} s, peak RSS {result.get('peak_rss_mb')} MB"
             )
             if "message" in result:

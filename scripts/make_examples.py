@@ -174,7 +174,7 @@ def pad(cid: int) -> str:
     return f"{cid:010d}"
 
 
-def build_membership_rows(rng: random.Random, customers: list[Customer], notes: list[tuple[str, str]]):
+def build_membership_rows(rng: random.Random, customers: list[Customer]):
     # Per-customer messiness that applies to all of that customer's rows.
     pool = list(customers)
     rng.shuffle(pool)
@@ -218,7 +218,7 @@ def build_membership_rows(rng: random.Random, customers: list[Customer], notes: 
 
 
 def write_memberships(path: Path, rng: random.Random, customers: list[Customer]) -> dict:
-    rows, info = build_membership_rows(rng, customers, [])
+    rows, info = build_membership_rows(rng, customers)
     # Two rows with a name but no ID: one for a known customer, one for an unknown company.
     known = rng.choice([c for c in customers if c.scenario == "active_chain"])
     extra = [Row(None, known.name, known.email, "Enrolled", date(2026, 3, 2), date(2026, 3, 2),

@@ -143,8 +143,7 @@ def _bomb(path: Path, megabytes: int) -> Path:
     head = (SHEET_HEAD + "<sheetData>").encode()
     tail = b"</sheetData></worksheet>"
     row = b'<row><c t="inlineStr"><is><t>AAAAAAAA</t></is></c></row>'
-    unit = row + b" " * (65536 - len(row))  # whitespace runs compress ~1000x
-    block = unit * 16
+    block = row + b" " * (1024 * 1024 - len(row))  # long whitespace runs compress ~1000x
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     first = comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)
     repeated = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
@@ -499,3 +498,15 @@ def empty_file(dir: Path, name: str = "empty.csv") -> Path:
     path = Path(dir) / name
     path.write_bytes(b"")
     return path
+
+
+def hidden_far_cell_xlsx(dir: Path, ref: str = "XFD1048576", rows: int = 3000) -> Path:
+    """A normal-looking sheet with one far cell hidden in the middle of row rows/2 (rows stay ascending)."""
+    body = []
+    for r in range(1, rows + 1):
+        cells = f'<c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>{r}</v></c>'
+        if r == rows // 2:
+            cells += f'<c r="{ref}"><v>1</v></c>'
+        body.append(f'<row r="{r}">{cells}</row>')
+    sheet = f'{SHEET_HEAD}<dimension ref="A1:B{rows}"/><sheetData>{"".join(body)}</sheetData></worksheet>'
+    return _write_zip(Path(dir) / "hidden_far_cell.xlsx", _raw_parts(sheet))

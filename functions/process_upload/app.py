@@ -7,6 +7,7 @@ with the AWS adapters from storage.py. The protocol is in docs/job-protocol.md.
 from __future__ import annotations
 
 import os
+from datetime import date
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -31,6 +32,7 @@ def settings_from_env() -> jobs.Settings:
         retention_days=int(os.environ.get("RESULT_RETENTION_DAYS", "30")),
         max_attempts=int(os.environ.get("MAX_ATTEMPTS", "3")),
         work_dir=os.environ.get("JOB_WORK_DIR") or None,
+        as_of=date.fromisoformat(os.environ["JOB_AS_OF"]) if os.environ.get("JOB_AS_OF") else None,
     )
 
 
@@ -71,6 +73,7 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
 
 
 def _record_metrics(outcome: jobs.Outcome) -> None:
+    metrics.add_metric(name="UploadEvents", unit=MetricUnit.Count, value=1)
     if outcome.action == "succeeded":
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=outcome.counts.get("rows_in", 0))

@@ -94,6 +94,7 @@ class Settings:
     max_attempts: int = 3
     lease_margin_s: float = 15.0
     work_dir: str | None = None      # parent of the per-job temp dir (/tmp in Lambda)
+    as_of: dt.date | None = None     # pin "today" (demo, tests); None = today in the rules' timezone
 
 
 @dataclass
@@ -302,7 +303,7 @@ class _Run:
             self.log.info("inputs downloaded", extra={"bytes": sum(o.size for o in files.values())})
             try:
                 outcome = run_job(local["memberships"], local["orders"], out_dir,
-                                  rules_path=local.get("rules"),
+                                  rules_path=local.get("rules"), as_of=self.settings.as_of,
                                   progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}))
             except Exception as exc:
                 error = _input_error_dict(exc)

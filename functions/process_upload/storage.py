@@ -7,6 +7,7 @@ write per set of input versions (see docs/job-protocol.md).
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,100 +87,103 @@ class DynamoJobStore:
     def __init__(self, table_name: str, resource: Any = None):
         self.table = (resource or boto3.resource("dynamodb")).Table(table_name)
 
-    def set_waiting(self, job_id: str, files: dict, missing: list[str], now: float, ttl: int) -> bool:
-        try:
-            self.table.update_item(
-                Key={"job_id": job_id, "sk": STATUS_SK},
-                UpdateExpression="SET #s = :waiting, files = :files, missing = :missing, updated_at = :now, "
-                                 "created_at = if_not_exists(created_at, :now), expires_at = :ttl",
-                ConditionExpression="attribute_not_exists(#s) OR #s = :waiting",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":waiting": WAITING_FOR_FILES, ":files": _dynamo_safe(files),
-                                           ":missing": missing, ":now": iso(now), ":ttl": ttl},
-            )
-            return True
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False   # the job already ran or runs: waiting would be a regression
-            raise
+    def _update(self, key: dict, *, set_: dict, set_if_absent: dict | None = None, add: dict | None = None,
+                remove: tuple[str, ...] = (), condition: str | None = None, condition_values: dict | None = None,
+                return_values: str = "NONE") -> dict | None:
+        """UpdateItem with every attribute name aliased (#a0...) so reserved words never bite.
 
-    def claim_run(self, job_id: str, fingerprint: str, *, now: float, lease_until: float,
-                  request_id: str, files: dict, ttl: int) -> int | None:
-        """The exactly-once gate: returns the attempt number, or None if another delivery owns the run."""
+        In `condition`, write attribute names as #name and values as :name (given in condition_values).
+        Returns the response, or None when the condition failed.
+        """
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+
+        def alias(attr: str) -> str:
+            token = f"#{attr}"
+            names[token] = attr
+            return token
+
+        clauses = [f"{alias(a)} = :s_{a}" for a in set_]
+        values.update({f":s_{a}": _dynamo_safe(v) for a, v in set_.items()})
+        for a, v in (set_if_absent or {}).items():
+            clauses.append(f"{alias(a)} = if_not_exists({alias(a)}, :i_{a})")
+            values[f":i_{a}"] = _dynamo_safe(v)
+        expression = "SET " + ", ".join(clauses)
+        if add:
+            expression += " ADD " + ", ".join(f"{alias(a)} :a_{a}" for a in add)
+            values.update({f":a_{a}": v for a, v in add.items()})
+        if remove:
+            expression += " REMOVE " + ", ".join(alias(a) for a in remove)
+        kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression, "ReturnValues": return_values}
+        if condition:
+            for token in re.findall(r"#(\w+)", condition):
+                names[f"#{token}"] = token
+            values.update({k: _dynamo_safe(v) for k, v in (condition_values or {}).items()})
+            kwargs["ConditionExpression"] = condition
+        kwargs["ExpressionAttributeNames"] = names
+        kwargs["ExpressionAttributeValues"] = values
         try:
-            response = self.table.update_item(
-                Key={"job_id": job_id, "sk": run_sk(fingerprint)},
-                UpdateExpression="SET run_status = :processing, lease_expires_at = :lease, claimed_at = :now_iso, "
-                                 "request_id = :rid, files = :files, expires_at = :ttl ADD attempts :one",
-                ConditionExpression="attribute_not_exists(job_id) OR run_status = :retrying "
-                                    "OR (run_status = :processing AND lease_expires_at < :now)",
-                ExpressionAttributeValues={
-                    ":processing": PROCESSING, ":retrying": RETRYING, ":lease": Decimal(str(round(lease_until, 3))),
-                    ":now": Decimal(str(round(now, 3))), ":now_iso": iso(now), ":rid": request_id,
-                    ":files": _dynamo_safe(files), ":ttl": ttl, ":one": 1,
-                },
-                ReturnValues="ALL_NEW",
-            )
+            return self.table.update_item(**kwargs)
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return None
             raise
-        return int(response["Attributes"]["attempts"])
+
+    def set_waiting(self, job_id: str, files: dict, missing: list[str], now: float, ttl: int) -> bool:
+        # only a new or still-waiting job: waiting after a run started would be a regression
+        return self._update(
+            {"job_id": job_id, "sk": STATUS_SK},
+            set_={"status": WAITING_FOR_FILES, "files": files, "missing": missing, "updated_at": iso(now),
+                  "expires_at": ttl},
+            set_if_absent={"created_at": iso(now)},
+            condition="attribute_not_exists(#status) OR #status = :waiting",
+            condition_values={":waiting": WAITING_FOR_FILES},
+        ) is not None
+
+    def claim_run(self, job_id: str, fingerprint: str, *, now: float, lease_until: float,
+                  request_id: str, files: dict, ttl: int) -> int | None:
+        """The exactly-once gate: returns the attempt number, or None if another delivery owns the run."""
+        response = self._update(
+            {"job_id": job_id, "sk": run_sk(fingerprint)},
+            set_={"run_status": PROCESSING, "lease_expires_at": round(lease_until, 3), "claimed_at": iso(now),
+                  "request_id": request_id, "files": files, "expires_at": ttl},
+            add={"attempts": 1},
+            condition="attribute_not_exists(#job_id) OR #run_status = :retrying "
+                      "OR (#run_status = :processing AND #lease_expires_at < :now)",
+            condition_values={":retrying": RETRYING, ":processing": PROCESSING, ":now": round(now, 3)},
+            return_values="ALL_NEW",
+        )
+        return None if response is None else int(response["Attributes"]["attempts"])
 
     def set_processing(self, job_id: str, fingerprint: str, *, attempt: int, files: dict, claim_seq: int,
                        now: float, output_bucket: str, output_prefix: str, ttl: int) -> bool:
-        try:
-            self.table.update_item(
-                Key={"job_id": job_id, "sk": STATUS_SK},
-                UpdateExpression="SET #s = :processing, fingerprint = :fp, attempt = :attempt, files = :files, "
-                                 "claim_seq = :seq, started_at = :now, updated_at = :now, "
-                                 "created_at = if_not_exists(created_at, :now), output_bucket = :ob, "
-                                 "output_prefix = :op, expires_at = :ttl "
-                                 "REMOVE missing, #e, counts, output_keys, finished_at, duration_ms",
-                ConditionExpression="attribute_not_exists(claim_seq) OR claim_seq <= :seq OR fingerprint = :fp",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
-                ExpressionAttributeValues={":processing": PROCESSING, ":fp": fingerprint, ":attempt": attempt,
-                                           ":files": _dynamo_safe(files), ":seq": claim_seq, ":now": iso(now),
-                                           ":ob": output_bucket, ":op": output_prefix, ":ttl": ttl},
-            )
-            return True
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
+        # a newer claim (a later upload) wins the status item; an older one must not overwrite it
+        return self._update(
+            {"job_id": job_id, "sk": STATUS_SK},
+            set_={"status": PROCESSING, "fingerprint": fingerprint, "attempt": attempt, "files": files,
+                  "claim_seq": claim_seq, "started_at": iso(now), "updated_at": iso(now),
+                  "output_bucket": output_bucket, "output_prefix": output_prefix, "expires_at": ttl},
+            set_if_absent={"created_at": iso(now)},
+            remove=("missing", "error", "counts", "output_keys", "finished_at", "duration_ms"),
+            condition="attribute_not_exists(#claim_seq) OR #claim_seq <= :seq OR #fingerprint = :fp",
+            condition_values={":seq": claim_seq, ":fp": fingerprint},
+        ) is not None
 
     def finish(self, job_id: str, fingerprint: str, *, status: str, now: float, fields: dict, ttl: int) -> bool:
-        names = {"#s": "status"}
-        values: dict[str, Any] = {":status": status, ":fp": fingerprint, ":now": iso(now), ":ttl": ttl}
-        sets = ["#s = :status", "finished_at = :now", "updated_at = :now", "expires_at = :ttl"]
-        for i, (name, value) in enumerate(sorted(fields.items())):
-            names[f"#f{i}"] = name
-            values[f":f{i}"] = _dynamo_safe(value)
-            sets.append(f"#f{i} = :f{i}")
-        try:
-            self.table.update_item(
-                Key={"job_id": job_id, "sk": STATUS_SK},
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="fingerprint = :fp",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-            return True
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
+        return self._update(
+            {"job_id": job_id, "sk": STATUS_SK},
+            set_={"status": status, "finished_at": iso(now), "updated_at": iso(now), "expires_at": ttl, **fields},
+            condition="#fingerprint = :fp",
+            condition_values={":fp": fingerprint},
+        ) is not None
 
     def current_fingerprint(self, job_id: str) -> str | None:
-        item = self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
+        item = self.get_status(job_id)
         return item.get("fingerprint") if item else None
 
     def mark_run(self, job_id: str, fingerprint: str, run_status: str, now: float) -> None:
-        self.table.update_item(
-            Key={"job_id": job_id, "sk": run_sk(fingerprint)},
-            UpdateExpression="SET run_status = :rs, finished_at = :now",
-            ExpressionAttributeValues={":rs": run_status, ":now": iso(now)},
-        )
+        self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
+                     set_={"run_status": run_status, "finished_at": iso(now)})
 
     # -- read side (used by tests, the demo, and a later status API)
     def get_status(self, job_id: str) -> dict | None:

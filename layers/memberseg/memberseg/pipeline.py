@@ -27,7 +27,7 @@ from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .safety import inspect_file
 from .segment import segment
 from .validate import Validated, validate_memberships, validate_orders
-from .workbook import Column, WorkbookWriter, column
+from .workbook import Column, WorkbookWriter, column, raw_column
 
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
@@ -105,8 +105,7 @@ def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series) -> l
         if position == id_position:
             columns.append(column(header, "text", ids.reset_index(drop=True), 14))
         else:
-            values = table.frame[position].to_numpy()[sources]
-            columns.append(Column(header, "raw", list(values), 16))
+            columns.append(raw_column(header, table.frame[position].to_numpy()[sources]))
     return columns
 
 

@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -73,12 +74,15 @@ class _Candidate:
     found: dict[str, int]
 
 
-def _find_header(rows_by_sheet: list[tuple[str | None, list[list[object]]]], spec: SourceSpec,
+def _find_header(sheets: Iterable[tuple[str | None, list[list[object]]]], spec: SourceSpec,
                  search_rows: int) -> tuple[_Candidate | None, _Candidate | None]:
-    """Return (the header row, or None; the best partial candidate for the error message)."""
+    """Return (the header row, or None; the best partial candidate for the error message).
+
+    `sheets` is consumed lazily, so later sheets are not parsed once a header is found.
+    """
     required = _required(spec)
     best: _Candidate | None = None
-    for sheet, rows in rows_by_sheet:
+    for sheet, rows in sheets:
         for index, cells in enumerate(rows[:search_rows]):
             found = match_header_row(cells, spec)
             candidate = _Candidate(sheet, index, cells, found)
@@ -118,33 +122,48 @@ def _missing_column_error(role: str, file: str, spec: SourceSpec, best: _Candida
                       column=field, details={"missing": missing, "found": headers})
 
 
+def _to_columns(data: list[list[object]] | pd.DataFrame, width: int) -> list[np.ndarray]:
+    """Column arrays of raw cells, padded to `width` with blanks."""
+    if isinstance(data, pd.DataFrame):
+        columns = [data[name].to_numpy(dtype=object) for name in data.columns]
+    elif data:
+        grid = np.empty((len(data), len(data[0])), dtype=object)
+        grid[:] = data  # calamine rows are all the sheet's width; this is far faster than zip(*rows)
+        columns = [np.ascontiguousarray(grid[:, j]) for j in range(grid.shape[1])]
+        del grid
+    else:
+        columns = []
+    length = len(data)
+    columns += [np.full(length, "", dtype=object) for _ in range(width - len(columns))]
+    return columns
+
+
+def _is_empty(cells: np.ndarray) -> np.ndarray:
+    return pd.isna(cells) | (cells == "")
+
+
 def _build(role: str, file: str, sheet: str | None, header: _Candidate, data: list[list[object]] | pd.DataFrame,
            first_data_row: int, keep_only_fields: bool, limits: Limits) -> RawTable:
-    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data, dtype=object)
-    width = max(len(header.cells), frame.shape[1])
+    width = max(len(header.cells), len(data.columns) if isinstance(data, pd.DataFrame) else
+                max((len(row) for row in data[:1]), default=0))
+    columns = _to_columns(data, width)
+    del data
     headers = [str(cell).strip() if cell not in (None, "") else "" for cell in header.cells]
     headers += [""] * (width - len(headers))
-    for position in range(frame.shape[1], width):
-        frame[position] = ""
-    frame.columns = range(frame.shape[1])
-    rows = np.arange(first_data_row, first_data_row + len(frame))
+    empty = [_is_empty(cells) for cells in columns]
     # A fully blank row inside the data is skipped and not counted.
-    blank = np.ones(len(frame), dtype=bool)
-    for position in frame.columns:
-        column = frame[position]
-        blank &= (column.isna() | column.eq("")).to_numpy()
-    # A column with neither header nor data is an artefact of the sheet's used range.
-    keep = [p for p in range(width) if headers[p] or not (frame[p].isna() | frame[p].eq("")).all()]
+    blank = np.logical_and.reduce(empty) if empty else np.zeros(0, dtype=bool)
     fields = dict(header.found)
     if keep_only_fields:
         keep = sorted(set(fields.values()))
-    frame = frame.loc[~blank, keep].reset_index(drop=True)
-    rows = rows[~blank]
-    if len(frame) > limits.max_rows:
-        raise InputError("too_many_rows", f"{_where(role, file, sheet)} has {len(frame):,} data rows; "
+    else:  # a column with neither header nor data is an artefact of the sheet's used range
+        keep = [p for p in range(width) if headers[p] or not empty[p].all()]
+    rows = np.arange(first_data_row, first_data_row + len(blank))[~blank]
+    if len(rows) > limits.max_rows:
+        raise InputError("too_many_rows", f"{_where(role, file, sheet)} has {len(rows):,} data rows; "
                          f"the limit is {limits.max_rows:,}.", file=file, sheet=sheet)
+    frame = pd.DataFrame({new: columns[old][~blank] for new, old in enumerate(keep)}, dtype=object)
     position_of = {old: new for new, old in enumerate(keep)}
-    frame.columns = range(len(keep))
     kept_headers = [headers[p] or f"Column {_column_letter(p)}" for p in keep]
     return RawTable(role=role, file=file, sheet=sheet, header_row=header.row_index + 1,
                     headers=kept_headers, fields={f: position_of[p] for f, p in fields.items()},
@@ -173,12 +192,19 @@ def read_excel(path: Path, *, role: str, spec: SourceSpec, limits: Limits, searc
                 raise InputError("sheet_not_found", f"The {role} file '{file}' has no sheet named "
                                  f"'{spec.sheet}'. Its sheets are: {', '.join(names)}.", file=file)
             names = [spec.sheet]
-        previews = [(name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=search_rows))
-                    for name in names]
-        header, best = _find_header(previews, spec, search_rows)
+        # calamine parses a whole sheet on first access: keep it, and parse later sheets only if needed.
+        parsed: dict[str, list[list[object]]] = {}
+
+        def sheets() -> Iterator[tuple[str, list[list[object]]]]:
+            for name in names:
+                parsed[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                yield name, parsed[name]
+
+        header, best = _find_header(sheets(), spec, search_rows)
         if header is None:
             raise _missing_column_error(role, file, spec, best)
-        rows = workbook.get_sheet_by_name(header.sheet).to_python(skip_empty_area=False)
+        rows = parsed.pop(header.sheet)
+        parsed.clear()
     except InputError:
         raise
     except Exception as exc:  # calamine raises plain errors for corrupt or protected files

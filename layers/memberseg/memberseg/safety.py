@@ -51,6 +51,7 @@ _CELL_ANY = re.compile(_PFX + rb"c[\s/>]")
 _CELL_GENERAL = re.compile(_PFX + rb"c(?=[\s/>])(?:" + _R_ATTR + rb")?")
 _ROW_ANY = re.compile(_PFX + rb"row(?=[\s/>])(?:" + rb"""[^<>]*?\sr\s*=\s*["'](\d*)""" + rb")?")
 _DIMENSION = re.compile(_PFX + rb"""dimension\b[^<>]*?\sref\s*=\s*["']([^"'<>]*)["']""")
+_PREFIXED = re.compile(rb":(?:c|row)[\s/>]")
 _REF = re.compile(rb"\$?([A-Za-z]+)\$?(\d+)")
 # Exact (slow) mode for sheets whose cells or rows omit the r attribute.
 _TOKEN = re.compile(
@@ -508,6 +509,31 @@ class _Gate:
                         scan.bad_ref = f"{_col_letters(state[1])}{row}"
             return
 
+        if (
+            _PREFIXED.search(block) is None
+            and block.count(b"<c") == block.count(b'<c r="')
+            and block.count(b"<row") == block.count(b'<row r="')
+        ):
+            # Fast path (what real writers produce). The row numbers rise through the sheet, so
+            # the last <row r="N"> of the block is its maximum; one regex search then proves that
+            # no cell or row in the block goes beyond the running maxima. Anything unusual falls
+            # through to the general per-cell path below.
+            last = block.rfind(b'<row r="')
+            ok = True
+            if last != -1:
+                end = block.find(b'"', last + 8)
+                digits = block[last + 8 : end] if end != -1 else b""
+                if digits.isdigit() and len(digits) <= 20:
+                    scan.max_row = max(scan.max_row, int(digits))
+                else:
+                    ok = False
+            if ok and _beyond(scan.max_col, scan.max_row).search(block) is None:
+                scan.n_cells += block.count(b"<c")
+                scan.n_rows += block.count(b"<row")
+                return
+        self.scan_general(block, scan)
+
+    def scan_general(self, block: bytes, scan: _SheetScan) -> None:
         scan.add_rows(_ROW_ANY.findall(block))
         fast = _CELL_FAST.findall(block)
         n_cells = len(_CELL_ANY.findall(block))
@@ -590,6 +616,35 @@ class _Stop(Exception):
     def __init__(self, scan: _SheetScan) -> None:
         super().__init__("limit exceeded")
         self.scan = scan
+
+
+def _greater(value: str, cls: str, alphabet: str) -> bytes:
+    """Regex alternatives matching strings of `alphabet` ordered after `value` (same or longer length)."""
+    alts = [f"{cls}{{{len(value) + 1},}}"]
+    for i, char in enumerate(value):
+        higher = alphabet[alphabet.index(char) + 1 :] if char in alphabet else ""
+        if higher:
+            alts.append(re.escape(value[:i]) + f"[{higher[0]}-{higher[-1]}]" + f"{cls}{{{len(value) - i - 1}}}")
+    return "|".join(alts).encode()
+
+
+_BEYOND_CACHE: dict[tuple[int, int], re.Pattern[bytes]] = {}
+
+
+def _beyond(max_col: int, max_row: int) -> re.Pattern[bytes]:
+    """A search that finds any r="..." reference beyond (max_col, max_row), or one in an odd form."""
+    key = (max_col, max_row)
+    pattern = _BEYOND_CACHE.get(key)
+    if pattern is None:
+        if len(_BEYOND_CACHE) > 256:
+            _BEYOND_CACHE.clear()
+        cols = _greater(_col_letters(max_col) if max_col else "", "[A-Z]", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        rows = _greater(str(max_row), "[0-9]", "0123456789")
+        pattern = re.compile(
+            rb' r="(?:(?:' + cols + rb')[0-9]|[A-Z]*+(?:' + rows + rb')"|[A-Z]*+[0-9]*+[^A-Z0-9"])'
+        )
+        _BEYOND_CACHE[key] = pattern
+    return pattern
 
 
 def _normpath(path: str) -> str:

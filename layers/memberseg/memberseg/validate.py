@@ -7,13 +7,14 @@ dropped silently. Valid rows carry their Excel row number and file order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .read import RawTable
 from .rules import Rules
-from .values import id_key, name_key, to_dates, to_money, to_text, valid_email
+from .values import ids_with_keys, is_blank, names_with_keys, to_dates, to_money, to_text, valid_email
 
 
 @dataclass
@@ -26,36 +27,44 @@ def _empty_text(index: pd.Index) -> pd.Series:
     return pd.Series(pd.NA, index=index, dtype=object)
 
 
-def _reasons(checks: list[tuple[pd.Series, str | pd.Series]], index: pd.Index) -> pd.Series:
-    """Join the reasons of every failed check into one "; "-separated text per row."""
+Reason = str | Callable[[pd.Series], pd.Series]
+
+
+def _reasons(checks: list[tuple[pd.Series, Reason]], index: pd.Index) -> pd.Series:
+    """Join the reasons of every failed check into one "; "-separated text per row.
+
+    A reason is a fixed text, or a function building the texts for just the failed rows.
+    """
     reason = pd.Series("", index=index, dtype=object)
     for failed, text in checks:
         failed = failed.fillna(False).astype(bool)
         if not failed.any():
             continue
-        piece = text[failed] if isinstance(text, pd.Series) else text
+        piece = text if isinstance(text, str) else text(failed)
         joined = (reason[failed] + "; " + piece).str.removeprefix("; ")
         reason[failed] = joined
     return reason
 
 
-def _quoted(raw: pd.Series) -> pd.Series:
-    return "'" + raw.astype(str).str.slice(0, 40) + "'"
+def _quoting(raw: pd.Series, before: str, after: str) -> Callable[[pd.Series], pd.Series]:
+    """Reason texts that quote the offending cell, built only for the failed rows."""
+    return lambda failed: before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
 
 
-def _date_checks(raw: pd.Series | None, parsed: pd.Series, label: str) -> list[tuple[pd.Series, str | pd.Series]]:
+def _date_checks(raw: pd.Series | None, parsed: pd.Series, label: str) -> list[tuple[pd.Series, Reason]]:
     if raw is None:
         return []
-    blank = raw.isna() | raw.astype(str).str.strip().eq("")
+    blank = is_blank(raw)
     return [(blank, f"{label} is missing"),
-            (~blank & parsed.isna(), f"{label} " + _quoted(raw) + " is not a date")]
+            (~blank & parsed.isna(), _quoting(raw, label, "is not a date"))]
 
 
 def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     index = table.frame.index
     date_order = rules.inputs.date_order
-    ids = to_text(table.column("customer_id"))
-    names = to_text(table.column("customer_name"))
+    id_parts = ids_with_keys(table.column("customer_id"))
+    name_parts = names_with_keys(table.column("customer_name"))
+    ids, names = id_parts["text"], name_parts["text"]
     created_raw, expiration_raw = table.column("created_date"), table.column("expiration_date")
     created = to_dates(created_raw, date_order)
     expiration = to_dates(expiration_raw, date_order)
@@ -78,9 +87,9 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
         "row": table.rows,
         "order": np.arange(len(index)),
         "customer_id": ids,
-        "id_key": id_key(ids.fillna("")).where(ids.notna()),
+        "id_key": id_parts["key"],
         "customer_name": names,
-        "name_key": name_key(names.fillna("")),
+        "name_key": name_parts["key"],
         "created": created,
         "expiration": expiration,
         "start": start,
@@ -94,10 +103,11 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
 
 def validate_orders(table: RawTable, rules: Rules) -> Validated:
     index = table.frame.index
-    ids = to_text(table.column("customer_id"))
+    id_parts = ids_with_keys(table.column("customer_id"))
+    ids = id_parts["text"]
     value_raw = table.column("order_value")
     value = to_money(value_raw, rules.inputs.decimal_separator)
-    value_blank = value_raw.isna() | value_raw.astype(str).str.strip().eq("")
+    value_blank = is_blank(value_raw)
     date_raw = table.column("order_date")
     order_date = (to_dates(date_raw, rules.inputs.date_order) if date_raw is not None
                   else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
@@ -106,12 +116,12 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     reason = _reasons([
         (ids.isna(), "no customer ID"),
         (value_blank, "order value is blank"),
-        (~value_blank & value.isna(), "order value " + _quoted(value_raw) + " is not a number"),
+        (~value_blank & value.isna(), _quoting(value_raw, "order value", "is not a number")),
     ], index)
     frame = pd.DataFrame({
         "row": table.rows,
         "customer_id": ids,
-        "id_key": id_key(ids.fillna("")).where(ids.notna()),
+        "id_key": id_parts["key"],
         "customer_name": names,
         "value": value,
         "order_date": order_date,

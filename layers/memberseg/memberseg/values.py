@@ -7,6 +7,7 @@ from CSV) and returns a typed column; missing or unparseable cells become NA.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 import unicodedata
 
@@ -26,6 +27,19 @@ _MONTHS = {name: number for number, names in enumerate(
      ("oct", "october"), ("nov", "november"), ("dec", "december")], start=1) for name in names}
 
 
+def per_unique(parse):
+    """Parse each distinct cell once: exports repeat IDs, names and dates across many rows."""
+    def wrapper(values: pd.Series, *args):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if len(uniques) > 0.5 * len(values):
+            return parse(values, *args)
+        candidates = pd.Series(np.append(np.asarray(uniques, dtype=object), None), dtype=object)
+        parsed = parse(candidates, *args)
+        taken = parsed.take(np.where(codes < 0, len(uniques), codes))  # missing cells parse as None
+        return taken.set_axis(values.index)
+    return functools.wraps(parse)(wrapper)
+
+
 def cell_kinds(values: pd.Series) -> pd.Series:
     """The Python type of each cell: one cheap pass, so the parsers can branch per column."""
     return values.map(type)
@@ -39,6 +53,16 @@ def _is_datetime(kinds: pd.Series) -> pd.Series:
     return kinds.isin([dt.datetime, dt.date, pd.Timestamp])
 
 
+def is_blank(values: pd.Series) -> pd.Series:
+    """True for empty cells and whitespace-only text."""
+    blank = values.isna() | values.eq("")
+    text = cell_kinds(values).eq(str) & ~blank
+    if text.any():
+        blank[text] = values[text].str.strip().eq("")
+    return blank
+
+
+@per_unique
 def to_text(values: pd.Series) -> pd.Series:
     """Trimmed text; integral numbers as integer text (12345.0 -> "12345"); blank -> NA."""
     kinds = cell_kinds(values)
@@ -79,12 +103,27 @@ def name_key(text: pd.Series) -> pd.Series:
     return key.where(key.ne("") & key.notna(), pd.NA)
 
 
+@per_unique
+def ids_with_keys(values: pd.Series) -> pd.DataFrame:
+    """ID text and its match key, parsed once per distinct cell."""
+    text = to_text.__wrapped__(values)
+    return pd.DataFrame({"text": text, "key": id_key(text.fillna("")).where(text.notna())})
+
+
+@per_unique
+def names_with_keys(values: pd.Series) -> pd.DataFrame:
+    """Name text and its normalised key, parsed once per distinct cell."""
+    text = to_text.__wrapped__(values)
+    return pd.DataFrame({"text": text, "key": name_key(text.fillna(""))})
+
+
 def _ymd(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
     parts = pd.DataFrame({"year": pd.to_numeric(year), "month": pd.to_numeric(month),
                           "day": pd.to_numeric(day)})
     return pd.to_datetime(parts, errors="coerce")
 
 
+@per_unique
 def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
     """Dates at midnight (time of day dropped); missing or unparseable -> NaT."""
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
@@ -144,11 +183,13 @@ def to_money(values: pd.Series, decimal_separator: str = ".") -> pd.Series:
         out[numbers] = values[numbers].astype(float)
     text = kinds.eq(str)
     if text.any():
-        out[text] = _parse_money_text(values[text].str.strip(), decimal_separator)
+        out[text] = _parse_money_text(values[text], decimal_separator)
     return out.where(np.isfinite(out))
 
 
+@per_unique
 def _parse_money_text(text: pd.Series, decimal_separator: str) -> pd.Series:
+    text = text.str.strip()
     accounting = text.str.fullmatch(r"\(.*\)").fillna(False).astype(bool)
     text = text.where(~accounting, text.str.slice(1, -1).str.strip())
     trailing = text.str.endswith("-").fillna(False).astype(bool) & text.str.len().gt(1)

@@ -27,24 +27,44 @@ class Column:
     width: float = 14
 
 
-def text_values(series: pd.Series) -> list[Any]:
+EXCEL_EPOCH = np.datetime64("1899-12-30")
+
+
+def excel_serials(series: pd.Series) -> list[Any]:
+    """Dates as Excel serial numbers (what a date cell holds); None where missing."""
+    stamps = pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[ns]")
+    serials = (stamps - EXCEL_EPOCH) / np.timedelta64(1, "D")
+    return pd.Series(serials).astype(object).where(~np.isnat(stamps), None).tolist()
+
+
+def _blank_to_none(series: pd.Series) -> list[Any]:
     return series.astype(object).where(series.notna(), None).tolist()
-
-
-def date_values(series: pd.Series) -> list[Any]:
-    return [None if pd.isna(value) else value for value in series.dt.to_pydatetime().tolist()]
 
 
 def column(header: str, kind: Kind, series: pd.Series, width: float = 14) -> Column:
     if kind == "date":
-        values = date_values(series)
+        values = excel_serials(series)
     elif kind == "bool":
         values = series.astype(bool).tolist()
     elif kind in ("number", "money", "integer"):
-        values = series.astype(float).where(series.notna(), None).tolist()
+        values = _blank_to_none(series.astype(float))
     else:
-        values = text_values(series)
+        values = _blank_to_none(series)
     return Column(header, kind, values, width)
+
+
+def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
+    """A column of the input file, as the file holds it; typed writes when the column is uniform."""
+    series = pd.Series(cells, dtype=object)
+    present = series.notna() & series.ne("")
+    kinds = set(series[present].map(type).unique())
+    if kinds <= {str}:
+        return Column(header, "text", _blank_to_none(series.where(present)), width)
+    if kinds <= {float, int}:
+        return Column(header, "number", _blank_to_none(series.where(present).astype(float)), width)
+    if kinds <= {dt.datetime, dt.date, pd.Timestamp}:
+        return Column(header, "date", excel_serials(series.where(present)), width)
+    return Column(header, "raw", list(cells), width)
 
 
 class WorkbookWriter:
@@ -94,27 +114,30 @@ class WorkbookWriter:
         for offset, values in enumerate(zip(*slices)):
             row = offset + 1
             for position, value in enumerate(values):
-                if value is None or value != value or value == "":
+                if value is None:
                     continue
                 writer, fmt = writers[position]
                 writer(row, position, value, fmt)
 
     def _writer(self, sheet, kind: Kind):
+        # The underscore methods skip xlsxwriter's A1-notation argument parsing: rows and columns
+        # are integers here, and this loop runs once per cell.
         if kind == "text":
-            return sheet.write_string, None
+            return sheet._write_string, None
         if kind == "bool":
-            return sheet.write_boolean, None
-        if kind in ("number",):
-            return sheet.write_number, None
+            return sheet._write_boolean, None
+        if kind == "number":
+            return sheet._write_number, None
         if kind in ("money", "integer", "date"):
-            fmt = self.formats[kind]
-            return (sheet.write_datetime if kind == "date" else sheet.write_number), fmt
+            return sheet._write_number, self.formats[kind]
         return self._write_raw(sheet), None
 
     def _write_raw(self, sheet):
         date_format = self.formats["date"]
 
         def write(row: int, col: int, value: Any, _fmt: Any) -> None:
+            if value == "" or value != value:  # blank or NaN
+                return
             if isinstance(value, str):
                 sheet.write_string(row, col, value)
             elif isinstance(value, bool):

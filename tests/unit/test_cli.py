@@ -1,0 +1,354 @@
+"""The `memberseg` command line: exit codes, the output folder, error.json and the bad-input corpus.
+
+Run both as a real subprocess (`python -m memberseg`) and in process (`memberseg.cli.main`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+import builders
+import hostile
+import memberseg
+import memberseg.pipeline
+from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, write_xlsx
+from memberseg.cli import main
+
+OUTPUTS = {"membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "report.json"}
+AS_OF = "2026-11-15"
+
+
+def _memberships(folder: Path) -> Path:
+    return write_xlsx(folder / "memberships.xlsx", MEMBERSHIP_HEADERS, [
+        membership(1001, "Acme Inc", d("2025-01-10"), d("2026-01-10"), "acme@x.com"),
+        membership(1002, "Beta Co", d("2026-01-01"), d("2027-01-01"), "beta@x.com"),
+        membership(1001, "Acme Inc", d("2024-01-10"), d("2025-01-10"), "acme@x.com"),
+        membership(None, None, "garbage", d("2027-01-01")),
+    ])
+
+
+def _orders(folder: Path) -> Path:
+    return write_xlsx(folder / "orders.xlsx", ORDER_HEADERS, [
+        order(1001, 1500, d("2025-02-01")), order(1002, 20), order(4242, 7), order(None, 5),
+    ])
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    return {"dir": folder, "memberships": _memberships(folder), "orders": _orders(folder)}
+
+
+def _args(memberships: Path, orders: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out),
+            "--as-of", AS_OF, *extra]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "memberseg", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def _listing(out: Path) -> set[str]:
+    return {p.name for p in out.iterdir()}
+
+
+def _assert_bad_input(proc_or_code, out: Path, stderr: str, file_name: str) -> dict:
+    code = proc_or_code if isinstance(proc_or_code, int) else proc_or_code.returncode
+    assert code == 2, stderr
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got: {stderr!r}"
+    assert "Traceback" not in stderr
+    assert _listing(out) == {"error.json"}, "bad input writes error.json and nothing else"
+    error = json.loads((out / "error.json").read_text())
+    assert set(error) == {"error"}
+    assert {"code", "message", "file"} <= set(error["error"])
+    assert error["error"]["code"] and isinstance(error["error"]["code"], str)
+    assert error["error"]["message"].strip()
+    assert error["error"]["file"] is not None and Path(error["error"]["file"]).name == file_name
+    assert file_name in lines[0], f"the message should name the file: {lines[0]!r}"
+    return error["error"]
+
+
+# --- success ----------------------------------------------------------------------------------
+
+def test_subprocess_success_writes_four_files_and_summary(files, tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "missing" / "out"  # --out is created if missing
+    proc = _cli(*_args(files["memberships"], files["orders"], out))
+    assert proc.returncode == 0, proc.stderr
+    assert _listing(out) == OUTPUTS
+    report = json.loads((out / "report.json").read_text())
+    assert report["memberships"] == {"rows_in": 4, "kept": 2, "consolidated": 1, "rejected": 1}
+    summary = proc.stdout.lower()
+    for word in ("rows in", "customers", "consolidated", "rejected"):
+        assert word in summary, word
+    assert re.search(r"\b4\b", proc.stdout) and re.search(r"\b2\b", proc.stdout)
+    for prop in report["segment_counts"]:  # counts per segment
+        assert prop in proc.stdout or prop.replace("_", " ") in summary
+
+
+def test_in_process_success(files, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(_args(files["memberships"], files["orders"], out)) == 0
+    captured = capsys.readouterr()
+    assert "rows in" in captured.out.lower()
+    assert _listing(out) == OUTPUTS
+
+
+def test_progress_per_stage_on_a_terminal(files, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main(_args(files["memberships"], files["orders"], tmp_path / "out")) == 0
+    err = capsys.readouterr().err.lower()
+    for stage in ("reading", "consolidating", "writing"):
+        assert stage in err, stage
+
+
+def test_version() -> None:
+    proc = _cli("--version")
+    assert proc.returncode == 0
+    assert memberseg.__version__ in proc.stdout + proc.stderr
+
+
+def test_as_of_is_used(files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(_args(files["memberships"], files["orders"], out)) == 0
+    assert json.loads((out / "report.json").read_text())["as_of"] == AS_OF
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+BAD_MEMBERSHIPS = {
+    "encrypted": hostile.encrypted_xlsx,
+    "csv_renamed_xlsx": hostile.csv_renamed_xlsx,
+    "empty_workbook": hostile.empty_workbook_xlsx,
+    "zip_bomb": hostile.zip_bomb_xlsx,
+    "far_cell": hostile.far_cell_xlsx,
+    "far_cell_no_dimension": lambda folder: hostile.far_cell_xlsx(folder, variant="no_dimension"),
+    "truncated": hostile.truncated_xlsx,
+    "garbage": hostile.garbage_xlsx,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_MEMBERSHIPS))
+def test_bad_memberships_file_in_subprocess(kind: str, files, tmp_path: Path) -> None:
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    bad = BAD_MEMBERSHIPS[kind](bad_dir)
+    out = tmp_path / "out"
+    proc = _cli(*_args(bad, files["orders"], out))
+    _assert_bad_input(proc, out, proc.stderr, bad.name)
+
+
+@pytest.mark.parametrize("kind", ["zip_bomb", "far_cell", "encrypted", "garbage"])
+def test_bad_orders_file_in_process_is_fast(kind: str, files, tmp_path: Path, capsys) -> None:
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    bad = BAD_MEMBERSHIPS[kind](bad_dir)
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    code = main(_args(files["memberships"], bad, out))
+    elapsed = time.perf_counter() - started
+    _assert_bad_input(code, out, capsys.readouterr().err, bad.name)
+    assert elapsed < 2.0, f"rejecting {kind} took {elapsed:.2f} s"
+
+
+def test_stale_outputs_removed_on_bad_input(files, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(_args(files["memberships"], files["orders"], out)) == 0
+    assert _listing(out) == OUTPUTS
+    (out / "unrelated.txt").write_text("mine")  # the user's own files are left alone
+    capsys.readouterr()
+    bad = hostile.garbage_xlsx(files["dir"])
+    code = main(_args(bad, files["orders"], out))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert _listing(out) == {"error.json", "unrelated.txt"}
+    assert "garbage.xlsx" in err
+
+
+def test_error_json_removed_by_a_later_success(files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(_args(hostile.garbage_xlsx(files["dir"]), files["orders"], out)) == 2
+    assert main(_args(files["memberships"], files["orders"], out)) == 0
+    assert _listing(out) == OUTPUTS
+
+
+def test_unsupported_extension(files, tmp_path: Path) -> None:
+    bad = files["dir"] / "memberships.pdf"
+    bad.write_bytes(files["memberships"].read_bytes())
+    out = tmp_path / "out"
+    proc = _cli(*_args(bad, files["orders"], out))
+    _assert_bad_input(proc, out, proc.stderr, bad.name)
+
+
+def test_missing_input_file(files, tmp_path: Path) -> None:
+    missing = files["dir"] / "nope.xlsx"
+    out = tmp_path / "out"
+    proc = _cli(*_args(missing, files["orders"], out))
+    _assert_bad_input(proc, out, proc.stderr, missing.name)
+
+
+def test_missing_required_column_message(files, tmp_path: Path) -> None:
+    headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Contact Email"]
+    bad = write_xlsx(files["dir"] / "no_expiry.xlsx", headers,
+                     [[1, "Acme", d("2025-01-01"), d("2026-01-01"), "a@x.com"]], sheet="Export")
+    out = tmp_path / "out"
+    proc = _cli(*_args(bad, files["orders"], out))
+    error = _assert_bad_input(proc, out, proc.stderr, bad.name)
+    message = error["message"]
+    assert "no_expiry.xlsx" in message
+    assert "Export" in message                                    # the sheet
+    assert re.search(r"expiration[_ ]date", message, re.I)        # the missing field
+    for alias in ("Expiry Date", "Expires", "End Date", "Membership Expiration"):  # its aliases
+        assert alias in message, alias
+    for header in ("Cust ID", "Customer Name", "Created Date", "Contact Email"):  # the headers found
+        assert header in message, header
+    assert "Expiry Dt" in message                                 # the closest one
+    assert proc.stderr.count("Expiry Dt") >= 1
+
+
+def test_missing_required_column_in_orders_csv(files, tmp_path: Path) -> None:
+    bad = builders.write_csv(files["dir"] / "orders.csv", ["Sold-To Party", "Order Date", "Totl Valu"],
+                             [[1001, "2025-01-01", 10]])
+    out = tmp_path / "out"
+    proc = _cli(*_args(files["memberships"], bad, out))
+    error = _assert_bad_input(proc, out, proc.stderr, bad.name)
+    assert "Total Value" in error["message"] and "Totl Valu" in error["message"]
+
+
+@pytest.mark.parametrize("value", ["seven", -3])
+def test_invalid_rules_file_names_the_key(value, files, tmp_path: Path) -> None:
+    data = yaml.safe_load((Path(memberseg.__file__).parent / "default_rules.yaml").read_text())
+    data["consolidation"]["renewal_grace_days"] = value
+    rules = tmp_path / "my_rules.yaml"
+    rules.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    proc = _cli(*_args(files["memberships"], files["orders"], out, "--rules", str(rules)))
+    error = _assert_bad_input(proc, out, proc.stderr, rules.name)
+    assert "consolidation.renewal_grace_days" in error["message"]
+    assert "consolidation.renewal_grace_days" in proc.stderr
+
+
+def test_unknown_rules_key_is_named(files, tmp_path: Path) -> None:
+    data = yaml.safe_load((Path(memberseg.__file__).parent / "default_rules.yaml").read_text())
+    data["consolidation"]["renewal_grace_dayz"] = 3
+    rules = tmp_path / "typo.yaml"
+    rules.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    code = main(_args(files["memberships"], files["orders"], out, "--rules", str(rules)))
+    assert code == 2
+    assert "renewal_grace_dayz" in json.loads((out / "error.json").read_text())["error"]["message"]
+
+
+# --- tricky but valid -------------------------------------------------------------------------
+
+def test_header_under_title_rows(files, tmp_path: Path) -> None:
+    src = hostile.title_rows_xlsx(files["dir"], rows=5)
+    out = tmp_path / "out"
+    proc = _cli(*_args(src, files["orders"], out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["inputs"]["memberships"]["header_row"] == 3
+    assert report["memberships"]["rows_in"] == 5 and report["memberships"]["kept"] == 5
+
+
+def test_data_on_second_sheet(files, tmp_path: Path) -> None:
+    src = hostile.second_sheet_xlsx(files["dir"], rows=5)
+    out = tmp_path / "out"
+    proc = _cli(*_args(src, files["orders"], out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["inputs"]["memberships"]["sheet"] == "Data"
+    assert report["memberships"]["rows_in"] == 5
+
+
+def test_data_on_second_sheet_after_empty_sheet(files, tmp_path: Path) -> None:
+    src = hostile.second_sheet_xlsx(files["dir"], rows=3, notes=False)
+    out = tmp_path / "out"
+    assert main(_args(src, files["orders"], out)) == 0
+    assert json.loads((out / "report.json").read_text())["inputs"]["memberships"]["sheet"] == "Data"
+
+
+def test_formula_injection_is_neutralised(files, tmp_path: Path) -> None:
+    src = hostile.formula_injection_memberships_xlsx(files["dir"])
+    out = tmp_path / "out"
+    proc = _cli(*_args(src, files["orders"], out))
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(out / "membership_segments.xlsx") as zf:
+        text = ""
+        for name in zf.namelist():
+            if name.endswith(".xml"):
+                xml = zf.read(name).decode()
+                text += xml
+                if name.startswith("xl/worksheets/"):
+                    assert not re.search(r"<(\w+:)?f[ >/]", xml), name
+    assert "HYPERLINK" in text  # the payload is kept, as text
+    import csv
+    with open(out / "hubspot_contacts.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    for row in rows[1:]:
+        for value in row:
+            assert not value.startswith(("=", "+", "@", "\t", "\r")), value
+            assert not value.startswith("-") or re.fullmatch(r"-\d+(\.\d+)?", value), value
+    # Every payload email starts with = + - @ or has no valid form, so it is invalid: nobody is exported,
+    # and all six customers are listed in Needs Attention instead.
+    report = json.loads((out / "report.json").read_text())
+    assert len(rows) == 1 and report["hubspot"]["rows"] == 0
+    assert report["memberships"]["kept"] == 6 and report["hubspot"]["left_out"] == 6
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+def test_internal_fault_exits_1_without_outputs(files, tmp_path: Path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(_args(files["memberships"], files["orders"], out)) == 0  # stale outputs to be removed
+    capsys.readouterr()
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("synthetic fault")
+    monkeypatch.setattr(memberseg.pipeline, "consolidate", boom)
+    code = main(_args(files["memberships"], files["orders"], out))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err and err.strip()
+    assert not (_listing(out) & OUTPUTS), "no partial or stale outputs after an internal fault"
+    assert not [p for p in out.iterdir() if p.name.startswith(".memberseg")], "staging folder left behind"
+
+
+def test_reader_abort_becomes_bad_input(files, tmp_path: Path, monkeypatch, capsys) -> None:
+    def abort(*args, **kwargs):
+        import faulthandler
+        faulthandler.disable()  # keep pytest's crash dump out of the log; the abort is intended
+        os.abort()
+    monkeypatch.setattr(memberseg.pipeline, "read_table", abort)
+    out = tmp_path / "out"
+    code = main(_args(files["memberships"], files["orders"], out))
+    error = _assert_bad_input(code, out, capsys.readouterr().err, files["memberships"].name)
+    assert error["code"] == "reader_crashed"
+
+
+def test_bad_as_of_is_a_usage_error(files, tmp_path: Path) -> None:
+    proc = _cli("run", "--memberships", str(files["memberships"]), "--orders", str(files["orders"]),
+                "--out", str(tmp_path / "out"), "--as-of", "15/11/2026")
+    assert proc.returncode == 2
+    assert not (tmp_path / "out").exists() or not (_listing(tmp_path / "out") & OUTPUTS)
+
+
+def test_as_of_defaults_to_today(files, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "--memberships", str(files["memberships"]), "--orders", str(files["orders"]),
+                 "--out", str(out)]) == 0
+    as_of = dt.date.fromisoformat(json.loads((out / "report.json").read_text())["as_of"])
+    assert abs((as_of - dt.datetime.now(dt.timezone.utc).date()).days) <= 1
