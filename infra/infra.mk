@@ -1,7 +1,7 @@
 # Serverless targets, included by the top-level Makefile (`include infra/infra.mk`).
 # Everything here runs offline except the first install of the tools venvs (PyPI).
 #
-#   make serverless-deps   install requirements-dev.txt into .venv (moto, Powertools, boto3)
+#   make serverless-deps   .venv with requirements-dev.txt (the top-level `venv` target installs it)
 #   make tools             create .tools-venv/{sam,checkov} (aws-sam-cli, cfn-lint, checkov)
 #   make lint-infra        sam validate --lint, cfn-lint, checkov, sam build + layer size budget
 #   make test-serverless   integration (moto mock_aws) + e2e (moto server on 127.0.0.1) tests
@@ -15,14 +15,12 @@ CFN_LINT       := $(TOOLS_VENV)/sam/bin/cfn-lint
 CHECKOV        := $(TOOLS_VENV)/checkov/bin/checkov
 SAM_ENV        := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 SAM_BUILD_DIR  ?= .aws-sam/build
-DEMO_AS_OF     ?=
+AS_OF          ?=
 
 .PHONY: serverless-deps tools lint-infra sam-validate cfn-lint checkov sam-build test-serverless demo-s3 deploy
 
-serverless-deps: .venv/.serverless-deps
-.venv/.serverless-deps: requirements-dev.txt
-	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $@
+# the top-level Makefile's `venv` target installs the project and requirements-dev.txt
+serverless-deps: venv
 
 tools: $(TOOLS_VENV)/sam/.pins $(TOOLS_VENV)/checkov/.pins
 $(TOOLS_VENV)/sam/.pins $(TOOLS_VENV)/checkov/.pins: infra/install-tools.sh
@@ -50,7 +48,7 @@ test-serverless: serverless-deps
 	$(VENV_PY) -m pytest tests/integration tests/e2e -q
 
 demo-s3: serverless-deps
-	$(VENV_PY) scripts/demo_local.py $(if $(DEMO_AS_OF),--as-of $(DEMO_AS_OF),)
+	$(VENV_PY) scripts/demo_local.py $(if $(AS_OF),--as-of $(AS_OF),)
 
 deploy: sam-build
 	$(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml

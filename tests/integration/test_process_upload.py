@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import memberseg.runner
-from conftest import EXAMPLES, load_event, make_event
+from s3_world import EXAMPLES, load_event, make_event
 
 MEMBERSHIPS = EXAMPLES / "memberships.xlsx"
 ORDERS = EXAMPLES / "orders.xlsx"

@@ -64,7 +64,7 @@ def test_last_order_date_ignores_unparseable_dates_without_rejecting_the_order(t
     acme = member(result, "1")
     assert acme["last_order_date"] == pd.Timestamp("2025-03-01")
     assert acme["order_count"] == 3
-    assert result.order_validation.rejected.empty
+    assert result.orders_rejected.empty
 
 
 def test_last_order_date_is_blank_without_an_order_date_column(tmp_path):
@@ -75,7 +75,7 @@ def test_last_order_date_is_blank_without_an_order_date_column(tmp_path):
 
 def test_orders_without_id_or_with_unparseable_or_blank_value_are_rejected(tmp_path):
     result = run_rows(tmp_path, BASE, [order(None, 10), order(1, "N/A"), order(1, None), order(1, 5)])
-    rejected = result.order_validation.rejected.set_index("row")["reason"]
+    rejected = result.orders_rejected.set_index("row")["reason"]
     assert "no customer ID" in rejected[2]
     assert "'N/A' is not a number" in rejected[3]
     assert "blank" in rejected[4]

@@ -284,7 +284,7 @@ def test_every_order_row_ends_in_exactly_one_place(data: dict) -> None:
         assert (o["matched"], o["unmatched"], o["rejected"]) == (matched, unmatched, rejected)
         assert o["rows_in"] == o["matched"] + o["unmatched"] + o["rejected"]
         expected_rejected_rows = {n for n, (_, info) in zip(o_numbers, data["orders"]) if info["rejected"]}
-        assert {int(r) for r in result.order_validation.rejected["row"]} == expected_rejected_rows
+        assert {int(r) for r in result.orders_rejected["row"]} == expected_rejected_rows
         # Orders Without Membership: one row per unmatched match key, counts adding up.
         unmatched_keys = {info["id_key"] for _, info in data["orders"]
                           if not info["rejected"] and info["id_key"] not in known}

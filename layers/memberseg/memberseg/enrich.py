@@ -31,11 +31,15 @@ def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
                      dtype=object)
 
 
-def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, orders: pd.DataFrame,
-           rules: Rules) -> tuple[pd.DataFrame, OrderMatch]:
-    per_id = orders.groupby("id_key", sort=False).agg(
+def orders_by_id(orders: pd.DataFrame) -> pd.DataFrame:
+    """Valid orders summed per ID match key (unrounded), with the first-seen ID text and name."""
+    return orders.groupby("id_key", sort=False).agg(
         total=("value", "sum"), order_count=("value", "size"), last_order=("order_date", "max"),
         customer_id=("customer_id", "first"), customer_name=("customer_name", "first"))
+
+
+def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, per_id: pd.DataFrame,
+           rules: Rules) -> tuple[pd.DataFrame, OrderMatch]:
     linked = id_links.merge(per_id, left_on="id_key", right_index=True)
     per_customer = linked.groupby("customer").agg(
         total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"))

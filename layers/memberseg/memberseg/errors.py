@@ -28,6 +28,9 @@ class InputError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self):  # exceptions pickle through args by default, which would lose the fields
+        return (type(self), (self.code, self.message, self.file, self.sheet, self.row, self.column, self.details))
+
     def to_dict(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message, "file": self.file}
         for key in ("sheet", "row", "column"):

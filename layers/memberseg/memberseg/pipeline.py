@@ -20,8 +20,9 @@ import pandas as pd
 from . import __version__
 from .classify import classify
 from .consolidate import consolidate
-from .enrich import OrderMatch, enrich
+from .enrich import OrderMatch, enrich, orders_by_id
 from .hubspot import HubSpotExport, export, property_definitions
+from .isolation import Forked, WorkerDied, crash_error
 from .read import RawTable, read_table
 from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .safety import inspect_file
@@ -41,14 +42,24 @@ class Result:
     rules: Rules
     as_of: dt.date
     memberships: RawTable
-    orders: RawTable
+    orders: RawTable               # metadata only: its frame is dropped once summarised
     members: pd.DataFrame          # one row per customer, in output order
     member_validation: Validated
-    order_validation: Validated
+    orders_rejected: pd.DataFrame  # row, customer_id, customer_name, reason
     duplicates: pd.DataFrame
     order_match: OrderMatch
     hubspot: HubSpotExport
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class OrdersSummary:
+    """What the rest of the pipeline needs from the orders file: small enough to pass between processes."""
+
+    source: RawTable
+    rejected: pd.DataFrame
+    by_id: pd.DataFrame
+    timings: dict[str, float]
 
 
 def _nothing(stage: str, info: dict) -> None:
@@ -67,32 +78,61 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = _nothin
     kind = inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
     spec = getattr(rules.inputs, role)
-    return read_table(path, kind, role=role, spec=spec, limits=rules.limits,
-                      search_rows=rules.inputs.header_search_rows, keep_only_fields=(role == "orders"))
+    table = read_table(path, kind, role=role, spec=spec, limits=rules.limits,
+                       search_rows=rules.inputs.header_search_rows, keep_only_fields=(role == "orders"))
+    progress("parsed", {"file": path.name, "role": role})
+    return table
+
+
+def summarize_orders(path: Path, rules: Rules, progress: Progress = _nothing) -> OrdersSummary:
+    """Read, validate and sum the orders file per ID (runs in its own process)."""
+    timings: dict[str, float] = {}
+    with _timed(timings, "reading orders", progress):
+        table = read_input(path, "orders", rules, progress)
+    with _timed(timings, "validating orders", progress):
+        validated = validate_orders(table, rules)
+        by_id = orders_by_id(validated.valid)
+    table.frame = table.frame.iloc[:0]
+    return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings)
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = _nothing) -> Result:
+                 progress: Progress = _nothing, *, parallel: bool = True) -> Result:
     timings: dict[str, float] = {}
-    with _timed(timings, "reading", progress, file=Path(memberships_path).name):
-        memberships = read_input(Path(memberships_path), "memberships", rules, progress)
-        orders = read_input(Path(orders_path), "orders", rules, progress)
-    with _timed(timings, "validating", progress):
-        member_validation = validate_memberships(memberships, rules)
-        order_validation = validate_orders(orders, rules)
-    with _timed(timings, "consolidating", progress):
-        consolidated = consolidate(member_validation.valid, rules)
+    # The orders file is read on the second core while the memberships are consolidated.
+    orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
+    try:
+        with _timed(timings, "reading", progress):
+            memberships = read_input(Path(memberships_path), "memberships", rules, progress)
+        with _timed(timings, "validating", progress):
+            member_validation = validate_memberships(memberships, rules)
+        with _timed(timings, "consolidating", progress):
+            consolidated = consolidate(member_validation.valid, rules)
+        with _timed(timings, "waiting for orders", progress):
+            orders = (_collect(orders_job) if orders_job
+                      else summarize_orders(Path(orders_path), rules, progress))
+            orders_job = None
+    finally:
+        if orders_job is not None:  # memberships failed first: stop the orders reader too
+            orders_job.cancel()
+    timings.update(orders.timings)
     with _timed(timings, "enriching", progress):
-        customers, order_match = enrich(consolidated.customers, consolidated.id_links,
-                                        order_validation.valid, rules)
+        customers, order_match = enrich(consolidated.customers, consolidated.id_links, orders.by_id, rules)
     with _timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
     with _timed(timings, "segmenting", progress):
         members = segment(members, rules)
         hubspot = export(members, rules)
-    return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders, members=members,
-                  member_validation=member_validation, order_validation=order_validation,
+    return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders.source, members=members,
+                  member_validation=member_validation, orders_rejected=orders.rejected,
                   duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings)
+
+
+def _collect(job: Forked) -> OrdersSummary:
+    try:
+        return job.result()
+    except WorkerDied as died:
+        raise crash_error(died) or died
 
 
 # --- outputs -------------------------------------------------------------------------------------
@@ -144,7 +184,7 @@ def needs_attention(result: Result) -> pd.DataFrame:
     parts = []
     for source, table, rejected in (
         ("Memberships", result.memberships, result.member_validation.rejected),
-        ("Orders", result.orders, result.order_validation.rejected),
+        ("Orders", result.orders, result.orders_rejected),
         ("HubSpot export", result.memberships, result.hubspot.left_out),
     ):
         parts.append(rejected.assign(source=source, file=table.file, sheet=table.sheet or ""))
@@ -180,7 +220,7 @@ def build_report(result: Result, files: list[str]) -> dict:
     orders_in = result.orders.rows_in
     match = result.order_match
     assert rows_in == kept + consolidated + rejected, "every membership row ends in exactly one place"
-    assert orders_in == match.matched_rows + match.unmatched_rows + len(result.order_validation.rejected)
+    assert orders_in == match.matched_rows + match.unmatched_rows + len(result.orders_rejected)
 
     def describe(table: RawTable) -> dict:
         return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in}
@@ -192,7 +232,7 @@ def build_report(result: Result, files: list[str]) -> dict:
         "inputs": {"memberships": describe(result.memberships), "orders": describe(result.orders)},
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
-                   "rejected": len(result.order_validation.rejected), "unmatched_customers": len(match.unmatched),
+                   "rejected": len(result.orders_rejected), "unmatched_customers": len(match.unmatched),
                    "unmatched_total": match.unmatched_total},
         "status_counts": status_counts,
         "segment_counts": segment_counts,

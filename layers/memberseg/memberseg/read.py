@@ -38,7 +38,7 @@ class RawTable:
 
     @property
     def rows_in(self) -> int:
-        return len(self.frame)
+        return len(self.rows)
 
     def column(self, field: str) -> pd.Series | None:
         position = self.fields.get(field)

@@ -15,18 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import select
 import shutil
-import signal
 import tempfile
-import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
+from .isolation import Forked, WorkerDied, WorkerFault, crash_error
 from .pipeline import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, run_pipeline, write_outputs
 from .rules import Rules, load_rules
 
@@ -44,10 +41,6 @@ class JobOutcome:
     files: list[str] = field(default_factory=list)
 
 
-class WorkerFault(RuntimeError):
-    """The worker failed for a reason that is not the input's fault (exit 1)."""
-
-
 def today_in(zone: str) -> dt.date:
     return dt.datetime.now(ZoneInfo(zone)).date()
 
@@ -58,99 +51,33 @@ def remove_stale_outputs(out_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _stage_message(stage: str, info: dict) -> str:
+def _stage_message(stage: str, info: dict) -> str | None:
     if stage == "parsing":
         return f"reading {info['role']} file {info['file']}"
+    if stage == "parsed":
+        return None
     return stage
 
 
-def _child(write_fd: int, memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date) -> None:
-    """Runs in the forked worker; reports over the pipe as JSON lines, then exits without cleanup."""
-    def send(message: dict) -> None:
-        os.write(write_fd, (json.dumps(message) + "\n").encode())
-
-    code = 0
-    try:
-        progress = lambda stage, info: send({"stage": stage, **info})  # noqa: E731
-        result = run_pipeline(memberships, orders, rules, as_of, progress)
-        files = write_outputs(result, staging, progress)
-        send({"done": True, "files": files})
-    except InputError as exc:
-        send({"input_error": exc.to_dict()})
-    except BaseException:  # noqa: BLE001 - everything else is an internal fault, reported to the parent
-        send({"fault": traceback.format_exc()})
-        code = 1
-    finally:
-        os.close(write_fd)
-        os._exit(code)
-
-
-def _crash_error(last: dict, reason: str) -> InputError:
-    file = last.get("file")
-    role = last.get("role", "input")
-    return InputError(
-        "reader_crashed",
-        f"The {role} file '{file}' could not be read safely: the spreadsheet reader {reason}. "
-        "The file may be damaged or built to exhaust memory; open it in Excel, save a fresh copy and re-upload.",
-        file=file,
-    )
+def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
+         report: Callable[[str, dict], None]) -> list[str]:
+    result = run_pipeline(memberships, orders, rules, as_of, report)
+    return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
                   progress: ProgressCallback | None) -> list[str]:
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is the parent's messages
-        os.close(read_fd)
-        _child(write_fd, memberships, orders, staging, rules, as_of)
-    os.close(write_fd)
-    deadline = time.monotonic() + rules.limits.timeout_seconds
-    buffer = b""
-    last_stage: dict = {}
-    outcome: dict | None = None
-    timed_out = False
+    def relay(stage: str, info: dict) -> None:
+        message = _stage_message(stage, info)
+        if progress and message:
+            progress(message)
+
+    # Its own process group, so a timeout also stops the orders reader it forks.
+    job = Forked(_job, memberships, orders, staging, rules, as_of, progress=relay, new_process_group=True)
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                os.kill(pid, signal.SIGKILL)
-                break
-            ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                message = json.loads(line)
-                if "stage" in message:
-                    last_stage = message
-                    if progress:
-                        progress(_stage_message(message["stage"], message))
-                else:
-                    outcome = message
-    finally:
-        os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-    if timed_out:
-        if last_stage.get("stage") == "parsing":
-            raise _crash_error(last_stage, f"did not finish within {rules.limits.timeout_seconds:g} s")
-        raise WorkerFault(f"the run did not finish within {rules.limits.timeout_seconds:g} s "
-                          f"(last stage: {last_stage.get('stage', 'starting')})")
-    if outcome is None:
-        how = (f"was stopped by signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
-               else f"exited with status {os.WEXITSTATUS(status)}")
-        if last_stage.get("stage") == "parsing":
-            raise _crash_error(last_stage, how)
-        raise WorkerFault(f"the worker {how} during stage '{last_stage.get('stage', 'starting')}'")
-    if "input_error" in outcome:
-        raise InputError(**outcome["input_error"]["error"])
-    if "fault" in outcome:
-        raise WorkerFault(outcome["fault"])
-    return outcome["files"]
+        return job.result(timeout=rules.limits.timeout_seconds)
+    except WorkerDied as died:
+        raise crash_error(died) or died
 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,

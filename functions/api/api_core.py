@@ -1,0 +1,244 @@
+"""The upload API's rules, free of AWS: job ids, upload keys, the presigned-POST policy,
+and what GET /jobs/{job_id} says about a job (docs/job-protocol.md is the contract).
+
+Every limit of the upload policy lives here (UPLOAD_*); the template passes only the
+maximum size (parameter MaxUploadMB -> env MAX_UPLOAD_MB), and the page gets the same
+numbers from the server (api_page.py), so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+# ------------------------------------------------------------------ the upload policy (one place)
+DEFAULT_MAX_UPLOAD_MB = 50
+UPLOAD_MIN_BYTES = 1
+UPLOAD_URL_TTL_S = 15 * 60          # presigned POST lifetime
+DOWNLOAD_URL_TTL_S = 5 * 60         # presigned GET lifetime for the outputs
+ROLES = ("memberships", "orders")
+# the one content type each accepted extension is uploaded with (pinned by the policy)
+CONTENT_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".xls": "application/vnd.ms-excel",
+    ".csv": "text/csv",
+}
+EXTENSIONS = tuple(CONTENT_TYPES)
+
+# job ids this API mints: uuid4().hex. Nothing else is ever turned into a key.
+JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+OUTPUT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# job states (written by functions/process_upload)
+WAITING_FOR_FILES = "WAITING_FOR_FILES"
+PROCESSING = "PROCESSING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+
+
+class BadRequest(ValueError):
+    """The client sent something we refuse (-> 400)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    input_bucket: str
+    output_bucket: str
+    table_name: str
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    upload_prefix: str = "uploads/"
+    results_prefix: str = "results/"
+    retention_days: int = 30
+    auth_enabled: bool = True
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            input_bucket=env["INPUT_BUCKET"],
+            output_bucket=env["OUTPUT_BUCKET"],
+            table_name=env["JOB_TABLE"],
+            max_upload_bytes=int(env.get("MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024,
+            upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
+            results_prefix=env.get("RESULTS_PREFIX", "results/"),
+            retention_days=int(env.get("RESULT_RETENTION_DAYS", "30")),
+            auth_enabled=env.get("AUTH_ENABLED", "true").strip().lower() in ("1", "true", "yes", "on"),
+        )
+
+
+# ------------------------------------------------------------------ ids and keys
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def validate_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not JOB_ID_RE.fullmatch(job_id):
+        raise BadRequest("job id must be 32 lowercase hex characters (as returned by POST /jobs)")
+    return job_id
+
+
+def normalise_extension(value: Any, role: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"'{role}': give the file's extension, one of {', '.join(EXTENSIONS)}")
+    ext = "." + value.strip().lower().lstrip(".")
+    if ext not in CONTENT_TYPES:
+        raise BadRequest(f"'{role}': extension {value!r} is not accepted; use one of {', '.join(EXTENSIONS)}")
+    return ext
+
+
+def parse_create_request(body: Any) -> dict[str, str]:
+    """`{"memberships": "xlsx", "orders": ".csv"}` -> {role: ".ext"}.
+
+    Also accepts {"files": {role: {"name": "Members Q4.xlsx"}}}: the extension is taken from the name.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest("send a JSON object such as {\"memberships\": \"xlsx\", \"orders\": \"xlsx\"}")
+    files = body.get("files") if isinstance(body.get("files"), dict) else body
+    out = {}
+    for role in ROLES:
+        value = files.get(role)
+        if isinstance(value, dict):
+            name = value.get("name") or value.get("extension")
+            value = name.rsplit(".", 1)[-1] if isinstance(name, str) and "." in name else name
+        if value is None:
+            raise BadRequest(f"'{role}' is missing: give the file's extension, one of {', '.join(EXTENSIONS)}")
+        out[role] = normalise_extension(value, role)
+    return out
+
+
+def upload_key(settings: Settings, job_id: str, role: str, ext: str) -> str:
+    validate_job_id(job_id)
+    if role not in ROLES or ext not in CONTENT_TYPES:
+        raise BadRequest(f"unknown upload {role}{ext}")
+    return f"{settings.upload_prefix}{job_id}/{role}{ext}"
+
+
+def job_prefix(settings: Settings, job_id: str) -> str:
+    return f"{settings.upload_prefix}{validate_job_id(job_id)}/"
+
+
+def results_prefix(settings: Settings, job_id: str) -> str:
+    return f"{settings.results_prefix}{validate_job_id(job_id)}/"
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    role: str
+    key: str
+    content_type: str
+
+    def fields(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type}
+
+    def conditions(self, settings: Settings) -> list:
+        """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date."""
+        return [
+            {"Content-Type": self.content_type},
+            ["content-length-range", UPLOAD_MIN_BYTES, settings.max_upload_bytes],
+        ]
+
+
+def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str]) -> list[UploadPlan]:
+    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext])
+            for role, ext in extensions.items()]
+
+
+# ------------------------------------------------------------------ what a job looks like to the page
+def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int]]) -> list[dict]:
+    """(key, size) under uploads/{job_id}/ -> [{role, name, size}] (role None for stray files)."""
+    prefix = job_prefix(settings, job_id)
+    out = []
+    for key, size in sorted(objects):
+        name = key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
+        lower = name.lower()
+        role = next((r for r in ROLES if lower.startswith(r) and "/" not in lower), None)
+        out.append({"role": role, "name": name, "size": int(size)})
+    return out
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict:
+    """report.json -> the numbers the page shows (customers = memberships kept)."""
+    labels = labels or {}
+    members = report.get("memberships") or {}
+    orders = report.get("orders") or {}
+    hubspot = report.get("hubspot") or {}
+    segments = [{"name": name, "label": labels.get(name) or name.replace("_", " ").capitalize(), "count": _int(n)}
+                for name, n in (report.get("segment_counts") or {}).items()]
+    return {
+        "as_of": report.get("as_of"),
+        "customers": _int(members.get("kept")),
+        "membership_rows": _int(members.get("rows_in")),
+        "consolidated": _int(members.get("consolidated")),
+        "rejected": _int(members.get("rejected")),
+        "orders": {k: orders.get(k) for k in ("rows_in", "matched", "unmatched", "rejected") if k in orders},
+        "status_counts": {str(k): _int(v) for k, v in (report.get("status_counts") or {}).items()},
+        "segments": segments,
+        "tier_counts": {str(k): _int(v) for k, v in (report.get("tier_counts") or {}).items()},
+        "hubspot_rows": _int(hubspot.get("rows")),
+        "hubspot_left_out": _int(hubspot.get("left_out")),
+    }
+
+
+def property_labels(properties: dict | None) -> dict[str, str]:
+    """hubspot_properties.json inputs[] -> {name: label}."""
+    out = {}
+    for item in (properties or {}).get("inputs") or []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("label"), str):
+            out[item["name"]] = item["label"]
+    return out
+
+
+DOWNLOAD_KINDS = (   # (kind, label, how to recognise the output name)
+    ("workbook", "Segment workbook (.xlsx)", re.compile(r"^membership_segments\.xlsx$")),
+    ("hubspot_csv", "HubSpot contacts (.csv)", re.compile(r"^hubspot_contacts(_\d+)?\.csv$")),
+    ("properties", "HubSpot property definitions (.json)", re.compile(r"^hubspot_properties\.json$")),
+    ("report", "Run report (.json)", re.compile(r"^report\.json$")),
+)
+
+
+def output_downloads(report: dict) -> list[dict]:
+    """The outputs report.json lists, each as {kind, label, name} (unknown or unsafe names are dropped)."""
+    out = []
+    names = [n for n in (report.get("outputs") or []) if isinstance(n, str) and OUTPUT_NAME_RE.fullmatch(n)]
+    for kind, label, pattern in DOWNLOAD_KINDS:
+        matching = sorted(n for n in names if pattern.fullmatch(n))
+        for name in matching:
+            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if kind == "hubspot_csv" and len(matching) > 1 else ""
+            out.append({"kind": kind, "label": label + suffix, "name": name})
+    return out
+
+
+def status_message(status: str, files: list[dict], error: dict | None = None) -> str:
+    """The job's state in plain words."""
+    have = {f["role"] for f in files if f.get("role")}
+    if status == SUCCEEDED:
+        return "Done: your customers are segmented and the files are ready to download."
+    if status == FAILED:
+        message = (error or {}).get("message") or "The job failed."
+        return message
+    if status == PROCESSING:
+        return "Both files received. Segmenting your customers…"
+    missing = [r for r in ROLES if r not in have]
+    if not missing:
+        return "Both files received. Starting the job…"
+    if len(missing) == len(ROLES):
+        return "Waiting for the memberships and orders files."
+    return f"Received the {next(iter(have))} file; waiting for the {missing[0]} file."
+
+
+def plain_error(error: dict | None) -> dict:
+    error = error or {}
+    return {"code": str(error.get("code") or "error"),
+            "message": str(error.get("message") or "The job failed for an unknown reason."),
+            "file": error.get("file")}

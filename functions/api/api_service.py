@@ -1,0 +1,93 @@
+"""The two job routes as plain functions over injected adapters (api_storage.py in Lambda,
+fakes or moto in tests). No boto3, no Powertools here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import api_core as core
+
+
+class Objects(Protocol):
+    def presigned_post(self, bucket: str, key: str, fields: dict, conditions: list, expires_in: int) -> dict: ...
+    def presigned_get(self, bucket: str, key: str, expires_in: int, filename: str) -> str: ...
+    def list_objects(self, bucket: str, prefix: str, limit: int = 50) -> list[tuple[str, int]]: ...
+    def read_json(self, bucket: str, key: str) -> dict | None: ...
+
+
+class Jobs(Protocol):
+    def get_status(self, job_id: str) -> dict | None: ...
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool: ...
+
+
+class NotFound(LookupError):
+    """No such job (-> 404)."""
+
+
+@dataclass
+class Deps:
+    objects: Objects
+    jobs: Jobs
+    clock: Callable[[], float] = time.time
+    new_id: Callable[[], str] = core.new_job_id
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
+    """POST /jobs: a new job id and one presigned POST per file."""
+    extensions = core.parse_create_request(body)
+    now = deps.clock()
+    for _ in range(3):                      # a uuid4 collision is astronomically rare; never reuse a job
+        job_id = core.validate_job_id(deps.new_id())
+        if deps.jobs.create(job_id, created_at=_iso(now), expires_at=int(now + settings.retention_days * 86400),
+                            missing=list(core.ROLES)):
+            break
+    else:
+        raise RuntimeError("could not mint a fresh job id")
+    uploads = {}
+    for plan in core.plan_uploads(settings, job_id, extensions):
+        post = deps.objects.presigned_post(settings.input_bucket, plan.key, plan.fields(),
+                                           plan.conditions(settings), core.UPLOAD_URL_TTL_S)
+        uploads[plan.role] = {"url": post["url"], "fields": post["fields"], "key": plan.key,
+                              "content_type": plan.content_type}
+    return {"job_id": job_id, "uploads": uploads, "expires_in": core.UPLOAD_URL_TTL_S,
+            "max_upload_bytes": settings.max_upload_bytes}
+
+
+def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
+    """GET /jobs/{job_id}: status, files received, and the summary, links or error once finished."""
+    job_id = core.validate_job_id(job_id)            # BadRequest before any key or lookup is built
+    item = deps.jobs.get_status(job_id)
+    objects = deps.objects.list_objects(settings.input_bucket, core.job_prefix(settings, job_id))
+    if item is None and not objects:
+        raise NotFound(f"no job {job_id}")
+    files = core.received_files(settings, job_id, objects)
+    status = (item or {}).get("status") or core.WAITING_FOR_FILES
+    view: dict[str, Any] = {"job_id": job_id, "status": status, "files": files,
+                            "created_at": (item or {}).get("created_at"), "updated_at": (item or {}).get("updated_at")}
+    results = core.results_prefix(settings, job_id)
+
+    if status == core.SUCCEEDED:
+        report = deps.objects.read_json(settings.output_bucket, results + "report.json")
+        if report is None:                   # report.json is the commit marker: not there = not done yet
+            status = view["status"] = core.PROCESSING
+        else:
+            properties = deps.objects.read_json(settings.output_bucket, results + "hubspot_properties.json")
+            view["summary"] = core.summarise_report(report, core.property_labels(properties))
+            view["downloads"] = [
+                {**d, "url": deps.objects.presigned_get(settings.output_bucket, results + d["name"],
+                                                        core.DOWNLOAD_URL_TTL_S, d["name"])}
+                for d in core.output_downloads(report)]
+            view["downloads_expire_in"] = core.DOWNLOAD_URL_TTL_S
+    elif status == core.FAILED:
+        error = deps.objects.read_json(settings.output_bucket, results + "error.json")
+        view["error"] = core.plain_error((error or {}).get("error") or (item or {}).get("error"))
+
+    view["message"] = core.status_message(status, files, view.get("error"))
+    return view

@@ -1,0 +1,85 @@
+"""boto3 adapters for the upload API: presigning, reading outputs, the job table.
+
+Presigning uses SigV4 explicitly: boto3 otherwise falls back to SigV2 for some
+presign calls (see shared platform notes).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+STATUS_SK = "STATUS"
+
+
+def s3_client() -> Any:
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB Decimals -> int/float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+class S3Objects:
+    def __init__(self, client: Any = None):
+        self.s3 = client or s3_client()
+
+    def presigned_post(self, bucket: str, key: str, fields: dict, conditions: list, expires_in: int) -> dict:
+        return self.s3.generate_presigned_post(Bucket=bucket, Key=key, Fields=fields, Conditions=conditions,
+                                               ExpiresIn=expires_in)
+
+    def presigned_get(self, bucket: str, key: str, expires_in: int, filename: str) -> str:
+        return self.s3.generate_presigned_url(
+            "get_object", ExpiresIn=expires_in,
+            Params={"Bucket": bucket, "Key": key,
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"'})
+
+    def list_objects(self, bucket: str, prefix: str, limit: int = 50) -> list[tuple[str, int]]:
+        response = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+        return [(o["Key"], int(o.get("Size", 0))) for o in response.get("Contents", [])]
+
+    def read_json(self, bucket: str, key: str) -> dict | None:
+        """The object as JSON, or None when it does not exist."""
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        return json.loads(body)
+
+
+class JobTable:
+    """The STATUS item of docs/job-protocol.md. The API only creates it (WAITING_FOR_FILES) and reads it."""
+
+    def __init__(self, table_name: str, resource: Any = None):
+        self.table = (resource or boto3.resource("dynamodb")).Table(table_name)
+
+    def get_status(self, job_id: str) -> dict | None:
+        item = self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
+        try:
+            self.table.put_item(
+                Item={"job_id": job_id, "sk": STATUS_SK, "status": "WAITING_FOR_FILES", "created_at": created_at,
+                      "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at},
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,106 @@
+"""Lambda handler of the upload API (HTTP API, payload 2.0).
+
+Thin by design: Powertools setup and routing; the rules are in api_core.py, the
+route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py.
+Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}.
+Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import api_core
+import api_page
+import api_service
+import api_storage
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+resolver = APIGatewayHttpResolver()
+
+
+@lru_cache(maxsize=1)
+def settings() -> api_core.Settings:
+    return api_core.Settings.from_env()
+
+
+@lru_cache(maxsize=1)
+def dependencies() -> api_service.Deps:
+    """Clients are created once per execution environment."""
+    return api_service.Deps(objects=api_storage.S3Objects(), jobs=api_storage.JobTable(settings().table_name))
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(status_code=status, content_type="application/json",
+                    body=json.dumps(body, ensure_ascii=False), headers={"Cache-Control": "no-store"})
+
+
+@resolver.get("/")
+def page() -> Response:
+    headers = api_page.security_headers(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    return Response(status_code=200, content_type="text/html; charset=utf-8",
+                    body=api_page.index_html(settings()), headers=headers)
+
+
+@resolver.get("/static/<name>")
+def static_asset(name: str) -> Response:
+    found = api_page.asset(name)
+    if found is None:
+        return _json(404, {"message": "not found"})
+    body, content_type = found
+    return Response(status_code=200, content_type=content_type, body=body,
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+@resolver.post("/jobs")
+@tracer.capture_method(capture_response=False)
+def create_job() -> Response:
+    try:
+        body = json.loads(resolver.current_event.decoded_body or "{}")
+    except (ValueError, TypeError):
+        return _json(400, {"message": "the request body must be JSON"})
+    created = api_service.create_job(settings(), dependencies(), body)
+    logger.append_keys(job_id=created["job_id"])
+    logger.info("job created", extra={"extensions": {r: u["key"].rsplit(".", 1)[-1] for r, u in created["uploads"].items()}})
+    metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
+    return _json(201, created)
+
+
+@resolver.get("/jobs/<job_id>")
+@tracer.capture_method(capture_response=False)
+def get_job(job_id: str) -> Response:
+    view = api_service.describe_job(settings(), dependencies(), job_id)
+    logger.append_keys(job_id=view["job_id"])
+    return _json(200, view)
+
+
+@resolver.exception_handler(api_core.BadRequest)
+def bad_request(exc: api_core.BadRequest) -> Response:
+    return _json(400, {"message": str(exc)})
+
+
+@resolver.exception_handler(api_service.NotFound)
+def not_found(exc: api_service.NotFound) -> Response:
+    return _json(404, {"message": "no such job"})
+
+
+@resolver.not_found
+def no_route(exc: Exception) -> Response:
+    return _json(404, {"message": "not found"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    return resolver.resolve(event, context)

@@ -1,0 +1,97 @@
+"""Helpers for the S3 job-protocol integration tests (moto mock_aws, template resources)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+for extra in (ROOT / "functions" / "process_upload", ROOT / "infra"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+import local_aws  # noqa: E402
+
+EVENTS = ROOT / "events"
+EXAMPLES = ROOT / "examples"
+
+
+class FakeContext:
+    function_name = "memberseg-process-upload"
+    memory_limit_in_mb = 6144
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memberseg-process-upload"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def make_event(bucket: str, key: str, *, version_id: str | None = None, etag: str = "0" * 32, size: int = 1) -> dict:
+    """An EventBridge "Object Created" event shaped like the ones in events/ (key URL-encoded)."""
+    event = load_event("object_created_memberships.json")
+    event["id"] = str(uuid.uuid4())
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    obj = event["detail"]["object"]
+    obj.update({"key": key, "etag": etag, "size": size})
+    obj["version-id"] = version_id or "null"
+    return local_aws.as_delivered_by_aws(event)
+
+
+@dataclass
+class World:
+    session: Any
+    local: Any
+    app: Any
+    s3: Any
+    sqs: Any
+
+    @property
+    def input_bucket(self) -> str:
+        return self.local.stack.input_bucket
+
+    @property
+    def output_bucket(self) -> str:
+        return self.local.stack.output_bucket
+
+    def put(self, key: str, data: bytes | Path) -> dict:
+        body = data.read_bytes() if isinstance(data, Path) else data
+        return self.s3.put_object(Bucket=self.input_bucket, Key=key, Body=body)
+
+    def invoke(self, event: dict) -> dict:
+        return self.app.handler(event, FakeContext())
+
+    def upload_and_deliver(self, key: str, data: bytes | Path) -> dict:
+        response = self.put(key, data)
+        return self.invoke(make_event(self.input_bucket, key, version_id=response.get("VersionId"),
+                                      etag=response["ETag"].strip('"')))
+
+    def results(self, job_id: str) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=f"results/{job_id}/")
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def read_json(self, key: str) -> dict:
+        return json.loads(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())
+
+    def status(self, job_id: str) -> dict | None:
+        table = self.session.resource("dynamodb").Table(self.local.stack.table_name)
+        return table.get_item(Key={"job_id": job_id, "sk": "STATUS"}, ConsistentRead=True).get("Item")
+
+    def job_events(self) -> list[dict]:
+        return local_aws.drain(self.sqs, self.local.job_events_queue_url)
+
+    def trigger_events(self) -> list[dict]:
+        """What the template's EventBridge rule delivered to the function's target."""
+        return local_aws.drain(self.sqs, self.local.trigger_queue_url)
+
+
