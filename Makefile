@@ -7,6 +7,9 @@ AS_OF ?= 2026-11-15
 
 .PHONY: venv demo demo-cli test test-unit bench bench-max examples clean
 
+include infra/infra.mk
+-include infra/api.mk
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml $(wildcard requirements-dev.txt)
@@ -22,9 +25,11 @@ demo-cli: venv
 	$(VENV)/bin/memberseg run --memberships examples/memberships.xlsx --orders examples/orders.xlsx \
 		--out out --as-of $(AS_OF)
 
-demo: demo-cli
+## The main job on the bundled samples: local S3 (moto on 127.0.0.1) -> event -> function -> ./out/
+demo: demo-s3
 
-test: venv
+## The full suite, after the infrastructure checks (sam validate, cfn-lint, checkov, sam build).
+test: venv lint-infra
 	$(PY) -m pytest -q
 
 test-unit: venv

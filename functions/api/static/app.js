@@ -1,0 +1,345 @@
+// memberseg upload page: pick two files, upload them straight to S3 with the presigned
+// POSTs from POST /jobs, follow GET /jobs/{id}, show the summary, chart and downloads.
+// Plain JS, no dependencies: it must work offline and locally.
+(function () {
+  "use strict";
+
+  const ROLES = ["memberships", "orders"];
+  const LABEL = { memberships: "memberships", orders: "orders" };
+  const TOKEN_KEY = "memberseg.token";
+  const POLL_MS = 1000;
+  const POLL_LIMIT_MS = 15 * 60 * 1000;
+  const STATUS_COLOURS = { "Active": "#14804a", "Expiring Soon": "#d97706", "Expired": "#c2261c" };
+  const FALLBACK_COLOURS = ["#315efb", "#7c3aed", "#0891b2", "#64748b"];
+
+  const body = document.body;
+  const config = {
+    auth: body.dataset.auth === "on",
+    maxBytes: Number(body.dataset.maxUploadBytes) || 50 * 1024 * 1024,
+    extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
+  };
+  const $ = (id) => document.getElementById(id);
+  const state = { files: {}, jobId: null, busy: false, pollTimer: null, pollStarted: 0 };
+
+  class AuthError extends Error {}
+
+  // ---------------------------------------------------------------- formatting
+  const number = (n) => Number(n || 0).toLocaleString("en-US");
+  function size(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+  function extension(name) {
+    const dot = name.lastIndexOf(".");
+    return dot < 0 ? "" : name.slice(dot).toLowerCase();
+  }
+
+  // ---------------------------------------------------------------- auth
+  function token() { return sessionStorage.getItem(TOKEN_KEY); }
+  function showToken(message) {
+    $("token-panel").hidden = false;
+    $("upload-panel").hidden = true;
+    $("token-error").textContent = message || "";
+    $("token-input").value = "";
+    $("token-input").focus();
+  }
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("token-input").value.trim();
+    if (!value) return;
+    sessionStorage.setItem(TOKEN_KEY, value);
+    $("token-panel").hidden = true;
+    $("upload-panel").hidden = false;
+  });
+
+  async function api(method, path, payload) {
+    const headers = {};
+    if (token()) headers["Authorization"] = "Bearer " + token();
+    if (payload !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
+    if (config.auth && (response.status === 401 || response.status === 403)) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      throw new AuthError("That access token was not accepted. Enter it again.");
+    }
+    let data = {};
+    try { data = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) throw new Error(data.message || "The server answered " + response.status + ".");
+    return data;
+  }
+
+  // ---------------------------------------------------------------- file choice
+  function check(file) {
+    const ext = extension(file.name);
+    if (!config.extensions.includes(ext)) {
+      return "“" + file.name + "” is not a spreadsheet. Use an Excel file (.xlsx, .xls, .xlsm) or a CSV file.";
+    }
+    if (file.size < 1) return "“" + file.name + "” is empty.";
+    if (file.size > config.maxBytes) {
+      return "“" + file.name + "” is " + size(file.size) + "; the limit is " + size(config.maxBytes) + ".";
+    }
+    return null;
+  }
+
+  function choose(role, file) {
+    if (state.busy || !file) return;
+    const zone = $("zone-" + role);
+    const problem = check(file);
+    $(role + "-error").textContent = problem || "";
+    zone.classList.toggle("invalid", Boolean(problem));
+    zone.classList.toggle("ready", !problem);
+    $(role + "-file").hidden = false;
+    $(role + "-name").textContent = file.name;
+    $(role + "-size").textContent = size(file.size);
+    if (problem) delete state.files[role]; else state.files[role] = file;
+    refreshStart();
+  }
+
+  function refreshStart() {
+    const ready = ROLES.every((r) => state.files[r]);
+    $("start").disabled = !ready || state.busy;
+    const missing = ROLES.filter((r) => !state.files[r]).map((r) => LABEL[r] + " file");
+    $("start-hint").textContent = state.busy ? "" : ready ? "Ready." : "Add the " + missing.join(" and the ") + " to start.";
+  }
+
+  ROLES.forEach((role) => {
+    const zone = $("zone-" + role);
+    const input = $(role + "-input");
+    const open = () => { if (!state.busy) input.click(); };
+    zone.addEventListener("click", (event) => { if (event.target !== input) open(); });
+    zone.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); }
+    });
+    input.addEventListener("change", () => { choose(role, input.files[0]); });
+    zone.addEventListener("dragover", (event) => { event.preventDefault(); if (!state.busy) zone.classList.add("dragover"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragover"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragover");
+      if (event.dataTransfer && event.dataTransfer.files.length) choose(role, event.dataTransfer.files[0]);
+    });
+  });
+
+  // ---------------------------------------------------------------- upload
+  function setProgress(role, percent) {
+    const pct = Math.max(0, Math.min(100, Math.floor(percent)));
+    $(role + "-progress-row").hidden = false;
+    $(role + "-progress").setAttribute("aria-valuenow", String(pct));
+    $(role + "-progress").firstElementChild.style.width = pct + "%";
+    $(role + "-pct").textContent = pct + " %";
+  }
+
+  function upload(role, file, target) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      Object.entries(target.fields).forEach(([name, value]) => form.append(name, value));
+      form.append("file", file);   // S3 wants the file last
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", target.url);
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) setProgress(role, (event.loaded / event.total) * 99);
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          setProgress(role, 100);
+          $("zone-" + role).classList.add("done");
+          resolve();
+        } else {
+          const match = /<Message>([^<]*)<\/Message>/.exec(xhr.responseText || "");
+          reject(new Error("The " + LABEL[role] + " file was refused by storage" + (match ? ": " + match[1] : " (" + xhr.status + ")") + "."));
+        }
+      });
+      xhr.addEventListener("error", () => reject(new Error("The " + LABEL[role] + " file could not be uploaded: the connection failed.")));
+      xhr.send(form);
+    });
+  }
+
+  async function start() {
+    if (state.busy || !ROLES.every((r) => state.files[r])) return;
+    state.busy = true;
+    refreshStart();
+    ROLES.forEach((r) => { $("zone-" + r).classList.add("locked"); $("zone-" + r).setAttribute("aria-disabled", "true"); setProgress(r, 0); });
+    showStatus("Preparing the upload…");
+    try {
+      const job = await api("POST", "jobs", {
+        memberships: extension(state.files.memberships.name),
+        orders: extension(state.files.orders.name),
+      });
+      state.jobId = job.job_id;
+      $("job-id").textContent = job.job_id;
+      showStatus("Uploading both files…");
+      await Promise.all(ROLES.map((r) => upload(r, state.files[r], job.uploads[r])));
+      showStatus("Both files uploaded. Waiting for the job to start…");
+      state.pollStarted = Date.now();
+      poll();
+    } catch (error) {
+      if (error instanceof AuthError) { resetUploads(); showToken(error.message); return; }
+      fail({ message: error.message });
+    }
+  }
+  $("start").addEventListener("click", start);
+
+  // ---------------------------------------------------------------- job status
+  function showStatus(text, tone) {
+    $("status-box").hidden = false;
+    $("status-box").className = "status-box" + (tone ? " " + tone : "");
+    $("status-text").textContent = text;
+  }
+
+  async function poll() {
+    clearTimeout(state.pollTimer);
+    if (!state.jobId) return;
+    let job;
+    try {
+      job = await api("GET", "jobs/" + encodeURIComponent(state.jobId));
+    } catch (error) {
+      if (error instanceof AuthError) { showToken(error.message); return; }
+      job = null;   // a blip: keep polling
+    }
+    if (job) {
+      body.dataset.jobStatus = job.status;
+      if (job.status === "SUCCEEDED") { succeed(job); return; }
+      if (job.status === "FAILED") { fail(job.error || { message: job.message }); return; }
+      showStatus(job.message);
+    }
+    if (Date.now() - state.pollStarted > POLL_LIMIT_MS) {
+      showStatus("This is taking longer than usual. The job is still running; check back later with job " + state.jobId + ".");
+      return;
+    }
+    state.pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  function fail(error) {
+    state.busy = false;
+    body.dataset.jobStatus = "FAILED";
+    $("status-box").hidden = true;
+    $("error-panel").hidden = false;
+    $("error-text").textContent = error.message || "Something went wrong.";
+    $("error-file").textContent = error.file ? "File: " + error.file : "";
+    $("start-over").focus();
+  }
+
+  function succeed(job) {
+    state.busy = false;
+    const s = job.summary;
+    showStatus(job.message, "ok");
+    $("upload-panel").hidden = true;
+    $("result-panel").hidden = false;
+    $("result-sub").textContent = "Job " + job.job_id + (s.as_of ? " · statuses as of " + s.as_of : "");
+    document.querySelectorAll("[data-stat]").forEach((el) => { el.textContent = number(s[el.dataset.stat]); });
+    $("stat-rows-note").textContent = "from " + number(s.membership_rows) + " membership rows";
+    $("stat-left-out").textContent = s.hubspot_left_out ? number(s.hubspot_left_out) + " left out (no usable email)" : "all customers included";
+    renderStatusCounts(s.status_counts);
+    renderChart(s.segments);
+    renderDownloads(job.downloads || []);
+    $("result-title").focus({ preventScroll: true });
+  }
+
+  function renderStatusCounts(counts) {
+    const list = $("status-counts");
+    list.replaceChildren();
+    Object.entries(counts).forEach(([label, count], i) => {
+      const li = document.createElement("li");
+      li.dataset.status = label;
+      const dot = document.createElement("span");
+      dot.className = "dot";
+      dot.style.background = STATUS_COLOURS[label] || FALLBACK_COLOURS[i % FALLBACK_COLOURS.length];
+      const name = document.createElement("span");
+      name.className = "label";
+      name.textContent = label;
+      const value = document.createElement("span");
+      value.className = "count";
+      value.textContent = number(count);
+      li.append(dot, name, value);
+      list.append(li);
+    });
+  }
+
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => el.setAttribute(k, String(v)));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  function renderChart(segments) {
+    const width = 640, labelW = 190, valueW = 52, rowH = 34, barH = 20, top = 6;
+    const plotW = width - labelW - valueW;
+    const max = Math.max(1, ...segments.map((s) => s.count));
+    const height = top * 2 + rowH * segments.length;
+    const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "Customers per segment" });
+    chart.append(svg("title", {}, "Customers per segment"));
+    [0.25, 0.5, 0.75, 1].forEach((f) => {
+      const x = labelW + plotW * f;
+      chart.append(svg("line", { x1: x, x2: x, y1: 0, y2: height, class: "grid" }));
+    });
+    segments.forEach((seg, i) => {
+      const y = top + i * rowH;
+      const w = Math.max(seg.count ? 2 : 0, (seg.count / max) * plotW);
+      const g = svg("g", { "data-segment": seg.name });
+      g.append(svg("text", { x: labelW - 10, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "middle", class: "bar-label" }, seg.label));
+      const bar = svg("rect", { x: labelW, y: y + (rowH - barH) / 2, width: w.toFixed(1), height: barH, rx: 4, class: "bar" });
+      bar.append(svg("title", {}, seg.label + ": " + number(seg.count)));
+      g.append(bar);
+      g.append(svg("text", { x: labelW + w + 8, y: y + rowH / 2, "dominant-baseline": "middle", class: "bar-value" }, number(seg.count)));
+      chart.append(g);
+    });
+    $("chart").replaceChildren(chart);
+  }
+
+  const DOWNLOAD_ICON = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3v12m0 0l-5-5m5 5l5-5M5 21h14"/></svg>';
+  function renderDownloads(downloads) {
+    const box = $("downloads");
+    box.replaceChildren();
+    downloads.forEach((d) => {
+      const a = document.createElement("a");
+      a.className = "btn" + (d.kind === "report" ? " secondary" : "");
+      a.href = d.url;
+      a.download = d.name;
+      a.dataset.kind = d.kind;
+      a.innerHTML = DOWNLOAD_ICON;
+      a.append(document.createTextNode(d.label));
+      box.append(a);
+    });
+  }
+
+  // ---------------------------------------------------------------- start over
+  function resetUploads() {
+    state.busy = false;
+    ROLES.forEach((r) => {
+      const zone = $("zone-" + r);
+      zone.classList.remove("locked", "done");
+      zone.removeAttribute("aria-disabled");
+      $(r + "-progress-row").hidden = true;
+      setProgress(r, 0);
+      $(r + "-progress-row").hidden = true;
+    });
+    refreshStart();
+  }
+
+  function startOver() {
+    clearTimeout(state.pollTimer);
+    state.jobId = null;
+    state.files = {};
+    delete body.dataset.jobStatus;
+    ROLES.forEach((r) => {
+      $(r + "-input").value = "";
+      $(r + "-file").hidden = true;
+      $(r + "-error").textContent = "";
+      $("zone-" + r).classList.remove("ready", "invalid");
+    });
+    resetUploads();
+    $("status-box").hidden = true;
+    $("error-panel").hidden = true;
+    $("result-panel").hidden = true;
+    $("upload-panel").hidden = false;
+    $("zone-memberships").focus();
+  }
+  $("start-over").addEventListener("click", startOver);
+  $("again").addEventListener("click", startOver);
+
+  // ---------------------------------------------------------------- boot
+  $("result-title").tabIndex = -1;
+  if (config.auth && !token()) showToken(); else $("upload-panel").hidden = false;
+  refreshStart();
+})();
