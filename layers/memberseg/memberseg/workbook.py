@@ -109,15 +109,12 @@ class WorkbookWriter:
         sheet.freeze_panes(1, 0)
         if columns:
             sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
-        writers = [self._writer(sheet, col.kind) for col in columns]
+        calls = [(position, *self._writer(sheet, col.kind)) for position, col in enumerate(columns)]
         slices = [col.values[start:start + count] for col in columns]
-        for offset, values in enumerate(zip(*slices)):
-            row = offset + 1
-            for position, value in enumerate(values):
-                if value is None:
-                    continue
-                writer, fmt = writers[position]
-                writer(row, position, value, fmt)
+        for row, values in enumerate(zip(*slices), start=1):
+            for (position, writer, fmt), value in zip(calls, values):
+                if value is not None:
+                    writer(row, position, value, fmt)
 
     def _writer(self, sheet, kind: Kind):
         # The underscore methods skip xlsxwriter's A1-notation argument parsing: rows and columns
