@@ -219,8 +219,11 @@ def build_report(result: Result, files: list[str]) -> dict:
     rejected = len(result.member_validation.rejected)
     orders_in = result.orders.rows_in
     match = result.order_match
-    assert rows_in == kept + consolidated + rejected, "every membership row ends in exactly one place"
-    assert orders_in == match.matched_rows + match.unmatched_rows + len(result.orders_rejected)
+    # Every input row ends in exactly one place; a broken count is a bug, never a silent loss.
+    if rows_in != kept + consolidated + rejected:
+        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected}")
+    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected):
+        raise RuntimeError(f"order rows do not add up: {orders_in} rows in")
 
     def describe(table: RawTable) -> dict:
         return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in}

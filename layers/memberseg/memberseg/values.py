@@ -19,8 +19,13 @@ MAX_EXCEL_SERIAL = 2_958_465  # 9999-12-31
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FORMULA_START = ("=", "+", "-", "@")
 
-_PUNCTUATION = {cp: None for cp in range(sys.maxunicode + 1)
-                if unicodedata.category(chr(cp)).startswith("P")}
+
+
+@functools.cache
+def _punctuation_table() -> dict[int, None]:
+    """Every Unicode punctuation code point (categories P*), mapped to deletion; built on first use."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")}
+
 _MONTHS = {name: number for number, names in enumerate(
     [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
      ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
@@ -97,7 +102,7 @@ def id_key(text: pd.Series) -> pd.Series:
 def name_key(text: pd.Series) -> pd.Series:
     """Casefold, delete Unicode punctuation (no space inserted), collapse whitespace."""
     folded = text.str.casefold()
-    key = folded.str.translate(_PUNCTUATION).str.split().str.join(" ")
+    key = folded.str.translate(_punctuation_table()).str.split().str.join(" ")
     # A name made only of punctuation still identifies someone: keep its folded text.
     key = key.where(key.ne(""), folded.str.split().str.join(" "))
     return key.where(key.ne("") & key.notna(), pd.NA)

@@ -1,0 +1,392 @@
+#!/usr/bin/env python3
+"""`make serve`: the whole product on 127.0.0.1, no AWS account, no Docker.
+
+- moto's server is S3 (buckets, CORS, EventBridge notifications as template.yaml
+  defines them, via infra/local_aws.py) and the DynamoDB job table;
+- a local HTTP server turns each request into the HTTP API (payload 2.0) event API
+  Gateway would send, runs the Lambda authorizer when auth is on (routes other than
+  the page), and hands the event to the same API handler (functions/api/app.py);
+- the browser uploads straight to the local S3 with the presigned POSTs;
+- when an upload lands, the template's EventBridge rule delivers the event to a
+  queue that stands in for the Lambda target, and a worker thread runs the
+  processing handler (functions/process_upload/app.py) in-process on it.
+
+    python infra/serve_local.py [--port 8000] [--token TOKEN] [--as-of YYYY-MM-DD] [--verbose]
+
+Prints the URL; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESS_DIR = ROOT / "functions" / "process_upload"
+API_DIR = ROOT / "functions" / "api"
+API_FRAGMENT = ROOT / "infra" / "api-resources.yaml"
+# process_upload first: its handler is the module `app` (as in its tests and the demo); the API's
+# modules are all named api_*/authorizer, and its app.py is loaded by path under another name.
+for _extra in (PROCESS_DIR, ROOT / "infra"):
+    if str(_extra) not in sys.path:
+        sys.path.insert(0, str(_extra))
+if str(API_DIR) not in sys.path:
+    sys.path.append(str(API_DIR))
+
+import local_aws  # noqa: E402
+
+API_FUNCTION = "ApiFunction"
+AUTHORIZER_FUNCTION = "ApiAuthorizerFunction"
+PUBLIC_ROUTES = (("GET", "/"), ("GET", "/static/"))     # Auth: Authorizer: NONE in the template
+ACCOUNT = local_aws.ACCOUNT_ID
+REGION = local_aws.REGION
+log = logging.getLogger("memberseg.serve")
+
+
+# ------------------------------------------------------------------ handlers and template
+def load_by_path(name: str, path: Path) -> ModuleType:
+    """Import a Lambda module by file under a unique name (both functions have an app.py)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_api_app() -> ModuleType:
+    return load_by_path("memberseg_api_app", API_DIR / "app.py")
+
+
+def load_authorizer() -> ModuleType:
+    return load_by_path("memberseg_api_authorizer", API_DIR / "authorizer.py")
+
+
+def load_process_app() -> ModuleType:
+    module = importlib.import_module("app")
+    if Path(module.__file__).resolve().parent != PROCESS_DIR:
+        raise RuntimeError(f"`app` resolved to {module.__file__}, not the processing function")
+    return module
+
+
+def template_with_api() -> dict:
+    """template.yaml, plus infra/api-resources.yaml while the template does not have the API yet."""
+    template = local_aws.load_template()
+    if API_FUNCTION not in template.get("Resources", {}):
+        fragment = local_aws.load_template(API_FRAGMENT)
+        for section in ("Parameters", "Conditions", "Resources", "Outputs"):
+            template.setdefault(section, {}).update(fragment.get(section) or {})
+    return template
+
+
+def api_stack(overrides: dict | None = None) -> local_aws.Stack:
+    return local_aws.Stack(local_aws.Resolver(template_with_api(), overrides or {}))
+
+
+class LambdaContext:
+    memory_limit_in_mb = 512
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+# ------------------------------------------------------------------ HTTP API (payload 2.0) emulation
+def http_api_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
+    """The event API Gateway's HTTP API sends a Lambda proxy integration (payload format 2.0)."""
+    parts = urlsplit(target)
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": "$default", "rawPath": parts.path or "/", "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": ACCOUNT, "apiId": "local", "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "local", "requestId": uuid.uuid4().hex, "routeKey": "$default", "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+            "http": {"method": method, "path": parts.path or "/", "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": lowered.get("user-agent", "")},
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    return event
+
+
+def authorizer_event(event: dict, method: str) -> dict:
+    path = event["rawPath"]
+    return {
+        "version": "2.0", "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/$default/{method}{path}",
+        "identitySource": [event["headers"].get("authorization", "")],
+        "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": event["rawQueryString"],
+        "headers": event["headers"], "requestContext": event["requestContext"],
+    }
+
+
+def is_public(method: str, path: str) -> bool:
+    return any(method == m and (path == p if p == "/" else path.startswith(p)) for m, p in PUBLIC_ROUTES)
+
+
+@dataclass
+class ApiGateway:
+    """Routes an HTTP request through the authorizer (if on) and the API handler, as API Gateway would."""
+    api: ModuleType
+    authorizer: ModuleType | None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes,
+               source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+        event = http_api_event(method, target, headers, body, source_ip)
+        if self.authorizer is not None and not is_public(method, event["rawPath"]):
+            if not event["headers"].get("authorization"):          # identity source missing
+                return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
+            decision = self.authorizer.handler(authorizer_event(event, method), LambdaContext("memberseg-api-authorizer"))
+            if not decision.get("isAuthorized"):
+                return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+        result = self.api.handler(event, LambdaContext("memberseg-api"))
+        out_headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            out_headers[name.lower()] = ", ".join(map(str, values))
+        raw = result.get("body") or ""
+        data = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode("utf-8")
+        return int(result.get("statusCode", 200)), out_headers, data
+
+
+def _request_handler(gateway: ApiGateway, verbose: bool) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "memberseg-local-api"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                status, headers, data = gateway.handle(self.command, self.path, dict(self.headers.items()), body,
+                                                       self.client_address[0])
+            except Exception:                                      # API Gateway's answer to a crashed function
+                traceback.print_exc()
+                status, headers, data = 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+            self.send_response(status)
+            for name, value in headers.items():
+                if name not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            if verbose:
+                sys.stderr.write("api: " + (fmt % args) + "\n")
+
+    return Handler
+
+
+# ------------------------------------------------------------------ the local stack
+@dataclass
+class LocalServe:
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None                # auth on (with this token) when given
+    as_of: str | None = None
+    verbose: bool = False
+    url: str = ""
+    endpoint: str = ""
+    session: Any = None
+    local: Any = None
+    processed: list = field(default_factory=list)   # (job key, outcome action) per handled event
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list = field(default_factory=list)
+    _saved_env: dict = field(default_factory=dict)
+    _moto: Any = None
+    _http: Any = None
+    _work_dir: Any = None
+
+    def _setenv(self, values: dict[str, str | None]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def start(self) -> "LocalServe":
+        from moto.server import ThreadedMotoServer
+
+        if not self.verbose:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self._work_dir = tempfile.TemporaryDirectory(prefix="memberseg-serve-")
+        self._setenv({
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.endpoint, "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING",
+        })
+        try:
+            # the page's origin must be known before the bucket's CORS rule is created
+            self._http = ThreadingHTTPServer((self.host, self.port), BaseHTTPRequestHandler)
+            self._http.daemon_threads = True
+            self.url = f"http://{self.host}:{self._http.server_address[1]}/"
+            overrides = {"UploadCorsOrigins": self.url.rstrip("/"), "AuthEnabled": "true" if self.token else "false"}
+            self._deploy(overrides)
+            api, authorizer = load_api_app(), (load_authorizer() if self.token else None)
+            api.settings.cache_clear()
+            api.dependencies.cache_clear()
+            self._http.RequestHandlerClass = _request_handler(ApiGateway(api, authorizer), self.verbose)
+            for target in (self._http.serve_forever, self._process_uploads):
+                thread = threading.Thread(target=target, daemon=True, name=f"serve-{target.__name__}")
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _deploy(self, overrides: dict) -> None:
+        import boto3
+
+        self.session = boto3.Session(region_name=REGION)
+        st = api_stack(overrides)
+        original_stack = local_aws.stack
+        local_aws.stack = lambda _overrides=None: st     # deploy() the template *with* the API fragment
+        try:
+            self.local = local_aws.deploy(self.session, overrides)
+        finally:
+            local_aws.stack = original_stack
+        env = st.function_environment()                  # the processing function
+        env.update(st.function_environment(API_FUNCTION))
+        env["JOB_WORK_DIR"] = self._work_dir.name
+        if self.as_of:
+            env["JOB_AS_OF"] = self.as_of
+        if self.token:
+            secret = self.session.client("secretsmanager").create_secret(
+                Name=st.resolver.resolve(st.template["Resources"]["ApiTokenSecret"]["Properties"]["Name"]),
+                SecretString=self.token)
+            env.update(st.function_environment(AUTHORIZER_FUNCTION))
+            env["TOKEN_SECRET_ARN"] = secret["ARN"]
+        self._setenv(env)
+        self._setenv({"POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING"})
+
+    def _process_uploads(self) -> None:
+        """The Lambda service's part: run the processing handler on each event the rule delivered."""
+        process = load_process_app()
+        process.dependencies.cache_clear()
+        sqs = self.session.client("sqs")
+        while not self._stop.is_set():
+            try:
+                events = local_aws.drain(sqs, self.local.trigger_queue_url, wait_s=1)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            for event in events:
+                key = event.get("detail", {}).get("object", {}).get("key")
+                try:
+                    outcome = process.handler(local_aws.as_delivered_by_aws(event), LambdaContext("memberseg-process-upload"))
+                    action = outcome.get("action")
+                except Exception as exc:                  # AWS would retry; here we report and go on
+                    action = f"error: {exc}"
+                    traceback.print_exc()
+                self.processed.append((key, action))
+                if self.verbose or action not in ("waiting", "succeeded", "failed"):
+                    print(f"  processing function: {key} -> {action}", flush=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown() if self._threads else None
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        if self._work_dir is not None:
+            self._work_dir.cleanup()
+
+    def __enter__(self) -> "LocalServe":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
+                        help="port of the page and API on 127.0.0.1 (0 = any free port; default 8000)")
+    parser.add_argument("--token", default=os.environ.get("MEMBERSEG_TOKEN") or None,
+                        help="turn auth on with this bearer token (at least 16 characters)")
+    parser.add_argument("--as-of", help="YYYY-MM-DD for the membership statuses; default today")
+    parser.add_argument("--verbose", action="store_true", help="request log and the handlers' JSON logs")
+    args = parser.parse_args(argv)
+    if args.token and len(args.token) < 16:
+        parser.error("--token must be at least 16 characters")
+    serve = LocalServe(port=args.port, token=args.token, as_of=args.as_of, verbose=args.verbose)
+    serve.start()
+    print(f"memberseg is running at {serve.url}", flush=True)
+    print(f"  local S3 + DynamoDB (moto) at {serve.endpoint}; auth {'on' if args.token else 'off'}", flush=True)
+    print("  press Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        serve.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
