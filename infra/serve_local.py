@@ -176,8 +176,7 @@ class ApiGateway:
                source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
         event = http_api_event(method, target, headers, body, source_ip)
         if self.authorizer is not None and not is_public(method, event["rawPath"]):
-            if not event["headers"].get("authorization"):          # identity source missing
-                return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
+            # no identity source in the template: every request reaches the authorizer, which says 403 or allows
             decision = self.authorizer.handler(authorizer_event(event, method), LambdaContext("memberseg-api-authorizer"))
             if not decision.get("isAuthorized"):
                 return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
@@ -274,7 +273,7 @@ class LocalServe:
             self.url = f"http://{self.host}:{self._http.server_address[1]}/"
             overrides = {"UploadCorsOrigins": self.url.rstrip("/"), "AuthEnabled": "true" if self.token else "false"}
             self._deploy(overrides)
-            api, authorizer = load_api_app(), (load_authorizer() if self.token else None)
+            api, authorizer = load_api_app(), load_authorizer()
             api.settings.cache_clear()
             api.dependencies.cache_clear()
             self._http.RequestHandlerClass = _request_handler(ApiGateway(api, authorizer), self.verbose)
@@ -303,11 +302,11 @@ class LocalServe:
         env["JOB_WORK_DIR"] = self._work_dir.name
         if self.as_of:
             env["JOB_AS_OF"] = self.as_of
-        if self.token:
+        env.update(st.function_environment(AUTHORIZER_FUNCTION))     # AUTH_ENABLED from the AuthEnabled parameter
+        if self.token:      # the secret CloudFormation would generate, holding the chosen token
             secret = self.session.client("secretsmanager").create_secret(
                 Name=st.resolver.resolve(st.template["Resources"]["ApiTokenSecret"]["Properties"]["Name"]),
                 SecretString=self.token)
-            env.update(st.function_environment(AUTHORIZER_FUNCTION))
             env["TOKEN_SECRET_ARN"] = secret["ARN"]
         self._setenv(env)
         self._setenv({"POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING"})
@@ -334,7 +333,7 @@ class LocalServe:
                     action = f"error: {exc}"
                     traceback.print_exc()
                 self.processed.append((key, action))
-                if self.verbose or action not in ("waiting", "succeeded", "failed"):
+                if self.verbose or action not in ("waiting", "succeeded", "failed", "duplicate", "superseded", "ignored"):
                     print(f"  processing function: {key} -> {action}", flush=True)
 
     def stop(self) -> None:

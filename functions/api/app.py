@@ -23,7 +23,7 @@ import api_page
 import api_service
 import api_storage
 
-logger = Logger()
+logger = Logger(service="memberseg-api")
 tracer = Tracer()
 metrics = Metrics()
 resolver = APIGatewayHttpResolver()
@@ -63,7 +63,6 @@ def static_asset(name: str) -> Response:
 
 
 @resolver.post("/jobs")
-@tracer.capture_method(capture_response=False)
 def create_job() -> Response:
     try:
         body = json.loads(resolver.current_event.decoded_body or "{}")
@@ -77,7 +76,6 @@ def create_job() -> Response:
 
 
 @resolver.get("/jobs/<job_id>")
-@tracer.capture_method(capture_response=False)
 def get_job(job_id: str) -> Response:
     view = api_service.describe_job(settings(), dependencies(), job_id)
     logger.append_keys(job_id=view["job_id"])

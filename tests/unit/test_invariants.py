@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, membership, order, write_csv, write_xlsx
-from memberseg.pipeline import run_pipeline, write_outputs
+from memberseg.pipeline import run_pipeline
+from memberseg.write import write_outputs
 from memberseg.rules import load_rules
 
 RULES = load_rules()

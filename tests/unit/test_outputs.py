@@ -34,7 +34,8 @@ import yaml
 
 import memberseg
 from builders import ORDER_HEADERS, d, order, write_xlsx
-from memberseg.pipeline import run_pipeline, write_outputs
+from memberseg.pipeline import run_pipeline
+from memberseg.write import write_outputs
 from memberseg.rules import load_rules
 
 AS_OF = dt.date(2026, 11, 15)

@@ -211,6 +211,7 @@
 
   function fail(error) {
     state.busy = false;
+    $("upload-panel").classList.add("finished");
     body.dataset.jobStatus = "FAILED";
     $("status-box").hidden = true;
     $("error-panel").hidden = false;
@@ -233,6 +234,15 @@
     renderChart(s.segments);
     renderDownloads(job.downloads || []);
     $("result-title").focus({ preventScroll: true });
+    // presigned links expire quickly: fetch fresh ones a minute before they do
+    const every = Math.max(30, (job.downloads_expire_in || 300) - 60) * 1000;
+    state.pollTimer = setTimeout(function refresh() {
+      if (state.jobId !== job.job_id) return;
+      api("GET", "jobs/" + encodeURIComponent(job.job_id))
+        .then((fresh) => { if (state.jobId === job.job_id && fresh.downloads) renderDownloads(fresh.downloads); })
+        .catch(() => {})
+        .finally(() => { if (state.jobId === job.job_id) state.pollTimer = setTimeout(refresh, every); });
+    }, every);
   }
 
   function renderStatusCounts(counts) {
@@ -262,16 +272,24 @@
     return el;
   }
 
+  function niceCeil(value) {      // 113 -> 120, 48 -> 50: round axis ticks at quarters
+    const base = Math.pow(10, Math.floor(Math.log10(value)));
+    for (const step of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (step * base >= value) return step * base;
+    return 10 * base;
+  }
+
   function renderChart(segments) {
-    const width = 640, labelW = 190, valueW = 52, rowH = 34, barH = 20, top = 6;
+    const width = 640, labelW = 180, valueW = 56, rowH = 36, barH = 22, top = 6, axisH = 22;
     const plotW = width - labelW - valueW;
-    const max = Math.max(1, ...segments.map((s) => s.count));
-    const height = top * 2 + rowH * segments.length;
+    const max = niceCeil(Math.max(1, ...segments.map((s) => s.count)));
+    const height = top * 2 + rowH * segments.length + axisH;
     const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "Customers per segment" });
     chart.append(svg("title", {}, "Customers per segment"));
-    [0.25, 0.5, 0.75, 1].forEach((f) => {
+    const plotBottom = top + rowH * segments.length;
+    [0, 0.25, 0.5, 0.75, 1].forEach((f) => {
       const x = labelW + plotW * f;
-      chart.append(svg("line", { x1: x, x2: x, y1: 0, y2: height, class: "grid" }));
+      chart.append(svg("line", { x1: x, x2: x, y1: 0, y2: plotBottom, class: "grid" }));
+      chart.append(svg("text", { x: x, y: plotBottom + 16, "text-anchor": "middle", class: "axis" }, number(Math.round(max * f))));
     });
     segments.forEach((seg, i) => {
       const y = top + i * rowH;
@@ -332,6 +350,7 @@
     $("status-box").hidden = true;
     $("error-panel").hidden = true;
     $("result-panel").hidden = true;
+    $("upload-panel").classList.remove("finished");
     $("upload-panel").hidden = false;
     $("zone-memberships").focus();
   }

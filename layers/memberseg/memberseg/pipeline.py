@@ -1,38 +1,30 @@
-"""The whole job, in process: read -> validate -> consolidate -> enrich -> classify -> segment -> write.
+"""The job's stages in order: read -> validate -> consolidate -> enrich -> classify -> segment.
 
-`run_pipeline` takes two paths and returns a `Result` that `write_outputs` turns
-into the four output files. `memberseg.runner` wraps both in an isolated worker.
+`run_pipeline` takes two paths and returns a `Result`; `memberseg.write` turns it
+into the four output files, and `memberseg.runner` wraps both in an isolated worker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import pandas as pd
 
-from . import __version__
 from .classify import classify
 from .consolidate import consolidate
 from .enrich import OrderMatch, enrich, orders_by_id
-from .hubspot import HubSpotExport, export, property_definitions
+from .hubspot import HubSpotExport, export
 from .isolation import Forked, WorkerDied, crash_error
 from .read import RawTable, read_table
-from .rules import MEMBER_ADDED_COLUMNS, Rules
+from .rules import Rules
 from .safety import inspect_file
 from .segment import segment
 from .validate import Validated, validate_memberships, validate_orders
-from .workbook import Column, WorkbookWriter, column, raw_column
-
-WORKBOOK_NAME = "membership_segments.xlsx"
-PROPERTIES_NAME = "hubspot_properties.json"
-REPORT_NAME = "report.json"
 
 Progress = Callable[[str, dict], None]
 
@@ -96,8 +88,14 @@ def summarize_orders(path: Path, rules: Rules, progress: Progress = _nothing) ->
     return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings)
 
 
+ConsolidatedHook = Callable[[RawTable, Validated, pd.DataFrame], None]
+
+
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = _nothing, *, parallel: bool = True) -> Result:
+                 progress: Progress = _nothing, *, parallel: bool = True,
+                 on_consolidated: ConsolidatedHook | None = None) -> Result:
+    """Run every stage but writing. `on_consolidated(memberships, validation, duplicates)` runs while the
+    orders file is still being read, so a caller can start writing what no longer depends on orders."""
     timings: dict[str, float] = {}
     # The orders file is read on the second core while the memberships are consolidated.
     orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
@@ -108,6 +106,9 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
             member_validation = validate_memberships(memberships, rules)
         with _timed(timings, "consolidating", progress):
             consolidated = consolidate(member_validation.valid, rules)
+        if on_consolidated:
+            with _timed(timings, "writing duplicates", progress):
+                on_consolidated(memberships, member_validation, consolidated.duplicates)
         with _timed(timings, "waiting for orders", progress):
             orders = (_collect(orders_job) if orders_job
                       else summarize_orders(Path(orders_path), rules, progress))
@@ -133,162 +134,3 @@ def _collect(job: Forked) -> OrdersSummary:
         return job.result()
     except WorkerDied as died:
         raise crash_error(died) or died
-
-
-# --- outputs -------------------------------------------------------------------------------------
-
-def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series) -> list[Column]:
-    """The file's own columns for the given source rows, raw; the ID column as its text."""
-    columns = []
-    id_position = table.fields["customer_id"]
-    for position, header in enumerate(table.headers):
-        if position == id_position:
-            columns.append(column(header, "text", ids.reset_index(drop=True), 14))
-        else:
-            columns.append(raw_column(header, table.frame[position].to_numpy()[sources]))
-    return columns
-
-
-def _member_columns(result: Result) -> list[Column]:
-    members = result.members
-    sources = members["source"].to_numpy()
-    columns = _original_columns(result.memberships, sources, members["customer_id"])
-    added = [
-        ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
-        ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
-        ("integer", "order_count"), ("date", "last_order_date"), ("money", "estimated_savings"),
-        ("text", "order_value_tier"), ("text", "membership_status"), ("integer", "days_until_expiration"),
-    ]
-    for header, (kind, name) in zip(MEMBER_ADDED_COLUMNS, added, strict=True):
-        series = members[name]
-        if kind == "date":
-            series = pd.to_datetime(series)
-        columns.append(column(header, kind, series, 15))
-    for seg in result.rules.segments:
-        columns.append(column(seg.label, "bool", members[seg.property], max(12, len(seg.label) * 0.9)))
-    return columns
-
-
-def _duplicate_columns(result: Result) -> list[Column]:
-    duplicates = result.duplicates
-    sources = duplicates["source"].to_numpy()
-    ids = result.member_validation.valid.loc[sources, "customer_id"]
-    columns = _original_columns(result.memberships, sources, ids)
-    columns += [column("Customer Key", "text", duplicates["customer_key"], 18),
-                column("Kept Row", "integer", duplicates["kept_row"], 10),
-                column("Reason", "text", duplicates["reason"], 28)]
-    return columns
-
-
-def needs_attention(result: Result) -> pd.DataFrame:
-    parts = []
-    for source, table, rejected in (
-        ("Memberships", result.memberships, result.member_validation.rejected),
-        ("Orders", result.orders, result.orders_rejected),
-        ("HubSpot export", result.memberships, result.hubspot.left_out),
-    ):
-        parts.append(rejected.assign(source=source, file=table.file, sheet=table.sheet or ""))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _attention_columns(attention: pd.DataFrame) -> list[Column]:
-    return [column("Source", "text", attention["source"], 16), column("File", "text", attention["file"], 22),
-            column("Sheet", "text", attention["sheet"], 14), column("Row", "integer", attention["row"], 8),
-            column("Customer ID", "text", attention["customer_id"], 14),
-            column("Customer Name", "text", attention["customer_name"], 28),
-            column("Reason", "text", attention["reason"], 70)]
-
-
-def _counts(result: Result) -> tuple[dict, dict, dict]:
-    members, rules = result.members, result.rules
-    labels = rules.status.labels
-    status = members["membership_status"].value_counts()
-    status_counts = {label: int(status.get(label, 0)) for label in (labels.expired, labels.expiring_soon, labels.active)}
-    segment_counts = {seg.property: int(members[seg.property].sum()) for seg in rules.segments}
-    tier = members["order_value_tier"].value_counts()
-    tier_labels = [t.label for t in rules.orders.tiers] + [rules.orders.no_orders_label]
-    tier_counts = {label: int(tier.get(label, 0)) for label in tier_labels}
-    return status_counts, segment_counts, tier_counts
-
-
-def build_report(result: Result, files: list[str]) -> dict:
-    status_counts, segment_counts, tier_counts = _counts(result)
-    rows_in = result.memberships.rows_in
-    kept = len(result.members)
-    consolidated = len(result.duplicates)
-    rejected = len(result.member_validation.rejected)
-    orders_in = result.orders.rows_in
-    match = result.order_match
-    # Every input row ends in exactly one place; a broken count is a bug, never a silent loss.
-    if rows_in != kept + consolidated + rejected:
-        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected}")
-    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected):
-        raise RuntimeError(f"order rows do not add up: {orders_in} rows in")
-
-    def describe(table: RawTable) -> dict:
-        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in}
-
-    return {
-        "tool": {"name": "memberseg", "version": __version__},
-        "as_of": result.as_of.isoformat(),
-        "rules_digest": result.rules.digest,
-        "inputs": {"memberships": describe(result.memberships), "orders": describe(result.orders)},
-        "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected},
-        "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
-                   "rejected": len(result.orders_rejected), "unmatched_customers": len(match.unmatched),
-                   "unmatched_total": match.unmatched_total},
-        "status_counts": status_counts,
-        "segment_counts": segment_counts,
-        "tier_counts": tier_counts,
-        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
-                    "files": list(result.hubspot.files)},
-        "outputs": files,
-        "timings_seconds": dict(result.timings),
-    }
-
-
-def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tuple[str, object]]]]:
-    labels = {seg.property: seg.label for seg in result.rules.segments}
-    m, o = report["memberships"], report["orders"]
-    return [
-        ("Run", [("As-of date", report["as_of"]), ("Memberships file", result.memberships.file),
-                 ("Orders file", result.orders.file)]),
-        ("Memberships", [("Rows in", m["rows_in"]), ("Customers (kept)", m["kept"]),
-                         ("Consolidated (duplicates and renewals)", m["consolidated"]),
-                         ("Rejected (see Needs Attention)", m["rejected"])]),
-        ("Membership status", list(report["status_counts"].items())),
-        ("Segments", [(labels[name], count) for name, count in report["segment_counts"].items()]),
-        ("Order value tier", list(report["tier_counts"].items())),
-        ("Orders", [("Rows in", o["rows_in"]), ("Matched", o["matched"]), ("Without membership", o["unmatched"]),
-                    ("Rejected", o["rejected"]), ("Total without membership", o["unmatched_total"])]),
-        ("HubSpot", [("Contacts exported", report["hubspot"]["rows"]),
-                     ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]),
-    ]
-
-
-def write_outputs(result: Result, out_dir: Path, progress: Progress = _nothing) -> list[str]:
-    """Write every output into `out_dir` (a fresh staging folder); return the names, report.json last."""
-    files = [WORKBOOK_NAME, *result.hubspot.files, PROPERTIES_NAME, REPORT_NAME]
-    with _timed(result.timings, "writing", progress):
-        report = build_report(result, files)
-        attention = needs_attention(result)
-        writer = WorkbookWriter(out_dir / WORKBOOK_NAME)
-        writer.table("Members", _member_columns(result), len(result.members))
-        writer.summary("Summary", _summary_sections(result, report), chart_section="Segments")
-        writer.table("Duplicates Removed", _duplicate_columns(result), len(result.duplicates))
-        writer.table("Needs Attention", _attention_columns(attention), len(attention))
-        unmatched = result.order_match.unmatched
-        writer.table("Orders Without Membership", [
-            column("Customer ID", "text", unmatched["customer_id"], 16),
-            column("Customer Name", "text", unmatched["customer_name"], 30),
-            column("Order Count", "integer", unmatched["order_count"], 12),
-            column("Total Order Value", "money", unmatched["total"], 18),
-        ], len(unmatched))
-        writer.close()
-        for name, data in result.hubspot.files.items():
-            (out_dir / name).write_bytes(data)
-        properties = property_definitions(result.rules, list(result.hubspot.files))
-        (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
-    report["timings_seconds"] = dict(result.timings)
-    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return files

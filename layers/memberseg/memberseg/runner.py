@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from .errors import InputError
 from .isolation import Forked, WorkerDied, WorkerFault, crash_error
-from .pipeline import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, run_pipeline, write_outputs
+from .pipeline import run_pipeline
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 from .rules import Rules, load_rules
 
 ERROR_NAME = "error.json"
@@ -61,8 +62,9 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    result = run_pipeline(memberships, orders, rules, as_of, report)
-    return write_outputs(result, staging, report)
+    writer = OutputWriter(staging)
+    result = run_pipeline(memberships, orders, rules, as_of, report, on_consolidated=writer.write_duplicates)
+    return writer.finish(result, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,

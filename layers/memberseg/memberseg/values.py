@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import sys
 import unicodedata
 
 import numpy as np
@@ -18,18 +17,16 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 MAX_EXCEL_SERIAL = 2_958_465  # 9999-12-31
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FORMULA_START = ("=", "+", "-", "@")
-
-
-
-@functools.cache
-def _punctuation_table() -> dict[int, None]:
-    """Every Unicode punctuation code point (categories P*), mapped to deletion; built on first use."""
-    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")}
-
 _MONTHS = {name: number for number, names in enumerate(
     [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
      ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
      ("oct", "october"), ("nov", "november"), ("dec", "december")], start=1) for name in names}
+
+
+def _punctuation_table(texts: pd.Series) -> dict[int, None]:
+    """Deletion table for the Unicode punctuation (categories P*) that occurs in `texts`."""
+    characters = set("".join(texts.dropna()))
+    return {ord(ch): None for ch in characters if unicodedata.category(ch).startswith("P")}
 
 
 def per_unique(parse):
@@ -102,7 +99,7 @@ def id_key(text: pd.Series) -> pd.Series:
 def name_key(text: pd.Series) -> pd.Series:
     """Casefold, delete Unicode punctuation (no space inserted), collapse whitespace."""
     folded = text.str.casefold()
-    key = folded.str.translate(_punctuation_table()).str.split().str.join(" ")
+    key = folded.str.translate(_punctuation_table(folded)).str.split().str.join(" ")
     # A name made only of punctuation still identifies someone: keep its folded text.
     key = key.where(key.ne(""), folded.str.split().str.join(" "))
     return key.where(key.ne("") & key.notna(), pd.NA)

@@ -68,7 +68,8 @@ def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
 
 
 class WorkbookWriter:
-    def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS):
+    def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS, sheets: tuple[str, ...] = ()):
+        """`sheets` are created at once, in tab order, so they can then be filled in any order."""
         self.book = xlsxwriter.Workbook(str(path), {
             "constant_memory": True,
             "strings_to_formulas": False,   # "=HYPERLINK(...)" in a name stays text
@@ -84,6 +85,7 @@ class WorkbookWriter:
             "money": self.book.add_format({"num_format": "#,##0.00"}),
             "integer": self.book.add_format({"num_format": "0"}),
         }
+        self.sheets = {name: self.book.add_worksheet(name) for name in sheets}
 
     def table(self, name: str, columns: list[Column], rows: int) -> list[str]:
         """Write a sheet (continuing on "name (2)" past Excel's limit); return the sheet names used."""
@@ -100,8 +102,11 @@ class WorkbookWriter:
             if start >= rows:
                 return names
 
+    def _worksheet(self, name: str):
+        return self.sheets.pop(name, None) or self.book.add_worksheet(name)
+
     def _sheet(self, name: str, columns: list[Column], start: int, count: int) -> None:
-        sheet = self.book.add_worksheet(name)
+        sheet = self._worksheet(name)
         header = self.formats["header"]
         for position, col in enumerate(columns):
             sheet.set_column(position, position, col.width)
@@ -149,7 +154,7 @@ class WorkbookWriter:
 
     def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]], chart_section: str) -> None:
         """Label/value sections, one under another, and a bar chart of one section."""
-        sheet = self.book.add_worksheet(name)
+        sheet = self._worksheet(name)
         bold = self.book.add_format({"bold": True, "font_size": 12})
         sheet.set_column(0, 0, 34)
         sheet.set_column(1, 1, 16)

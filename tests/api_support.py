@@ -1,0 +1,123 @@
+"""Helpers shared by the upload-API tests: load functions/api by path (both functions have
+an app.py; the processing one keeps the name `app`), base events, and in-memory adapters."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+API_DIR = ROOT / "functions" / "api"
+EVENTS = ROOT / "events"
+for extra in (ROOT / "infra",):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+if str(API_DIR) not in sys.path:
+    sys.path.append(str(API_DIR))       # appended: `import app` must keep meaning the processing function
+
+import api_core  # noqa: E402
+import api_service  # noqa: E402
+import serve_local  # noqa: E402
+
+JOB_ID = "3b671b234aed48ba84dc72ad23c02e90"
+
+
+def api_app():
+    return serve_local.load_api_app()
+
+
+def authorizer():
+    return serve_local.load_authorizer()
+
+
+def event(name: str, **changes) -> dict:
+    data = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return copy.deepcopy(data) | changes
+
+
+def http_event(method: str, path: str, body: dict | str | None = None, headers: dict | None = None) -> dict:
+    e = event("api_get_page.json")
+    e["rawPath"] = path
+    e["requestContext"]["http"].update(method=method, path=path)
+    e["headers"].update(headers or {})
+    if body is not None:
+        e["body"] = body if isinstance(body, str) else json.dumps(body)
+        e["headers"]["content-type"] = "application/json"
+    return e
+
+
+class Context:
+    function_name = "memberseg-api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memberseg-api"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def settings(**changes) -> api_core.Settings:
+    base = dict(input_bucket="in-bucket", output_bucket="out-bucket", table_name="jobs")
+    return api_core.Settings(**(base | changes))
+
+
+class FakeObjects:
+    def __init__(self):
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.posts: list[dict] = []
+        self.reads: list[str] = []
+
+    def put(self, bucket: str, key: str, data: bytes | dict) -> None:
+        self.objects[(bucket, key)] = json.dumps(data).encode() if isinstance(data, dict) else data
+
+    def presigned_post(self, bucket, key, fields, conditions, expires_in):
+        self.posts.append(dict(bucket=bucket, key=key, fields=fields, conditions=conditions, expires_in=expires_in))
+        return {"url": f"https://{bucket}.s3.amazonaws.com/", "fields": {**fields, "key": key, "policy": "p"}}
+
+    def presigned_get(self, bucket, key, expires_in, filename):
+        return f"https://{bucket}.s3.amazonaws.com/{key}?expires={expires_in}&name={filename}"
+
+    def list_objects(self, bucket, prefix, limit=50):
+        return [(k, len(v)) for (b, k), v in sorted(self.objects.items()) if b == bucket and k.startswith(prefix)]
+
+    def read_json(self, bucket, key):
+        self.reads.append(key)
+        data = self.objects.get((bucket, key))
+        return None if data is None else json.loads(data)
+
+
+class FakeJobs:
+    def __init__(self):
+        self.items: dict[str, dict] = {}
+        self.lookups: list[str] = []
+
+    def get_status(self, job_id):
+        self.lookups.append(job_id)
+        return self.items.get(job_id)
+
+    def create(self, job_id, *, created_at, expires_at, missing):
+        if job_id in self.items:
+            return False
+        self.items[job_id] = {"job_id": job_id, "status": "WAITING_FOR_FILES", "created_at": created_at,
+                              "expires_at": expires_at, "missing": missing}
+        return True
+
+
+def fake_deps(**changes) -> api_service.Deps:
+    return api_service.Deps(objects=FakeObjects(), jobs=FakeJobs(), clock=lambda: 1_800_000_000.0, **changes)
+
+
+SAMPLE_REPORT = {
+    "as_of": "2026-11-15",
+    "memberships": {"rows_in": 352, "kept": 182, "consolidated": 168, "rejected": 2},
+    "orders": {"rows_in": 1494, "matched": 1447, "unmatched": 45, "rejected": 2, "unmatched_total": 87504.43},
+    "status_counts": {"Expired": 52, "Expiring Soon": 24, "Active": 106},
+    "segment_counts": {"active_membership": 106, "expiring_soon": 24, "high_value_at_risk": 49},
+    "tier_counts": {"Gold": 30},
+    "hubspot": {"rows": 171, "left_out": 11, "files": ["hubspot_contacts.csv"]},
+    "outputs": ["membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "report.json"],
+}
+SAMPLE_PROPERTIES = {"inputs": [{"name": "active_membership", "label": "Active Membership"},
+                                {"name": "high_value_at_risk", "label": "High-Value At Risk"}]}

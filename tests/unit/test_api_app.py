@@ -1,0 +1,106 @@
+"""The API handler's routes (Powertools resolver) with in-memory adapters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import pytest_socket
+
+from api_support import JOB_ID, SAMPLE_PROPERTIES, SAMPLE_REPORT, Context, api_app, event, fake_deps, http_event
+
+import api_core as core
+
+
+@pytest.fixture
+def api(monkeypatch):
+    monkeypatch.setenv("INPUT_BUCKET", "in-bucket")
+    monkeypatch.setenv("OUTPUT_BUCKET", "out-bucket")
+    monkeypatch.setenv("JOB_TABLE", "jobs")
+    monkeypatch.setenv("AUTH_ENABLED", "true")
+    monkeypatch.setenv("MAX_UPLOAD_MB", "50")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Memberseg")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # the X-Ray SDK opens (never uses, tracing is disabled) a UDP socket when Tracer() is first built
+    pytest_socket.enable_socket()
+    try:
+        module = api_app()
+    finally:
+        pytest_socket.disable_socket()
+    module.settings.cache_clear()
+    deps = fake_deps(new_id=lambda: JOB_ID)
+    monkeypatch.setattr(module, "dependencies", lambda: deps)
+    yield module, deps
+    module.settings.cache_clear()
+
+
+def call(module, e):
+    response = module.handler(e, Context())
+    return response["statusCode"], response["headers"], response.get("body") or ""
+
+
+def test_page_is_served_with_the_same_limits_and_a_strict_csp(api):
+    module, _ = api
+    status, headers, body = call(module, event("api_get_page.json"))
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert 'data-max-upload-bytes="52428800"' in body and 'data-auth="on"' in body
+    assert f'data-extensions="{",".join(core.EXTENSIONS)}"' in body
+    assert "{{" not in body
+    assert 'src="static/app.js"' in body and 'href="static/app.css"' in body
+    assert "http://" not in body.replace("http://www.w3.org", "") and "https://" not in body   # no CDN
+    csp = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self' https://*.amazonaws.com" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_page_reports_auth_off(api, monkeypatch):
+    module, _ = api
+    monkeypatch.setenv("AUTH_ENABLED", "false")
+    module.settings.cache_clear()
+    assert 'data-auth="off"' in call(module, event("api_get_page.json"))[2]
+
+
+@pytest.mark.parametrize("name, kind", [("app.js", "text/javascript"), ("app.css", "text/css")])
+def test_assets_are_served(api, name, kind):
+    status, headers, body = call(api[0], http_event("GET", f"/static/{name}"))
+    assert status == 200 and headers["Content-Type"].startswith(kind) and len(body) > 500
+
+
+@pytest.mark.parametrize("path", ["/static/index.html", "/static/..%2Fapp.py", "/static/app.py", "/nothing"])
+def test_other_paths_are_404(api, path):
+    assert call(api[0], http_event("GET", path))[0] == 404
+
+
+def test_post_jobs(api):
+    module, deps = api
+    status, _, body = call(module, event("api_post_jobs.json"))
+    assert status == 201
+    data = json.loads(body)
+    assert data["job_id"] == JOB_ID and data["expires_in"] == 900
+    assert set(data["uploads"]) == {"memberships", "orders"}
+    assert {"url", "fields"} <= set(data["uploads"]["memberships"])
+    assert data["uploads"]["orders"]["fields"]["key"] == f"uploads/{JOB_ID}/orders.csv"
+    assert JOB_ID in deps.jobs.items
+
+
+@pytest.mark.parametrize("body", ["not json", json.dumps({"memberships": "exe", "orders": "xlsx"}), json.dumps([1])])
+def test_post_jobs_bad_body_is_400(api, body):
+    status, _, text = call(api[0], http_event("POST", "/jobs", body))
+    assert status == 400 and json.loads(text)["message"]
+    assert api[1].jobs.items == {}
+
+
+def test_get_job_routes(api):
+    module, deps = api
+    status, _, body = call(module, http_event("GET", "/jobs/NOT-A-JOB"))
+    assert status == 400 and "job id" in json.loads(body)["message"]
+    assert deps.jobs.lookups == []
+    assert call(module, event("api_get_job.json"))[0] == 404
+    deps.jobs.items[JOB_ID] = {"status": "SUCCEEDED"}
+    deps.objects.put("out-bucket", f"results/{JOB_ID}/report.json", SAMPLE_REPORT)
+    deps.objects.put("out-bucket", f"results/{JOB_ID}/hubspot_properties.json", SAMPLE_PROPERTIES)
+    status, headers, body = call(module, event("api_get_job.json"))
+    data = json.loads(body)
+    assert status == 200 and headers["Cache-Control"] == "no-store"
+    assert data["status"] == "SUCCEEDED" and data["summary"]["customers"] == 182 and len(data["downloads"]) == 4

@@ -1,0 +1,134 @@
+"""The upload API's pure rules: ids, keys, request parsing, what a job looks like."""
+
+from __future__ import annotations
+
+import pytest
+
+from api_support import JOB_ID, SAMPLE_PROPERTIES, SAMPLE_REPORT, settings
+
+import api_core as core
+
+
+@pytest.mark.parametrize("job_id", [JOB_ID, "0" * 32, "abcdef0123456789abcdef0123456789"])
+def test_job_ids_the_api_mints_are_valid(job_id):
+    assert core.validate_job_id(job_id) == job_id
+
+
+def test_new_job_ids_are_uuid4_hex_and_valid():
+    import uuid
+    ids = {core.new_job_id() for _ in range(50)}
+    assert len(ids) == 50
+    for job_id in ids:
+        assert core.validate_job_id(job_id) == job_id
+        assert uuid.UUID(hex=job_id).version == 4
+
+
+@pytest.mark.parametrize("job_id", [
+    "", "x", "0" * 31, "0" * 33, JOB_ID.upper(), "3b671b23-4aed-48ba-84dc-72ad23c02e90", "../" + "0" * 29,
+    "0" * 31 + "/", "0" * 16 + "%2F" + "0" * 13, "0" * 31 + "\n", None, 123, ["0" * 32],
+])
+def test_malformed_job_ids_are_refused(job_id):
+    with pytest.raises(core.BadRequest):
+        core.validate_job_id(job_id)
+
+
+def test_keys_are_only_built_from_valid_ids():
+    s = settings()
+    assert core.upload_key(s, JOB_ID, "memberships", ".xlsx") == f"uploads/{JOB_ID}/memberships.xlsx"
+    assert core.job_prefix(s, JOB_ID) == f"uploads/{JOB_ID}/"
+    assert core.results_prefix(s, JOB_ID) == f"results/{JOB_ID}/"
+    for build in (lambda: core.upload_key(s, "../etc", "memberships", ".xlsx"),
+                  lambda: core.job_prefix(s, "a/b"), lambda: core.results_prefix(s, "")):
+        with pytest.raises(core.BadRequest):
+            build()
+    with pytest.raises(core.BadRequest):
+        core.upload_key(s, JOB_ID, "rules", ".xlsx")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"memberships": "xlsx", "orders": "csv"}, {"memberships": ".xlsx", "orders": ".csv"}),
+    ({"memberships": ".XLSX", "orders": " .Xls "}, {"memberships": ".xlsx", "orders": ".xls"}),
+    ({"files": {"memberships": {"name": "Members Q4.xlsm"}, "orders": {"name": "orders.2026.csv"}}},
+     {"memberships": ".xlsm", "orders": ".csv"}),
+])
+def test_create_request_gives_each_files_extension(body, expected):
+    assert core.parse_create_request(body) == expected
+
+
+@pytest.mark.parametrize("body, needle", [
+    ([], "JSON object"), ("xlsx", "JSON object"), ({"memberships": "xlsx"}, "'orders' is missing"),
+    ({"memberships": "pdf", "orders": "xlsx"}, "not accepted"), ({"memberships": "xlsx", "orders": 5}, "'orders'"),
+    ({"memberships": "xlsx/../../x", "orders": "xlsx"}, "not accepted"),
+    ({"files": {"memberships": {"name": "noext"}, "orders": {"name": "o.xlsx"}}}, "not accepted"),
+])
+def test_bad_create_requests_are_refused_with_a_reason(body, needle):
+    with pytest.raises(core.BadRequest, match=needle):
+        core.parse_create_request(body)
+
+
+def test_upload_plan_pins_one_content_type_and_the_size_range():
+    s = settings(max_upload_bytes=7 * 1024 * 1024)
+    plans = core.plan_uploads(s, JOB_ID, {"memberships": ".xlsx", "orders": ".csv"})
+    assert [(p.role, p.key, p.content_type) for p in plans] == [
+        ("memberships", f"uploads/{JOB_ID}/memberships.xlsx", core.CONTENT_TYPES[".xlsx"]),
+        ("orders", f"uploads/{JOB_ID}/orders.csv", "text/csv")]
+    assert plans[0].conditions(s) == [{"Content-Type": core.CONTENT_TYPES[".xlsx"]},
+                                      ["content-length-range", 1, 7 * 1024 * 1024]]
+    assert plans[0].fields() == {"Content-Type": core.CONTENT_TYPES[".xlsx"]}
+
+
+def test_limits_come_from_one_place():
+    assert core.UPLOAD_URL_TTL_S == 900
+    assert core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t"}).max_upload_bytes \
+        == core.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024 == 50 * 1024 * 1024
+    s = core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t", "MAX_UPLOAD_MB": "3",
+                                "AUTH_ENABLED": "false"})
+    assert s.max_upload_bytes == 3 * 1024 * 1024 and s.auth_enabled is False
+    assert core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t"}).auth_enabled is True
+    # the processing function accepts exactly the extensions the API hands out keys for
+    assert set(core.EXTENSIONS) == {".xlsx", ".xlsm", ".xls", ".csv"}
+
+
+def test_received_files_name_their_role():
+    s = settings()
+    files = core.received_files(s, JOB_ID, [(f"uploads/{JOB_ID}/orders.csv", 10),
+                                            (f"uploads/{JOB_ID}/memberships.xlsx", 20),
+                                            (f"uploads/{JOB_ID}/notes.txt", 3)])
+    assert files == [{"role": "memberships", "name": "memberships.xlsx", "size": 20},
+                     {"role": None, "name": "notes.txt", "size": 3},
+                     {"role": "orders", "name": "orders.csv", "size": 10}]
+
+
+def test_report_summary_uses_report_numbers_and_property_labels():
+    summary = core.summarise_report(SAMPLE_REPORT, core.property_labels(SAMPLE_PROPERTIES))
+    assert summary["customers"] == 182 and summary["membership_rows"] == 352
+    assert summary["consolidated"] == 168 and summary["rejected"] == 2
+    assert summary["status_counts"] == {"Expired": 52, "Expiring Soon": 24, "Active": 106}
+    assert summary["segments"] == [
+        {"name": "active_membership", "label": "Active Membership", "count": 106},
+        {"name": "expiring_soon", "label": "Expiring soon", "count": 24},          # no label: readable fallback
+        {"name": "high_value_at_risk", "label": "High-Value At Risk", "count": 49}]
+    assert summary["hubspot_rows"] == 171 and summary["hubspot_left_out"] == 11
+    assert core.summarise_report({})["segments"] == []
+
+
+def test_downloads_come_from_report_outputs_and_drop_unsafe_names():
+    report = dict(SAMPLE_REPORT, outputs=["membership_segments.xlsx", "hubspot_contacts_1.csv", "hubspot_contacts_2.csv",
+                                          "hubspot_properties.json", "report.json", "../../secret", "x/y.csv", "other.txt"])
+    downloads = core.output_downloads(report)
+    assert [(d["kind"], d["name"]) for d in downloads] == [
+        ("workbook", "membership_segments.xlsx"), ("hubspot_csv", "hubspot_contacts_1.csv"),
+        ("hubspot_csv", "hubspot_contacts_2.csv"), ("properties", "hubspot_properties.json"), ("report", "report.json")]
+    assert downloads[1]["label"].endswith("part 1")
+
+
+def test_status_messages_are_plain_words():
+    mem = [{"role": "memberships", "name": "memberships.xlsx", "size": 1}]
+    both = mem + [{"role": "orders", "name": "orders.xlsx", "size": 1}]
+    assert core.status_message("WAITING_FOR_FILES", []) == "Waiting for the memberships and orders files."
+    assert core.status_message("WAITING_FOR_FILES", mem) == "Received the memberships file; waiting for the orders file."
+    assert "Starting" in core.status_message("WAITING_FOR_FILES", both)
+    assert "Segmenting" in core.status_message("PROCESSING", both)
+    assert core.status_message("FAILED", both, {"message": "The orders file has no Email column."}) \
+        == "The orders file has no Email column."
+    assert core.plain_error(None)["message"]
