@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -258,6 +259,8 @@ class LocalServe:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto's backends live in this process: start from empty even if another server or mock ran before
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10).close()
         self._work_dir = tempfile.TemporaryDirectory(prefix="memberseg-serve-")
         self._setenv({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -344,6 +347,11 @@ class LocalServe:
         for thread in self._threads:
             thread.join(timeout=5)
         if self._moto is not None:
+            try:        # leave moto's in-process backends empty for whoever runs next in this process
+                urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"),
+                                       timeout=10).close()
+            except OSError:
+                pass
             self._moto.stop()
         for name, value in self._saved_env.items():
             if value is None:

@@ -415,3 +415,21 @@ def test_csv_split_when_rows_exceed_custom_limit(tmp_path: Path) -> None:
     assert [r[2] for r in all_rows] == ["00777", "2001", "3003", "4004", "6006", "8008"]
     report = json.loads((out / "report.json").read_text())
     assert report["hubspot"]["rows"] == 6
+
+
+def test_workbook_is_a_valid_deflated_zip_and_the_writer_restores_xlsxwriter(tmp_path: Path) -> None:
+    import zipfile as zf
+
+    import xlsxwriter.workbook
+
+    from memberseg.workbook import Column, WorkbookWriter
+
+    before = xlsxwriter.workbook.ZipFile
+    writer = WorkbookWriter(tmp_path / "w.xlsx", sheets=("Data",))
+    writer.table("Data", [Column("Name", "text", ["a" * 50] * 2000)], 2000)
+    writer.close()
+    assert xlsxwriter.workbook.ZipFile is before
+    with zf.ZipFile(tmp_path / "w.xlsx") as archive:
+        assert archive.testzip() is None
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+        assert sheet.compress_type == zf.ZIP_DEFLATED and sheet.compress_size < sheet.file_size / 10

@@ -7,13 +7,17 @@ formulas). A sheet past Excel's row limit continues on "Name (2)".
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import pandas as pd
 import xlsxwriter
+import xlsxwriter.workbook
 
 EXCEL_MAX_DATA_ROWS = 1_048_575  # plus the header row
 Kind = Literal["raw", "text", "number", "integer", "money", "date", "bool"]
@@ -190,4 +194,22 @@ class WorkbookWriter:
             sheet.insert_chart(0, 3, chart)
 
     def close(self) -> None:
-        self.book.close()
+        with _fast_deflate():
+            self.book.close()
+
+
+@contextmanager
+def _fast_deflate() -> Iterator[None]:
+    """Deflate the workbook at level 1 while it is zipped.
+
+    xlsxwriter has no compression-level option and zips at zlib's default (6). Measured on the
+    200k/1M benchmark: level 1 closes the workbook about 3x faster for a file about 25 % larger,
+    which is the better trade for a file that is downloaded once. Scoped to close(); the module
+    global is restored afterwards (the writer is single-threaded).
+    """
+    original = xlsxwriter.workbook.ZipFile
+    xlsxwriter.workbook.ZipFile = functools.partial(zipfile.ZipFile, compresslevel=1)
+    try:
+        yield
+    finally:
+        xlsxwriter.workbook.ZipFile = original
