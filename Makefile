@@ -8,7 +8,7 @@ AS_OF ?= 2026-11-15
 .PHONY: venv demo demo-cli test test-unit bench bench-max examples clean
 
 include infra/infra.mk
--include infra/api.mk
+include infra/api.mk
 
 venv: $(STAMP)
 

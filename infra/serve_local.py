@@ -42,7 +42,6 @@ from urllib.parse import parse_qsl, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 PROCESS_DIR = ROOT / "functions" / "process_upload"
 API_DIR = ROOT / "functions" / "api"
-API_FRAGMENT = ROOT / "infra" / "api-resources.yaml"
 # process_upload first: its handler is the module `app` (as in its tests and the demo); the API's
 # modules are all named api_*/authorizer, and its app.py is loaded by path under another name.
 for _extra in (PROCESS_DIR, ROOT / "infra"):
@@ -93,12 +92,9 @@ def load_process_app() -> ModuleType:
 
 
 def template_with_api() -> dict:
-    """template.yaml, plus infra/api-resources.yaml while the template does not have the API yet."""
     template = local_aws.load_template()
     if API_FUNCTION not in template.get("Resources", {}):
-        fragment = local_aws.load_template(API_FRAGMENT)
-        for section in ("Parameters", "Conditions", "Resources", "Outputs"):
-            template.setdefault(section, {}).update(fragment.get(section) or {})
+        raise RuntimeError(f"template.yaml has no {API_FUNCTION}: the upload API's resources are missing")
     return template
 
 
@@ -238,6 +234,7 @@ class LocalServe:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list = field(default_factory=list)
     _saved_env: dict = field(default_factory=dict)
+    _saved_levels: list = field(default_factory=list)
     _moto: Any = None
     _http: Any = None
     _work_dir: Any = None
@@ -267,7 +264,6 @@ class LocalServe:
             "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.endpoint, "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None,
             "AWS_SECURITY_TOKEN": None, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING",
         })
         try:
             # the page's origin must be known before the bucket's CORS rule is created
@@ -276,9 +272,14 @@ class LocalServe:
             self.url = f"http://{self.host}:{self._http.server_address[1]}/"
             overrides = {"UploadCorsOrigins": self.url.rstrip("/"), "AuthEnabled": "true" if self.token else "false"}
             self._deploy(overrides)
-            api, authorizer = load_api_app(), load_authorizer()
+            api, authorizer, process = load_api_app(), load_authorizer(), load_process_app()
             api.settings.cache_clear()
             api.dependencies.cache_clear()
+            process.dependencies.cache_clear()
+            for module in (api, authorizer, process):    # quiet unless --verbose; restored by stop()
+                self._saved_levels.append((module.logger, module.logger.log_level))
+                if not self.verbose:
+                    module.logger.setLevel("WARNING")
             self._http.RequestHandlerClass = _request_handler(ApiGateway(api, authorizer), self.verbose)
             for target in (self._http.serve_forever, self._process_uploads):
                 thread = threading.Thread(target=target, daemon=True, name=f"serve-{target.__name__}")
@@ -312,12 +313,10 @@ class LocalServe:
                 SecretString=self.token)
             env["TOKEN_SECRET_ARN"] = secret["ARN"]
         self._setenv(env)
-        self._setenv({"POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING"})
 
     def _process_uploads(self) -> None:
         """The Lambda service's part: run the processing handler on each event the rule delivered."""
         process = load_process_app()
-        process.dependencies.cache_clear()
         sqs = self.session.client("sqs")
         while not self._stop.is_set():
             try:
@@ -359,6 +358,14 @@ class LocalServe:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+        for logger, level in self._saved_levels:
+            logger.setLevel(level)
+        self._saved_levels.clear()
+        for name in ("memberseg_api_app", "app"):        # no cached clients pointing at a stopped server
+            module = sys.modules.get(name)
+            for cached in ("settings", "dependencies"):
+                if module is not None and hasattr(getattr(module, cached, None), "cache_clear"):
+                    getattr(module, cached).cache_clear()
         if self._work_dir is not None:
             self._work_dir.cleanup()
 

@@ -73,7 +73,7 @@ def _choose_both(page, memberships: Path, orders: Path) -> None:
     page.set_input_files("#orders-input", str(orders))
 
 
-def test_upload_both_files_and_get_the_segments(stack, page, tmp_path):
+def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
     page.goto(stack.url)
     assert page.title().startswith("Membership segments")
     assert page.is_disabled("#start")
@@ -121,10 +121,11 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path):
     shot = tmp_path / "upload-success.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
-    print(f"\nscreenshot of the success state: {shot}")
+    with capsys.disabled():                         # shown in the normal (quiet) test output too
+        print(f"\nscreenshot of the success state: {shot}")
 
 
-def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path):
+def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, capsys):
     broken = tmp_path / "memberships.xlsx"
     broken.write_bytes(bytes(range(256)) * 40)           # random bytes with a workbook's name
     page.goto(stack.url)
@@ -139,7 +140,8 @@ def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path):
     assert page.get_attribute("body", "data-job-status") == "FAILED"
     shot = tmp_path / "upload-failure.png"
     page.screenshot(path=str(shot), full_page=True)
-    print(f"\nscreenshot of the failure state: {shot}")
+    with capsys.disabled():
+        print(f"\nscreenshot of the failure state: {shot}")
 
     page.click("#start-over")
     assert page.is_hidden("#error-panel") and page.is_visible("#upload-panel")

@@ -248,7 +248,9 @@
   function renderStatusCounts(counts) {
     const list = $("status-counts");
     list.replaceChildren();
-    Object.entries(counts).forEach(([label, count], i) => {
+    const order = Object.keys(STATUS_COLOURS);
+    const rank = (label) => (order.includes(label) ? order.indexOf(label) : order.length);
+    Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0])).forEach(([label, count], i) => {
       const li = document.createElement("li");
       li.dataset.status = label;
       const dot = document.createElement("span");

@@ -1,0 +1,91 @@
+"""Static checks of the upload API's SAM resources in template.yaml: no pandas layer, least
+privilege, which routes need the token, one upload limit."""
+
+from __future__ import annotations
+
+import api_support  # noqa: F401  (puts infra/ and functions/api on the path)
+import api_core
+import serve_local
+
+TEMPLATE = serve_local.template_with_api()
+RES = TEMPLATE["Resources"]
+API = RES["ApiFunction"]["Properties"]
+AUTHORIZER = RES["ApiAuthorizerFunction"]["Properties"]
+
+
+def statements(props):
+    return [s for policy in props["Policies"] for s in policy["Statement"]]
+
+
+def sub(value):
+    return value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+
+
+def test_api_function_has_no_pandas_layer_and_is_small():
+    assert "Layers" not in API
+    assert API["Handler"] == "app.handler" and API["CodeUri"].rstrip("/") == "functions/api"
+    assert AUTHORIZER["Handler"] == "authorizer.handler" and "Layers" not in AUTHORIZER
+    assert API["MemorySize"] <= 1024 and API["Timeout"] <= 30
+    assert "Layers" not in TEMPLATE["Globals"]["Function"]
+    makefile = (api_support.API_DIR / "Makefile").read_text()
+    assert "build-ApiFunction" in makefile and "build-ApiAuthorizerFunction" in makefile
+    packages = [line.split("#")[0].strip().lower() for line in
+                (api_support.API_DIR / "requirements.txt").read_text().splitlines() if line.split("#")[0].strip()]
+    assert any(p.startswith("aws-lambda-powertools") for p in packages)
+    assert not any(p.startswith(("pandas", "numpy", "python-calamine", "boto3", "botocore")) for p in packages)
+
+
+def test_api_permissions_are_least_privilege():
+    by_sid = {s["Sid"]: s for s in statements(API)}
+    assert by_sid["PresignUploads"]["Action"] == ["s3:PutObject"]
+    assert sub(by_sid["PresignUploads"]["Resource"]).endswith("-input-${AWS::AccountId}-${AWS::Region}/uploads/*")
+    assert by_sid["ReadResults"]["Action"] == ["s3:GetObject"]
+    assert sub(by_sid["ReadResults"]["Resource"]).endswith("-output-${AWS::AccountId}-${AWS::Region}/results/*")
+    assert by_sid["ListUploads"]["Action"] == ["s3:ListBucket"]
+    assert by_sid["ListUploads"]["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
+    assert set(by_sid["JobStatus"]["Action"]) <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert sub(by_sid["JobStatus"]["Resource"]).endswith(":table/${NamePrefix}-jobs")
+    for s in statements(API) + statements(AUTHORIZER):
+        assert all("*" not in a for a in s["Action"]), s["Sid"]
+        assert sub(s["Resource"]) != "*"
+    (read_token,) = statements(AUTHORIZER)
+    assert read_token["Action"] == ["secretsmanager:GetSecretValue"]
+    assert read_token["Resource"] == {"Ref": "ApiTokenSecret"}
+
+
+def test_token_routes_and_public_page():
+    auth = RES["HttpApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "TokenAuthorizer"
+    authorizer = auth["Authorizers"]["TokenAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["ApiAuthorizerFunction", "Arn"]}
+    assert authorizer["EnableSimpleResponses"] is True and authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
+    # no identity source: API Gateway would answer 401 itself and AuthEnabled=false could not open the API
+    assert "Headers" not in authorizer.get("Identity", {}) and authorizer["Identity"]["ReauthorizeEvery"] == 0
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {}).get("Authorizer")
+              for e in API["Events"].values()}
+    assert routes == {("GET", "/"): "NONE", ("GET", "/static/{name}"): "NONE",
+                      ("POST", "/jobs"): None, ("GET", "/jobs/{job_id}"): None}
+    for path in ("/", "/static/{name}"):
+        assert serve_local.is_public("GET", path.replace("{name}", "app.js"))
+    assert not serve_local.is_public("POST", "/jobs") and not serve_local.is_public("GET", "/jobs/x")
+
+
+def test_auth_switch_and_upload_limit_come_from_parameters():
+    params = TEMPLATE["Parameters"]
+    assert params["AuthEnabled"]["Default"] == "true" and params["AuthEnabled"]["AllowedValues"] == ["true", "false"]
+    assert API["Environment"]["Variables"]["AUTH_ENABLED"] == {"Ref": "AuthEnabled"}
+    assert AUTHORIZER["Environment"]["Variables"]["AUTH_ENABLED"] == {"Ref": "AuthEnabled"}
+    assert AUTHORIZER["Environment"]["Variables"]["TOKEN_SECRET_ARN"] == {"Ref": "ApiTokenSecret"}
+    assert params["MaxUploadMB"]["Default"] == api_core.DEFAULT_MAX_UPLOAD_MB
+    assert API["Environment"]["Variables"]["MAX_UPLOAD_MB"] == {"Ref": "MaxUploadMB"}
+    secret = RES["ApiTokenSecret"]["Properties"]
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32       # generated at deploy, never in the repo
+
+
+def test_api_reads_the_same_buckets_and_table_as_the_processing_function():
+    st = serve_local.api_stack()
+    api_env = st.function_environment(serve_local.API_FUNCTION)
+    process_env = st.function_environment()
+    for name in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOB_TABLE", "UPLOAD_PREFIX", "RESULTS_PREFIX"):
+        assert api_env[name] == process_env[name], name
+    assert api_env["INPUT_BUCKET"] == st.input_bucket and api_env["OUTPUT_BUCKET"] == st.output_bucket
