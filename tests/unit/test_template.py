@@ -106,11 +106,12 @@ def test_buckets_are_hardened(bucket):
 
 def test_upload_retention_defaults_to_seven_days_and_cors_is_a_parameter():
     assert TEMPLATE["Parameters"]["UploadRetentionDays"]["Default"] == 7
-    cors = RES["InputBucket"]["Properties"]["CorsConfiguration"]
-    assert cors["Fn::If"][0] == "HasCors"
+    origins = RES["InputBucket"]["Properties"]["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"]
+    assert origins["Fn::If"][0] == "HasCors"
+    page = "https://HttpApi.execute-api.us-east-1.amazonaws.com"  # the deployed upload page's origin
     assert local_aws.stack({"UploadCorsOrigins": "https://a.example,https://b.example"}).props("InputBucket")[
-        "CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == ["https://a.example", "https://b.example"]
-    assert "CorsConfiguration" not in local_aws.stack().props("InputBucket")
+        "CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == [page, "https://a.example", "https://b.example"]
+    assert local_aws.stack().props("InputBucket")["CorsConfiguration"]["CorsRules"][0]["AllowedOrigins"] == [page]
 
 
 def test_job_table_failure_path_alarms_and_outputs():
