@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,21 @@ class Resolver:
             logical, attr = name.split(".", 1)
             return self.resolve({"Fn::GetAtt": [logical, attr]})
         return self.param(name)
+
+
+class LambdaContext:
+    """The context object Lambda passes a handler, for running handlers locally and in tests."""
+
+    def __init__(self, function_name: str = "memberseg-process-upload", memory_limit_in_mb: int = 6144,
+                 remaining_ms: int = 900_000) -> None:
+        self.function_name = function_name
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
 
 
 # ------------------------------------------------------------------ what the template defines

@@ -102,18 +102,6 @@ def api_stack(overrides: dict | None = None) -> local_aws.Stack:
     return local_aws.Stack(local_aws.Resolver(template_with_api(), overrides or {}))
 
 
-class LambdaContext:
-    memory_limit_in_mb = 512
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 # ------------------------------------------------------------------ HTTP API (payload 2.0) emulation
 def http_api_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
     """The event API Gateway's HTTP API sends a Lambda proxy integration (payload format 2.0)."""
@@ -174,10 +162,10 @@ class ApiGateway:
         event = http_api_event(method, target, headers, body, source_ip)
         if self.authorizer is not None and not is_public(method, event["rawPath"]):
             # no identity source in the template: every request reaches the authorizer, which says 403 or allows
-            decision = self.authorizer.handler(authorizer_event(event, method), LambdaContext("memberseg-api-authorizer"))
+            decision = self.authorizer.handler(authorizer_event(event, method), local_aws.LambdaContext("memberseg-api-authorizer", 512))
             if not decision.get("isAuthorized"):
                 return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
-        result = self.api.handler(event, LambdaContext("memberseg-api"))
+        result = self.api.handler(event, local_aws.LambdaContext("memberseg-api", 512))
         out_headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         for name, values in (result.get("multiValueHeaders") or {}).items():
             out_headers[name.lower()] = ", ".join(map(str, values))
@@ -329,7 +317,7 @@ class LocalServe:
             for event in events:
                 key = event.get("detail", {}).get("object", {}).get("key")
                 try:
-                    outcome = process.handler(local_aws.as_delivered_by_aws(event), LambdaContext("memberseg-process-upload"))
+                    outcome = process.handler(local_aws.as_delivered_by_aws(event), local_aws.LambdaContext())
                     action = outcome.get("action")
                 except Exception as exc:                  # AWS would retry; here we report and go on
                     action = f"error: {exc}"

@@ -26,18 +26,6 @@ sys.path[:0] = [str(ROOT / "functions" / "process_upload"), str(ROOT / "infra")]
 OUTPUT_NAMES = ("membership_segments.xlsx", "hubspot_properties.json", "report.json", "error.json")
 
 
-class _Context:
-    function_name = "memberseg-process-upload"
-    memory_limit_in_mb = 6144
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memberseg-process-upload"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def _isolate_from_real_aws(endpoint: str) -> None:
     """Everything goes to the local server with throwaway credentials."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -87,7 +75,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
             # what the template's EventBridge rule delivered for it, handed to the function
             for event in local_aws.drain(sqs, local.trigger_queue_url):
                 event = local_aws.as_delivered_by_aws(event)
-                outcome = app.handler(event, _Context())
+                outcome = app.handler(event, local_aws.LambdaContext())
                 outcomes.append(outcome)
                 print(f"  function: {event['detail']['object']['key']} -> {outcome['action']}"
                       + (f" ({outcome['reason']})" if outcome.get("reason") else ""))

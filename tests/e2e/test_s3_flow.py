@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import boto3
@@ -22,18 +21,6 @@ import local_aws  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 EXAMPLES = ROOT / "examples"
-
-
-class _Context:
-    function_name = "memberseg-process-upload"
-    memory_limit_in_mb = 6144
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memberseg-process-upload"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 @pytest.fixture
@@ -73,7 +60,7 @@ def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto
         delivered = local_aws.drain(sqs, local.trigger_queue_url)
         assert [e["detail"]["object"]["key"] for e in delivered] == [f"uploads/{job_id}/{name}"]
         for event in delivered:
-            actions.append(app.handler(local_aws.as_delivered_by_aws(event), _Context())["action"])
+            actions.append(app.handler(local_aws.as_delivered_by_aws(event), local_aws.LambdaContext())["action"])
     assert actions == ["waiting", "succeeded"]
 
     listing = s3.list_objects_v2(Bucket=local.stack.output_bucket, Prefix=f"results/{job_id}/")

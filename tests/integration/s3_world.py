@@ -20,18 +20,6 @@ EVENTS = ROOT / "events"
 EXAMPLES = ROOT / "examples"
 
 
-class FakeContext:
-    function_name = "memberseg-process-upload"
-    memory_limit_in_mb = 6144
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memberseg-process-upload"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text(encoding="utf-8"))
 
@@ -69,7 +57,7 @@ class World:
         return self.s3.put_object(Bucket=self.input_bucket, Key=key, Body=body)
 
     def invoke(self, event: dict) -> dict:
-        return self.app.handler(event, FakeContext())
+        return self.app.handler(event, local_aws.LambdaContext())
 
     def upload_and_deliver(self, key: str, data: bytes | Path) -> dict:
         response = self.put(key, data)
