@@ -6,11 +6,11 @@ import io
 import pandas as pd
 
 from builders import d, membership, order, rules_with, run_rows
-from memberseg.hubspot import money_text, neutralize, split_csv
+from memberseg.hubspot import money_text, neutralize, render_files, split_csv
 
 
 def rows_of(result):
-    (data,) = result.hubspot.files.values()
+    (data,) = render_files(result.hubspot.contacts, result.rules).values()
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
 
 
@@ -80,5 +80,5 @@ def test_split_files_are_numbered(tmp_path):
     rules = rules_with({"hubspot": {"max_rows_per_file": 2}})
     rows = [membership(i, f"C{i}", d("2024-01-01"), d("2027-01-01"), f"c{i}@x.com") for i in range(5)]
     result = run_rows(tmp_path, rows, rules=rules)
-    assert list(result.hubspot.files) == ["hubspot_contacts_1.csv", "hubspot_contacts_2.csv",
+    assert list(render_files(result.hubspot.contacts, rules)) == ["hubspot_contacts_1.csv", "hubspot_contacts_2.csv",
                                           "hubspot_contacts_3.csv"]

@@ -20,9 +20,12 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass
 class HubSpotExport:
-    files: dict[str, bytes]     # file name -> CSV bytes, in order
-    rows: int
+    contacts: pd.DataFrame      # the Members rows that go to HubSpot, in Members order
     left_out: pd.DataFrame      # row, customer_id, customer_name, reason
+
+    @property
+    def rows(self) -> int:
+        return len(self.contacts)
 
 
 def neutralize(text: pd.Series) -> pd.Series:
@@ -107,13 +110,16 @@ def split_csv(frame: pd.DataFrame, max_rows: int, max_bytes: int) -> list[bytes]
 
 def export(members: pd.DataFrame, rules: Rules) -> HubSpotExport:
     contacts, left_out = select_contacts(members)
+    return HubSpotExport(contacts=contacts, left_out=left_out)
+
+
+def render_files(contacts: pd.DataFrame, rules: Rules) -> dict[str, bytes]:
+    """File name -> CSV bytes: one file, or numbered parts past HubSpot's per-file limits."""
     frame = contacts_frame(contacts, rules)
     parts = split_csv(frame, rules.hubspot.max_rows_per_file, rules.hubspot.max_bytes_per_file)
     if len(parts) == 1:
-        files = {f"{CSV_NAME}.csv": parts[0]}
-    else:
-        files = {f"{CSV_NAME}_{number}.csv": part for number, part in enumerate(parts, start=1)}
-    return HubSpotExport(files=files, rows=len(frame), left_out=left_out)
+        return {f"{CSV_NAME}.csv": parts[0]}
+    return {f"{CSV_NAME}_{number}.csv": part for number, part in enumerate(parts, start=1)}
 
 
 def _options(labels: list[str]) -> list[dict]:

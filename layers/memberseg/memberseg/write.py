@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .hubspot import property_definitions
+from .hubspot import property_definitions, render_files
+from .isolation import Forked
 from .pipeline import Progress, Result, _nothing, _timed
 from .read import RawTable
-from .rules import MEMBER_ADDED_COLUMNS
+from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .validate import Validated
 from .workbook import Column, WorkbookWriter, column, raw_column
 
@@ -99,7 +100,7 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     return status_counts, segment_counts, tier_counts
 
 
-def build_report(result: Result, files: list[str]) -> dict:
+def build_report(result: Result, csv_names: list[str]) -> dict:
     status_counts, segment_counts, tier_counts = _counts(result)
     rows_in = result.memberships.rows_in
     kept = len(result.members)
@@ -128,9 +129,8 @@ def build_report(result: Result, files: list[str]) -> dict:
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
-        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
-                    "files": list(result.hubspot.files)},
-        "outputs": files,
+        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out), "files": csv_names},
+        "outputs": output_names(csv_names),
         "timings_seconds": dict(result.timings),
     }
 
@@ -172,30 +172,49 @@ class OutputWriter:
         """Write everything else; return the file names in upload order, report.json last."""
         if not self.duplicates_written:
             self.write_duplicates(result.memberships, result.member_validation, result.duplicates)
-        out_dir = self.out_dir
-        files = [WORKBOOK_NAME, *result.hubspot.files, PROPERTIES_NAME, REPORT_NAME]
         with _timed(result.timings, "writing", progress):
-            report = build_report(result, files)
-            attention = needs_attention(result)
-            workbook = self.workbook
-            workbook.table("Members", _member_columns(result), len(result.members))
-            workbook.summary("Summary", _summary_sections(result, report), chart_section="Segments")
-            workbook.table("Needs Attention", _attention_columns(attention), len(attention))
-            unmatched = result.order_match.unmatched
-            workbook.table("Orders Without Membership", [
-                column("Customer ID", "text", unmatched["customer_id"], 16),
-                column("Customer Name", "text", unmatched["customer_name"], 30),
-                column("Order Count", "integer", unmatched["order_count"], 12),
-                column("Total Order Value", "money", unmatched["total"], 18),
-            ], len(unmatched))
-            workbook.close()
-            for name, data in result.hubspot.files.items():
-                (out_dir / name).write_bytes(data)
-            properties = property_definitions(result.rules, list(result.hubspot.files))
-            (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
-        report["timings_seconds"] = dict(result.timings)
-        (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        return files
+            # The HubSpot files are rendered on the second core while the workbook is written.
+            hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, self.out_dir)
+            try:
+                self._finish_workbook(result)
+                csv_names = hubspot_job.result()
+            finally:
+                hubspot_job.cancel()
+        report = build_report(result, csv_names)
+        (self.out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        return report["outputs"]
+
+    def _finish_workbook(self, result: Result) -> None:
+        report = build_report(result, [])  # the Summary sheet needs the counts, not the file names
+        attention = needs_attention(result)
+        workbook = self.workbook
+        workbook.table("Members", _member_columns(result), len(result.members))
+        workbook.summary("Summary", _summary_sections(result, report), chart_section="Segments")
+        workbook.table("Needs Attention", _attention_columns(attention), len(attention))
+        unmatched = result.order_match.unmatched
+        workbook.table("Orders Without Membership", [
+            column("Customer ID", "text", unmatched["customer_id"], 16),
+            column("Customer Name", "text", unmatched["customer_name"], 30),
+            column("Order Count", "integer", unmatched["order_count"], 12),
+            column("Total Order Value", "money", unmatched["total"], 18),
+        ], len(unmatched))
+        workbook.close()
+
+
+def output_names(csv_names: list[str]) -> list[str]:
+    """The outputs in the order they are published: report.json last, as the commit marker."""
+    return [WORKBOOK_NAME, *csv_names, PROPERTIES_NAME, REPORT_NAME]
+
+
+def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _progress: Progress = _nothing
+                        ) -> list[str]:
+    """Write the HubSpot CSV(s) and the property definitions; return the CSV names."""
+    files = render_files(contacts, rules)
+    for name, data in files.items():
+        (out_dir / name).write_bytes(data)
+    properties = property_definitions(rules, list(files))
+    (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
+    return list(files)
 
 
 def write_outputs(result: Result, out_dir: Path, progress: Progress = _nothing) -> list[str]:
