@@ -54,19 +54,19 @@ class OrdersSummary:
     timings: dict[str, float]
 
 
-def _nothing(stage: str, info: dict) -> None:
+def no_progress(stage: str, info: dict) -> None:
     return None
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str, progress: Progress, **info) -> Iterator[None]:
+def timed(timings: dict[str, float], stage: str, progress: Progress, **info) -> Iterator[None]:
     progress(stage, info)
     started = time.perf_counter()
     yield
     timings[stage] = round(time.perf_counter() - started, 3)
 
 
-def read_input(path: Path, role: str, rules: Rules, progress: Progress = _nothing) -> RawTable:
+def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> RawTable:
     kind = inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
     spec = getattr(rules.inputs, role)
@@ -76,12 +76,12 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = _nothin
     return table
 
 
-def summarize_orders(path: Path, rules: Rules, progress: Progress = _nothing) -> OrdersSummary:
+def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress) -> OrdersSummary:
     """Read, validate and sum the orders file per ID (runs in its own process)."""
     timings: dict[str, float] = {}
-    with _timed(timings, "reading orders", progress):
+    with timed(timings, "reading orders", progress):
         table = read_input(path, "orders", rules, progress)
-    with _timed(timings, "validating orders", progress):
+    with timed(timings, "validating orders", progress):
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
     table.frame = table.frame.iloc[:0]
@@ -92,7 +92,7 @@ ConsolidatedHook = Callable[[RawTable, Validated, pd.DataFrame], None]
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = _nothing, *, parallel: bool = True,
+                 progress: Progress = no_progress, *, parallel: bool = True,
                  on_consolidated: ConsolidatedHook | None = None) -> Result:
     """Run every stage but writing. `on_consolidated(memberships, validation, duplicates)` runs while the
     orders file is still being read, so a caller can start writing what no longer depends on orders."""
@@ -100,16 +100,16 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
     # The orders file is read on the second core while the memberships are consolidated.
     orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
     try:
-        with _timed(timings, "reading", progress):
+        with timed(timings, "reading", progress):
             memberships = read_input(Path(memberships_path), "memberships", rules, progress)
-        with _timed(timings, "validating", progress):
+        with timed(timings, "validating", progress):
             member_validation = validate_memberships(memberships, rules)
-        with _timed(timings, "consolidating", progress):
+        with timed(timings, "consolidating", progress):
             consolidated = consolidate(member_validation.valid, rules)
         if on_consolidated:
-            with _timed(timings, "writing duplicates", progress):
+            with timed(timings, "writing duplicates", progress):
                 on_consolidated(memberships, member_validation, consolidated.duplicates)
-        with _timed(timings, "waiting for orders", progress):
+        with timed(timings, "waiting for orders", progress):
             orders = (_collect(orders_job) if orders_job
                       else summarize_orders(Path(orders_path), rules, progress))
             orders_job = None
@@ -117,11 +117,11 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
         if orders_job is not None:  # memberships failed first: stop the orders reader too
             orders_job.cancel()
     timings.update(orders.timings)
-    with _timed(timings, "enriching", progress):
+    with timed(timings, "enriching", progress):
         customers, order_match = enrich(consolidated.customers, consolidated.id_links, orders.by_id, rules)
-    with _timed(timings, "classifying", progress):
+    with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
-    with _timed(timings, "segmenting", progress):
+    with timed(timings, "segmenting", progress):
         members = segment(members, rules)
         hubspot = export(members, rules)
     return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders.source, members=members,

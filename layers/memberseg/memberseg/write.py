@@ -16,7 +16,7 @@ import pandas as pd
 from . import __version__
 from .hubspot import property_definitions, render_files
 from .isolation import Forked
-from .pipeline import Progress, Result, _nothing, _timed
+from .pipeline import Progress, Result, no_progress, timed
 from .read import RawTable
 from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .validate import Validated
@@ -168,11 +168,11 @@ class OutputWriter:
                             len(duplicates))
         self.duplicates_written = True
 
-    def finish(self, result: Result, progress: Progress = _nothing) -> list[str]:
+    def finish(self, result: Result, progress: Progress = no_progress) -> list[str]:
         """Write everything else; return the file names in upload order, report.json last."""
         if not self.duplicates_written:
             self.write_duplicates(result.memberships, result.member_validation, result.duplicates)
-        with _timed(result.timings, "writing", progress):
+        with timed(result.timings, "writing", progress):
             # The HubSpot files are rendered on the second core while the workbook is written.
             hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, self.out_dir)
             try:
@@ -206,7 +206,7 @@ def output_names(csv_names: list[str]) -> list[str]:
     return [WORKBOOK_NAME, *csv_names, PROPERTIES_NAME, REPORT_NAME]
 
 
-def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _progress: Progress = _nothing
+def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _progress: Progress = no_progress
                         ) -> list[str]:
     """Write the HubSpot CSV(s) and the property definitions; return the CSV names."""
     files = render_files(contacts, rules)
@@ -217,6 +217,6 @@ def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _pr
     return list(files)
 
 
-def write_outputs(result: Result, out_dir: Path, progress: Progress = _nothing) -> list[str]:
+def write_outputs(result: Result, out_dir: Path, progress: Progress = no_progress) -> list[str]:
     """Write every output into `out_dir` (a fresh staging folder); return the names, report.json last."""
     return OutputWriter(out_dir).finish(result, progress)
