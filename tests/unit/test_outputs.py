@@ -433,3 +433,16 @@ def test_workbook_is_a_valid_deflated_zip_and_the_writer_restores_xlsxwriter(tmp
         assert archive.testzip() is None
         sheet = archive.getinfo("xl/worksheets/sheet1.xml")
         assert sheet.compress_type == zf.ZIP_DEFLATED and sheet.compress_size < sheet.file_size / 10
+
+
+def test_a_sheet_past_the_row_limit_continues_on_a_numbered_sheet(tmp_path: Path) -> None:
+    from memberseg.workbook import Column, WorkbookWriter
+
+    writer = WorkbookWriter(tmp_path / "w.xlsx", max_rows=3, sheets=("Data", "After"))
+    names = writer.table("Data", [Column("N", "number", [float(i) for i in range(7)])], 7)
+    writer.table("After", [Column("N", "number", [1.0])], 1)
+    writer.close()
+    assert names == ["Data", "Data (2)", "Data (3)"]
+    book = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    assert [[c.value for c in row] for row in book["Data (3)"].iter_rows()] == [["N"], [6]]
+    assert sum(book[name].max_row - 1 for name in names) == 7   # every row lands once, header on each part
