@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,29 @@ def rules():
 @pytest.fixture
 def as_of() -> dt.date:
     return dt.date(2026, 11, 15)
+
+
+@pytest.fixture
+def deploy_process_function(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """deploy(session) -> (local stack, handler module): the template's resources in the current (mocked)
+    AWS, and the processing handler imported with the function's environment, as Lambda would."""
+    for extra in (ROOT / "functions" / "process_upload", ROOT / "infra"):
+        if str(extra) not in sys.path:
+            sys.path.insert(0, str(extra))
+    import local_aws
+
+    imported = []
+
+    def deploy(session):
+        local = local_aws.deploy(session)
+        for name, value in local.stack.function_environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("JOB_WORK_DIR", str(tmp_path))
+        import app  # the handler module, as Lambda imports it
+        app.dependencies.cache_clear()
+        imported.append(app)
+        return local, app
+
+    yield deploy
+    for app in imported:
+        app.dependencies.cache_clear()

@@ -39,14 +39,9 @@ def moto_server(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials):
         server.stop()
 
 
-def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto_server, monkeypatch, tmp_path):
+def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto_server, deploy_process_function):
     session = boto3.Session(region_name="us-east-1")
-    local = local_aws.deploy(session)
-    for name, value in local.stack.function_environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("JOB_WORK_DIR", str(tmp_path))
-    import app
-    app.dependencies.cache_clear()
+    local, app = deploy_process_function(session)
     s3, sqs = session.client("s3"), session.client("sqs")
     # EventBridge on for the output bucket too: the rule must still ignore its objects
     s3.put_bucket_notification_configuration(Bucket=local.stack.output_bucket,
@@ -80,7 +75,6 @@ def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto
     assert event["detail"]["counts"]["rows_in"] == 352
     status = app.dependencies().jobs.get_status(job_id)
     assert status["status"] == "SUCCEEDED"
-    app.dependencies.cache_clear()
 
 
 def test_demo_s3_runs_the_real_flow_and_writes_out(tmp_path):

@@ -8,7 +8,6 @@ function's environment exactly as the template defines it.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import boto3
 import pytest
@@ -25,17 +24,11 @@ def lambda_runtime_env(monkeypatch: pytest.MonkeyPatch, fake_aws_credentials) ->
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def world(deploy_process_function):
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
-        local = local_aws.deploy(session)
-        for name, value in local.stack.function_environment().items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("JOB_WORK_DIR", str(tmp_path))
-        import app  # the handler module, as Lambda imports it
-        app.dependencies.cache_clear()
+        local, app = deploy_process_function(session)
         yield World(session, local, app, session.client("s3"), session.client("sqs"))
-        app.dependencies.cache_clear()
 
 
 @pytest.fixture

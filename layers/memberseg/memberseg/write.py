@@ -100,7 +100,8 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     return status_counts, segment_counts, tier_counts
 
 
-def build_report(result: Result, csv_names: list[str]) -> dict:
+def build_report(result: Result) -> dict:
+    """Everything report.json says but the output file names and the timings, added when known."""
     status_counts, segment_counts, tier_counts = _counts(result)
     rows_in = result.memberships.rows_in
     kept = len(result.members)
@@ -129,9 +130,7 @@ def build_report(result: Result, csv_names: list[str]) -> dict:
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
-        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out), "files": csv_names},
-        "outputs": output_names(csv_names),
-        "timings_seconds": dict(result.timings),
+        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out)},
     }
 
 
@@ -173,19 +172,21 @@ class OutputWriter:
         if not self.duplicates_written:
             self.write_duplicates(result.memberships, result.member_validation, result.duplicates)
         with timed(result.timings, "writing", progress):
+            report = build_report(result)
             # The HubSpot files are rendered on the second core while the workbook is written.
             hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, self.out_dir)
             try:
-                self._finish_workbook(result)
+                self._finish_workbook(result, report)
                 csv_names = hubspot_job.result()
             finally:
                 hubspot_job.cancel()
-        report = build_report(result, csv_names)
+        report["hubspot"]["files"] = csv_names
+        report["outputs"] = output_names(csv_names)
+        report["timings_seconds"] = dict(result.timings)
         (self.out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         return report["outputs"]
 
-    def _finish_workbook(self, result: Result) -> None:
-        report = build_report(result, [])  # the Summary sheet needs the counts, not the file names
+    def _finish_workbook(self, result: Result, report: dict) -> None:
         attention = needs_attention(result)
         workbook = self.workbook
         workbook.table("Members", _member_columns(result), len(result.members))
