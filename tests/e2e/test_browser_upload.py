@@ -65,7 +65,8 @@ def page(browser_profile):
 
 def _read_output(stack, job_id: str, name: str) -> bytes:
     s3 = stack.session.client("s3")
-    return s3.get_object(Bucket=stack.local.stack.output_bucket, Key=f"results/{job_id}/{name}")["Body"].read()
+    prefix = stack.local_status(job_id)["output_prefix"]          # the committed run's folder
+    return s3.get_object(Bucket=stack.local.stack.output_bucket, Key=prefix + name)["Body"].read()
 
 
 def _choose_both(page, memberships: Path, orders: Path) -> None:
