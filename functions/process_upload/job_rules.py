@@ -87,12 +87,13 @@ def prepare(source: Path, work_dir: Path, timeout_s: float) -> Path:
 
     default_rules()      # parsed once in the parent, inherited by the fork
     target = work_dir / "effective_rules.yaml"
+    bound = min(RULES_PARSE_TIMEOUT_S, max(timeout_s, 0.1))
     worker = Forked(_prepare_in_worker, source, target)
     try:
-        return Path(worker.result(timeout=min(RULES_PARSE_TIMEOUT_S, max(timeout_s, 0.1))))
+        return Path(worker.result(timeout=bound))
     except InputError:
         raise
     except Exception as exc:        # the worker timed out or died: the file is hostile, not us
         raise InputError("invalid_rules", f"The rules file {source.name} could not be checked within "
-                         f"{RULES_PARSE_TIMEOUT_S:g} s; it is too complex (many anchors or aliases?).",
+                         f"{bound:g} s; it is too complex (many anchors or aliases?).",
                          file=source.name) from exc

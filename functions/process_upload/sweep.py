@@ -48,9 +48,10 @@ def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STAL
     return report
 
 
-def _error_for(item: dict, settings: Settings) -> FinalError:
-    alive_until_deadline = (item.get("run_status") == RunStatus.PROCESSING and float(item.get("lease_expires_at", 0))
-                            >= float(item.get("deadline_at", 0)) + settings.lease_s - settings.heartbeat_s - 1)
+def _error_for(item: dict) -> FinalError:
+    # heartbeats every heartbeat_s < lease_s: a lease that outlived the deadline was renewed until the end
+    alive_until_deadline = (item.get("run_status") == RunStatus.PROCESSING
+                            and float(item.get("lease_expires_at", 0)) >= float(item.get("deadline_at", 0)))
     error = (jobs.timeout_error() if alive_until_deadline else jobs.internal_error())["error"]
     return FinalError(error["code"], error["message"])
 
@@ -64,7 +65,7 @@ def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float,
         report.waiting += 1                      # Lambda's next retry will take it
         return
     job_id, fingerprint, seq = item["job_id"], item["fingerprint"], int(item["input_seq"])
-    problem = _error_for(item, settings)
+    problem = _error_for(item)
     token, ttl = deps.new_token(), int(now + settings.retention_days * 86400)
     attempt = jobs.claim(deps, settings, job_id, fingerprint, seq, token, now, now + 60, item.get("files") or {}, ttl)
     if attempt is None:
