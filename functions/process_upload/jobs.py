@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Protocol
 
@@ -67,6 +67,7 @@ CONTENT_TYPES = {
     ".json": "application/json",
 }
 MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 3
+CLEAR_OUTBOX_TRIES = 3
 
 
 # ----------------------------------------------------------------- adapters (ports)
@@ -320,6 +321,41 @@ def handle_object_created(bucket: str, key: str, deps: Deps, settings: Settings,
     run = Run(deps, settings, job_id, fingerprint, input_seq, attempt, token, ttl, started, deadline_at)
     log.info("run claimed", extra={"fingerprint": fingerprint, "attempt": attempt, "run_id": run.run_id})
     return run.go(files, file_entries, problem or size_problem(files, job_rules.default_max_file_bytes()))
+
+
+def record_dead_event(bucket: str, key: str, deps: Deps, settings: Settings) -> str:
+    """An event whose every attempt failed (Lambda's on-failure destination): make sure its job ends.
+
+    Returns "done" when nothing is left to do for this event (the message can go): the folder is
+    incomplete (waiting recorded), these versions were committed, or a run item exists (the sweeper's
+    run pass owns it). Only when every attempt died before its claim does this record FAILED itself.
+    """
+    parts = split_key(key, settings.upload_prefix) if bucket == settings.input_bucket else None
+    if parts is None:
+        return "done"
+    job_id = parts[0]
+    now = deps.clock()
+    ttl = int(now + settings.retention_days * 86400)
+    prefix = f"{settings.upload_prefix}{job_id}/"
+    objects = _listing(deps, bucket, prefix)
+    files, missing, problem = _inspect_folder(objects, prefix)
+    entries = {role: _file_entry(obj) for role, obj in files.items()}
+    if not objects or (problem is None and missing):
+        if objects:
+            deps.jobs.set_waiting(job_id, entries, missing, now, ttl)
+        return "done"
+    fingerprint, input_seq = fingerprint_of(objects), input_seq_of(objects)
+    status = deps.jobs.get_status(job_id) or {}
+    if status.get("committed_fingerprint") == fingerprint or deps.jobs.get_run(job_id, fingerprint):
+        return "done"
+    token = deps.new_token()
+    attempt = claim(deps, settings, job_id, fingerprint, input_seq, token, now, now + 60, entries, ttl)
+    if attempt is None:
+        return "done"
+    run = Run(deps, replace(settings, max_attempts=0), job_id, fingerprint, input_seq, attempt, token, ttl, now,
+              now + 60)
+    error = internal_error()["error"]
+    return run.go({}, entries, FinalError(error["code"], error["message"])).action
 
 
 def _listing(deps: Deps, bucket: str, prefix: str) -> list[ObjectInfo]:
@@ -643,10 +679,12 @@ def publish_outbox(deps: Deps, job_id: str, status: dict, *, lease_s: float, alr
     except Exception:  # noqa: BLE001 - committed: the event is retried by the sweeper, never by re-running
         deps.logger.warning("publishing the outcome event failed; the sweeper will retry it", exc_info=True)
         return False
-    try:
-        deps.jobs.clear_outbox(job_id, run_id=run_id, now=deps.clock())
-    except Exception:  # noqa: BLE001 - the event went out; a second one (same run_id) is the worst case
-        deps.logger.warning("the event was sent but the outbox could not be cleared", exc_info=True)
+    for _ in range(CLEAR_OUTBOX_TRIES):     # the event went out: a lost flag would mean a second one
+        try:
+            deps.jobs.clear_outbox(job_id, run_id=run_id, now=deps.clock())
+            return True
+        except Exception:  # noqa: BLE001 - retried; the worst case is a second event with the same run_id
+            deps.logger.warning("the event was sent but the outbox could not be cleared", exc_info=True)
     return True
 
 

@@ -31,6 +31,7 @@ class JobEnv(BaseModel):
     lease_seconds: float = Field(30.0, alias="LEASE_SECONDS", gt=0, lt=60)   # under Lambda's 60 s retry delay
     heartbeat_seconds: float = Field(10.0, alias="HEARTBEAT_SECONDS", gt=0)
     stale_after_seconds: float = Field(600.0, alias="STALE_AFTER_SECONDS", ge=240)
+    failure_queue: str | None = Field(None, alias="FAILURE_QUEUE_URL")      # the sweeper reads it
     work_dir: str | None = Field(None, alias="JOB_WORK_DIR")
     as_of: dt.date | None = Field(None, alias="JOB_AS_OF")
 

@@ -297,3 +297,24 @@ class EventBridgePublisher:
         }])
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge rejected the {detail_type!r} event: {response['Entries']}")
+
+
+class SqsDeadLetters:
+    """The failure queue, read by the sweeper (a URL, or a queue name resolved once)."""
+
+    def __init__(self, queue: str, client: Any = None):
+        self.sqs = client or boto3.client("sqs")
+        self.url = queue if queue.startswith(("https://", "http://")) else self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+
+    def receive(self, limit: int) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        while len(found) < limit:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=min(10, limit - len(found)),
+                                             WaitTimeSeconds=0, VisibilityTimeout=120).get("Messages", [])
+            if not batch:
+                break
+            found.extend((m["ReceiptHandle"], m["Body"]) for m in batch)
+        return found
+
+    def delete(self, receipt: str) -> None:
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)

@@ -11,11 +11,19 @@ still PROCESSING or RETRYING whose lease has expired:
 - otherwise it waits for Lambda's retry.
 
 Status items with an outbox whose publish lease expired get their event sent again.
+
+Messages in the failure queue (Lambda's on-failure destination, the trigger rule's dead-letter
+queue) are events whose every attempt failed. If those attempts all died before they could
+claim the run, nothing else would ever finish the job: the sweeper records it FAILED, then
+deletes the message.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 import jobs
 from jobs import Deps, FinalError, Settings
@@ -24,19 +32,28 @@ from memberseg.job_protocol import RUN_SK_PREFIX, RunStatus
 DEFAULT_STALE_AFTER_S = 600.0
 
 
+class DeadLetters(Protocol):
+    def receive(self, limit: int) -> list[tuple[str, str]]: ...      # (receipt, body)
+    def delete(self, receipt: str) -> None: ...
+
+
 @dataclass
 class SweepReport:
     failed: list[str] = field(default_factory=list)          # job ids marked FAILED now
     published: list[str] = field(default_factory=list)       # job ids whose event was sent now
     waiting: int = 0                                         # dead runs left for Lambda's retry
+    dead_events: int = 0                                     # failure-queue messages handled
 
     @property
     def stuck(self) -> int:
         return len(self.failed)
 
 
-def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STALE_AFTER_S) -> SweepReport:
+def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
+          dead_letters: DeadLetters | None = None, max_dead_letters: int = 100) -> SweepReport:
     report = SweepReport()
+    if dead_letters is not None:
+        _drain_dead_letters(deps, settings, dead_letters, max_dead_letters, report)
     for item in deps.jobs.sweep_candidates():
         try:
             if str(item.get("sk", "")).startswith(RUN_SK_PREFIX):
@@ -78,3 +95,31 @@ def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float,
                                                                     "code": problem.error["error"]["code"]})
     if outcome.action == "failed":
         report.failed.append(job_id)
+
+
+def s3_object_of(body: str) -> tuple[str, str] | None:
+    """(bucket, key) of a failure-queue message: Lambda's destination record or the raw event."""
+    try:
+        message: Any = json.loads(body)
+    except ValueError:
+        return None
+    event = message.get("requestPayload", message) if isinstance(message, dict) else None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict):
+        return None
+    bucket, key = (detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key")
+    return (bucket, unquote_plus(key)) if isinstance(bucket, str) and isinstance(key, str) else None
+
+
+def _drain_dead_letters(deps: Deps, settings: Settings, queue: DeadLetters, limit: int, report: SweepReport) -> None:
+    for receipt, body in queue.receive(limit):
+        target = s3_object_of(body)
+        try:
+            action = "done" if target is None else jobs.record_dead_event(target[0], target[1], deps, settings)
+        except Exception:  # noqa: BLE001 - the message stays; the next sweep tries again
+            deps.logger.exception("handling a failure-queue message failed; it stays for the next sweep")
+            continue
+        if action == "failed":
+            report.failed.append(jobs.split_key(target[1], settings.upload_prefix)[0])  # type: ignore[index]
+        report.dead_events += 1
+        queue.delete(receipt)
