@@ -420,3 +420,18 @@ def check_newest(stack: Stack, job_id: str) -> dict:
     assert report["inputs_digest"] == digest, "the committed set is not from the current inputs"
     assert set(files.values()) == {f"{digest}\n".encode()}, "a mixed result set"
     return status
+
+
+def test_the_failure_table_lists_every_step(stack):
+    """docs/job-protocol.md's failure table names exactly the calls and steps this suite breaks."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "job-protocol.md").read_text()
+    section = doc[doc.index("### Failure table"):doc.index("### Events")]
+    rows = re.findall(r"^\| (\d+) \| (\w+) \|", section, flags=re.M)
+    calls = normal_job_calls(stack)
+    stages = port_calls_of_a_normal_job(stack)
+    assert rows == [(str(i), c) for i, c in enumerate(calls)] + [(str(i), s) for i, s in enumerate(stages)]
+    assert f"A normal job makes **{len(calls) + 2} AWS calls**" in section
+    assert f"the job's {len(stages)} port calls" in section
