@@ -54,6 +54,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
 
         import boto3
+
         import local_aws
 
         session = boto3.Session(region_name="us-east-1")
@@ -63,7 +64,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         if as_of:
             os.environ["JOB_AS_OF"] = as_of
-        import process_upload_handler as app         # imported after the env is set, as Lambda would
+        import process_upload_handler as app  # imported after the env is set, as Lambda would
         app.reload_env()
 
         s3, sqs = session.client("s3"), session.client("sqs")

@@ -65,7 +65,7 @@ class Settings:
     auth_enabled: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """The validated environment (api_env.ApiEnv): a bad variable fails at cold start, by name."""
         from api_env import ApiEnv
 
@@ -103,7 +103,7 @@ def parse_create_request(body: Any) -> dict[str, str]:
     """
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object such as {\"memberships\": \"xlsx\", \"orders\": \"xlsx\"}")
-    files = body.get("files") if isinstance(body.get("files"), dict) else body
+    files: dict = body["files"] if isinstance(body.get("files"), dict) else body
     out = {}
     for role in ROLES:
         value = files.get(role)
@@ -231,7 +231,8 @@ def output_downloads(report: dict) -> list[dict]:
     for kind, label, pattern in DOWNLOAD_KINDS:
         matching = sorted(n for n in names if pattern.fullmatch(n))
         for name in matching:
-            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if kind == "hubspot_csv" and len(matching) > 1 else ""
+            split = kind == "hubspot_csv" and len(matching) > 1
+            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if split else ""
             out.append({"kind": kind, "label": label + suffix, "name": name})
     return out
 

@@ -4,12 +4,12 @@ fakes or moto in tests). No boto3, no Powertools here."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
-
-from memberseg.job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, iso_utc
+from typing import Any, Protocol
 
 import api_core as core
+from memberseg.job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, iso_utc
 
 
 class Objects(Protocol):

@@ -81,7 +81,8 @@ class JobTable:
     def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
         try:
             self.table.put_item(
-                Item={"job_id": job_id, "sk": STATUS_SK, "status": JobStatus.WAITING_FOR_FILES.value, "created_at": created_at,
+                Item={"job_id": job_id, "sk": STATUS_SK, "status": JobStatus.WAITING_FOR_FILES.value,
+                      "created_at": created_at,
                       "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at},
                 ConditionExpression="attribute_not_exists(job_id)",
             )

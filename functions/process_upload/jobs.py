@@ -39,10 +39,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
+import job_rules
 from memberseg.job_protocol import (
     DATA_EXTENSIONS,
     ERROR_NAME,
@@ -58,8 +60,6 @@ from memberseg.job_protocol import (
     job_results_prefix,
     run_results_prefix,
 )
-
-import job_rules
 
 CONTENT_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -211,7 +211,8 @@ def _file_entry(obj: ObjectInfo) -> dict:
     return {"key": obj.key, "version_id": obj.version_id or "", "size": obj.size}
 
 
-def _inspect_folder(objects: list[ObjectInfo], prefix: str) -> tuple[dict[str, ObjectInfo], list[str], FinalError | None]:
+def _inspect_folder(objects: list[ObjectInfo],
+                    prefix: str) -> tuple[dict[str, ObjectInfo], list[str], FinalError | None]:
     """Map roles to objects; report the first folder problem (unknown or ambiguous file)."""
     by_role: dict[str, list[ObjectInfo]] = {}
     unknown: list[str] = []
@@ -391,7 +392,7 @@ class _Heartbeat:
             except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the next one may work
                 self._log.warning("lease heartbeat failed", exc_info=True)
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 
@@ -485,9 +486,10 @@ class Run:
         return self.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
     def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path) -> Any:
-        run_job = self.deps.run_job
+        run_job: Runner | None = self.deps.run_job
         if run_job is None:
-            from memberseg.runner import run_job  # the layer's engine; imported on first use
+            from memberseg import runner  # the layer's engine; imported on first use
+            run_job = runner.run_job
         budget = self._engine_budget()
         if budget <= 1:
             raise _timeout(0)
@@ -515,7 +517,7 @@ class Run:
             raise FinalError(ErrorCode.INTERNAL_ERROR, f"The job produced {len(names)} files; at most "
                              f"{MAX_OUTPUT_FILES} are allowed.")
         keys = [self.prefix + n for n in names]
-        for name, key in zip(names, keys):             # report.json last: a complete set inside the run folder
+        for name, key in zip(names, keys, strict=True):      # report.json last: a complete set in the run folder
             self.deps.objects.upload(self.settings.output_bucket, key, out_dir / name, _content_type(name))
         counts = counts_from_report(outcome.report or {})
         detail = {
@@ -562,10 +564,12 @@ class Run:
                        error=fields.get("error"), duration_ms=duration_ms, published=published)
 
     def _commit_write(self, status: JobStatus, fields: dict, outbox: dict, now: float) -> bool:
-        kwargs = dict(run_id=self.run_id, fingerprint=self.fingerprint, input_seq=self.input_seq, status=str(status),
-                      fields=fields, outbox=outbox, now=now, publish_lease_until=now + 2 * self.settings.lease_s,
-                      ttl=self.ttl)
-        if self.deps.jobs.commit(self.job_id, **kwargs):
+        def commit() -> bool:
+            return self.deps.jobs.commit(self.job_id, run_id=self.run_id, fingerprint=self.fingerprint,
+                                         input_seq=self.input_seq, status=str(status), fields=fields, outbox=outbox,
+                                         now=now, publish_lease_until=now + 2 * self.settings.lease_s, ttl=self.ttl)
+
+        if commit():
             return True
         current = self.deps.jobs.get_status(self.job_id) or {}
         if current.get("committed_run") == self.run_id:      # our applied commit, resent
@@ -573,7 +577,7 @@ class Run:
         # A run with the same input_seq (same-second uploads) took the slot: we just re-listed and are current,
         # so take it back once; a strictly newer run keeps it (begin's condition refuses us).
         if int(current.get("input_seq", -1)) == self.input_seq and self._rebegin(now):
-            return bool(self.deps.jobs.commit(self.job_id, **kwargs))
+            return commit()
         return False
 
     def _rebegin(self, now: float) -> bool:

@@ -36,7 +36,7 @@ class JobEnv(BaseModel):
     as_of: dt.date | None = Field(None, alias="JOB_AS_OF")
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None) -> "JobEnv":
+    def load(cls, env: Mapping[str, str] | None = None) -> JobEnv:
         values = {k: v for k, v in (os.environ if env is None else env).items() if v != ""}
         return cls.model_validate(values)
 

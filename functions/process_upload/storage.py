@@ -16,6 +16,8 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+
+from jobs import ObjectInfo
 from memberseg.job_protocol import (
     EVENT_SOURCE,
     STATUS_SK,
@@ -24,8 +26,6 @@ from memberseg.job_protocol import (
     iso_utc,
     run_sk,
 )
-
-from jobs import ObjectInfo
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
@@ -232,7 +232,8 @@ class DynamoJobStore:
         stale = ("counts",) if status == JobStatus.FAILED else ("error",)
         return self._update(
             {"job_id": job_id, "sk": STATUS_SK},
-            set_={"status": status, "committed_status": status, "committed_run": run_id, "committed_fingerprint": fingerprint,
+            set_={"status": status, "committed_status": status, "committed_run": run_id,
+                  "committed_fingerprint": fingerprint,
                   "committed_seq": input_seq, "finished_at": iso_utc(now), "updated_at": iso_utc(now),
                   "outbox": outbox, "outbox_lease_until": round(publish_lease_until, 3), "expires_at": ttl,
                   **fields},
@@ -304,7 +305,8 @@ class SqsDeadLetters:
 
     def __init__(self, queue: str, client: Any = None):
         self.sqs = client or boto3.client("sqs")
-        self.url = queue if queue.startswith(("https://", "http://")) else self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        is_url = queue.startswith(("https://", "http://"))
+        self.url = queue if is_url else self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
 
     def receive(self, limit: int) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

@@ -9,14 +9,8 @@ stay cheap. tests/unit/test_job_protocol.py guards that.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 from pathlib import PurePosixPath
-
-
-class _StrEnum(str, Enum):          # enum.StrEnum needs 3.11; this works everywhere and compares to str
-    def __str__(self) -> str:
-        return str(self.value)
-
 
 # ------------------------------------------------------------------ where things live
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
@@ -48,7 +42,7 @@ ERROR_NAME = "error.json"                        # alone, when the run failed
 
 
 # ------------------------------------------------------------------ states
-class JobStatus(_StrEnum):
+class JobStatus(StrEnum):
     """The status item's `status` (what the API and the page show)."""
     WAITING_FOR_FILES = "WAITING_FOR_FILES"
     PROCESSING = "PROCESSING"
@@ -56,7 +50,7 @@ class JobStatus(_StrEnum):
     FAILED = "FAILED"
 
 
-class RunStatus(_StrEnum):
+class RunStatus(StrEnum):
     """A run item's `run_status` (internal to the processing function and the sweeper)."""
     PROCESSING = "PROCESSING"        # claimed; lease_expires_at says whether its attempt is alive
     RETRYING = "RETRYING"            # an attempt failed transiently; Lambda's retry may take it
@@ -75,7 +69,7 @@ FAILED_DETAIL_TYPE = "Segmentation Job Failed"
 
 
 # ------------------------------------------------------------------ error codes of the job flow
-class ErrorCode(_StrEnum):
+class ErrorCode(StrEnum):
     """Codes the job flow itself writes into error.json (the engine adds its own input codes)."""
     UNRECOGNISED_FILE = "unrecognised_file"
     AMBIGUOUS_FILE = "ambiguous_file"
@@ -112,4 +106,4 @@ def file_role(name: str) -> str | None:
 # ------------------------------------------------------------------ timestamps
 def iso_utc(ts: float) -> str:
     """The one timestamp format of every item and event: 2026-11-15T08:30:00Z."""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

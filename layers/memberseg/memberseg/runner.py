@@ -27,8 +27,7 @@ from .isolation import Forked, WorkerDied, WorkerFault, crash_error
 from .pipeline import run_pipeline
 from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 from .rules import Rules, load_rules
-
-ERROR_NAME = "error.json"
+from .job_protocol import ERROR_NAME
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv")
 ProgressCallback = Callable[[str], None]
 
