@@ -42,8 +42,10 @@ def _tag(name: str):
                 value = value.split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:
+            raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{name}", node.start_mark)
         return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
     return construct
 

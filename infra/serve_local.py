@@ -65,6 +65,8 @@ def load_by_path(name: str, path: Path) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -85,7 +87,7 @@ def load_authorizer() -> ModuleType:
 
 def load_process_app() -> ModuleType:
     module = importlib.import_module("app")
-    if Path(module.__file__).resolve().parent != PROCESS_DIR:
+    if Path(module.__file__ or "").resolve().parent != PROCESS_DIR:
         raise RuntimeError(f"`app` resolved to {module.__file__}, not the processing function")
     return module
 

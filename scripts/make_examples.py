@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -151,11 +152,15 @@ def make_customers(rng: random.Random) -> list[Customer]:
 
 
 def _retime(c: Customer, e_last: date) -> None:
-    shift = e_last - c.records[-1].expiration
+    last = c.records[-1].expiration
+    if last is None:
+        return
+    shift = e_last - last
     for r in c.records:
         r.created += shift
         r.start += shift
-        r.expiration += shift
+        if r.expiration is not None:
+            r.expiration += shift
 
 
 @dataclass
@@ -335,8 +340,8 @@ def write_orders(path: Path, rng: random.Random, customers: list[Customer]) -> d
     rng.shuffle(tiers)
     ranges = {"Bronze": (60, 900, 1, 5), "Silver": (1300, 4700, 3, 9), "Gold": (5600, 9400, 5, 12),
               "Platinum": (11500, 65000, 10, 22)}
-    orders: list[list[object]] = []   # [id, name, date, value, note]
-    for c, tier in zip(customers, tiers):
+    orders: list[list[Any]] = []   # [id, name, date, value, note]
+    for c, tier in zip(customers, tiers, strict=False):
         c.tier = tier
         if tier == "No Orders":
             continue
@@ -434,6 +439,8 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
     status: dict[str, int] = {}
     for c in customers:
         e = c.records[-1].expiration
+        if e is None:
+            continue
         k = ("Expired" if e < DEMO_AS_OF else "Expiring Soon" if e <= SOON_UNTIL else "Active")
         status[k] = status.get(k, 0) + 1
     scen: dict[str, int] = {}

@@ -35,7 +35,7 @@ def per_unique(parse):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if len(uniques) > 0.5 * len(values):
             return parse(values, *args)
-        candidates = pd.Series(np.append(np.asarray(uniques, dtype=object), None), dtype=object)
+        candidates = pd.Series(np.append(np.asarray(uniques, dtype=object), [None]), dtype=object)
         parsed = parse(candidates, *args)
         taken = parsed.take(np.where(codes < 0, len(uniques), codes))  # missing cells parse as None
         return taken.set_axis(values.index)
