@@ -169,7 +169,8 @@ def write_memberships(path: Path, d: dict) -> None:
     cust_ids = d["cust_ids"].tolist()
     names, emails = d["names"], d["emails"]
     rows = zip(d["cust"].tolist(), d["start"].tolist(), d["created"].tolist(), d["expiration"].tolist(),
-               d["enrolled"].tolist(), d["padded"].tolist(), d["blank_email"].tolist(), d["text_date"].tolist(), strict=True)
+               d["enrolled"].tolist(), d["padded"].tolist(), d["blank_email"].tolist(), d["text_date"].tolist(),
+               strict=True)
     for r, (c, s, cr, e, en, pad, be, td) in enumerate(rows, start=1):
         cid = cust_ids[c]
         if pad:
@@ -220,8 +221,8 @@ def write_orders(path: Path, d: dict) -> None:
 def generate(size: str, out: Path, rows_scale: float = 1.0, force: bool = False, quiet: bool = False) -> dict:
     """Write out/memberships.xlsx and out/orders.xlsx unless already cached; return the marker."""
     rows = {k: max(10, int(round(v * rows_scale))) for k, v in SIZES[size].items()}
-    marker: dict[str, Any] = {"generator_version": GENERATOR_VERSION, "seed": SEED, "size": size, "rows_scale": rows_scale,
-              "rows": rows}
+    marker: dict[str, Any] = {"generator_version": GENERATOR_VERSION, "seed": SEED, "size": size,
+                              "rows_scale": rows_scale, "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "memberships.xlsx", out / "orders.xlsx"]
     mpath = out / MARKER

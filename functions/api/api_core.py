@@ -216,7 +216,8 @@ def output_downloads(report: dict) -> list[dict]:
     for kind, label, pattern in DOWNLOAD_KINDS:
         matching = sorted(n for n in names if pattern.fullmatch(n))
         for name in matching:
-            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if kind == "hubspot_csv" and len(matching) > 1 else ""
+            part = name.rsplit("_", 1)[-1].split(".")[0]
+            suffix = f" – part {part}" if kind == "hubspot_csv" and len(matching) > 1 else ""
             out.append({"kind": kind, "label": label + suffix, "name": name})
     return out
 

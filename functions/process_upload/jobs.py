@@ -169,7 +169,8 @@ def _file_entry(obj: ObjectInfo) -> dict:
     return {"key": obj.key, "version_id": obj.version_id or "", "size": obj.size}
 
 
-def _inspect_folder(objects: list[ObjectInfo], prefix: str) -> tuple[dict[str, ObjectInfo], list[str], JobInputProblem | None]:
+def _inspect_folder(objects: list[ObjectInfo],
+                    prefix: str) -> tuple[dict[str, ObjectInfo], list[str], JobInputProblem | None]:
     """Map roles to objects; report the first folder problem (unknown or ambiguous file)."""
     by_role: dict[str, list[ObjectInfo]] = {}
     unknown: list[str] = []

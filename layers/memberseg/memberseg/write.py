@@ -92,7 +92,8 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     members, rules = result.members, result.rules
     labels = rules.status.labels
     status = members["membership_status"].value_counts()
-    status_counts = {label: int(status.get(label, 0)) for label in (labels.expired, labels.expiring_soon, labels.active)}
+    status_counts = {label: int(status.get(label, 0))
+                     for label in (labels.expired, labels.expiring_soon, labels.active)}
     segment_counts = {seg.property: int(members[seg.property].sum()) for seg in rules.segments}
     tier = members["order_value_tier"].value_counts()
     tier_labels = [t.label for t in rules.orders.tiers] + [rules.orders.no_orders_label]
