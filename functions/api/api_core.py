@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class Settings:
     auth_enabled: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """The validated environment (api_env.ApiEnv): a bad variable fails at cold start, by name."""
         from api_env import ApiEnv
 
@@ -103,7 +104,8 @@ def parse_create_request(body: Any) -> dict[str, str]:
     """
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object such as {\"memberships\": \"xlsx\", \"orders\": \"xlsx\"}")
-    files: dict = body["files"] if isinstance(body.get("files"), dict) else body
+    nested = body.get("files")
+    files: dict[str, Any] = nested if isinstance(nested, dict) else body
     out = {}
     for role in ROLES:
         value = files.get(role)
@@ -231,8 +233,8 @@ def output_downloads(report: dict) -> list[dict]:
     for kind, label, pattern in DOWNLOAD_KINDS:
         matching = sorted(n for n in names if pattern.fullmatch(n))
         for name in matching:
-            split = kind == "hubspot_csv" and len(matching) > 1
-            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if split else ""
+            part = name.rsplit("_", 1)[-1].split(".")[0]
+            suffix = f" – part {part}" if kind == "hubspot_csv" and len(matching) > 1 else ""
             out.append({"kind": kind, "label": label + suffix, "name": name})
     return out
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -133,4 +133,7 @@ def _collect(job: Forked) -> OrdersSummary:
     try:
         return job.result()
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died

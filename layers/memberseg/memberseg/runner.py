@@ -17,17 +17,18 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
-from .isolation import Forked, WorkerDied, WorkerFault, crash_error
-from .pipeline import run_pipeline
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
-from .rules import Rules, load_rules
+from .isolation import Forked, WorkerDied, crash_error
 from .job_protocol import ERROR_NAME
+from .pipeline import run_pipeline
+from .rules import Rules, load_rules
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
+
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv")
 ProgressCallback = Callable[[str], None]
 
@@ -78,7 +79,10 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died
 
 
 def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
