@@ -37,9 +37,9 @@ def settings() -> api_core.Settings:
 settings()      # cold start: a missing or malformed variable (AUTH_ENABLED=flase) stops the function here
 
 
-@lru_cache(maxsize=1)
 def connect_origins() -> tuple[str, ...]:
-    """The page may talk to this origin and the two buckets' origins, nothing else."""
+    """The page may talk to this origin and the two buckets' origins, nothing else (as the current
+    clients presign them: no request is made)."""
     objects = dependencies().objects
     return tuple(dict.fromkeys(objects.origin(b) for b in (settings().input_bucket, settings().output_bucket)))
 

@@ -29,7 +29,6 @@ def api(monkeypatch):
     finally:
         pytest_socket.disable_socket()
     module.settings.cache_clear()
-    module.connect_origins.cache_clear()
     deps = fake_deps(new_id=lambda: JOB_ID)
     monkeypatch.setattr(module, "dependencies", lambda: deps)
     yield module, deps

@@ -366,3 +366,53 @@ def test_the_status_item_is_never_left_processing_by_a_swept_job_without_events(
     world.sweep()
     assert world.status("j")["status"] == "FAILED"
     assert world.store.items[("j", STATUS_SK)].get("outbox") is None
+
+
+# ------------------------------------------------------------------ the failure queue
+EVENTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "events"
+
+
+def test_failure_queue_messages_name_the_object_in_both_shapes():
+    record = (EVENTS / "failure_destination_record.json").read_text()       # Lambda's on-failure destination
+    assert sweep.s3_object_of(record) == ("memberseg-input-123456789012-us-east-1", "uploads/Q4 Kündigungen/orders.xlsx")
+    raw = (EVENTS / "object_created_orders.json").read_text()                # the trigger rule's dead-letter queue
+    assert sweep.s3_object_of(raw) == ("memberseg-input-123456789012-us-east-1", "uploads/job-2026-11-15/orders.xlsx")
+    assert sweep.s3_object_of("not json") is None and sweep.s3_object_of('{"detail": "x"}') is None
+
+
+class Queue:
+    def __init__(self, bodies):
+        self.messages = {str(i): b for i, b in enumerate(bodies)}
+
+    def receive(self, limit):
+        return list(self.messages.items())[:limit]
+
+    def delete(self, receipt):
+        del self.messages[receipt]
+
+
+def dead_letter(job: str, name: str = "orders.xlsx") -> str:
+    return json.dumps({"requestPayload": {"detail": {"bucket": {"name": IN}, "object": {"key": f"uploads/{job}/{name}"}}}})
+
+
+def test_every_attempt_dying_before_its_claim_is_failed_from_the_failure_queue():
+    world = World()
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")           # three attempts died before claiming: no run item, no status
+    queue = Queue([dead_letter("j"), "garbage"])
+    report = world.sweep(dead_letters=queue)
+    assert report.failed == ["j"] and report.dead_events == 2 and queue.messages == {}
+    assert world.status("j")["status"] == "FAILED" and world.status("j")["error"]["code"] == "internal_error"
+    assert [t for t, _ in world.events.of("j")] == [FAILED_DETAIL_TYPE]
+
+
+def test_a_failure_queue_message_for_a_job_that_ended_anyway_is_just_dropped():
+    world = World()
+    assert both(world).action == "succeeded"
+    queue = Queue([dead_letter("j")])
+    assert world.sweep(dead_letters=queue).failed == [] and queue.messages == {}
+    assert world.status("j")["status"] == "SUCCEEDED" and len(world.events.of("j")) == 1
+    world.upload("k", "memberships.xlsx", b"m")     # incomplete folder: waiting is the right answer
+    queue = Queue([dead_letter("k", "memberships.xlsx")])
+    world.sweep(dead_letters=queue)
+    assert world.status("k")["status"] == "WAITING_FOR_FILES" and queue.messages == {}
