@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+import serve_local
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "infra"))
-
-import serve_local  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 EXAMPLES = ROOT / "examples"

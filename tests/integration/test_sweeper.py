@@ -11,6 +11,9 @@ from s3_world import EXAMPLES, load_event, make_event
 import local_aws
 
 
+JOB = "d1e2a3d4" * 4          # an id the upload API would mint, so its view can be checked too
+
+
 class Killed(BaseException):
     pass
 
@@ -33,9 +36,9 @@ def test_the_sweeper_fails_a_job_whose_attempts_all_died_and_reports_it(world, s
         raise Killed()
 
     monkeypatch.setattr(memberseg.runner, "run_job", oom)
-    world.upload_and_deliver("uploads/dead/memberships.xlsx", EXAMPLES / "memberships.xlsx")
-    event = make_event(world.input_bucket, "uploads/dead/orders.xlsx",
-                       version_id=world.put("uploads/dead/orders.xlsx", EXAMPLES / "orders.xlsx")["VersionId"])
+    world.upload_and_deliver(f"uploads/{JOB}/memberships.xlsx", EXAMPLES / "memberships.xlsx")
+    event = make_event(world.input_bucket, f"uploads/{JOB}/orders.xlsx",
+                       version_id=world.put(f"uploads/{JOB}/orders.xlsx", EXAMPLES / "orders.xlsx")["VersionId"])
     clock = [2_000_000_000.0]
     for deps in (world.app.dependencies(), sweeper.dependencies()):
         monkeypatch.setattr(deps, "clock", lambda: clock[0])
@@ -43,18 +46,29 @@ def test_the_sweeper_fails_a_job_whose_attempts_all_died_and_reports_it(world, s
         clock[0] += delay
         with pytest.raises(Killed):
             world.invoke(event)
-    assert world.status("dead")["status"] == "PROCESSING"
+    assert world.status(JOB)["status"] == "PROCESSING"
     clock[0] += 60
     capsys.readouterr()
     result = sweeper.handler(load_event("sweeper_schedule.json"), local_aws.LambdaContext("memberseg-sweeper", 512))
-    assert result["failed"] == ["dead"]
-    status = world.status("dead")
+    assert result["failed"] == [JOB]
+    status = world.status(JOB)
     assert status["status"] == "FAILED" and status["error"]["code"] == "internal_error"
-    assert world.committed("dead") == ["error.json"]
+    assert world.committed(JOB) == ["error.json"]
     assert [e["detail-type"] for e in world.job_events()] == ["Segmentation Job Failed"]
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     (emf,) = [m for m in metrics if "StuckJobs" in m]
     assert emf["StuckJobs"] in (1, [1], 1.0, [1.0]) and emf["service"] == "memberseg-sweeper"
+    # the page shows it in plain words, from the committed run's error.json
+    import api_core
+    import api_service
+    import api_storage
+
+    settings = api_core.Settings(input_bucket=world.input_bucket, output_bucket=world.output_bucket,
+                                 table_name=world.local.stack.table_name)
+    view = api_service.describe_job(settings, api_service.Deps(objects=api_storage.S3Objects(),
+                                                               jobs=api_storage.JobTable(settings.table_name)), JOB)
+    assert view["status"] == "FAILED" and view["error"]["code"] == "internal_error"
+    assert view["message"].startswith("The job could not be completed because of an internal fault")
     # nothing is left for the next sweep
     assert sweeper.handler({}, local_aws.LambdaContext("memberseg-sweeper", 512))["failed"] == []
 
