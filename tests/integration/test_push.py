@@ -389,3 +389,14 @@ def test_run_with_push_and_no_token_fails_before_running(tmp_path: Path, monkeyp
     assert code == 2
     assert "HUBSPOT_ACCESS_TOKEN" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_new_run_into_a_pushed_folder_removes_the_old_import_record(finished_run: Path, run_dir: Path,
+                                                                      portal: FakeHubSpot,
+                                                                      fake_time: FakeTime) -> None:
+    do_push(run_dir, portal, fake_time)
+    assert (run_dir / RESULT_NAME).is_file()
+    inputs = finished_run.parent
+    assert main(["run", "--memberships", str(inputs / "memberships.xlsx"), "--orders", str(inputs / "orders.xlsx"),
+                 "--out", str(run_dir), "--as-of", "2026-11-15"]) == 0
+    assert not (run_dir / RESULT_NAME).exists(), "a new run's outputs must not inherit the old push's DONE"
