@@ -400,3 +400,49 @@ def test_a_new_run_into_a_pushed_folder_removes_the_old_import_record(finished_r
     assert main(["run", "--memberships", str(inputs / "memberships.xlsx"), "--orders", str(inputs / "orders.xlsx"),
                  "--out", str(run_dir), "--as-of", "2026-11-15"]) == 0
     assert not (run_dir / RESULT_NAME).exists(), "a new run's outputs must not inherit the old push's DONE"
+
+
+def test_an_import_that_ends_failed_exits_3(run_dir: Path, fake_time: FakeTime) -> None:
+    with FakeHubSpot(import_states=["STARTED", "DEFERRED", "PROCESSING", "FAILED"]) as portal:
+        outcome = do_push(run_dir, portal, fake_time)
+    assert outcome.exit_code == 3
+    assert saved(run_dir)["imports"][0]["state"] == "FAILED"
+
+
+def test_group_created_meanwhile_is_taken_as_existing(run_dir: Path, portal: FakeHubSpot,
+                                                      fake_time: FakeTime) -> None:
+    group = wanted(run_dir)["group"]
+    portal.groups[group["name"]] = dict(group)
+    portal.fail("GET", f"/crm/v3/properties/contacts/groups/{group['name']}", 404)
+    assert do_push(run_dir, portal, fake_time).exit_code == 0
+    assert saved(run_dir)["group"] == "exists"
+    assert ("POST", "/crm/v3/properties/contacts/groups", 409) in portal.requests
+
+
+def test_an_archived_property_of_the_same_name_is_named(run_dir: Path, portal: FakeHubSpot,
+                                                        fake_time: FakeTime) -> None:
+    portal.archived = {"renewal_count"}
+    with pytest.raises(PushError) as raised:
+        do_push(run_dir, portal, fake_time)
+    assert raised.value.exit_code == 2
+    assert "renewal_count" in raised.value.message and "archived" in raised.value.message
+    assert portal.imports == {}, "no import while a property is missing"
+
+
+def test_a_property_created_meanwhile_with_the_same_type_is_fine(run_dir: Path, portal: FakeHubSpot,
+                                                                 fake_time: FakeTime) -> None:
+    prop = next(p for p in wanted(run_dir)["inputs"] if p["name"] == "renewal_count")
+    # The listing predates it (another push created it in between); batch/create then answers 207.
+    real_get = portal._properties
+
+    def stale_listing(method, rest, body):
+        status, payload, headers = real_get(method, rest, body)
+        if method == "GET" and not rest:
+            payload = {"results": [p for p in payload["results"] if p["name"] != "renewal_count"]}
+        return status, payload, headers
+
+    portal._properties = stale_listing
+    portal.properties["renewal_count"] = dict(prop)
+    assert do_push(run_dir, portal, fake_time).exit_code == 0
+    assert ("POST", "/crm/v3/properties/contacts/batch/create", 207) in portal.requests
+    assert "renewal_count" not in saved(run_dir)["properties"]["created"]

@@ -3,7 +3,7 @@
 Plain HTTP rather than hubspot-api-client: memberseg calls seven endpoints, and the client's
 models reject error types newer than themselves, lack request fields we send, never retry a
 POST and have no default timeout (see docs/hubspot-push.md). `Transport` is the seam tests
-replace; `HttpTransport` is the real one (http.client, streaming uploads).
+replace; `HttpTransport` is the real one (urllib.request, streaming uploads).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import http.client
 import json
 import random
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,24 +117,32 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """One connection per request, with a timeout on connect and on every read."""
+    """urllib.request: TLS with certificate checks, HTTPS_PROXY / NO_PROXY honoured (never for loopback),
+    a timeout on connect and on every read, the multipart body streamed with its declared length."""
+
+    LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
     def send(self, method: str, url: str, headers: dict[str, str], body: Body, timeout: float) -> Response:
         parts = urllib.parse.urlsplit(url)
-        connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        connection = connection_type(parts.netloc, timeout=timeout)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        if parts.scheme not in ("https", "http"):
+            raise ValueError(f"not an http(s) URL: {url}")
         payload: bytes | Iterable[bytes] | None = body.chunks() if isinstance(body, Multipart) else body
         if isinstance(body, Multipart):
             headers = {**headers, "Content-Length": str(len(body))}
+        request = urllib.request.Request(url, data=payload, headers=headers, method=method)  # noqa: S310 - checked above
+        handlers = [urllib.request.ProxyHandler({})] if parts.hostname in self.LOOPBACK else []
+        opener = urllib.request.build_opener(*handlers)
         try:
-            connection.request(method, target, body=payload, headers=headers)
-            answer = connection.getresponse()
-            return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read())
+            with opener.open(request, timeout=timeout) as answer:
+                return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read())
+        except urllib.error.HTTPError as refused:
+            with refused:
+                return Response(refused.code, {k.lower(): v for k, v in refused.headers.items()}, refused.read())
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            raise reason if isinstance(reason, OSError) else ConnectionError(str(reason)) from exc
         except http.client.HTTPException as exc:
             raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            connection.close()
 
 
 @dataclass

@@ -311,7 +311,11 @@ class Pusher:
         for attempt in range(self.settings.import_post_attempts):
             self.progress(f"starting the import of {path.name} ({path.stat().st_size:,} bytes)")
             try:
-                return self.client.request("POST", IMPORTS_PATH, body=body, repeatable=False).json() or {}
+                started = self.client.request("POST", IMPORTS_PATH, body=body, repeatable=False).json()
+                if not isinstance(started, dict) or not started.get("id"):
+                    raise PushError(f"HubSpot accepted the import of {path.name} but named no import id "
+                                    f"(answer: {str(started)[:200]}). Check HubSpot's Import page.", exit_code=1)
+                return started
             except OutcomeUnknown as exc:
                 self.progress(f"{exc}; looking for the import in HubSpot before trying again")
                 self.sleep(self.client.retry.backoff(attempt))
