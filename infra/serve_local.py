@@ -22,7 +22,6 @@ import argparse
 import base64
 import importlib
 import importlib.util
-import json
 import logging
 import os
 import sys
@@ -235,7 +234,7 @@ class LocalServe:
             else:
                 os.environ[name] = value
 
-    def start(self) -> "LocalServe":
+    def start(self) -> LocalServe:
         from moto.server import ThreadedMotoServer
 
         if not self.verbose:
@@ -357,7 +356,7 @@ class LocalServe:
         if self._work_dir is not None:
             self._work_dir.cleanup()
 
-    def __enter__(self) -> "LocalServe":
+    def __enter__(self) -> LocalServe:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -461,7 +461,7 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         "- Planned histories (customers): " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in scen.items()) + ".",
         "  Renewal links are on time (renewal created up to 30 days before the previous expiry, starting the",
         "  day after it), late within the 7-day grace, or lapses (renewed 2–11 months after expiry).",
-        f"- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
+        "- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
         + ", ".join(f"{k} {v}" for k, v in sorted(status.items())) + ". Boundaries: one customer expires",
         "  on 2026-12-15 (30 days: Expiring Soon), one on 2026-12-16 (31 days: Active), one on 2026-11-14 (Expired).",
         "- Recent activity: 10 new members and 10 renewals created between 2026-10-16 and 2026-11-01.",
@@ -469,7 +469,7 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         f"{len(m['mixed_ids'])} customers have both forms across their rows.",
         f"- \"Not Enrolled\" in the Membership column: rows {rows(m['not_enrolled'])}.",
         f"- Blank emails: rows {rows(m['emails']['blank'])}.",
-        f"- Invalid email: " + "; ".join(f"row {r} `{e}`" for r, e in m['emails']['invalid']) + ".",
+        "- Invalid email: " + "; ".join(f"row {r} `{e}`" for r, e in m['emails']['invalid']) + ".",
         f"- Two customers ({', '.join(str(x) for x in m['emails']['shared'][1])}) share "
         f"`{m['emails']['shared'][0]}`: rows {rows(m['emails']['shared'][2])}.",
         "- Individual cells:",

@@ -56,7 +56,7 @@ class Settings:
     auth_enabled: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         return cls(
             input_bucket=env["INPUT_BUCKET"],

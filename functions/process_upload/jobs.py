@@ -14,9 +14,10 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
@@ -421,4 +422,4 @@ def _input_error_dict(exc: Exception) -> dict | None:
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")

@@ -18,7 +18,8 @@ import signal
 import struct
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InputError
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pathlib import Path
 
 from .errors import InputError
 from .rules import Limits, SourceSpec, normalize_header

@@ -17,16 +17,16 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
-from .isolation import Forked, WorkerDied, WorkerFault, crash_error
+from .isolation import Forked, WorkerDied, crash_error
 from .pipeline import run_pipeline
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 from .rules import Rules, load_rules
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 
 ERROR_NAME = "error.json"
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.

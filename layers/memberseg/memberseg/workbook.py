@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
