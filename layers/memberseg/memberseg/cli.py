@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .isolation import WorkerFault
 from .push_command import push_configuration_problem, run_push
-from .runner import JobOutcome, WorkerFault, run_job
+from .runner import JobOutcome, run_job
 
 
 def _date(text: str) -> dt.date:
