@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for a user
         print(f"memberseg: internal error, no outputs written: {exc}", file=sys.stderr)
         return 1
-    if not outcome.ok:
-        print(f"memberseg: {outcome.error['error']['message']}", file=sys.stderr)
-        return outcome.exit_code
+    if outcome.error is not None or outcome.report is None:
+        message = outcome.error["error"]["message"] if outcome.error else "the run left no report"
+        print(f"memberseg: {message}", file=sys.stderr)
+        return outcome.exit_code or 1
     print(format_summary(outcome.report, args.out))
     if args.push:
         return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)

@@ -133,4 +133,7 @@ def _collect(job: Forked) -> OrdersSummary:
     try:
         return job.result()
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died

@@ -81,7 +81,10 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
     try:
         return job.result(timeout=rules.limits.timeout_seconds)
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died
 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,

@@ -121,8 +121,8 @@ class WorkbookWriter:
             sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
         calls = [(position, *self._writer(sheet, col.kind)) for position, col in enumerate(columns)]
         slices = [col.values[start:start + count] for col in columns]
-        for row, values in enumerate(zip(*slices), start=1):
-            for (position, writer, fmt), value in zip(calls, values):
+        for row, values in enumerate(zip(*slices, strict=False), start=1):
+            for (position, writer, fmt), value in zip(calls, values, strict=False):
                 if value is not None:
                     writer(row, position, value, fmt)
 

@@ -20,7 +20,7 @@ from .pipeline import Progress, Result, no_progress, timed
 from .read import RawTable
 from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .validate import Validated
-from .workbook import Column, WorkbookWriter, column, raw_column
+from .workbook import Column, Kind, WorkbookWriter, column, raw_column
 
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
@@ -43,7 +43,7 @@ def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
     columns = _original_columns(result.memberships, sources, members["customer_id"])
-    added = [
+    added: list[tuple[Kind, str]] = [
         ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
         ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
         ("integer", "order_count"), ("date", "last_order_date"), ("money", "estimated_savings"),
@@ -92,7 +92,8 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     members, rules = result.members, result.rules
     labels = rules.status.labels
     status = members["membership_status"].value_counts()
-    status_counts = {label: int(status.get(label, 0)) for label in (labels.expired, labels.expiring_soon, labels.active)}
+    status_counts = {label: int(status.get(label, 0))
+                     for label in (labels.expired, labels.expiring_soon, labels.active)}
     segment_counts = {seg.property: int(members[seg.property].sum()) for seg in rules.segments}
     tier = members["order_value_tier"].value_counts()
     tier_labels = [t.label for t in rules.orders.tiers] + [rules.orders.no_orders_label]
