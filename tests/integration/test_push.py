@@ -446,3 +446,27 @@ def test_a_property_created_meanwhile_with_the_same_type_is_fine(run_dir: Path, 
     assert do_push(run_dir, portal, fake_time).exit_code == 0
     assert ("POST", "/crm/v3/properties/contacts/batch/create", 207) in portal.requests
     assert "renewal_count" not in saved(run_dir)["properties"]["created"]
+
+
+def test_progress_names_each_step_and_the_polled_state(run_dir: Path, portal: FakeHubSpot,
+                                                       fake_time: FakeTime) -> None:
+    lines: list[str] = []
+    do_push(run_dir, portal, fake_time, progress=lines.append)
+    import_id = saved(run_dir)["imports"][0]["import_id"]
+    expected = ["checking the property group membership_segments", "reading the portal's contact properties",
+                "creating the property group membership_segments", "creating 20 properties",
+                f"import {import_id} (hubspot_contacts.csv): PROCESSING",
+                f"import {import_id} (hubspot_contacts.csv): DONE"]
+    found = [next(i for i, line in enumerate(lines) if line.startswith(step)) for step in expected]
+    assert found == sorted(found), lines
+
+
+def test_a_run_without_contacts_has_nothing_to_push(run_dir: Path, portal: FakeHubSpot,
+                                                    fake_time: FakeTime) -> None:
+    report = json.loads((run_dir / "report.json").read_text())
+    report["hubspot"]["rows"] = 0
+    (run_dir / "report.json").write_text(json.dumps(report))
+    with pytest.raises(PushError) as raised:
+        do_push(run_dir, portal, fake_time)
+    assert raised.value.exit_code == 2 and "no contact with a valid email" in raised.value.message
+    assert portal.requests == []

@@ -108,6 +108,9 @@ def load_outputs(directory: Path) -> RunOutputs:
     names = report.get("hubspot", {}).get("files") if isinstance(report, dict) else None
     if not names or not isinstance(definitions, dict):
         raise PushError(f"{report_path} lists no HubSpot files; run `memberseg run` again with this version.")
+    if report.get("hubspot", {}).get("rows") == 0:
+        raise PushError(f"The run in {directory} has no contact with a valid email, so there is nothing to import "
+                        "(see the Needs Attention sheet for why customers were left out).")
     requests = {entry["files"][0]["fileName"]: entry for entry in definitions.get("import_requests", [])}
     missing = [name for name in names if not (directory / name).is_file() or name not in requests]
     if missing:
@@ -234,6 +237,7 @@ class Pusher:
 
     def group_exists(self) -> bool:
         name = self.outputs.group["name"]
+        self.progress(f"checking the property group {name}")
         response = self.client.get(f"{GROUPS_PATH}/{name}", accept=(404,))
         return response.status != 404
 
