@@ -82,8 +82,8 @@ class Multipart:
     def _head(self) -> bytes:
         parts = []
         for name, value in self.fields.items():
-            parts.append(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
-                         f"Content-Type: text/plain; charset=utf-8\r\n\r\n{value}\r\n")
+            # A bare form field, as HubSpot's own client (urllib3) sends importRequest.
+            parts.append(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n')
         parts.append(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{self.file_field}"; '
                      f'filename="{self.file_name}"\r\nContent-Type: {self.file_type}\r\n\r\n')
         return "".join(parts).encode("utf-8")
