@@ -17,16 +17,16 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
-from .isolation import Forked, WorkerDied, WorkerFault, crash_error
+from .isolation import Forked, WorkerDied, WorkerFault, crash_error  # noqa: F401 - WorkerFault is re-exported for the CLI
 from .pipeline import run_pipeline
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 from .rules import Rules, load_rules
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs
 
 ERROR_NAME = "error.json"
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv")
@@ -62,9 +62,9 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    writer = OutputWriter(staging)
-    result = run_pipeline(memberships, orders, rules, as_of, report, on_consolidated=writer.write_duplicates)
-    return writer.finish(result, report)
+    """The whole job: every stage, then the outputs (see `memberseg.pipeline` for its phases)."""
+    result = run_pipeline(memberships, orders, rules, as_of, report)
+    return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
@@ -79,7 +79,10 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
     try:
         return job.result(timeout=rules.limits.timeout_seconds)
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died
 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
@@ -101,8 +104,7 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress)
             else:
-                result = run_pipeline(Path(memberships), Path(orders), rules, as_of)
-                files = write_outputs(result, staging)
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, lambda stage, info: None)
         except InputError as exc:
             error = exc.to_dict()
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")
