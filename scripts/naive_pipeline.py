@@ -84,9 +84,9 @@ def consolidate(frame: pd.DataFrame, cols: dict, grace: int) -> tuple[list[dict]
     """One Python loop per customer group: walk its records by created date."""
     groups: dict[str, list[dict]] = defaultdict(list)
     rejected = []
-    for index, row in frame.iterrows():
+    for number, (_, row) in enumerate(frame.iterrows(), start=2):
         record = row.to_dict()
-        record["_row"] = index + 2
+        record["_row"] = number
         record["_id"] = to_id(row[cols["customer_id"]])
         record["_created"] = to_date(row[cols["created_date"]])
         record["_expiration"] = to_date(row[cols["expiration_date"]])
@@ -121,11 +121,11 @@ def consolidate(frame: pd.DataFrame, cols: dict, grace: int) -> tuple[list[dict]
 def sum_orders(frame: pd.DataFrame, cols: dict) -> tuple[dict, list[dict]]:
     totals: dict[str, dict] = {}
     rejected = []
-    for index, row in frame.iterrows():
+    for number, (_, row) in enumerate(frame.iterrows(), start=2):
         key = to_id(row[cols["customer_id"]])
         value = to_money(row[cols["order_value"]])
         if key is None or value is None:
-            rejected.append({"row": index + 2, "customer_id": key, "reason": "missing ID or value"})
+            rejected.append({"row": number, "customer_id": key, "reason": "missing ID or value"})
             continue
         entry = totals.setdefault(key, {"total": 0.0, "count": 0, "last": None, "name": None})
         entry["total"] += value

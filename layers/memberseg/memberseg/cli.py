@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .runner import JobOutcome, WorkerFault, run_job
+from .isolation import WorkerFault
+from .runner import JobOutcome, run_job
 
 
 def _date(text: str) -> dt.date:
@@ -72,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for a user
         print(f"memberseg: internal error, no outputs written: {exc}", file=sys.stderr)
         return 1
-    if not outcome.ok:
-        print(f"memberseg: {outcome.error['error']['message']}", file=sys.stderr)
-        return outcome.exit_code
+    if outcome.error is not None or outcome.report is None:
+        message = outcome.error["error"]["message"] if outcome.error else "the run left no report"
+        print(f"memberseg: {message}", file=sys.stderr)
+        return outcome.exit_code or 1
     print(format_summary(outcome.report, args.out))
     return 0

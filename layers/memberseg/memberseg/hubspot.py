@@ -79,7 +79,8 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         "estimated_savings": money_text(contacts["estimated_savings"]),
         "order_value_tier": neutralize(contacts["order_value_tier"]),
     }
-    assert tuple(columns) == HUBSPOT_BASE_COLUMNS
+    if tuple(columns) != HUBSPOT_BASE_COLUMNS:  # the property definitions are built from the same tuple
+        raise RuntimeError("HubSpot CSV columns drifted from HUBSPOT_BASE_COLUMNS")
     for seg in rules.segments:
         columns[seg.property] = np.where(contacts[seg.property].to_numpy(dtype=bool), "true", "false")
     return pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pathlib import Path
 
 from .errors import InputError
 from .rules import Limits, SourceSpec, normalize_header
@@ -74,7 +75,7 @@ class _Candidate:
     found: dict[str, int]
 
 
-def _find_header(sheets: Iterable[tuple[str | None, list[list[object]]]], spec: SourceSpec,
+def _find_header(sheets: Iterable[tuple[str | None, list[list[Any]]]], spec: SourceSpec,
                  search_rows: int) -> tuple[_Candidate | None, _Candidate | None]:
     """Return (the header row, or None; the best partial candidate for the error message).
 
@@ -193,9 +194,9 @@ def read_excel(path: Path, *, role: str, spec: SourceSpec, limits: Limits, searc
                                  f"'{spec.sheet}'. Its sheets are: {', '.join(names)}.", file=file)
             names = [spec.sheet]
         # calamine parses a whole sheet on first access: keep it, and parse later sheets only if needed.
-        parsed: dict[str, list[list[object]]] = {}
+        parsed: dict[str | None, list[list[Any]]] = {}
 
-        def sheets() -> Iterator[tuple[str, list[list[object]]]]:
+        def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
             for name in names:
                 parsed[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 yield name, parsed[name]
@@ -235,7 +236,7 @@ def sniff_delimiter(sample: str) -> str:
     except csv.Error:
         first_lines = sample.splitlines()[:20]
         counts = {d: sum(line.count(d) for line in first_lines) for d in ",;\t"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
 def read_csv(path: Path, *, role: str, spec: SourceSpec, limits: Limits, search_rows: int,

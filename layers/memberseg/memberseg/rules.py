@@ -193,7 +193,7 @@ class Condition(_Strict):
     value: ConditionValue = None
 
     @model_validator(mode="after")
-    def _op_fits_field(self) -> "Condition":
+    def _op_fits_field(self) -> Condition:
         kind = SEGMENT_FIELDS.get(self.field)
         if kind is None:
             raise ValueError(f"unknown field {self.field!r}; choose one of {sorted(SEGMENT_FIELDS)}")
@@ -234,7 +234,7 @@ class Segment(_Strict):
         return name
 
     @model_validator(mode="after")
-    def _has_conditions(self) -> "Segment":
+    def _has_conditions(self) -> Segment:
         if not self.all and not self.any:
             raise ValueError("a segment needs at least one condition under 'all' or 'any'")
         if self.label in MEMBER_ADDED_COLUMNS:
@@ -268,7 +268,7 @@ class Rules(_Strict):
     hubspot: HubSpot = HubSpot()
 
     @model_validator(mode="after")
-    def _segments_consistent(self) -> "Rules":
+    def _segments_consistent(self) -> Rules:
         properties = [segment.property for segment in self.segments]
         labels = [segment.label for segment in self.segments]
         for what, names in (("property", properties), ("label", labels)):

@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
-from .isolation import Forked, WorkerDied, WorkerFault, crash_error  # noqa: F401 - WorkerFault is re-exported for the CLI
+from .isolation import Forked, WorkerDied, crash_error
 from .pipeline import run_pipeline
 from .rules import Rules, load_rules
 from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs

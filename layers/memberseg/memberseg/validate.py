@@ -6,8 +6,8 @@ dropped silently. Valid rows carry their Excel row number and file order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
