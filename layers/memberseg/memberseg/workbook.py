@@ -50,7 +50,7 @@ def excel_serials(series: pd.Series) -> np.ndarray:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    """Object strings (None where blank), cut to Excel's cell limit."""
+    """Object strings, None where blank."""
     values = pd.Series(values, dtype=object).reset_index(drop=True)
     return values.where(values.notna(), None)
 
@@ -76,20 +76,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# pandas' C type inference over a column's present cells, grouped by how the column is written.
+_TEXT, _NUMBERS, _DATES = {"string", "empty"}, {"floating", "integer", "mixed-integer-float"}, {"datetime", "date"}
+
+
 def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
     """A column of the input file, as the file holds it; a typed column when the column is uniform."""
     series = pd.Series(cells, dtype=object)
     present = series.notna() & series.ne("")
-    kinds = set(series[present].map(type).unique())
-    dates = {dt.datetime, dt.date, pd.Timestamp}
-    if kinds <= {str}:
+    inferred = pd.api.types.infer_dtype(series[present], skipna=True)
+    if inferred in _TEXT:
         return Column(header, "text", _text(series.where(present)), width)
-    if kinds <= {float, int}:
+    if inferred in _NUMBERS:
         return Column(header, "number", series.where(present).astype(float).to_numpy(), width)
-    if kinds <= dates:
+    if inferred in _DATES:
         return Column(header, "date", excel_serials(series.where(present)), width)
     values = series.map(_plain)
-    if kinds & dates and kinds & {float, int, bool}:
+    kinds = set(values[present].map(type).unique())
+    if kinds & {dt.datetime, dt.date} and kinds & {float, int, bool}:
         # See the module docstring: the writer would put a date format on the numbers too.
         values = values.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
     return Column(header, "raw", values.astype(object), width)
@@ -143,8 +147,9 @@ class WorkbookWriter:
         return pd.DataFrame(data, columns=headers), formats
 
     def _fit_text(self, values: pd.Series) -> pd.Series:
-        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
-        long = lengths > EXCEL_MAX_STRING
+        lengths = values.str.len() if pd.api.types.infer_dtype(values, skipna=True) in _TEXT \
+            else values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        long = (lengths > EXCEL_MAX_STRING).to_numpy(dtype=bool)
         if long.any():
             self.truncated_cells += int(long.sum())
             values = values.copy()
