@@ -1,6 +1,8 @@
-"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR`.
+"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
+and `memberseg push DIR [--dry-run] [--force]`.
 
-Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault.
+Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault;
+`push` also exits 3 when HubSpot imported the files but refused some rows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .isolation import WorkerFault
+from .push_command import push_configuration_problem, run_push
 from .runner import JobOutcome, run_job
 
 
@@ -33,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     run.add_argument("--as-of", type=_date, help="date to classify against (default: today)")
     run.add_argument("--rules", type=Path, help="rules file replacing the defaults (YAML or TOML)")
+    run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
+    push = commands.add_parser("push", help="send a finished run's contacts and properties to HubSpot",
+                               description="Token from HUBSPOT_ACCESS_TOKEN (a private app with crm.import, "
+                               "crm.schemas.contacts.read, crm.schemas.contacts.write); API base from "
+                               "HUBSPOT_API_BASE (default https://api.hubapi.com).")
+    push.add_argument("dir", type=Path, help="a finished run's output folder")
+    push.add_argument("--dry-run", action="store_true", help="only read from HubSpot, and print the plan")
+    push.add_argument("--force", action="store_true", help="import again even if hubspot_import.json says DONE")
+    push.add_argument("--deadline", type=float, default=3600, metavar="SECONDS",
+                      help="stop waiting for the imports after this long (default 3600); pushing again resumes")
     return parser
 
 
@@ -63,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         if interactive:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}...", file=sys.stderr, flush=True)
 
+    if args.command == "push":
+        return run_push(args.dir, dry_run=args.dry_run, force=args.force, deadline_seconds=args.deadline,
+                        progress=progress)
+    if args.push and (problem := push_configuration_problem()):
+        print(f"memberseg push: {problem}", file=sys.stderr)   # before a long run, not after it
+        return 2
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
                                       as_of=args.as_of, progress=progress)
@@ -78,4 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memberseg: {message}", file=sys.stderr)
         return outcome.exit_code or 1
     print(format_summary(outcome.report, args.out))
+    if args.push:
+        return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)
     return 0

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .rules import HUBSPOT_BASE_COLUMNS, Rules
+from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, Rules
 
 CSV_NAME = "hubspot_contacts"
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -173,6 +172,7 @@ def property_definitions(rules: Rules, csv_names: list[str]) -> dict:
         "name": f"memberseg {name}",
         "importOperations": {"0-1": "UPSERT"},
         "dateFormat": "YEAR_MONTH_DAY",
+        "marketableContactImport": rules.hubspot.marketable_contact_import,
         "files": [{"fileName": name, "fileFormat": "CSV",
                    "fileImportPage": {"hasHeader": True, "columnMappings": mappings}}],
     } for name in csv_names]

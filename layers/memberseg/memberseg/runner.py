@@ -29,7 +29,9 @@ from .rules import Rules, load_rules
 from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs
 
 ERROR_NAME = "error.json"
-STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv")
+# hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
+STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
+                  "hubspot_import.json")
 ProgressCallback = Callable[[str], None]
 
 
