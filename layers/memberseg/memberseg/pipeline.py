@@ -1,47 +1,39 @@
 """The job's stages in order: read -> validate -> consolidate -> enrich -> classify -> segment.
 
-`run_pipeline` takes two paths and returns a `Result`; `memberseg.write` turns it
-into the four output files, and `memberseg.runner` wraps both in an isolated worker.
+`run_pipeline` shows the whole run as three phases, called in order:
+
+1. `start_orders`: the orders file is read, validated and summed per ID in a forked child,
+   on the second core;
+2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the
+   memberships;
+3. `finish`: waits for the orders summary, then enriches, classifies and segments.
+
+It returns a `Result`; `memberseg.write` turns that into the output files, and
+`memberseg.runner` wraps both in an isolated worker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .classify import classify
-from .consolidate import consolidate
-from .enrich import OrderMatch, enrich, orders_by_id
-from .hubspot import HubSpotExport, export
+from .consolidate import Consolidated, consolidate
+from .enrich import enrich, orders_by_id
+from .hubspot import export
 from .isolation import Forked, WorkerDied, crash_error
 from .read import RawTable, read_table
+from .result import Result
 from .rules import Rules
 from .safety import inspect_file
 from .segment import segment
+from .timing import Progress, no_progress, timed
 from .validate import Validated, validate_memberships, validate_orders
 
-Progress = Callable[[str, dict], None]
-
-
-@dataclass
-class Result:
-    rules: Rules
-    as_of: dt.date
-    memberships: RawTable
-    orders: RawTable               # metadata only: its frame is dropped once summarised
-    members: pd.DataFrame          # one row per customer, in output order
-    member_validation: Validated
-    orders_rejected: pd.DataFrame  # row, customer_id, customer_name, reason
-    duplicates: pd.DataFrame
-    order_match: OrderMatch
-    hubspot: HubSpotExport
-    timings: dict[str, float] = field(default_factory=dict)
+__all__ = ["Result", "run_pipeline", "read_input", "start_orders", "prepare_memberships", "finish"]
 
 
 @dataclass
@@ -54,16 +46,40 @@ class OrdersSummary:
     timings: dict[str, float]
 
 
-def no_progress(stage: str, info: dict) -> None:
-    return None
+@dataclass
+class PendingOrders:
+    """The orders summary, being computed in a child process (or, with parallel=False, not yet)."""
+
+    path: Path
+    rules: Rules
+    progress: Progress
+    job: Forked | None
+
+    def result(self) -> OrdersSummary:
+        if self.job is None:
+            return summarize_orders(self.path, self.rules, self.progress)
+        try:
+            return self.job.result()
+        except WorkerDied as died:
+            error = crash_error(died)
+            if error is None:
+                raise
+            raise error from died
+        finally:
+            self.job = None
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
 
 
-@contextmanager
-def timed(timings: dict[str, float], stage: str, progress: Progress, **info) -> Iterator[None]:
-    progress(stage, info)
-    started = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - started, 3)
+@dataclass
+class PreparedMemberships:
+    table: RawTable
+    validation: Validated
+    consolidated: Consolidated
+    timings: dict[str, float]
 
 
 def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> RawTable:
@@ -88,52 +104,52 @@ def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress)
     return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings)
 
 
-ConsolidatedHook = Callable[[RawTable, Validated, pd.DataFrame], None]
+def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True
+                 ) -> PendingOrders:
+    """Phase 1: start summarising the orders file on the second core."""
+    job = Forked(summarize_orders, Path(path), rules, progress=progress) if parallel else None
+    return PendingOrders(Path(path), rules, progress, job)
 
 
-def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = no_progress, *, parallel: bool = True,
-                 on_consolidated: ConsolidatedHook | None = None) -> Result:
-    """Run every stage but writing. `on_consolidated(memberships, validation, duplicates)` runs while the
-    orders file is still being read, so a caller can start writing what no longer depends on orders."""
+def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress) -> PreparedMemberships:
+    """Phase 2: read, validate and consolidate the memberships (nothing here needs the orders)."""
     timings: dict[str, float] = {}
-    # The orders file is read on the second core while the memberships are consolidated.
-    orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
-    try:
-        with timed(timings, "reading", progress):
-            memberships = read_input(Path(memberships_path), "memberships", rules, progress)
-        with timed(timings, "validating", progress):
-            member_validation = validate_memberships(memberships, rules)
-        with timed(timings, "consolidating", progress):
-            consolidated = consolidate(member_validation.valid, rules)
-        if on_consolidated:
-            with timed(timings, "writing duplicates", progress):
-                on_consolidated(memberships, member_validation, consolidated.duplicates)
-        with timed(timings, "waiting for orders", progress):
-            orders = (_collect(orders_job) if orders_job
-                      else summarize_orders(Path(orders_path), rules, progress))
-            orders_job = None
-    finally:
-        if orders_job is not None:  # memberships failed first: stop the orders reader too
-            orders_job.cancel()
+    with timed(timings, "reading", progress):
+        table = read_input(Path(path), "memberships", rules, progress)
+    with timed(timings, "validating", progress):
+        validation = validate_memberships(table, rules)
+    with timed(timings, "consolidating", progress):
+        consolidated = consolidate(validation.valid, rules)
+    return PreparedMemberships(table, validation, consolidated, timings)
+
+
+def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rules, as_of: dt.date,
+           progress: Progress = no_progress) -> Result:
+    """Phase 3: wait for the orders summary, then enrich, classify and segment."""
+    timings = dict(memberships.timings)
+    with timed(timings, "waiting for orders", progress):
+        orders = pending.result()
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
-        customers, order_match = enrich(consolidated.customers, consolidated.id_links, orders.by_id, rules)
+        customers, order_match = enrich(memberships.consolidated.customers, memberships.consolidated.id_links,
+                                        orders.by_id, rules)
     with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
     with timed(timings, "segmenting", progress):
         members = segment(members, rules)
         hubspot = export(members, rules)
-    return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders.source, members=members,
-                  member_validation=member_validation, orders_rejected=orders.rejected,
-                  duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings)
+    return Result(rules=rules, as_of=as_of, memberships=memberships.table, orders=orders.source, members=members,
+                  member_validation=memberships.validation, orders_rejected=orders.rejected,
+                  duplicates=memberships.consolidated.duplicates, order_match=order_match, hubspot=hubspot,
+                  timings=timings)
 
 
-def _collect(job: Forked) -> OrdersSummary:
+def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
+                 progress: Progress = no_progress, *, parallel: bool = True) -> Result:
+    """Run every stage but writing, in three phases (see the module docstring)."""
+    pending = start_orders(orders_path, rules, progress, parallel=parallel)
     try:
-        return job.result()
-    except WorkerDied as died:
-        error = crash_error(died)
-        if error is None:
-            raise
-        raise error from died
+        memberships = prepare_memberships(memberships_path, rules, progress)
+        return finish(memberships, pending, rules, as_of, progress)
+    finally:
+        pending.cancel()  # a no-op once collected; stops the orders reader if the memberships failed first

@@ -27,7 +27,7 @@ from .isolation import Forked, WorkerDied, crash_error
 from .job_protocol import ERROR_NAME
 from .pipeline import run_pipeline
 from .rules import Rules, load_rules
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
@@ -64,9 +64,9 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    writer = OutputWriter(staging)
-    result = run_pipeline(memberships, orders, rules, as_of, report, on_consolidated=writer.write_duplicates)
-    return writer.finish(result, report)
+    """The whole job: every stage, then the outputs (see `memberseg.pipeline` for its phases)."""
+    result = run_pipeline(memberships, orders, rules, as_of, report)
+    return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
@@ -116,8 +116,7 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
                                       deadline_s)
             else:
-                result = run_pipeline(Path(memberships), Path(orders), rules, as_of)
-                files = write_outputs(result, staging)
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, lambda stage, info: None)
         except InputError as exc:
             error = exc.to_dict()
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")
