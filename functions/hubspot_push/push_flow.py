@@ -212,8 +212,9 @@ def _hand_back(deps: Deps, job_id: str, run_id: str, attempt: int, message: str)
 
 def _finish(deps: Deps, job_id: str, run_id: str, attempt: int, status: dict, hubspot: dict) -> Outcome:
     hubspot = {**hubspot, "finished_at": iso_utc(deps.clock()), "published": False}
-    deps.logger.info("push finished", extra={k: hubspot.get(k) for k in ("state", "created", "updated", "errors",
-                                                                           "error")})
+    # one nested key: LogRecord already has attributes such as `created`
+    deps.logger.info("push finished", extra={"hubspot": {k: hubspot.get(k) for k in ("state", "created", "updated",
+                                                                                      "errors", "error")}})
     if not deps.jobs.record_push(job_id, run_id=run_id, attempt=attempt, hubspot=hubspot):
         deps.logger.warning("the push's claim was taken over; its result is not recorded")
         return Outcome("duplicate", hubspot["state"], hubspot)

@@ -67,5 +67,5 @@ def handler(event: EventBridgeEvent, context: LambdaContext) -> dict:
         metrics.add_metric(name="HubSpotImportsFinished" if outcome.state != "FAILED" else "HubSpotImportsFailed",
                            unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="HubSpotRowErrors", unit=MetricUnit.Count, value=outcome.hubspot.get("errors", 0))
-    logger.info("done", extra=outcome.as_dict())
+    logger.info("done", extra={"outcome": outcome.as_dict()})
     return outcome.as_dict()
