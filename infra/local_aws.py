@@ -52,7 +52,8 @@ def _tag(name: str):
 
 
 for _name in ("Ref", "Sub", "GetAtt", "If", "Split", "Not", "Equals", "Join", "Select", "And", "Or",
-              "FindInMap", "ImportValue", "Base64", "Condition", "GetAZs"):
+              "FindInMap", "ImportValue", "Base64", "Condition", "GetAZs", "Contains", "EachMemberEquals",
+              "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll"):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
