@@ -30,6 +30,7 @@ import time
 import traceback
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -214,7 +215,7 @@ class LocalServe:
     _http: Any = None
     _work_dir: Any = None
 
-    def _setenv(self, values: dict[str, str | None]) -> None:
+    def _setenv(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             if value is None:
