@@ -271,12 +271,7 @@ class LocalServe:
 
         self.session = boto3.Session(region_name=REGION)
         st = api_stack(overrides)
-        original_stack = local_aws.stack
-        local_aws.stack = lambda _overrides=None: st     # deploy() the template *with* the API fragment
-        try:
-            self.local = local_aws.deploy(self.session, overrides)
-        finally:
-            local_aws.stack = original_stack
+        self.local = local_aws.deploy(self.session, template=st)  # the template *with* the API fragment
         env = st.function_environment()                  # the processing function
         env.update(st.function_environment(API_FUNCTION))
         env["JOB_WORK_DIR"] = self._work_dir.name
