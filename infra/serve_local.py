@@ -30,6 +30,7 @@ import time
 import traceback
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -214,7 +215,7 @@ class LocalServe:
     _http: Any = None
     _work_dir: Any = None
 
-    def _setenv(self, values: dict[str, str | None]) -> None:
+    def _setenv(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             if value is None:
@@ -270,12 +271,7 @@ class LocalServe:
 
         self.session = boto3.Session(region_name=REGION)
         st = api_stack(overrides)
-        original_stack = local_aws.stack
-        local_aws.stack = lambda _overrides=None: st     # deploy() the template *with* the API fragment
-        try:
-            self.local = local_aws.deploy(self.session, overrides)
-        finally:
-            local_aws.stack = original_stack
+        self.local = local_aws.deploy(self.session, template=st)  # the template *with* the API fragment
         env = st.function_environment()                  # the processing function
         env.update(st.function_environment(API_FUNCTION))
         env["JOB_WORK_DIR"] = self._work_dir.name
