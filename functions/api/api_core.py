@@ -287,7 +287,8 @@ def hubspot_view(item: dict | None) -> dict | None:
         state = PushState(str(hubspot.get("state")))
     except ValueError:
         return None
-    view: dict[str, Any] = {"state": state.value, "message": HUBSPOT_MESSAGES[state],
+    message = str(hubspot.get("message") or "") if state == PushState.SKIPPED else ""
+    view: dict[str, Any] = {"state": state.value, "message": message or HUBSPOT_MESSAGES[state],
                             "created": _int(hubspot.get("created")), "updated": _int(hubspot.get("updated")),
                             "errors": _int(hubspot.get("errors")),
                             "first_errors": [{"file": e.get("file"), "line": e.get("line"),

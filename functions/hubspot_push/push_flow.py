@@ -164,9 +164,9 @@ def _push_claimed(job_id: str, run_id: str, attempt: int, status: dict, work: Pa
     prefix = str(status["output_prefix"])
     had_result = _download(deps, bucket, prefix, work)
     report = json.loads((work / REPORT_NAME).read_text(encoding="utf-8"))
-    if (report.get("hubspot") or {}).get("push") is False:
-        hubspot = {"state": PushState.SKIPPED.value, "message": "This job's rules say hubspot.push: false."}
-        return _finish(deps, job_id, run_id, attempt, status, hubspot)
+    reason = _skip_reason(report.get("hubspot") or {})
+    if reason:
+        return _finish(deps, job_id, run_id, attempt, status, {"state": PushState.SKIPPED.value, "message": reason})
     try:
         if attempt > 1 and not had_result:
             seed_submitting(work, run_id)
@@ -195,6 +195,14 @@ def _push_claimed(job_id: str, run_id: str, attempt: int, status: dict, work: Pa
     state = PushState.DONE if outcome.exit_code == 0 else PushState.ROW_ERRORS
     hubspot = {"state": state.value, "result_key": prefix + HUBSPOT_IMPORT_NAME, **summarise(outcome.result or {})}
     return _finish(deps, job_id, run_id, attempt, status, hubspot)
+
+
+def _skip_reason(report_hubspot: dict) -> str | None:
+    if report_hubspot.get("push") is False:
+        return "Not sent to HubSpot: this job's rules say hubspot.push: false."
+    if report_hubspot.get("rows") == 0:
+        return "Not sent to HubSpot: no customer has a usable email (see the Needs Attention sheet)."
+    return None
 
 
 def _save_result(deps: Deps, bucket: str, prefix: str, work: Path) -> None:

@@ -6,6 +6,7 @@ file and the "HubSpot Import Finished" event; the API core's view of it (api_cor
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import boto3
 import pytest
@@ -28,6 +29,9 @@ def _queue_for_rule(session, rule_name: str, pattern: dict, queue: str) -> str:
 
 def test_a_succeeded_job_is_pushed_to_hubspot_once(moto_server, deploy_process_function,  # noqa: F811
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # moto's backends live in this process, shared by every server started in it: start from empty
+    urllib.request.urlopen(urllib.request.Request(moto_server + "/moto-api/reset", method="POST"),  # noqa: S310
+                           timeout=10).close()
     session = boto3.Session(region_name="us-east-1")
     local, process = deploy_process_function(session)
     s3, sqs = session.client("s3"), session.client("sqs")

@@ -213,3 +213,10 @@ def test_the_token_is_never_logged(world) -> None:
     world.deliver()
     assert world.logs.lines and not any(TOKEN in line for line in world.logs.lines)
     assert TOKEN not in json.dumps(world.store.items) + json.dumps(world.events.sent)
+
+
+def test_a_run_without_a_single_contact_is_skipped_not_failed(world) -> None:
+    world.report["hubspot"]["rows"] = 0
+    world.objects.put(BUCKET, PREFIX + "report.json", json.dumps(world.report).encode())
+    assert world.deliver().action == "skipped"
+    assert "usable email" in status(world)["message"] and world.portal.calls == []
