@@ -50,9 +50,11 @@ test: system-deps venv lint
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
 
-## Benchmarks: 200k memberships + 1M orders (naive pipeline once, memberseg median of 3, their ratio), and the Excel-maximum inputs.
+## Benchmarks: 200k memberships + 1M orders (naive pipeline once, memberseg median of 3, their ratio), then
+## how fast the CLI refuses bad files (before any heavy import); bench-max: the Excel-maximum inputs.
 bench: venv
 	$(PY) scripts/bench.py --size standard --runs 3
+	$(PY) scripts/refusal_bench.py --runs 5
 
 bench-max: venv
 	$(PY) scripts/bench.py --size excel-max --runs 1 --naive-runs 0

@@ -26,14 +26,17 @@ import hostile  # noqa: E402
 BOUND_S = 2.0
 HEAVY = ("pandas", "numpy", "python_calamine")
 
-CASES: list[tuple[str, Callable[[Path], Path]]] = [
-    ("zip with 100,000 entries", lambda d: hostile.too_many_entries_xlsx(d, 100_000)),
-    ("zip bomb (1 GB unpacked)", hostile.big_zip_bomb_xlsx),
-    ("one cell at XFD1048576", hostile.far_cell_xlsx),
-    ("password-protected workbook", hostile.encrypted_xlsx),
-    ("CSV text named .xlsx", hostile.csv_renamed_xlsx),
-    ("unsupported extension (.pdf)", lambda d: _write(d / "memberships.pdf", b"%PDF-1.7\n")),
-    ("empty file", hostile.empty_file),
+# (case, the bad file's role, how to build it)
+CASES: list[tuple[str, str, Callable[[Path], Path]]] = [
+    ("zip with 100,000 entries", "memberships", lambda d: hostile.too_many_entries_xlsx(d, 100_000)),
+    ("zip bomb (1 GB unpacked)", "memberships", hostile.big_zip_bomb_xlsx),
+    ("one cell at XFD1048576", "memberships", hostile.far_cell_xlsx),
+    ("password-protected workbook", "memberships", hostile.encrypted_xlsx),
+    ("CSV text named .xlsx", "memberships", hostile.csv_renamed_xlsx),
+    ("unsupported extension (.pdf)", "memberships", lambda d: _write(d / "memberships.pdf", b"%PDF-1.7\n")),
+    ("empty file", "memberships", hostile.empty_file),
+    ("zip bomb as the orders file", "orders", hostile.big_zip_bomb_xlsx),
+    ("far cell as the orders file", "orders", hostile.far_cell_xlsx),
 ]
 
 
@@ -42,10 +45,11 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def refuse(bad: Path, good: Path, out: Path) -> tuple[float, int, list[str]]:
+def refuse(bad: Path, role: str, good: Path, out: Path) -> tuple[float, int, list[str]]:
     """Wall time, exit code and the heavy modules imported, for one CLI run."""
-    cmd = [sys.executable, "-X", "importtime", "-m", "memberseg", "run", "--memberships", str(bad),
-           "--orders", str(good), "--out", str(out), "--as-of", "2026-11-15"]
+    memberships, orders = (bad, good) if role == "memberships" else (good, bad)
+    cmd = [sys.executable, "-X", "importtime", "-m", "memberseg", "run", "--memberships", str(memberships),
+           "--orders", str(orders), "--out", str(out), "--as-of", "2026-11-15"]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     took = time.perf_counter() - started
@@ -62,13 +66,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "good").mkdir()
-        good = hostile.valid_memberships_xlsx(work / "good", name="orders.xlsx")
+        good = hostile.valid_memberships_xlsx(work / "good", name="good.xlsx")  # passes either role's gate
         print(f"{'case':32} {'median s':>9} {'exit':>5}  heavy imports before the refusal")
-        for name, build in CASES:
+        for name, role, build in CASES:
             case_dir = work / name.replace(" ", "_").replace("/", "_")
             case_dir.mkdir()
             bad = build(case_dir)
-            runs = [refuse(bad, good, case_dir / "out") for _ in range(args.runs)]
+            runs = [refuse(bad, role, good, case_dir / "out") for _ in range(args.runs)]
             median = statistics.median(t for t, _, _ in runs)
             codes = {code for _, code, _ in runs}
             heavy = sorted({m for _, _, mods in runs for m in mods})

@@ -15,6 +15,7 @@ It returns a `Result`; `memberseg.write` turns that into the output files, and
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,12 +53,13 @@ class PendingOrders:
 
     path: Path
     rules: Rules
+    kind: str | None
     progress: Progress
     job: Forked | None
 
     def result(self) -> OrdersSummary:
         if self.job is None:
-            return summarize_orders(self.path, self.rules, self.progress)
+            return summarize_orders(self.path, self.rules, self.kind, self.progress)
         try:
             return self.job.result()
         except WorkerDied as died:
@@ -82,8 +84,10 @@ class PreparedMemberships:
     timings: dict[str, float]
 
 
-def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> RawTable:
-    kind = inspect_file(path, rules.limits, role=role)
+def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress, *,
+               kind: str | None = None) -> RawTable:
+    """Read one file; `kind` is the safety gate's verdict when the caller already ran it."""
+    kind = kind or inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
     spec = getattr(rules.inputs, role)
     table = read_table(path, kind, role=role, spec=spec, limits=rules.limits,
@@ -92,11 +96,12 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_prog
     return table
 
 
-def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress) -> OrdersSummary:
+def summarize_orders(path: Path, rules: Rules, kind: str | None = None,
+                     progress: Progress = no_progress) -> OrdersSummary:
     """Read, validate and sum the orders file per ID (runs in its own process)."""
     timings: dict[str, float] = {}
     with timed(timings, "reading orders", progress):
-        table = read_input(path, "orders", rules, progress)
+        table = read_input(path, "orders", rules, progress, kind=kind)
     with timed(timings, "validating orders", progress):
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
@@ -104,18 +109,19 @@ def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress)
     return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings)
 
 
-def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True
-                 ) -> PendingOrders:
+def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True,
+                 kind: str | None = None) -> PendingOrders:
     """Phase 1: start summarising the orders file on the second core."""
-    job = Forked(summarize_orders, Path(path), rules, progress=progress) if parallel else None
-    return PendingOrders(Path(path), rules, progress, job)
+    job = Forked(summarize_orders, Path(path), rules, kind, progress=progress) if parallel else None
+    return PendingOrders(Path(path), rules, kind, progress, job)
 
 
-def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress) -> PreparedMemberships:
+def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress, *,
+                        kind: str | None = None) -> PreparedMemberships:
     """Phase 2: read, validate and consolidate the memberships (nothing here needs the orders)."""
     timings: dict[str, float] = {}
     with timed(timings, "reading", progress):
-        table = read_input(Path(path), "memberships", rules, progress)
+        table = read_input(Path(path), "memberships", rules, progress, kind=kind)
     with timed(timings, "validating", progress):
         validation = validate_memberships(table, rules)
     with timed(timings, "consolidating", progress):
@@ -145,11 +151,15 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = no_progress, *, parallel: bool = True) -> Result:
-    """Run every stage but writing, in three phases (see the module docstring)."""
-    pending = start_orders(orders_path, rules, progress, parallel=parallel)
+                 progress: Progress = no_progress, *, parallel: bool = True,
+                 kinds: Mapping[str, str] | None = None) -> Result:
+    """Run every stage but writing, in three phases (see the module docstring).
+
+    `kinds` holds the safety gate's verdict per role when the caller gated the files first."""
+    kinds = kinds or {}
+    pending = start_orders(orders_path, rules, progress, parallel=parallel, kind=kinds.get("orders"))
     try:
-        memberships = prepare_memberships(memberships_path, rules, progress)
+        memberships = prepare_memberships(memberships_path, rules, progress, kind=kinds.get("memberships"))
         return finish(memberships, pending, rules, as_of, progress)
     finally:
         pending.cancel()  # a no-op once collected; stops the orders reader if the memberships failed first

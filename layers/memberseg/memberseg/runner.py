@@ -24,10 +24,9 @@ from zoneinfo import ZoneInfo
 
 from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
-from .job_protocol import ERROR_NAME
-from .pipeline import run_pipeline
+from .job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, ROLES, WORKBOOK_NAME
 from .rules import Rules, load_rules
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs
+from .safety import inspect_file
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
@@ -64,8 +63,16 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    """The whole job: every stage, then the outputs (see `memberseg.pipeline` for its phases)."""
-    result = run_pipeline(memberships, orders, rules, as_of, report)
+    """The whole job: the safety gate on both files, every stage, then the outputs.
+
+    The gate runs before pandas and numpy are imported, so a bad file is refused at once
+    (see `memberseg.pipeline` for the stages' phases)."""
+    paths = dict(zip(ROLES, (memberships, orders), strict=True))
+    kinds = {role: inspect_file(path, rules.limits, role=role) for role, path in paths.items()}
+    from .pipeline import run_pipeline  # the heavy imports, once both files passed the gate
+    from .write import write_outputs
+
+    result = run_pipeline(memberships, orders, rules, as_of, report, kinds=kinds)
     return write_outputs(result, staging, report)
 
 

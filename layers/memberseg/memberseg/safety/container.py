@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -42,6 +43,39 @@ def has_dtd(head: bytes) -> bool:
     return b"<!DOCTYPE" in upper or b"<!ENTITY" in upper
 
 
+# The zip end records (PKWARE APPNOTE.TXT 4.3.14-4.3.16): signature, layout, size.
+END_RECORD = (b"PK\x05\x06", struct.Struct("<4s4H2LH"))            # entries total: field 4
+ZIP64_LOCATOR = (b"PK\x06\x07", struct.Struct("<4sLQL"))           # the zip64 end record's offset: field 2
+ZIP64_END_RECORD = (b"PK\x06\x06", struct.Struct("<4sQ2H2L4Q"))    # entries total: field 7
+MAX_COMMENT = 0xFFFF
+
+
+def declared_entries(path: Path) -> int | None:
+    """How many entries the archive's end record says it has (zip64 too), or None when there is none.
+
+    zipfile parses the whole central directory when it opens an archive, which takes seconds for
+    100,000 entries; this reads only the end records."""
+    signature, layout = END_RECORD
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        tail_size = min(size, layout.size + MAX_COMMENT)
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+        at = tail.rfind(signature)
+        if at < 0 or tail_size - at < layout.size:
+            return None
+        entries = int(layout.unpack_from(tail, at)[4])
+        locator_signature, locator = ZIP64_LOCATOR
+        if entries != 0xFFFF or at < locator.size or not tail.startswith(locator_signature, at - locator.size):
+            return entries
+        fh.seek(int(locator.unpack_from(tail, at - locator.size)[2]))
+        record_signature, record = ZIP64_END_RECORD
+        data = fh.read(record.size)
+        if len(data) < record.size or not data.startswith(record_signature):
+            return None
+        return int(record.unpack(data)[7])
+
+
 def _normpath(path: str) -> str:
     parts: list[str] = []
     for piece in PurePosixPath(path).parts:
@@ -65,6 +99,9 @@ class ZipChecks:
         self.bounds = SheetBounds(limits.max_rows, limits.max_columns, limits.max_cells)
 
     def run(self) -> None:
+        entries = declared_entries(self.path)
+        if entries is not None and entries > self.limits.max_zip_entries:
+            raise self._too_many_entries(entries)
         try:
             zf = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError):
@@ -92,11 +129,14 @@ class ZipChecks:
                                                 and info.filename.endswith(".xml")):
                 self._check_sheet(zf, info, sheet_names.get(info.filename))
 
+    def _too_many_entries(self, entries: int) -> InputError:
+        return self.say.unsafe(f"contains {entries:,} internal parts, more than the "
+                               f"{self.limits.max_zip_entries:,} allowed", entries=entries)
+
     def _check_directory(self, infos: list[zipfile.ZipInfo]) -> None:
         limits, say = self.limits, self.say
-        if len(infos) > limits.max_zip_entries:
-            raise say.unsafe(f"contains {len(infos):,} internal parts, more than the {limits.max_zip_entries:,} "
-                             "allowed", entries=len(infos))
+        if len(infos) > limits.max_zip_entries:   # the end record may understate them
+            raise self._too_many_entries(len(infos))
         for info in infos:
             if info.flag_bits & 0x1:
                 raise say.corrupt("is an encrypted zip archive, not a normal Excel workbook")
