@@ -377,13 +377,13 @@ def test_report(out: Path) -> None:
     assert report["inputs"]["memberships"]["header_row"] == 1
     assert report["inputs"]["orders"]["sheet"] == "Orders"
     m = report["memberships"]
-    assert m == {"rows_in": 10, "kept": 8, "consolidated": 1, "rejected": 1}
+    assert m == {"rows_in": 10, "kept": 8, "consolidated": 1, "rejected": 1, "excluded": 0}
     assert m["rows_in"] == m["kept"] + m["consolidated"] + m["rejected"]
     o = report["orders"]
     assert (o["rows_in"], o["matched"], o["unmatched"], o["rejected"]) == (7, 3, 2, 2)
     assert o["rows_in"] == o["matched"] + o["unmatched"] + o["rejected"]
     assert o["unmatched_total"] == pytest.approx(15.5)
-    assert report["status_counts"] == {"Expired": 1, "Expiring Soon": 1, "Active": 6}
+    assert report["status_counts"] == {"Expired": 1, "Expiring Soon": 1, "Active": 6, "Inactive": 0}
     assert report["segment_counts"] == {
         "active_membership": 6, "expiring_soon": 1, "expired_membership": 1, "recently_renewed": 0,
         "new_member": 0, "not_enrolled": 1, "high_value_customer": 1, "high_value_at_risk": 1,

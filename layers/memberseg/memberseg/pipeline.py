@@ -42,6 +42,8 @@ class Result:
     order_match: OrderMatch
     hubspot: HubSpotExport
     timings: dict[str, float] = field(default_factory=dict)
+    orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
+    orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json
 
 
 @dataclass
@@ -52,6 +54,8 @@ class OrdersSummary:
     rejected: pd.DataFrame
     by_id: pd.DataFrame
     timings: dict[str, float]
+    excluded: pd.DataFrame | None = None
+    facts: dict = field(default_factory=dict)
 
 
 def no_progress(stage: str, info: dict) -> None:
@@ -69,9 +73,7 @@ def timed(timings: dict[str, float], stage: str, progress: Progress, **info) -> 
 def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> RawTable:
     kind = inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
-    spec = getattr(rules.inputs, role)
-    table = read_table(path, kind, role=role, spec=spec, limits=rules.limits,
-                       search_rows=rules.inputs.header_search_rows, keep_only_fields=(role == "orders"))
+    table = read_table(path, kind, role=role, rules=rules, keep_only_fields=(role == "orders"))
     progress("parsed", {"file": path.name, "role": role})
     return table
 
@@ -85,7 +87,8 @@ def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress)
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
     table.frame = table.frame.iloc[:0]
-    return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings)
+    return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings,
+                         excluded=validated.excluded, facts=validated.facts)
 
 
 ConsolidatedHook = Callable[[RawTable, Validated, pd.DataFrame], None]
@@ -102,10 +105,13 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
     try:
         with timed(timings, "reading", progress):
             memberships = read_input(Path(memberships_path), "memberships", rules, progress)
+        if memberships.profile is not None:  # a profile may add segments (auto_renewing, ...)
+            rules = rules.with_profile(memberships.profile)
         with timed(timings, "validating", progress):
             member_validation = validate_memberships(memberships, rules)
         with timed(timings, "consolidating", progress):
-            consolidated = consolidate(member_validation.valid, rules)
+            consolidated = consolidate(member_validation.valid, rules,
+                                       memberships.spec.dedupe_key if memberships.spec else None)
         if on_consolidated:
             with timed(timings, "writing duplicates", progress):
                 on_consolidated(memberships, member_validation, consolidated.duplicates)
@@ -118,7 +124,9 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
             orders_job.cancel()
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
-        customers, order_match = enrich(consolidated.customers, consolidated.id_links, orders.by_id, rules)
+        join_key = orders.facts.get("join_key", "customer_id")
+        customers, order_match = enrich(consolidated.customers, consolidated.links[join_key], orders.by_id, rules,
+                                        join_key)
     with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
     with timed(timings, "segmenting", progress):
@@ -126,7 +134,8 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
         hubspot = export(members, rules)
     return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders.source, members=members,
                   member_validation=member_validation, orders_rejected=orders.rejected,
-                  duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings)
+                  duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings,
+                  orders_excluded=orders.excluded, orders_facts=orders.facts)
 
 
 def _collect(job: Forked) -> OrdersSummary:

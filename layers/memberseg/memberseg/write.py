@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .hubspot import property_definitions, render_files
+from .hubspot import csv_columns, property_definitions, render_files
 from .isolation import Forked
 from .pipeline import Progress, Result, no_progress, timed
 from .read import RawTable
@@ -92,7 +92,7 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     members, rules = result.members, result.rules
     labels = rules.status.labels
     status = members["membership_status"].value_counts()
-    status_counts = {label: int(status.get(label, 0)) for label in (labels.expired, labels.expiring_soon, labels.active)}
+    status_counts = {label: int(status.get(label, 0)) for label in labels.all()}
     segment_counts = {seg.property: int(members[seg.property].sum()) for seg in rules.segments}
     tier = members["order_value_tier"].value_counts()
     tier_labels = [t.label for t in rules.orders.tiers] + [rules.orders.no_orders_label]
@@ -107,26 +107,34 @@ def build_report(result: Result) -> dict:
     kept = len(result.members)
     consolidated = len(result.duplicates)
     rejected = len(result.member_validation.rejected)
+    excluded = len(result.member_validation.excluded)
     orders_in = result.orders.rows_in
     match = result.order_match
+    orders_excluded = 0 if result.orders_excluded is None else len(result.orders_excluded)
     # Every input row ends in exactly one place; a broken count is a bug, never a silent loss.
-    if rows_in != kept + consolidated + rejected:
-        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected}")
-    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected):
+    if rows_in != kept + consolidated + rejected + excluded:
+        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected} + "
+                           f"{excluded}")
+    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected) + orders_excluded:
         raise RuntimeError(f"order rows do not add up: {orders_in} rows in")
 
     def describe(table: RawTable) -> dict:
-        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in}
+        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in,
+                "profile": table.describe_profile(), **table.locale}
 
     return {
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
         "inputs": {"memberships": describe(result.memberships), "orders": describe(result.orders)},
-        "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected},
+        "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
+                        "excluded": excluded},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
-                   "rejected": len(result.orders_rejected), "unmatched_customers": len(match.unmatched),
-                   "unmatched_total": match.unmatched_total},
+                   "rejected": len(result.orders_rejected), "excluded": orders_excluded,
+                   "unmatched_customers": len(match.unmatched), "unmatched_total": match.unmatched_total,
+                   "orders_in": result.orders_facts.get("orders_in", orders_in),
+                   "join_key": {"key": match.join_key, "rows_matched": {match.join_key: match.matched_rows}},
+                   "currency": result.orders_facts.get("currency", {})},
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
@@ -213,7 +221,7 @@ def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _pr
     files = render_files(contacts, rules)
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
-    properties = property_definitions(rules, list(files))
+    properties = property_definitions(rules, list(files), csv_columns(contacts, rules))
     (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
     return list(files)
 
