@@ -165,7 +165,7 @@ class RoleSpec(_Strict):
                 raise ValueError(f"signature header {header!r} has no letters or digits")
         return headers
 
-    def check(self, role: str) -> "RoleSpec":
+    def check(self, role: str) -> RoleSpec:
         classes = MEMBERSHIP_CLASSES if role == "memberships" else ORDER_CLASSES
         for text, klass in self.statuses.items():
             if klass not in classes:
@@ -190,10 +190,10 @@ class Profile(_Strict):
     unconfirmed: list[str] = []           # what the source did not settle
     memberships: RoleSpec | None = None
     orders: RoleSpec | None = None
-    segments: list["Segment"] = []        # added to the rules' segments when this profile reads the memberships
+    segments: list[Segment] = []        # added to the rules' segments when this profile reads the memberships
 
     @model_validator(mode="after")
-    def _roles(self) -> "Profile":
+    def _roles(self) -> Profile:
         if self.memberships is None and self.orders is None:
             raise ValueError("a profile describes the memberships file, the orders file or both")
         for role in ROLES:
@@ -311,7 +311,7 @@ class Condition(_Strict):
     value: ConditionValue = None
 
     @model_validator(mode="after")
-    def _op_fits_field(self) -> "Condition":
+    def _op_fits_field(self) -> Condition:
         kind = SEGMENT_FIELDS.get(self.field)
         if kind is None:
             raise ValueError(f"unknown field {self.field!r}; choose one of {sorted(SEGMENT_FIELDS)}")
@@ -352,7 +352,7 @@ class Segment(_Strict):
         return name
 
     @model_validator(mode="after")
-    def _has_conditions(self) -> "Segment":
+    def _has_conditions(self) -> Segment:
         if not self.all and not self.any:
             raise ValueError("a segment needs at least one condition under 'all' or 'any'")
         if self.label in MEMBER_ADDED_COLUMNS:
@@ -387,7 +387,7 @@ class Rules(_Strict):
     profiles: dict[str, dict[str, Any]] = {}   # changes to the packaged profiles, by profile name
 
     @model_validator(mode="after")
-    def _profiles_valid(self) -> "Rules":
+    def _profiles_valid(self) -> Rules:
         unknown = set(self.profiles) - set(packaged_profiles())
         if unknown:
             raise ValueError(f"profiles: unknown profile(s) {sorted(unknown)}; known: {sorted(packaged_profiles())}")
@@ -424,7 +424,7 @@ class Rules(_Strict):
             spec = spec.model_copy(update={"fields": getattr(self.inputs, role).fields})
         return spec
 
-    def with_profile(self, profile: Profile) -> "Rules":
+    def with_profile(self, profile: Profile) -> Rules:
         """These rules plus the segments the memberships profile adds."""
         if not profile.segments:
             return self
@@ -437,7 +437,7 @@ class Rules(_Strict):
                              ) from exc
 
     @model_validator(mode="after")
-    def _segments_consistent(self) -> "Rules":
+    def _segments_consistent(self) -> Rules:
         properties = [segment.property for segment in self.segments]
         labels = [segment.label for segment in self.segments]
         for what, names in (("property", properties), ("label", labels)):
@@ -541,8 +541,17 @@ def parse_rules(text: str, *, source: str = "rules", suffix: str = ".yaml") -> R
         raise InputError("invalid_rules", _format_validation_error(source, exc), file=source) from exc
 
 
-def load_rules(path: str | Path | None = None) -> Rules:
-    """Load the rules at `path` over the packaged defaults, or the defaults when `path` is None."""
+def load_rules(path: str | Path | None = None, *, overlay: dict | None = None) -> Rules:
+    """Load the rules at `path` over the packaged defaults, or the defaults when `path` is None.
+
+    `overlay` (e.g. a forced profile from the command line) is merged last.
+    """
+    if overlay:
+        base = load_rules(path)
+        try:
+            return Rules.model_validate(deep_merge(base.model_dump(mode="json"), overlay))
+        except ValidationError as exc:
+            raise InputError("invalid_rules", _format_validation_error("(command line)", exc)) from exc
     if path is None:
         return _default_rules()
     path = Path(path)

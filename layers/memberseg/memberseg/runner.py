@@ -84,7 +84,7 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: ProgressCallback | None = None,
-            isolate: bool = True) -> JobOutcome:
+            isolate: bool = True, rules_overlay: dict | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir`.
 
     Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault
@@ -96,7 +96,7 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     staging = Path(tempfile.mkdtemp(prefix=".memberseg-staging-", dir=out_dir))
     try:
         try:
-            rules = load_rules(rules_path)
+            rules = load_rules(rules_path, overlay=rules_overlay)
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress)

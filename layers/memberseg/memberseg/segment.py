@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +19,23 @@ def _fold(value: object) -> object:
     return str(value).casefold() if isinstance(value, str) else value
 
 
+_OPS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
+    "eq": lambda column, value: column == value,
+    "ne": lambda column, value: column != value,
+    "gt": lambda column, value: column > value,
+    "ge": lambda column, value: column >= value,
+    "lt": lambda column, value: column < value,
+    "le": lambda column, value: column <= value,
+    "between": lambda column, value: (column >= value[0]) & (column <= value[1]),
+    "in": lambda column, value: column.isin(value),
+    "not_in": lambda column, value: ~column.isin(value),
+    "contains": lambda column, value: column.str.contains(str(value), regex=False),
+    "not_contains": lambda column, value: ~column.str.contains(str(value), regex=False),
+    "is_blank": lambda column, value: column.str.strip().eq(""),
+    "not_blank": lambda column, value: column.str.strip().ne(""),
+}
+
+
 def evaluate(condition: Condition, customers: pd.DataFrame, rules: Rules) -> pd.Series:
     value = rules.resolve(condition.value)
     column = customers[condition.field]
@@ -24,35 +44,7 @@ def evaluate(condition: Condition, customers: pd.DataFrame, rules: Rules) -> pd.
         value = [_fold(item) for item in value] if isinstance(value, list) else _fold(value)
     else:
         column = column.astype(float)
-    op = condition.op
-    if op == "eq":
-        return column == value
-    if op == "ne":
-        return column != value
-    if op == "gt":
-        return column > value
-    if op == "ge":
-        return column >= value
-    if op == "lt":
-        return column < value
-    if op == "le":
-        return column <= value
-    if op == "between":
-        low, high = value
-        return (column >= low) & (column <= high)
-    if op == "in":
-        return column.isin(value)
-    if op == "not_in":
-        return ~column.isin(value)
-    if op == "contains":
-        return column.str.contains(str(value), regex=False)
-    if op == "not_contains":
-        return ~column.str.contains(str(value), regex=False)
-    if op == "is_blank":
-        return column.str.strip().eq("")
-    if op == "not_blank":
-        return column.str.strip().ne("")
-    raise AssertionError(f"unvalidated op {op!r}")  # Rules validation rejects unknown ops
+    return _OPS[condition.op](column, value)  # Rules validation admits only these ops
 
 
 def segment(customers: pd.DataFrame, rules: Rules) -> pd.DataFrame:

@@ -133,7 +133,7 @@ def _decide(table: RawTable, rules: Rules, key: str, fields: tuple[str, ...],
     profile_default = getattr(table.spec, f"{key}_default")
     if profile_default is not None:
         return {"value": profile_default, "decided_by": "profile default",
-                "evidence": [f"no value decides; the profile's default applies"]}
+                "evidence": ["no value decides; the profile's default applies"]}
     return {"value": getattr(rules.inputs, f"{key}_default"), "decided_by": "rules default",
             "evidence": [f"no value decides; inputs.{key}_default applies"]}
 

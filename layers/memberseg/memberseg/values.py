@@ -221,7 +221,8 @@ def round_cents(amount: pd.Series | np.ndarray) -> np.ndarray:
 def valid_email(text: pd.Series) -> pd.Series:
     """Trimmed, lowercased email when valid; NA otherwise (also when it starts like a formula)."""
     email = text.str.strip().str.lower()
-    ok = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool) & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool)
+    ok = (email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
+          & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool))
     return email.where(ok, pd.NA)
 
 
