@@ -513,3 +513,80 @@ def test_aliases_are_a_priority_list(tmp_path):
     spec = rules.spec_for(rules.catalog["standard"], "memberships")
     found = match_header_row(["Company", "Cust ID", "Customer Name", "Created", "Expires"], spec)
     assert found["customer_name"] == 2   # "Customer Name" comes first among the aliases, though not leftmost
+
+
+# --- Rules files are overlays --------------------------------------------------------------------
+
+def test_a_rules_file_holds_only_what_it_changes(tmp_path):
+    rules = parse_rules("consolidation: {renewal_grace_days: 3}\n", source="mine.yaml")
+    assert rules.consolidation.renewal_grace_days == 3
+    assert rules.status.expiring_soon_days == 30 and len(rules.segments) == 9   # the rest stays default
+
+
+def test_a_full_copy_of_the_defaults_keeps_working():
+    from importlib import resources
+
+    text = resources.files("memberseg").joinpath("default_rules.yaml").read_text()
+    assert parse_rules(text).digest == load_rules().digest
+
+
+def test_mappings_merge_and_lists_replace():
+    rules = parse_rules("inputs: {orders: {fields: {order_value: {aliases: [Betrag]}}}}\n"
+                        "orders: {tiers: [{label: Any, min: 0}]}\n")
+    fields = rules.inputs.orders.fields
+    assert fields["order_value"].aliases == ["Betrag"] and fields["order_value"].required   # merged, list replaced
+    assert "customer_id" in fields
+    assert [tier.label for tier in rules.orders.tiers] == ["Any"]
+
+
+def test_a_rules_file_can_change_a_profile_and_bad_changes_are_named():
+    rules = parse_rules("profiles: {shopify_orders: {orders: {fields: {email: {aliases: [Customer Email]}}}}}")
+    assert rules.catalog["shopify_orders"].orders.fields["email"].aliases == ["Customer Email"]
+    assert rules.catalog["shopify_orders"].orders.fields["order_value"].aliases == ["Total"]
+    with pytest.raises(InputError, match=r"profiles\.shopify_orders\.orders\.statuses"):
+        parse_rules("profiles: {shopify_orders: {orders: {statuses: {paid: maybe}}}}")
+    with pytest.raises(InputError, match="unknown profile"):
+        parse_rules("profiles: {not_a_platform: {}}")
+
+
+def test_every_profile_names_its_source_and_what_it_reads():
+    for profile in load_rules().catalog.values():
+        assert profile.source and profile.export and profile.roles()
+
+
+# --- The command line ------------------------------------------------------------------------------
+
+def test_cli_profiles_and_rules_commands(tmp_path, capsys):
+    from memberseg.cli import main
+
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("standard", "woocommerce_memberships", "shopify_orders", "sap_va05_de", "wild_apricot_contacts"):
+        assert name in listing
+    assert main(["rules", "show", "--profile", "stripe_subscriptions"]) == 0
+    shown = capsys.readouterr().out
+    assert "renewing_when" in shown and "base_currency: auto" in shown
+    good = tmp_path / "good.yaml"
+    good.write_text("status: {expiring_soon_days: 45}\n")
+    assert main(["rules", "check", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("status: {expiring_soon_dayz: 45}\n")
+    assert main(["rules", "check", str(bad)]) == 2
+    assert "status.expiring_soon_dayz" in capsys.readouterr().err
+
+
+def test_cli_forced_profile_and_summary_shows_the_profiles(tmp_path, capsys):
+    from memberseg.cli import main
+
+    members, orders = woo_members(tmp_path / "members.csv"), woo_orders(tmp_path / "orders.csv")
+    out = tmp_path / "out"
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--memberships-profile", "woocommerce_memberships"])
+    assert code == 0
+    summary = capsys.readouterr().out
+    assert "profile woocommerce_memberships (forced)" in summary
+    assert "profile woocommerce_analytics_orders (by Order #" in summary
+    assert "excluded" in summary and "joined on customer_name" in summary
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--orders-profile", "shopify_orders"])
+    assert code == 2

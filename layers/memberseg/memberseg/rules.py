@@ -399,9 +399,9 @@ class Rules(_Strict):
                 Profile.model_validate(deep_merge(packaged_profiles()[name], overlay))
             except ValidationError as exc:
                 first = exc.errors()[0]
-                location = ".".join(str(part) for part in first["loc"])
-                raise ValueError(f"profiles.{name}.{location}: {first['msg'].removeprefix('Value error, ')}"
-                                 ) from None
+                location = ".".join([f"profiles.{name}", *(str(part) for part in first["loc"])])
+                message = first["msg"].removeprefix("Value error, ")
+                raise ValueError(f"{location}.{message}" if not first["loc"] else f"{location}: {message}") from None
         return self
 
     @cached_property
