@@ -30,7 +30,7 @@ SHEETS = ("Members", "Summary", "Duplicates Removed", "Needs Attention", "Orders
 def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series) -> list[Column]:
     """The file's own columns for the given source rows, raw; the ID column as its text."""
     columns = []
-    id_position = table.fields["customer_id"]
+    id_position = table.fields.get("customer_id")  # a file keyed by email or name has no ID column
     for position, header in enumerate(table.headers):
         if position == id_position:
             columns.append(column(header, "text", ids.reset_index(drop=True), 14))
