@@ -53,7 +53,7 @@ SEGMENTS = [  # (property, label) in the spec's order
 CSV_HEADER = ["email", "company", "cust_id", "membership_status", "membership_start_date",
               "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
               "total_order_value", "order_count", "estimated_savings", "order_value_tier"] + [p for p, _ in SEGMENTS]
-SHEETS = ["Members", "Summary", "Duplicates Removed", "Needs Attention", "Orders Without Membership"]
+SHEETS = ["Members", "Summary", "Duplicates Removed", "Needs Attention", "Excluded Rows", "Orders Without Membership"]
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 MEMBER_ROWS = [

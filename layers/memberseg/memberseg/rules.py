@@ -355,7 +355,7 @@ class Segment(_Strict):
     def _has_conditions(self) -> Segment:
         if not self.all and not self.any:
             raise ValueError("a segment needs at least one condition under 'all' or 'any'")
-        if self.label in MEMBER_ADDED_COLUMNS:
+        if self.label in MEMBER_ADDED_COLUMNS or self.label in ("Platform Status", "Plan"):
             raise ValueError(f"label {self.label!r} is already a column of the Members sheet")
         return self
 

@@ -25,24 +25,39 @@ from .workbook import Column, WorkbookWriter, column, raw_column
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"
-SHEETS = ("Members", "Summary", "Duplicates Removed", "Needs Attention", "Orders Without Membership")
+SHEETS = ("Members", "Summary", "Duplicates Removed", "Needs Attention", "Excluded Rows", "Orders Without Membership")
+# The file's date columns that memberseg recognised are written as date cells, from the parsed values.
+DATE_FIELDS = {"created_date": "created", "expiration_date": "expiration", "start_date": "start"}
 
-def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series) -> list[Column]:
-    """The file's own columns for the given source rows, raw; the ID column as its text."""
+def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
+                      typed: pd.DataFrame | None = None) -> list[Column]:
+    """The file's own columns for the given source rows, raw; the ID column as its text; the recognised
+    date columns as dates where they parsed (a text that is no date, like "N/A", stays as it was)."""
     columns = []
     id_position = table.fields.get("customer_id")  # a file keyed by email or name has no ID column
+    dates = {table.fields[name]: parsed for name, parsed in DATE_FIELDS.items()
+             if name in table.fields and typed is not None}
     for position, header in enumerate(table.headers):
+        cells = table.frame[position].to_numpy()[sources]
         if position == id_position:
             columns.append(column(header, "text", ids.reset_index(drop=True), 14))
+        elif position in dates and typed is not None:
+            parsed = pd.Series(typed[dates[position]].to_numpy())
+            raw = pd.Series(cells, dtype=object)
+            usable = parsed.notna() & raw.notna() & raw.ne("")
+            columns.append(raw_column(header, np.where(usable, parsed.astype(object), cells)))
         else:
-            columns.append(raw_column(header, table.frame[position].to_numpy()[sources]))
+            columns.append(raw_column(header, cells))
     return columns
 
 
 def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
-    columns = _original_columns(result.memberships, sources, members["customer_id"])
+    columns = _original_columns(result.memberships, sources, members["customer_id"], members)
+    for header, name, field in (("Platform Status", "platform_status", "status"), ("Plan", "plan", "plan")):
+        if field in result.memberships.fields:
+            columns.append(column(header, "text", members[name], 16))
     added = [
         ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
         ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
@@ -62,7 +77,7 @@ def _member_columns(result: Result) -> list[Column]:
 def _duplicate_columns(memberships: RawTable, validation: Validated, duplicates: pd.DataFrame) -> list[Column]:
     sources = duplicates["source"].to_numpy()
     ids = validation.valid.loc[sources, "customer_id"]
-    columns = _original_columns(memberships, sources, ids)
+    columns = _original_columns(memberships, sources, ids, validation.valid.loc[sources])
     columns += [column("Customer Key", "text", duplicates["customer_key"], 18),
                 column("Kept Row", "integer", duplicates["kept_row"], 10),
                 column("Reason", "text", duplicates["reason"], 28)]
@@ -77,6 +92,17 @@ def needs_attention(result: Result) -> pd.DataFrame:
         ("HubSpot export", result.memberships, result.hubspot.left_out),
     ):
         parts.append(rejected.assign(source=source, file=table.file, sheet=table.sheet or ""))
+    return pd.concat(parts, ignore_index=True)
+
+
+def excluded_rows(result: Result) -> pd.DataFrame:
+    """Rows that are not memberships or paid orders (a contact with no membership, an unpaid order, a
+    currency without a rate), each with its reason."""
+    parts = [result.member_validation.excluded.assign(source="Memberships", file=result.memberships.file,
+                                                      sheet=result.memberships.sheet or "")]
+    if result.orders_excluded is not None:
+        parts.append(result.orders_excluded.assign(source="Orders", file=result.orders.file,
+                                                   sheet=result.orders.sheet or ""))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -147,7 +173,9 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
     m, o = report["memberships"], report["orders"]
     return [
         ("Run", [("As-of date", report["as_of"]), ("Memberships file", result.memberships.file),
-                 ("Orders file", result.orders.file)]),
+                 ("Memberships profile", _profile_text(report["inputs"]["memberships"])),
+                 ("Orders file", result.orders.file),
+                 ("Orders profile", _profile_text(report["inputs"]["orders"]))]),
         ("Memberships", [("Rows in", m["rows_in"]), ("Customers (kept)", m["kept"]),
                          ("Consolidated (duplicates and renewals)", m["consolidated"]),
                          ("Rejected (see Needs Attention)", m["rejected"])]),
@@ -159,6 +187,12 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
         ("HubSpot", [("Contacts exported", report["hubspot"]["rows"]),
                      ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]),
     ]
+
+
+def _profile_text(info: dict) -> str:
+    profile = info["profile"]
+    how = "forced" if profile["chosen_by"] == "forced" else "recognised by " + ", ".join(profile["deciding_headers"])
+    return f"{profile['name']} ({how})"
 
 
 class OutputWriter:
@@ -200,6 +234,8 @@ class OutputWriter:
         workbook.table("Members", _member_columns(result), len(result.members))
         workbook.summary("Summary", _summary_sections(result, report), chart_section="Segments")
         workbook.table("Needs Attention", _attention_columns(attention), len(attention))
+        excluded = excluded_rows(result)
+        workbook.table("Excluded Rows", _attention_columns(excluded), len(excluded))
         unmatched = result.order_match.unmatched
         workbook.table("Orders Without Membership", [
             column("Customer ID", "text", unmatched["customer_id"], 16),
