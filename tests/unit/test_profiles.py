@@ -626,3 +626,39 @@ def test_workbook_lists_excluded_rows_and_shows_platform_status_plan_and_dates(t
     row = {h: c.value for h, c in zip(headers, members[2])}
     assert (row["Platform Status"], row["Plan"]) == ("Active", "Business")
     assert row["Member since"] == dt.datetime(2024, 3, 1)        # the CSV's text, as a real date cell
+
+
+def test_one_error_lists_both_files_problems(tmp_path):
+    members = write(tmp_path / "members.csv", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "2026-01-01"]])
+    orders = write(tmp_path / "orders.csv", ["Cust ID", "Totl"], [["1", "5"]])
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    message = caught.value.message
+    assert "members.csv" in message and "orders.csv" in message
+    assert "expiration_date" in message and "order_value" in message
+    assert [p["file"] for p in caught.value.details["problems"]] == ["members.csv", "orders.csv"]
+
+
+# --- The standard layout gives today's HubSpot file, byte for byte -----------------------------------
+
+# sha256 of hubspot_contacts.csv for examples/ at --as-of 2026-11-15, written by memberseg before profiles
+# existed (commit c3c622e). The bundled samples are in the standard layout, so nothing may change.
+BEFORE_PROFILES = "d5944abc0686e6f508788a730b11db057ad423c7850a57d3e5b67dd2b26a1ade"
+
+
+def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    from memberseg.hubspot import render_files
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result, report = run(tmp_path, examples / "memberships.xlsx", examples / "orders.xlsx")
+    assert report["inputs"]["memberships"]["profile"]["name"] == "standard"
+    data = render_files(result.hubspot.contacts, result.rules)["hubspot_contacts.csv"]
+    assert hashlib.sha256(data).hexdigest() == BEFORE_PROFILES
+
+
+def test_an_old_full_copy_of_the_rules_still_loads_and_keeps_its_fixed_locale():
+    rules = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
+    assert (rules.inputs.date_order, rules.inputs.decimal_separator) == ("MDY", ".")

@@ -19,8 +19,9 @@ from .classify import classify
 from .consolidate import consolidate
 from .enrich import OrderMatch, enrich, orders_by_id
 from .hubspot import HubSpotExport, export
+from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
-from .read import RawTable, read_table
+from .read import HEADER_PROBLEMS, RawTable, both_files_error, read_table
 from .rules import Rules
 from .safety import inspect_file
 from .segment import segment
@@ -104,7 +105,16 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
     orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
     try:
         with timed(timings, "reading", progress):
-            memberships = read_input(Path(memberships_path), "memberships", rules, progress)
+            try:
+                memberships = read_input(Path(memberships_path), "memberships", rules, progress)
+            except InputError as problem:  # say what is wrong with both files at once
+                if problem.code not in HEADER_PROBLEMS:
+                    raise
+                other = _orders_problem(orders_job, Path(orders_path), rules)
+                orders_job = None
+                if other is None:
+                    raise
+                raise both_files_error(problem, other) from problem
         if memberships.profile is not None:  # a profile may add segments (auto_renewing, ...)
             rules = rules.with_profile(memberships.profile)
         with timed(timings, "validating", progress):
@@ -136,6 +146,15 @@ def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of:
                   member_validation=member_validation, orders_rejected=orders.rejected,
                   duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings,
                   orders_excluded=orders.excluded, orders_facts=orders.facts)
+
+
+def _orders_problem(job: Forked | None, path: Path, rules: Rules) -> InputError | None:
+    """The orders file's own bad-input error, if it has one (used when the memberships file failed)."""
+    try:
+        _collect(job) if job else summarize_orders(path, rules)
+    except InputError as problem:
+        return problem
+    return None
 
 
 def _collect(job: Forked) -> OrdersSummary:

@@ -387,3 +387,13 @@ def read_table(path: Path, kind: str, *, role: str, rules: Rules, forced_profile
                    search_rows=rules.inputs.header_search_rows, keep_only_fields=keep_only_fields)
     table.profile_forced = len(choices) == 1 and (forced_profile or getattr(rules.inputs, role).profile) != "auto"
     return table
+
+
+HEADER_PROBLEMS = ("missing_column", "empty_file", "sheet_not_found", "unknown_profile")
+
+
+def both_files_error(first: InputError, second: InputError) -> InputError:
+    """One error that lists the problems of both input files."""
+    return InputError(first.code, f"{first.message} Also: {second.message}", file=first.file, sheet=first.sheet,
+                      row=first.row, column=first.column,
+                      details={**first.details, "problems": [first.to_dict()["error"], second.to_dict()["error"]]})
