@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 AS_OF ?= 2026-11-15
 
-.PHONY: venv demo demo-cli test test-unit bench bench-max examples clean
+.PHONY: venv system-deps lint lint-python demo demo-cli test test-unit bench bench-max examples clean
 
 include infra/infra.mk
 include infra/api.mk
@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(wildcard requirements-dev.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=23"
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,lint]"
 	if [ -f requirements-dev.txt ]; then $(PY) -m pip install --quiet -r requirements-dev.txt; fi
 	touch $(STAMP)
 
@@ -28,8 +28,24 @@ demo-cli: venv
 ## The main job on the bundled samples: local S3 (moto on 127.0.0.1) -> event -> function -> ./out/
 demo: demo-s3
 
-## The full suite, after the infrastructure checks (sam validate, cfn-lint, checkov, sam build).
-test: venv lint-infra
+## Chromium and LibreOffice for the browser and workbook tests: installed with apt-get when missing
+## (as root), otherwise one line saying what to install.
+system-deps:
+	bash infra/system-deps.sh
+
+## ruff (rules in pyproject.toml) and mypy over the engine, both functions, infra and scripts.
+## mypy runs per folder: both functions have an app.py.
+LINT_DIRS := layers functions infra scripts
+TYPED_DIRS := layers/memberseg/memberseg functions/api functions/process_upload infra scripts
+lint-python: venv
+	$(VENV)/bin/ruff check $(LINT_DIRS)
+	for dir in $(TYPED_DIRS); do $(VENV)/bin/mypy $$dir || exit 1; done
+
+## Python lint and types, then the infrastructure checks (sam validate, cfn-lint, checkov, sam build).
+lint: lint-python lint-infra
+
+## The full suite, after the system packages it drives and every lint check.
+test: system-deps venv lint
 	$(PY) -m pytest -q
 
 test-unit: venv

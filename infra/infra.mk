@@ -42,8 +42,6 @@ sam-build: tools
 
 lint-infra: sam-validate cfn-lint checkov sam-build
 
-lint: lint-infra
-
 test-serverless: serverless-deps
 	$(VENV_PY) -m pytest tests/integration tests/e2e -q
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
 import yaml
@@ -42,8 +43,10 @@ def _tag(name: str):
                 value = value.split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
+        elif isinstance(node, yaml.MappingNode):
             value = loader.construct_mapping(node, deep=True)
+        else:
+            raise yaml.constructor.ConstructorError(None, None, f"unexpected node for !{name}", node.start_mark)
         return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
     return construct
 
@@ -96,33 +99,48 @@ class Resolver:
             return value
         if len(value) == 1:
             (fn, arg), = value.items()
-            if fn == "Ref":
-                return self.param(arg)
-            if fn == "Fn::Sub":
-                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-                return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra[m.group(1)] if m.group(1) in extra
-                                                             else self._sub_var(m.group(1))), text)
-            if fn == "Fn::GetAtt":
-                logical, attr = arg
-                if attr == "Arn" and self.template["Resources"][logical]["Type"] == "AWS::S3::Bucket":
-                    return f"arn:aws:s3:::{self.physical_name(logical)}"
-                if attr == "Arn" and self.template["Resources"][logical]["Type"] == "AWS::SQS::Queue":
-                    return f"arn:aws:sqs:{self.region}:{self.account}:{self.physical_name(logical)}"
-                return f"{logical}.{attr}"
-            if fn == "Fn::If":
-                cond, yes, no = arg
-                return self.resolve(yes if self.condition(cond) else no)
-            if fn == "Fn::Split":
-                sep, text = arg
-                return str(self.resolve(text)).split(sep)
-            if fn == "Fn::Not":
-                return not self.resolve(arg[0])
-            if fn == "Fn::Equals":
-                a, b = self.resolve(arg)
-                return str(a) == str(b)
-            if fn == "Condition":
-                return self.condition(arg)
+            intrinsic = self.INTRINSICS.get(fn)
+            if intrinsic is not None:
+                return intrinsic(self, arg)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not None}
+
+    def _fn_sub(self, arg: Any) -> str:
+        text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(extra[m.group(1)] if m.group(1) in extra
+                                                     else self._sub_var(m.group(1))), text)
+
+    def _fn_get_att(self, arg: Any) -> str:
+        logical, attr = arg
+        kind = self.template["Resources"][logical]["Type"]
+        if attr == "Arn" and kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{self.physical_name(logical)}"
+        if attr == "Arn" and kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{self.region}:{self.account}:{self.physical_name(logical)}"
+        return f"{logical}.{attr}"
+
+    def _fn_if(self, arg: Any) -> Any:
+        cond, yes, no = arg
+        return self.resolve(yes if self.condition(cond) else no)
+
+    def _fn_split(self, arg: Any) -> list[str]:
+        sep, text = arg
+        return str(self.resolve(text)).split(sep)
+
+    def _fn_equals(self, arg: Any) -> bool:
+        a, b = self.resolve(arg)
+        return str(a) == str(b)
+
+    # The CloudFormation intrinsic functions the template uses.
+    INTRINSICS: ClassVar[dict[str, Callable[[Resolver, Any], Any]]] = {
+        "Ref": lambda self, arg: self.param(arg),
+        "Fn::Sub": _fn_sub,
+        "Fn::GetAtt": _fn_get_att,
+        "Fn::If": _fn_if,
+        "Fn::Split": _fn_split,
+        "Fn::Not": lambda self, arg: not self.resolve(arg[0]),
+        "Fn::Equals": _fn_equals,
+        "Condition": lambda self, arg: self.condition(arg),
+    }
 
     def _sub_var(self, name: str) -> Any:
         if "." in name:
@@ -199,7 +217,8 @@ def _lifecycle(rules: list[dict]) -> dict:
         if rule.get("ExpiredObjectDeleteMarker"):
             api["Expiration"] = {"ExpiredObjectDeleteMarker": True}
         if "NoncurrentVersionExpiration" in rule:
-            api["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+            days = int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+            api["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
         if "AbortIncompleteMultipartUpload" in rule:
             api["AbortIncompleteMultipartUpload"] = {
                 "DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
@@ -230,7 +249,8 @@ def create_buckets(st: Stack, s3: Any) -> None:
             s3.put_bucket_notification_configuration(Bucket=name,
                                                      NotificationConfiguration={"EventBridgeConfiguration": {}})
         if p.get("CorsConfiguration"):
-            rules = [{"ID": r.get("Id", "cors"), "AllowedMethods": r["AllowedMethods"], "AllowedOrigins": r["AllowedOrigins"],
+            rules = [{"ID": r.get("Id", "cors"), "AllowedMethods": r["AllowedMethods"],
+                      "AllowedOrigins": r["AllowedOrigins"],
                       "AllowedHeaders": r.get("AllowedHeaders", []), "ExposeHeaders": r.get("ExposedHeaders", []),
                       "MaxAgeSeconds": int(r.get("MaxAge", 0))} for r in p["CorsConfiguration"]["CorsRules"]]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})

@@ -22,7 +22,6 @@ import argparse
 import base64
 import importlib
 import importlib.util
-import json
 import logging
 import os
 import sys
@@ -60,12 +59,20 @@ REGION = local_aws.REGION
 log = logging.getLogger("memberseg.serve")
 
 
+def reset_moto(endpoint: str) -> None:
+    """Empty moto's in-process backends (the endpoint is our own loopback server)."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
+
+
 # ------------------------------------------------------------------ handlers and template
 def load_by_path(name: str, path: Path) -> ModuleType:
     """Import a Lambda module by file under a unique name (both functions have an app.py)."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -86,7 +93,7 @@ def load_authorizer() -> ModuleType:
 
 def load_process_app() -> ModuleType:
     module = importlib.import_module("app")
-    if Path(module.__file__).resolve().parent != PROCESS_DIR:
+    if Path(module.__file__ or "").resolve().parent != PROCESS_DIR:
         raise RuntimeError(f"`app` resolved to {module.__file__}, not the processing function")
     return module
 
@@ -162,7 +169,8 @@ class ApiGateway:
         event = http_api_event(method, target, headers, body, source_ip)
         if self.authorizer is not None and not is_public(method, event["rawPath"]):
             # no identity source in the template: every request reaches the authorizer, which says 403 or allows
-            decision = self.authorizer.handler(authorizer_event(event, method), local_aws.LambdaContext("memberseg-api-authorizer", 512))
+            context = local_aws.LambdaContext("memberseg-api-authorizer", 512)
+            decision = self.authorizer.handler(authorizer_event(event, method), context)
             if not decision.get("isAuthorized"):
                 return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
         result = self.api.handler(event, local_aws.LambdaContext("memberseg-api", 512))
@@ -185,9 +193,10 @@ def _request_handler(gateway: ApiGateway, verbose: bool) -> type[BaseHTTPRequest
             try:
                 status, headers, data = gateway.handle(self.command, self.path, dict(self.headers.items()), body,
                                                        self.client_address[0])
-            except Exception:                                      # API Gateway's answer to a crashed function
+            except Exception:  # noqa: BLE001 - API Gateway's answer to a crashed function is a 500
                 traceback.print_exc()
-                status, headers, data = 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+                headers = {"content-type": "application/json"}
+                status, data = 500, b'{"message":"Internal Server Error"}'
             self.send_response(status)
             for name, value in headers.items():
                 if name not in ("content-length", "connection", "transfer-encoding"):
@@ -235,7 +244,7 @@ class LocalServe:
             else:
                 os.environ[name] = value
 
-    def start(self) -> "LocalServe":
+    def start(self) -> LocalServe:
         from moto.server import ThreadedMotoServer
 
         if not self.verbose:
@@ -245,7 +254,7 @@ class LocalServe:
         host, port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's backends live in this process: start from empty even if another server or mock ran before
-        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+        reset_moto(self.endpoint)
         self._work_dir = tempfile.TemporaryDirectory(prefix="memberseg-serve-")
         self._setenv({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
@@ -309,7 +318,7 @@ class LocalServe:
         while not self._stop.is_set():
             try:
                 events = local_aws.drain(sqs, self.local.trigger_queue_url, wait_s=1)
-            except Exception:
+            except Exception:  # noqa: BLE001 - moto is shutting down or busy: poll again
                 if self._stop.is_set():
                     return
                 time.sleep(0.2)
@@ -319,11 +328,12 @@ class LocalServe:
                 try:
                     outcome = process.handler(local_aws.as_delivered_by_aws(event), local_aws.LambdaContext())
                     action = outcome.get("action")
-                except Exception as exc:                  # AWS would retry; here we report and go on
+                except Exception as exc:  # noqa: BLE001 - AWS would retry; here we report and go on
                     action = f"error: {exc}"
                     traceback.print_exc()
                 self.processed.append((key, action))
-                if self.verbose or action not in ("waiting", "succeeded", "failed", "duplicate", "superseded", "ignored"):
+                routine = ("waiting", "succeeded", "failed", "duplicate", "superseded", "ignored")
+                if self.verbose or action not in routine:
                     print(f"  processing function: {key} -> {action}", flush=True)
 
     def stop(self) -> None:
@@ -334,12 +344,19 @@ class LocalServe:
         for thread in self._threads:
             thread.join(timeout=5)
         if self._moto is not None:
-            try:        # leave moto's in-process backends empty for whoever runs next in this process
-                urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"),
-                                       timeout=10).close()
-            except OSError:
-                pass
+            self._reset_moto()
             self._moto.stop()
+        self._restore_process_state()
+        if self._work_dir is not None:
+            self._work_dir.cleanup()
+
+    def _reset_moto(self) -> None:
+        try:        # leave moto's in-process backends empty for whoever runs next in this process
+            reset_moto(self.endpoint)
+        except OSError:
+            pass
+
+    def _restore_process_state(self) -> None:
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -354,10 +371,8 @@ class LocalServe:
             for cached in ("settings", "dependencies"):
                 if module is not None and hasattr(getattr(module, cached, None), "cache_clear"):
                     getattr(module, cached).cache_clear()
-        if self._work_dir is not None:
-            self._work_dir.cleanup()
 
-    def __enter__(self) -> "LocalServe":
+    def __enter__(self) -> LocalServe:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -192,7 +192,8 @@ def bench_size(size: str, runs: int, python: str, data_root: Path, timeout: floa
     }
     t_s, t_b = TARGETS[size]
     summary["rows_scale"] = rows_scale
-    summary["meets_target"] = rows_scale == 1.0 and ok and summary["median_s"] <= t_s and summary["peak_rss_bytes"] <= t_b
+    within = summary["median_s"] <= t_s and summary["peak_rss_bytes"] <= t_b
+    summary["meets_target"] = rows_scale == 1.0 and ok and within
     return summary
 
 

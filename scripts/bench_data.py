@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xlsxwriter
@@ -65,10 +65,10 @@ def _names(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]]:
     c = rng.integers(0, len(CITY), n)
     p = rng.integers(0, len(PEOPLE), n)
     k = rng.integers(1, 100, n)
-    names = [f"{FIRST[a]} {TRADE[b]} of {CITY[d]} {SUFFIX[e]}" for a, b, d, e in zip(f, t, c, s)]
+    names = [f"{FIRST[a]} {TRADE[b]} of {CITY[d]} {SUFFIX[e]}" for a, b, d, e in zip(f, t, c, s, strict=True)]
     slug_f = [x.lower().replace(" ", "").replace("-", "") for x in FIRST]
     slug_t = [x.lower().split()[0] for x in TRADE]
-    emails = [f"{PEOPLE[q]}@{slug_f[a]}{slug_t[b]}{m}.com" for a, b, q, m in zip(f, t, p, k)]
+    emails = [f"{PEOPLE[q]}@{slug_f[a]}{slug_t[b]}{m}.com" for a, b, q, m in zip(f, t, p, k, strict=True)]
     return names, emails
 
 
@@ -169,7 +169,8 @@ def write_memberships(path: Path, d: dict) -> None:
     cust_ids = d["cust_ids"].tolist()
     names, emails = d["names"], d["emails"]
     rows = zip(d["cust"].tolist(), d["start"].tolist(), d["created"].tolist(), d["expiration"].tolist(),
-               d["enrolled"].tolist(), d["padded"].tolist(), d["blank_email"].tolist(), d["text_date"].tolist())
+               d["enrolled"].tolist(), d["padded"].tolist(), d["blank_email"].tolist(), d["text_date"].tolist(),
+               strict=True)
     for r, (c, s, cr, e, en, pad, be, td) in enumerate(rows, start=1):
         cid = cust_ids[c]
         if pad:
@@ -198,7 +199,7 @@ def write_orders(path: Path, d: dict) -> None:
     wn, wstr = ws.write_number, ws.write_string
     cust_ids, unknown_ids, names = d["cust_ids"].tolist(), d["unknown_ids"].tolist(), d["names"]
     rows = zip(d["unknown"].tolist(), d["who"].tolist(), d["ghost"].tolist(), d["date"].tolist(),
-               d["value"].tolist(), d["padded"].tolist(), d["text_value"].tolist())
+               d["value"].tolist(), d["padded"].tolist(), d["text_value"].tolist(), strict=True)
     for r, (unk, w, g, dt, v, pad, tv) in enumerate(rows, start=1):
         if unk:
             cid, name = unknown_ids[g], "Unknown Account"
@@ -220,8 +221,8 @@ def write_orders(path: Path, d: dict) -> None:
 def generate(size: str, out: Path, rows_scale: float = 1.0, force: bool = False, quiet: bool = False) -> dict:
     """Write out/memberships.xlsx and out/orders.xlsx unless already cached; return the marker."""
     rows = {k: max(10, int(round(v * rows_scale))) for k, v in SIZES[size].items()}
-    marker = {"generator_version": GENERATOR_VERSION, "seed": SEED, "size": size, "rows_scale": rows_scale,
-              "rows": rows}
+    marker: dict[str, Any] = {"generator_version": GENERATOR_VERSION, "seed": SEED, "size": size,
+                              "rows_scale": rows_scale, "rows": rows}
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "memberships.xlsx", out / "orders.xlsx"]
     mpath = out / MARKER
@@ -272,4 +273,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -53,6 +53,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
 
         import boto3
+
         import local_aws
 
         session = boto3.Session(region_name="us-east-1")
@@ -62,7 +63,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         if as_of:
             os.environ["JOB_AS_OF"] = as_of
-        import app                                   # imported after the env is set, as Lambda would
+        import app  # imported after the env is set, as Lambda would
 
         s3, sqs = session.client("s3"), session.client("sqs")
         job_id = job_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
@@ -88,7 +89,7 @@ def chain(rng: random.Random, last_start: date, last_created: date, n: int, link
     return records
 
 
-def make_customers(rng: random.Random) -> list[Customer]:
+def make_customers(rng: random.Random) -> list[Customer]:  # noqa: C901 - a list of sample scenarios, one branch each
     names = [(f, t) for f in FIRST for t in TRADE]
     rng.shuffle(names)
     plan = ([("new_member", 10), ("recent_renewal", 10), ("active_chain", 50), ("single_active", 20),
@@ -151,11 +152,15 @@ def make_customers(rng: random.Random) -> list[Customer]:
 
 
 def _retime(c: Customer, e_last: date) -> None:
-    shift = e_last - c.records[-1].expiration
+    last = c.records[-1].expiration
+    if last is None:
+        return
+    shift = e_last - last
     for r in c.records:
         r.created += shift
         r.start += shift
-        r.expiration += shift
+        if r.expiration is not None:
+            r.expiration += shift
 
 
 @dataclass
@@ -174,7 +179,7 @@ def pad(cid: int) -> str:
     return f"{cid:010d}"
 
 
-def build_membership_rows(rng: random.Random, customers: list[Customer]):
+def build_membership_rows(rng: random.Random, customers: list[Customer]):  # noqa: C901 - a list of sample scenarios, one branch each
     # Per-customer messiness that applies to all of that customer's rows.
     pool = list(customers)
     rng.shuffle(pool)
@@ -217,7 +222,7 @@ def build_membership_rows(rng: random.Random, customers: list[Customer]):
                       not_enrolled=not_enrolled)
 
 
-def write_memberships(path: Path, rng: random.Random, customers: list[Customer]) -> dict:
+def write_memberships(path: Path, rng: random.Random, customers: list[Customer]) -> dict:  # noqa: C901 - a list of sample scenarios, one branch each
     rows, info = build_membership_rows(rng, customers)
     # Two rows with a name but no ID: one for a known customer, one for an unknown company.
     known = rng.choice([c for c in customers if c.scenario == "active_chain"])
@@ -329,14 +334,14 @@ def write_memberships(path: Path, rng: random.Random, customers: list[Customer])
                 not_enrolled=[row_of[i] for i, r in enumerate(rows) if "not enrolled" in r.enrollment.lower()])
 
 
-def write_orders(path: Path, rng: random.Random, customers: list[Customer]) -> dict:
+def write_orders(path: Path, rng: random.Random, customers: list[Customer]) -> dict:  # noqa: C901 - a list of sample scenarios, one branch each
     # Tier targets (total order value per customer).
     tiers = (["No Orders"] * 27 + ["Bronze"] * 40 + ["Silver"] * 50 + ["Gold"] * 30 + ["Platinum"] * 33)
     rng.shuffle(tiers)
     ranges = {"Bronze": (60, 900, 1, 5), "Silver": (1300, 4700, 3, 9), "Gold": (5600, 9400, 5, 12),
               "Platinum": (11500, 65000, 10, 22)}
-    orders: list[list[object]] = []   # [id, name, date, value, note]
-    for c, tier in zip(customers, tiers):
+    orders: list[list[Any]] = []   # [id, name, date, value, note]
+    for c, tier in zip(customers, tiers, strict=False):
         c.tier = tier
         if tier == "No Orders":
             continue
@@ -380,10 +385,11 @@ def write_orders(path: Path, rng: random.Random, customers: list[Customer]) -> d
     gold = [c for c in customers if c.tier == "Gold"]
     refund_c = rng.choice(plat)
     credit_c = rng.choice(gold)
-    extra = [[refund_c.cid, refund_c.name, date(2026, 9, 14), "(250.00)", "refund in accounting brackets"],
-             [credit_c.cid, credit_c.name, date(2026, 8, 3), "100-", "credit with trailing minus (SAP style)"],
-             [rng.choice(plat).cid, "", date(2026, 7, 21), "N/A", "unparseable value 'N/A'"],
-             [None, "Walk-in Customer", date(2026, 5, 5), 312.40, "blank Sold-To Party"]]
+    extra: list[list[Any]] = [
+        [refund_c.cid, refund_c.name, date(2026, 9, 14), "(250.00)", "refund in accounting brackets"],
+        [credit_c.cid, credit_c.name, date(2026, 8, 3), "100-", "credit with trailing minus (SAP style)"],
+        [rng.choice(plat).cid, "", date(2026, 7, 21), "N/A", "unparseable value 'N/A'"],
+        [None, "Walk-in Customer", date(2026, 5, 5), 312.40, "blank Sold-To Party"]]
     extra[2][1] = next(c.name for c in plat if c.cid == extra[2][0])
     for e in extra:
         orders.insert(rng.randint(100, len(orders) - 100), e)
@@ -434,6 +440,8 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
     status: dict[str, int] = {}
     for c in customers:
         e = c.records[-1].expiration
+        if e is None:
+            continue
         k = ("Expired" if e < DEMO_AS_OF else "Expiring Soon" if e <= SOON_UNTIL else "Active")
         status[k] = status.get(k, 0) + 1
     scen: dict[str, int] = {}
@@ -455,13 +463,14 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         "## memberships.xlsx",
         "",
         f"- {m['rows']} membership rows in rows 4–{m['last_row']} (one of them blank): {m['rows'] - 2} rows for "
-        f"{m['customers']} customer IDs plus two rows without an ID. Title rows 1–2 (\"Membership Export\", \"Generated 2026-11-01\"), "
+        f"{m['customers']} customer IDs plus two rows without an ID. "
+        "Title rows 1–2 (\"Membership Export\", \"Generated 2026-11-01\"), "
         "header on row 3: Cust ID, Customer Name, Contact Email, Membership, Start Date, Created Date, "
         "Expiration Date. Sorted by created date.",
         "- Planned histories (customers): " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in scen.items()) + ".",
         "  Renewal links are on time (renewal created up to 30 days before the previous expiry, starting the",
         "  day after it), late within the 7-day grace, or lapses (renewed 2–11 months after expiry).",
-        f"- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
+        "- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
         + ", ".join(f"{k} {v}" for k, v in sorted(status.items())) + ". Boundaries: one customer expires",
         "  on 2026-12-15 (30 days: Expiring Soon), one on 2026-12-16 (31 days: Active), one on 2026-11-14 (Expired).",
         "- Recent activity: 10 new members and 10 renewals created between 2026-10-16 and 2026-11-01.",
@@ -469,7 +478,7 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         f"{len(m['mixed_ids'])} customers have both forms across their rows.",
         f"- \"Not Enrolled\" in the Membership column: rows {rows(m['not_enrolled'])}.",
         f"- Blank emails: rows {rows(m['emails']['blank'])}.",
-        f"- Invalid email: " + "; ".join(f"row {r} `{e}`" for r, e in m['emails']['invalid']) + ".",
+        "- Invalid email: " + "; ".join(f"row {r} `{e}`" for r, e in m['emails']['invalid']) + ".",
         f"- Two customers ({', '.join(str(x) for x in m['emails']['shared'][1])}) share "
         f"`{m['emails']['shared'][0]}`: rows {rows(m['emails']['shared'][2])}.",
         "- Individual cells:",

@@ -18,7 +18,7 @@ import csv
 import datetime as dt
 import io
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 SEED = 2026
@@ -28,7 +28,8 @@ LAST = ["Alvarez", "Brandt", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "
 Row = dict[str, object]
 
 
-def _csv(headers: Sequence[str], rows: list[Row], delimiter: str = ",", quote_all: bool = False) -> bytes:
+def _csv(headers: Sequence[str], rows: Sequence[Mapping[str, object]], delimiter: str = ",",
+         quote_all: bool = False) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n",
                         quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
@@ -55,7 +56,8 @@ def woocommerce(rng: random.Random) -> tuple[bytes, bytes]:
                "membership_plan_id", "membership_plan", "membership_plan_slug", "membership_status", "product_id",
                "order_id", "member_since", "membership_expiration"]
     statuses = ["active", "active", "active", "complimentary", "cancelled", "paused", "pending", "expired"]
-    members, orders = [], []
+    members: list[Row] = []
+    orders: list[Row] = []
     for number, (user, first, last, email) in enumerate(_people(rng, 10)):
         since = _day(rng, -700, -10)
         status = rng.choice(statuses)
@@ -66,7 +68,7 @@ def woocommerce(rng: random.Random) -> tuple[bytes, bytes]:
                         "membership_plan_id": 7, "membership_plan": "Gold", "membership_plan_slug": "gold",
                         "membership_status": status, "member_since": f"{since:%Y-%m-%d} 09:30:00",
                         "membership_expiration": end})
-        for order in range(rng.randint(0, 3)):
+        for _ in range(rng.randint(0, 3)):
             total = rng.choice([49.0, 99.0, 250.0])
             order_status = rng.choice(["completed", "completed", "processing", "refunded", "failed"])
             revenue = f"${total:,.2f}"
@@ -85,7 +87,7 @@ def memberpress(rng: random.Random) -> tuple[bytes, bytes]:
                "product_id", "product_name", "gateway", "gateway_id", "subscr_id", "sub_id", "trans_num", "amount",
                "total", "tax_amount", "tax_rate", "tax_class", "tax_desc", "status", "coupon_id", "coupon",
                "order_trans_num"]
-    rows = []
+    rows: list[Row] = []
     for user, first, last, email in _people(rng, 8):
         monthly = rng.random() < 0.6
         start = _day(rng, -200, -40)
@@ -114,7 +116,8 @@ def pmpro(rng: random.Random) -> tuple[bytes, bytes]:
                      "cardtype", "accountnumber", "expirationmonth", "expirationyear", "status", "gateway",
                      "gateway_environment", "payment_transaction_id", "subscription_transaction_id",
                      "discount_code_id", "discount_code", "timestamp"]
-    members, orders = [], []
+    members: list[Row] = []
+    orders: list[Row] = []
     for user, first, last, email in _people(rng, 10):
         recurring = rng.random() < 0.6
         start = _day(rng, -500, -20)
@@ -175,7 +178,8 @@ def stripe(rng: random.Random) -> tuple[bytes, bytes]:
                    "Converted Amount", "Converted Amount Refunded", "Fee", "Tax", "Converted Currency", "Mode",
                    "Status", "Statement Descriptor", "Customer ID", "Customer Description", "Customer Email",
                    "Captured", "Card ID"]
-    subs, payments = [], []
+    subs: list[Row] = []
+    payments: list[Row] = []
     for user, first, last, email in _people(rng, 10):
         status = rng.choice(["active", "active", "active", "past_due", "canceled", "trialing"])
         period_end = _day(rng, 1, 28)
@@ -200,7 +204,8 @@ def wild_apricot(rng: random.Random) -> tuple[bytes, bytes]:
     headers = ["User ID", "First name", "Last name", "Organization", "Email", "Phone", "Membership enabled",
                "Membership level", "Membership status", "Member since", "Renewal due", "Renewal date last changed",
                "Level last changed", "Balance", "Total donated", "Archived"]
-    contacts, orders = [], []
+    contacts: list[Row] = []
+    orders: list[Row] = []
     for user, first, last, email in _people(rng, 12):
         status = rng.choice(["Active", "Active", "Lapsed", "Pending - Renewal", "Pending - New", ""])
         row: Row = {"User ID": user, "First name": first, "Last name": last, "Email": email,
@@ -218,7 +223,7 @@ def wild_apricot(rng: random.Random) -> tuple[bytes, bytes]:
 
 
 def sap_de(rng: random.Random) -> tuple[bytes, bytes]:
-    members = []
+    members: list[Row] = []
     customers = [("1001", "Müller Maschinenbau GmbH"), ("1002", "Tanaka Seiki KK"), ("1003", "Rossi S.p.A."),
                  ("1004", "Nordlicht AG")]
     for number, (customer, name) in enumerate(customers):
@@ -226,7 +231,7 @@ def sap_de(rng: random.Random) -> tuple[bytes, bytes]:
         members.append({"Cust ID": customer, "Customer Name": name, "Created Date": f"{created:%d.%m.%Y}",
                         "Expiration Date": f"{created + dt.timedelta(days=365):%d.%m.%Y}",
                         "Contact Email": f"einkauf{number}@example.de", "Membership": "Enrolled"})
-    orders = []
+    orders: list[Row] = []
     for number in range(16):
         customer, name = rng.choice(customers)
         currency = "JPY" if customer == "1002" else rng.choice(["EUR", "EUR", "USD"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,8 @@ class Settings:
     auth_enabled: bool = True
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
         return cls(
             input_bucket=env["INPUT_BUCKET"],
             output_bucket=env["OUTPUT_BUCKET"],
@@ -97,7 +98,8 @@ def parse_create_request(body: Any) -> dict[str, str]:
     """
     if not isinstance(body, dict):
         raise BadRequest("send a JSON object such as {\"memberships\": \"xlsx\", \"orders\": \"xlsx\"}")
-    files = body.get("files") if isinstance(body.get("files"), dict) else body
+    nested = body.get("files")
+    files: dict[str, Any] = nested if isinstance(nested, dict) else body
     out = {}
     for role in ROLES:
         value = files.get(role)
@@ -214,7 +216,8 @@ def output_downloads(report: dict) -> list[dict]:
     for kind, label, pattern in DOWNLOAD_KINDS:
         matching = sorted(n for n in names if pattern.fullmatch(n))
         for name in matching:
-            suffix = f" – part {name.rsplit('_', 1)[-1].split('.')[0]}" if kind == "hubspot_csv" and len(matching) > 1 else ""
+            part = name.rsplit("_", 1)[-1].split(".")[0]
+            suffix = f" – part {part}" if kind == "hubspot_csv" and len(matching) > 1 else ""
             out.append({"kind": kind, "label": label + suffix, "name": name})
     return out
 

@@ -7,7 +7,7 @@ browser's pre-upload check and the POST policy use the same numbers.
 from __future__ import annotations
 
 import html
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 ASSETS = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> str:
     return (STATIC_DIR / name).read_text(encoding="utf-8")
 

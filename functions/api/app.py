@@ -70,7 +70,8 @@ def create_job() -> Response:
         return _json(400, {"message": "the request body must be JSON"})
     created = api_service.create_job(settings(), dependencies(), body)
     logger.append_keys(job_id=created["job_id"])
-    logger.info("job created", extra={"extensions": {r: u["key"].rsplit(".", 1)[-1] for r, u in created["uploads"].items()}})
+    extensions = {role: upload["key"].rsplit(".", 1)[-1] for role, upload in created["uploads"].items()}
+    logger.info("job created", extra={"extensions": extensions})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
     return _json(201, created)
 

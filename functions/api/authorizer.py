@@ -53,6 +53,6 @@ def handler(event: dict, context: LambdaContext) -> dict:
         return {"isAuthorized": True}
     allowed = token_matches(bearer_token(event.get("headers")), expected_token())
     if not allowed:
-        logger.warning("rejected a request", extra={"route": event.get("routeKey"),
-                                                    "source_ip": event.get("requestContext", {}).get("http", {}).get("sourceIp")})
+        source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
+        logger.warning("rejected a request", extra={"route": event.get("routeKey"), "source_ip": source_ip})
     return {"isAuthorized": allowed}

@@ -14,9 +14,10 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 SUPPORTED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
@@ -168,7 +169,8 @@ def _file_entry(obj: ObjectInfo) -> dict:
     return {"key": obj.key, "version_id": obj.version_id or "", "size": obj.size}
 
 
-def _inspect_folder(objects: list[ObjectInfo], prefix: str) -> tuple[dict[str, ObjectInfo], list[str], JobInputProblem | None]:
+def _inspect_folder(objects: list[ObjectInfo],
+                    prefix: str) -> tuple[dict[str, ObjectInfo], list[str], JobInputProblem | None]:
     """Map roles to objects; report the first folder problem (unknown or ambiguous file)."""
     by_role: dict[str, list[ObjectInfo]] = {}
     unknown: list[str] = []
@@ -290,7 +292,8 @@ class _Run:
     def execute(self, files: dict[str, ObjectInfo], started: float) -> Outcome:
         run_job = self.deps.run_job
         if run_job is None:
-            from memberseg.runner import run_job  # the layer's engine; imported on first use
+            from memberseg.runner import run_job as engine  # the layer's engine; imported on first use
+            run_job = engine
         with tempfile.TemporaryDirectory(prefix="memberseg-job-", dir=self.settings.work_dir) as tmp:
             inputs, out_dir = Path(tmp, "in"), Path(tmp, "out")
             local: dict[str, Path] = {}
@@ -328,7 +331,7 @@ class _Run:
         report_key = self.output_prefix + REPORT_NAME
         if report_key in existing:             # readers must never pair an old marker with new files
             objects.delete(bucket, report_key)
-        for name, key in zip(names[:-1], keys[:-1]):
+        for name, key in zip(names[:-1], keys[:-1], strict=True):
             objects.upload(bucket, key, out_dir / name, _content_type(name))
         for stale in sorted(existing - set(keys) - {report_key}):
             objects.delete(bucket, stale)
@@ -421,4 +424,4 @@ def _input_error_dict(exc: Exception) -> dict | None:
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")

@@ -1,8 +1,10 @@
-"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR`.
+"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
+and `memberseg push DIR [--dry-run] [--force]`.
 
 Also `memberseg profiles` (the export formats it reads), `memberseg rules show [--profile NAME]`
 (the effective rules) and `memberseg rules check FILE` (validate a rules file).
-Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault.
+Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault;
+`push` also exits 3 when HubSpot imported the files but refused some rows.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import yaml
 
 from . import __version__
 from .errors import InputError
+from .isolation import WorkerFault
+from .push_command import push_configuration_problem, run_push
 from .rules import Rules, load_rules
-from .runner import JobOutcome, WorkerFault, run_job
+from .runner import JobOutcome, run_job
 
 
 def _date(text: str) -> dt.date:
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", type=Path, help="rules file: only what it changes, merged over the defaults")
     run.add_argument("--memberships-profile", metavar="NAME", help="read the memberships file with this profile")
     run.add_argument("--orders-profile", metavar="NAME", help="read the orders file with this profile")
+    run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
     profiles = commands.add_parser("profiles", help="list the export formats memberseg recognises")
     profiles.add_argument("--rules", type=Path, help="rules file whose profile changes apply")
     rules = commands.add_parser("rules", help="show the effective rules or check a rules file")
@@ -49,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--profile", metavar="NAME", help="also print this profile, with the rules' changes")
     check = rules_commands.add_parser("check", help="validate a rules file")
     check.add_argument("file", type=Path)
+    push = commands.add_parser("push", help="send a finished run's contacts and properties to HubSpot",
+                               description="Token from HUBSPOT_ACCESS_TOKEN (a private app with crm.import, "
+                               "crm.schemas.contacts.read, crm.schemas.contacts.write); API base from "
+                               "HUBSPOT_API_BASE (default https://api.hubapi.com).")
+    push.add_argument("dir", type=Path, help="a finished run's output folder")
+    push.add_argument("--dry-run", action="store_true", help="only read from HubSpot, and print the plan")
+    push.add_argument("--force", action="store_true", help="import again even if hubspot_import.json says DONE")
+    push.add_argument("--deadline", type=float, default=3600, metavar="SECONDS",
+                      help="stop waiting for the imports after this long (default 3600); pushing again resumes")
     return parser
 
 
@@ -140,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         if interactive:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}...", file=sys.stderr, flush=True)
 
+    if args.command == "push":
+        return run_push(args.dir, dry_run=args.dry_run, force=args.force, deadline_seconds=args.deadline,
+                        progress=progress)
+    if args.push and (problem := push_configuration_problem()):
+        print(f"memberseg push: {problem}", file=sys.stderr)   # before a long run, not after it
+        return 2
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
                                       as_of=args.as_of, progress=progress, rules_overlay=_overlay(args))
@@ -150,8 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for a user
         print(f"memberseg: internal error, no outputs written: {exc}", file=sys.stderr)
         return 1
-    if not outcome.ok:
-        print(f"memberseg: {outcome.error['error']['message']}", file=sys.stderr)
-        return outcome.exit_code
+    if outcome.error is not None or outcome.report is None:
+        message = outcome.error["error"]["message"] if outcome.error else "the run left no report"
+        print(f"memberseg: {message}", file=sys.stderr)
+        return outcome.exit_code or 1
     print(format_summary(outcome.report, args.out))
+    if args.push:
+        return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)
     return 0

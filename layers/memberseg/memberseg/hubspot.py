@@ -12,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .rules import HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
+from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
 
 CSV_NAME = "hubspot_contacts"
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -95,7 +94,8 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         "estimated_savings": money_text(contacts["estimated_savings"]),
         "order_value_tier": neutralize(contacts["order_value_tier"]),
     }
-    assert tuple(columns) == HUBSPOT_BASE_COLUMNS  # noqa: S101 - one list of columns, defined in rules
+    if tuple(columns) != HUBSPOT_BASE_COLUMNS:  # the property definitions are built from the same tuple
+        raise RuntimeError("HubSpot CSV columns drifted from HUBSPOT_BASE_COLUMNS")
     if "first_name" in contacts:
         columns["firstname"] = neutralize(contacts["first_name"])
         columns["lastname"] = neutralize(contacts["last_name"])
@@ -192,6 +192,7 @@ def property_definitions(rules: Rules, csv_names: list[str], columns: list[str] 
         "name": f"memberseg {name}",
         "importOperations": {"0-1": "UPSERT"},
         "dateFormat": "YEAR_MONTH_DAY",
+        "marketableContactImport": rules.hubspot.marketable_contact_import,
         "files": [{"fileName": name, "fileFormat": "CSV",
                    "fileImportPage": {"hasHeader": True, "columnMappings": mappings}}],
     } for name in csv_names]

@@ -4,26 +4,27 @@ Two uses: the runner isolates a whole job (a reader that aborts the process
 becomes an error instead of a dead service), and the pipeline reads the orders
 file on the second core while the memberships file is consolidated.
 
-The child sends length-prefixed pickle frames: ("stage", dict) progress
-messages, then one of ("ok", value), ("input_error", InputError) or
-("fault", traceback text).
+`multiprocessing` with the fork context does the process and the framing: a
+`Process` and a one-way `Pipe` (Queue and Pool need /dev/shm, which Lambda lacks).
+The child sends ("stage", dict) progress messages, then one of ("ok", value),
+("input_error", InputError) or ("fault", traceback text).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-import pickle
-import select
 import signal
-import struct
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
 
 from .errors import InputError
 
-_HEADER = struct.Struct("!Q")
 Report = Callable[[str, dict], None]
+_FORK = multiprocessing.get_context("fork")
 
 
 class WorkerFault(RuntimeError):
@@ -39,12 +40,19 @@ class WorkerDied(WorkerFault):
         self.last_stage = last_stage
 
 
-def _send(fd: int, kind: str, payload: Any) -> None:
-    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+def _child(target: Callable[..., Any], args: tuple[Any, ...], sender: Connection, new_process_group: bool) -> None:
+    if new_process_group:
+        os.setpgid(0, 0)
+    try:
+        value = target(*args, lambda stage, info: sender.send(("stage", {"stage": stage, **info})))
+        sender.send(("ok", value))
+    except InputError as exc:
+        sender.send(("input_error", exc))
+    except BaseException:  # noqa: BLE001 - reported to the parent as an internal fault
+        sender.send(("fault", traceback.format_exc()))
+        raise SystemExit(1) from None
+    finally:
+        sender.close()
 
 
 class Forked:
@@ -52,101 +60,85 @@ class Forked:
 
     def __init__(self, target: Callable[..., Any], *args: Any, progress: Report | None = None,
                  new_process_group: bool = False):
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child; its effects are asserted through the parent
-            os.close(read_fd)
-            if new_process_group:
-                os.setpgid(0, 0)
-            code = 0
-            try:
-                value = target(*args, lambda stage, info: _send(write_fd, "stage", {"stage": stage, **info}))
-                _send(write_fd, "ok", value)
-            except InputError as exc:
-                _send(write_fd, "input_error", exc)
-            except BaseException:  # noqa: BLE001 - reported to the parent as an internal fault
-                code = 1
-                try:
-                    _send(write_fd, "fault", traceback.format_exc())
-                except BaseException:  # noqa: BLE001
-                    pass
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        self.pid = pid
-        self._fd = read_fd
+        receiver, sender = _FORK.Pipe(duplex=False)
+        self._process = _FORK.Process(target=_child, args=(target, args, sender, new_process_group))
+        self._process.start()
+        sender.close()                 # the child holds the only writer: its exit means end of file
+        self._receiver = receiver
         self._progress = progress
         self._group = new_process_group
         self.last_stage: dict = {}
         self._reaped = False
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid or 0
 
     def _kill(self) -> None:
         try:
             if self._group:
                 os.killpg(self.pid, signal.SIGKILL)
             else:
-                os.kill(self.pid, signal.SIGKILL)
+                self._process.kill()
         except ProcessLookupError:
             pass
 
     def cancel(self) -> None:
         """Stop the child and reap it (used when the parent fails first); harmless after result()."""
-        if self._reaped:
-            return
-        self._kill()
-        self._reap()
+        if not self._reaped:
+            self._kill()
+            self._reap()
 
-    def _reap(self) -> int:
-        os.close(self._fd)
-        _, status = os.waitpid(self.pid, 0)
+    def _reap(self) -> None:
+        self._receiver.close()
+        self._process.join()
         self._reaped = True
-        return status
+
+    def _next_message(self, deadline: float | None) -> tuple[str, Any] | None:
+        """The child's next message; None at end of file; TimeoutError past the deadline."""
+        wait = None if deadline is None else max(deadline - time.monotonic(), 0)
+        if not self._receiver.poll(wait):
+            raise TimeoutError
+        try:
+            message: tuple[str, Any] = self._receiver.recv()
+        except EOFError:
+            return None
+        return message
+
+    def _outcome(self, deadline: float | None) -> tuple[str, Any] | None:
+        while (message := self._next_message(deadline)) is not None:
+            kind, payload = message
+            if kind != "stage":
+                return message
+            self.last_stage = payload
+            if self._progress:
+                self._progress(payload["stage"], payload)
+        return None
 
     def result(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
-        buffer = bytearray()
-        outcome: tuple[str, Any] | None = None
-        timed_out = False
         try:
-            while True:
-                wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
-                    timed_out = True
-                    self._kill()
-                    break
-                ready, _, _ = select.select([self._fd], [], [], wait)
-                if not ready:
-                    continue
-                chunk = os.read(self._fd, 1 << 20)
-                if not chunk:
-                    break
-                buffer += chunk
-                while len(buffer) >= _HEADER.size:
-                    (size,) = _HEADER.unpack_from(buffer)
-                    if len(buffer) < _HEADER.size + size:
-                        break
-                    kind, payload = pickle.loads(buffer[_HEADER.size:_HEADER.size + size])
-                    del buffer[:_HEADER.size + size]
-                    if kind == "stage":
-                        self.last_stage = payload
-                        if self._progress:
-                            self._progress(payload["stage"], payload)
-                    else:
-                        outcome = (kind, payload)
+            outcome = self._outcome(deadline)
+        except TimeoutError:
+            self._kill()
+            raise WorkerDied(f"did not finish within {timeout:g} s", self.last_stage) from None
         finally:
-            status = self._reap()
-        if timed_out:
-            raise WorkerDied(f"did not finish within {timeout:g} s", self.last_stage)
+            if not self._reaped:
+                self._reap()
         if outcome is None:
-            how = (f"was stopped by signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
-                   else f"exited with status {os.WEXITSTATUS(status)}")
-            raise WorkerDied(how, self.last_stage)
+            raise WorkerDied(self._how_it_ended(), self.last_stage)
         kind, payload = outcome
         if kind == "input_error":
             raise payload
         if kind == "fault":
             raise WorkerFault(payload)
         return payload
+
+    def _how_it_ended(self) -> str:
+        code = self._process.exitcode or 0
+        if code < 0:
+            return f"was stopped by signal {signal.Signals(-code).name}"
+        return f"exited with status {code}"
 
 
 def crash_error(died: WorkerDied) -> InputError | None:

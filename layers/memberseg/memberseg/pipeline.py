@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pandas as pd
 
 from .classify import classify
 from .consolidate import consolidate
 from .enrich import OrderMatch, enrich, orders_by_id
-from .hubspot import HubSpotExport, export
 from .errors import InputError
+from .hubspot import HubSpotExport, export
 from .isolation import Forked, WorkerDied, crash_error
 from .read import HEADER_PROBLEMS, RawTable, both_files_error, read_table
 from .rules import Rules
@@ -161,4 +161,7 @@ def _collect(job: Forked) -> OrdersSummary:
     try:
         return job.result()
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,9 +76,9 @@ def match_header_row(cells: list[object], spec: RoleSpec) -> dict[str, int]:
     found: dict[str, int] = {}
     for name, field_spec in spec.fields.items():
         for alias in field_spec.aliases:
-            position = first_position.get(normalize_header(alias))
-            if position is not None:
-                found[name] = position
+            at = first_position.get(normalize_header(alias))
+            if at is not None:
+                found[name] = at
                 break
     return found
 
@@ -136,7 +137,7 @@ def _fits_at(cells: list[object], choices: list[Choice], sheet: str | None, inde
     return candidates
 
 
-def _find_header(sheets: Iterable[tuple[str | None, list[list[object]]]], choices: list[Choice],
+def _find_header(sheets: Iterable[tuple[str | None, list[list[Any]]]], choices: list[Choice],
                  search_rows: int) -> tuple[_Candidate | None, dict[str, _Candidate]]:
     """Return (the header row of the best-fitting profile, or None; each profile's best partial row).
 
@@ -308,9 +309,9 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
                                  f"'{sheet}'. Its sheets are: {', '.join(names)}.", file=file)
             names = [sheet]
         # calamine parses a whole sheet on first access: keep it, and parse later sheets only if needed.
-        parsed: dict[str, list[list[object]]] = {}
+        parsed: dict[str | None, list[list[Any]]] = {}
 
-        def sheets() -> Iterator[tuple[str, list[list[object]]]]:
+        def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
             for name in names:
                 parsed[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
                 yield name, parsed[name]
@@ -350,7 +351,7 @@ def sniff_delimiter(sample: str) -> str:
     except csv.Error:
         first_lines = sample.splitlines()[:20]
         counts = {d: sum(line.count(d) for line in first_lines) for d in ",;\t"}
-        return max(counts, key=counts.get) if any(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
 def read_csv(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,

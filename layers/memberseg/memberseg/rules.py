@@ -20,11 +20,11 @@ import unicodedata
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError
 
@@ -67,6 +67,22 @@ MEMBER_ADDED_COLUMNS = (
     "Order Value Tier", "Membership Status", "Days Until Expiration",
 )
 HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+# A CSV cell starting with one of these gets a ' prefix (formula injection); ";" separates
+# multi-checkbox values in HubSpot. A dropdown label with either would never match its own option.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _check_option_label(label: str) -> str:
+    """A status or tier label becomes both a CSV value and a HubSpot dropdown option: they must match."""
+    if label.startswith(FORMULA_TRIGGERS):
+        raise ValueError(f"label {label!r} starts with {label[0]!r}: the HubSpot CSV would prefix it with ' "
+                         "(spreadsheet formula protection), so it would never match its dropdown option")
+    if ";" in label:
+        raise ValueError(f"label {label!r} contains ';', which HubSpot reads as a separator between values")
+    return label
+
+
+OptionLabel = Annotated[str, Field(min_length=1), AfterValidator(_check_option_label)]
 
 
 def normalize_header(text: object) -> str:
@@ -242,14 +258,14 @@ class Consolidation(_Strict):
 
 
 class Tier(_Strict):
-    label: str = Field(min_length=1)
+    label: OptionLabel
     min: float
     inclusive: bool = True
 
 
 class Orders(_Strict):
     savings_rate: float = Field(0.08, ge=0, le=1)
-    no_orders_label: str = Field("No Orders", min_length=1)
+    no_orders_label: OptionLabel = "No Orders"
     base_currency: str = Field("auto", pattern=r"^(auto|[A-Z]{3})$")  # auto: the file's most common currency
     currency_rates: dict[str, float] = {}   # code -> value of 1 unit in the base currency
     tiers: list[Tier]
@@ -277,10 +293,10 @@ class Orders(_Strict):
 
 
 class StatusLabels(_Strict):
-    expired: str = "Expired"
-    expiring_soon: str = "Expiring Soon"
-    active: str = "Active"
-    inactive: str = "Inactive"
+    expired: OptionLabel = "Expired"
+    expiring_soon: OptionLabel = "Expiring Soon"
+    active: OptionLabel = "Active"
+    inactive: OptionLabel = "Inactive"
 
     def all(self) -> list[str]:
         return [self.expired, self.expiring_soon, self.active, self.inactive]
@@ -364,7 +380,8 @@ class HubSpot(_Strict):
     group_name: str = "membership_segments"
     group_label: str = "Membership Segments"
     max_rows_per_file: int = Field(1_048_575, ge=1)
-    max_bytes_per_file: int = Field(536_870_912, ge=1024)
+    max_bytes_per_file: int = Field(512_000_000, ge=1024)   # HubSpot's "512 MB", read as decimal megabytes
+    marketable_contact_import: bool = False     # imported contacts count as marketing contacts (billed)
 
     @field_validator("group_name")
     @classmethod

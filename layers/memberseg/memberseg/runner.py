@@ -17,19 +17,21 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .errors import InputError
-from .isolation import Forked, WorkerDied, WorkerFault, crash_error
+from .isolation import Forked, WorkerDied, crash_error
 from .pipeline import run_pipeline
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 from .rules import Rules, load_rules
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
 
 ERROR_NAME = "error.json"
-STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv")
+# hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
+STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
+                  "hubspot_import.json")
 ProgressCallback = Callable[[str], None]
 
 
@@ -79,7 +81,10 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
     try:
         return job.result(timeout=rules.limits.timeout_seconds)
     except WorkerDied as died:
-        raise crash_error(died) or died
+        error = crash_error(died)
+        if error is None:
+            raise
+        raise error from died
 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,

@@ -19,14 +19,20 @@ def _fold(value: object) -> object:
     return str(value).casefold() if isinstance(value, str) else value
 
 
-_OPS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
+def _between(column: pd.Series, value: Any) -> pd.Series:
+    low, high = value
+    return (column >= low) & (column <= high)
+
+
+# Each condition operator, as a vectorised test of a column against the rule's value.
+OPERATORS: dict[str, Callable[[pd.Series, Any], pd.Series]] = {
     "eq": lambda column, value: column == value,
     "ne": lambda column, value: column != value,
     "gt": lambda column, value: column > value,
     "ge": lambda column, value: column >= value,
     "lt": lambda column, value: column < value,
     "le": lambda column, value: column <= value,
-    "between": lambda column, value: (column >= value[0]) & (column <= value[1]),
+    "between": _between,
     "in": lambda column, value: column.isin(value),
     "not_in": lambda column, value: ~column.isin(value),
     "contains": lambda column, value: column.str.contains(str(value), regex=False),
@@ -44,7 +50,7 @@ def evaluate(condition: Condition, customers: pd.DataFrame, rules: Rules) -> pd.
         value = [_fold(item) for item in value] if isinstance(value, list) else _fold(value)
     else:
         column = column.astype(float)
-    return _OPS[condition.op](column, value)  # Rules validation admits only these ops
+    return OPERATORS[condition.op](column, value)  # Rules validation rejects unknown ops
 
 
 def segment(customers: pd.DataFrame, rules: Rules) -> pd.DataFrame:

@@ -35,7 +35,7 @@ def per_unique(parse):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         if len(uniques) > 0.5 * len(values):
             return parse(values, *args)
-        candidates = pd.Series(np.append(np.asarray(uniques, dtype=object), None), dtype=object)
+        candidates = pd.Series(np.append(np.asarray(uniques, dtype=object), [None]), dtype=object)
         parsed = parse(candidates, *args)
         taken = parsed.take(np.where(codes < 0, len(uniques), codes))  # missing cells parse as None
         return taken.set_axis(values.index)
@@ -221,8 +221,8 @@ def round_cents(amount: pd.Series | np.ndarray) -> np.ndarray:
 def valid_email(text: pd.Series) -> pd.Series:
     """Trimmed, lowercased email when valid; NA otherwise (also when it starts like a formula)."""
     email = text.str.strip().str.lower()
-    ok = (email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
-          & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool))
+    well_formed = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
+    ok = well_formed & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool)
     return email.where(ok, pd.NA)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -120,8 +121,8 @@ class WorkbookWriter:
             sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
         calls = [(position, *self._writer(sheet, col.kind)) for position, col in enumerate(columns)]
         slices = [col.values[start:start + count] for col in columns]
-        for row, values in enumerate(zip(*slices), start=1):
-            for (position, writer, fmt), value in zip(calls, values):
+        for row, values in enumerate(zip(*slices, strict=False), start=1):
+            for (position, writer, fmt), value in zip(calls, values, strict=False):
                 if value is not None:
                     writer(row, position, value, fmt)
 

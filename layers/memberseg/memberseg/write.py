@@ -20,7 +20,7 @@ from .pipeline import Progress, Result, no_progress, timed
 from .read import RawTable
 from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .validate import Validated
-from .workbook import Column, WorkbookWriter, column, raw_column
+from .workbook import Column, Kind, WorkbookWriter, column, raw_column
 
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
@@ -58,7 +58,7 @@ def _member_columns(result: Result) -> list[Column]:
     for header, name, field in (("Platform Status", "platform_status", "status"), ("Plan", "plan", "plan")):
         if field in result.memberships.fields:
             columns.append(column(header, "text", members[name], 16))
-    added = [
+    added: list[tuple[Kind, str]] = [
         ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
         ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
         ("integer", "order_count"), ("date", "last_order_date"), ("money", "estimated_savings"),

@@ -1,0 +1,90 @@
+"""The pure sheet scanner: its fast path must give exactly what its exact mode gives."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memberseg.safety.scanner import SheetBounds, col_letters, col_number, scan_sheet, scan_sheet_exactly_if_needed
+
+CELL_FORMS = ('<c r="{ref}" t="s"><v>1</v></c>', '<c r="{ref}"/>', '<c r="{ref}"><v>2.5</v></c>',
+              "<c r='{ref}' s=\"1\"/>", '<x:c r="{ref}"/>', '<c s="2" r="{ref}"/>')
+UNREFERENCED_CELL = "<c><v>3</v></c>"
+
+
+@st.composite
+def sheets(draw, *, allow_unreferenced: bool = False) -> tuple[bytes, list[int]]:
+    """A worksheet XML and the chunk sizes to feed it in."""
+    dimension = col_letters(draw(st.integers(1, 18_000))) + str(draw(st.integers(1, 2_000_000)))
+    parts = [f'<?xml version="1.0"?><worksheet><dimension ref="A1:{dimension}"/><sheetData>']
+    for _ in range(draw(st.integers(0, 12))):
+        row = draw(st.integers(1, 2_000_000))
+        parts.append(f'<row r="{row}">' if draw(st.booleans()) or not allow_unreferenced else "<row>")
+        for _ in range(draw(st.integers(0, 6))):
+            if allow_unreferenced and draw(st.integers(0, 4)) == 0:
+                parts.append(UNREFERENCED_CELL)
+                continue
+            column = draw(st.integers(1, 18_000))
+            cell_row = row if draw(st.integers(0, 5)) else draw(st.integers(1, 2_000_000))
+            parts.append(draw(st.sampled_from(CELL_FORMS)).format(ref=f"{col_letters(column)}{cell_row}"))
+        parts.append("</row>")
+    parts.append("</sheetData></worksheet>")
+    xml = "".join(parts).encode()
+    sizes = draw(st.lists(st.integers(1, 200), min_size=1, max_size=40))
+    return xml, sizes
+
+
+def chunked(xml: bytes, sizes: list[int]) -> list[bytes]:
+    chunks, at, i = [], 0, 0
+    while at < len(xml):
+        size = sizes[i % len(sizes)]
+        chunks.append(xml[at:at + size])
+        at, i = at + size, i + 1
+    return chunks
+
+
+bounds_strategy = st.builds(SheetBounds, max_rows=st.sampled_from([10, 1000, 1_048_576]),
+                            max_columns=st.sampled_from([5, 1000, 16_384]),
+                            max_cells=st.sampled_from([8, 25_000_000]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(sheet=sheets(), bounds=bounds_strategy)
+def test_fast_path_equals_exact_mode(sheet, bounds):
+    xml, sizes = sheet
+    fast = scan_sheet(chunked(xml, sizes), bounds)
+    exact = scan_sheet(chunked(xml, sizes), bounds, exact=True)
+    assert not fast.needs_exact
+    assert dataclasses.asdict(fast) == dataclasses.asdict(exact)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sheet=sheets(allow_unreferenced=True), bounds=bounds_strategy)
+def test_cells_without_references_fall_back_to_exact_mode(sheet, bounds):
+    xml, sizes = sheet
+    scan = scan_sheet_exactly_if_needed(lambda: iter(chunked(xml, sizes)), bounds)
+    exact = scan_sheet(chunked(xml, sizes), bounds, exact=True)
+    assert dataclasses.asdict(scan) == dataclasses.asdict(exact)
+
+
+def test_exact_mode_places_cells_without_references_by_position():
+    xml = b'<sheetData><row r="7"><c/><c/><c r="E7"/><c/></row><row><c/></row></sheetData>'
+    scan = scan_sheet([xml], SheetBounds(100, 100, 100), exact=True)
+    assert (scan.max_row, scan.max_col, scan.n_cells, scan.n_rows) == (8, 6, 5, 2)
+
+
+def test_a_far_cell_stops_the_scan_and_names_the_cell():
+    xml = b'<sheetData><row r="1"><c r="A1"/></row><row r="1048576"><c r="XFD1048576"/></row></sheetData>'
+    scan = scan_sheet([xml], SheetBounds(1_048_576, 1000, 25_000_000))
+    assert scan.stopped and scan.bad_ref == "XFD1048576"
+
+
+@given(st.integers(1, 18_278))
+def test_column_letters_round_trip(number):
+    assert col_number(col_letters(number)) == number
+
+
+def test_columns_longer_than_three_letters_are_past_any_sheet():
+    assert col_number("AAAA") > 16_384 and col_number(b"xfd") == 16_384
