@@ -282,6 +282,7 @@ def decimal_separator_votes(values: pd.Series) -> dict[str, str]:
     return votes
 
 
+@per_unique
 def currency_codes_in_text(values: pd.Series) -> pd.Series:
     """The three-letter code written in an amount cell ("USD 12.00", "1.000 JPY"), else NA."""
     out = pd.Series(pd.NA, index=values.index, dtype=object)
