@@ -25,7 +25,6 @@ from .values import (
     ids_with_keys,
     is_blank,
     last_amount,
-    name_key,
     names_with_keys,
     to_dates,
     to_money,
@@ -394,6 +393,15 @@ def _convert(currency: pd.Series, amounts: pd.Series, rules: Rules, index: pd.In
     return amounts * rate.fillna(0.0), reason, facts
 
 
+def _join_values(join: str, id_parts: pd.DataFrame, names: pd.Series, table: RawTable) -> pd.Series:
+    """Each row's value of the join key (only the one key is computed: orders files are the large ones)."""
+    if join == "customer_id":
+        return id_parts["key"]
+    if join == "email":
+        return valid_email(_text_of(table, "email").fillna(""))
+    return names_with_keys(names)["key"]
+
+
 def validate_orders(table: RawTable, rules: Rules) -> Validated:
     index = table.frame.index
     spec = _spec(table)
@@ -403,7 +411,6 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     id_parts = ids_with_keys(table.column("customer_id")) if table.column("customer_id") is not None else \
         pd.DataFrame({"text": _empty_text(index), "key": _empty_text(index)})
     names, _, _ = _names(table)
-    email = valid_email(_text_of(table, "email").fillna(""))
     value, value_raw, refunded = _amounts(table, spec, locale["decimal_separator"])
     currency = _currencies(table, value_raw)
     zero_decimal = currency.isin(ZERO_DECIMAL_CURRENCIES)
@@ -416,7 +423,7 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
                   else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
     status_text, klass, unknown = _classes(table, spec.statuses)
     klass = klass.fillna("paid") if table.column("status") is None else klass
-    key = {"customer_id": id_parts["key"], "email": email, "customer_name": name_key(names.fillna(""))}[join]
+    key = _join_values(join, id_parts, names, table)
     missing_key = {"customer_id": "no customer ID", "email": "no valid email",
                    "customer_name": "no customer name"}[join]
     reason = _reasons([
@@ -436,7 +443,7 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     head = table.frame.get("__order_head", pd.Series(True, index=index)).astype(bool)
     frame = pd.DataFrame({
         "row": table.rows,
-        "customer_id": id_parts["text"] if join == "customer_id" else (email if join == "email" else names),
+        "customer_id": id_parts["text"] if join == "customer_id" else (key if join == "email" else names),
         "id_key": key,
         "customer_name": names,
         "value": converted.where(head, 0.0),
