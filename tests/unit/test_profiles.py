@@ -662,3 +662,21 @@ def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path
 def test_an_old_full_copy_of_the_rules_still_loads_and_keeps_its_fixed_locale():
     rules = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
     assert (rules.inputs.date_order, rules.inputs.decimal_separator) == ("MDY", ".")
+
+
+def test_garbage_amount_text_is_no_currency_and_does_not_choose_the_base(tmp_path):
+    from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS
+    from memberseg.values import currency_codes_in_text
+
+    import pandas as pd
+    codes = currency_codes_in_text(pd.Series(["USD 75", "abc", "1.000 JPY", "(USD 10)", "12,50 EUR", "n/a", 100],
+                                             dtype=object))
+    assert [None if pd.isna(c) else c for c in codes] == ["USD", None, "JPY", "USD", "EUR", None, None]
+    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "2024-01-01", "2025-01-10", "", ""]])
+    orders = write(tmp_path / "o.csv", ORDER_HEADERS, [["1", "", "2026-01-24", "USD 75"], ["1", "", "", "100"],
+                                                       ["1", "", "", "abc"]])
+    result, report = run(tmp_path, members, orders)
+    o = report["orders"]
+    assert (o["matched"], o["rejected"], o["excluded"]) == (2, 1, 0)
+    assert o["currency"]["base"] == "USD" and o["currency"]["rows_without_currency_read_as_base"] >= 1
+    assert member(result, customer_id="1")["total_order_value"] == pytest.approx(175.0)

@@ -436,7 +436,8 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     if table.column("refunded_value") is not None:  # refunded in full (or more) counts 0
         net = net.where(~(net < 0), 0.0)
     net = net.where(klass.ne("refunded"), 0.0)
-    converted, currency_reason, currency_facts = _convert(currency, net, rules, index)
+    # Only amounts that read as numbers have a currency (a rejected row does not choose the base).
+    converted, currency_reason, currency_facts = _convert(currency.where(value.notna()), net, rules, index)
     excluded_reason = currency_reason.copy()
     unpaid = klass.eq("unpaid")
     excluded_reason[unpaid] = "order status '" + status_text[unpaid].fillna("").astype(str) + "' is not paid"

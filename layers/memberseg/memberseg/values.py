@@ -284,12 +284,16 @@ def decimal_separator_votes(values: pd.Series) -> dict[str, str]:
 
 @per_unique
 def currency_codes_in_text(values: pd.Series) -> pd.Series:
-    """The three-letter code written in an amount cell ("USD 12.00", "1.000 JPY"), else NA."""
+    """The three-letter code written next to the number of an amount cell ("USD 12.00", "1.000 JPY"), else NA.
+
+    Capitals only, and only beside a number: "abc" or "n/a" in an amount column are no currency.
+    """
     out = pd.Series(pd.NA, index=values.index, dtype=object)
     text = cell_kinds(values).eq(str)
     if text.any():
-        codes = values[text].str.extract(r"(?:^|[\s\d])([A-Za-z]{3})(?:$|[\s\d])")[0]
-        out[text] = codes.str.upper()
+        parts = values[text].str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
+                                         r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
+        out[text] = parts[0].fillna(parts[1])
     return out
 
 
