@@ -52,7 +52,8 @@ def _tag(name: str):
 
 
 for _name in ("Ref", "Sub", "GetAtt", "If", "Split", "Not", "Equals", "Join", "Select", "And", "Or",
-              "FindInMap", "ImportValue", "Base64", "Condition", "GetAZs"):
+              "FindInMap", "ImportValue", "Base64", "Condition", "GetAZs", "Contains", "EachMemberEquals",
+              "EachMemberIn", "RefAll", "ValueOf", "ValueOfAll"):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -287,9 +288,11 @@ def _queue_arn(sqs: Any, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def deploy(session: Any, overrides: dict | None = None) -> LocalStack:
-    """Create everything the template defines (that moto can hold) with this boto3 session."""
-    st = stack(overrides)
+def deploy(session: Any, overrides: dict | None = None, *, template: Stack | None = None) -> LocalStack:
+    """Create everything the template defines (that moto can hold) with this boto3 session.
+
+    `template` is an already resolved stack (e.g. with the API fragment); by default, template.yaml's."""
+    st = template if template is not None else stack(overrides)
     s3, ddb, sqs, events = (session.client(n) for n in ("s3", "dynamodb", "sqs", "events"))
     create_buckets(st, s3)
     create_table(st, ddb)

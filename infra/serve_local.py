@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -31,6 +30,7 @@ import time
 import traceback
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,13 +41,12 @@ from urllib.parse import parse_qsl, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 PROCESS_DIR = ROOT / "functions" / "process_upload"
 API_DIR = ROOT / "functions" / "api"
-# process_upload first: its handler is the module `app` (as in its tests and the demo); the API's
-# modules are all named api_*/authorizer, and its app.py is loaded by path under another name.
-for _extra in (PROCESS_DIR, ROOT / "infra"):
+# Lambda puts a function's own folder on sys.path; locally both folders are (their module names are
+# distinct: process_upload_handler, jobs, storage, sweep / api_handler, api_*, authorizer), which pytest
+# does through pyproject's `pythonpath` and a script run from the command line does here.
+for _extra in (PROCESS_DIR, API_DIR, ROOT / "infra"):
     if str(_extra) not in sys.path:
-        sys.path.insert(0, str(_extra))
-if str(API_DIR) not in sys.path:
-    sys.path.append(str(API_DIR))
+        sys.path.append(str(_extra))
 
 import local_aws  # noqa: E402
 
@@ -66,36 +65,16 @@ def reset_moto(endpoint: str) -> None:
 
 
 # ------------------------------------------------------------------ handlers and template
-def load_by_path(name: str, path: Path) -> ModuleType:
-    """Import a Lambda module by file under a unique name (both functions have an app.py)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
 def load_api_app() -> ModuleType:
-    return load_by_path("memberseg_api_app", API_DIR / "app.py")
+    return importlib.import_module("api_handler")
 
 
 def load_authorizer() -> ModuleType:
-    return load_by_path("memberseg_api_authorizer", API_DIR / "authorizer.py")
+    return importlib.import_module("authorizer")
 
 
 def load_process_app() -> ModuleType:
-    module = importlib.import_module("app")
-    if Path(module.__file__ or "").resolve().parent != PROCESS_DIR:
-        raise RuntimeError(f"`app` resolved to {module.__file__}, not the processing function")
-    return module
+    return importlib.import_module("process_upload_handler")
 
 
 def template_with_api() -> dict:
@@ -236,7 +215,7 @@ class LocalServe:
     _http: Any = None
     _work_dir: Any = None
 
-    def _setenv(self, values: dict[str, str | None]) -> None:
+    def _setenv(self, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             if value is None:
@@ -272,7 +251,7 @@ class LocalServe:
             api, authorizer, process = load_api_app(), load_authorizer(), load_process_app()
             api.settings.cache_clear()
             api.dependencies.cache_clear()
-            process.dependencies.cache_clear()
+            process.reload_env()
             for module in (api, authorizer, process):    # quiet unless --verbose; restored by stop()
                 self._saved_levels.append((module.logger, module.logger.log_level))
                 if not self.verbose:
@@ -292,12 +271,7 @@ class LocalServe:
 
         self.session = boto3.Session(region_name=REGION)
         st = api_stack(overrides)
-        original_stack = local_aws.stack
-        local_aws.stack = lambda _overrides=None: st     # deploy() the template *with* the API fragment
-        try:
-            self.local = local_aws.deploy(self.session, overrides)
-        finally:
-            local_aws.stack = original_stack
+        self.local = local_aws.deploy(self.session, template=st)  # the template *with* the API fragment
         env = st.function_environment()                  # the processing function
         env.update(st.function_environment(API_FUNCTION))
         env["JOB_WORK_DIR"] = self._work_dir.name
@@ -332,9 +306,13 @@ class LocalServe:
                     action = f"error: {exc}"
                     traceback.print_exc()
                 self.processed.append((key, action))
-                routine = ("waiting", "succeeded", "failed", "duplicate", "superseded", "ignored")
+                routine = ("waiting", "succeeded", "failed", "duplicate", "superseded", "ignored", "committed_earlier")
                 if self.verbose or action not in routine:
                     print(f"  processing function: {key} -> {action}", flush=True)
+
+    def local_status(self, job_id: str) -> dict | None:
+        """The job's status item, as the processing function wrote it."""
+        return load_process_app().dependencies().jobs.get_status(job_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -366,7 +344,7 @@ class LocalServe:
         for logger, level in self._saved_levels:
             logger.setLevel(level)
         self._saved_levels.clear()
-        for name in ("memberseg_api_app", "app"):        # no cached clients pointing at a stopped server
+        for name in ("api_handler", "process_upload_handler"):   # no cached clients pointing at a stopped server
             module = sys.modules.get(name)
             for cached in ("settings", "dependencies"):
                 if module is not None and hasattr(getattr(module, cached, None), "cache_clear"):

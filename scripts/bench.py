@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark `memberseg run` on generated inputs (see docs/performance.md).
+"""Benchmark `memberseg run` against the seed-style naive pipeline on generated inputs (docs/performance.md).
 
-    python scripts/bench.py                      # standard size, 3 runs   (make bench)
-    python scripts/bench.py --size excel-max --runs 1                    (make bench-max)
+    python scripts/bench.py                      # standard size: naive once, memberseg 3 runs  (make bench)
+    python scripts/bench.py --size excel-max --runs 1 --naive-runs 0                         (make bench-max)
     python scripts/bench.py --size both --runs 5 --json bench.json
+
+In the same invocation, `scripts/naive_pipeline.py` (openpyxl reading, per-group Python loops,
+iterrows, openpyxl writing) runs on the same inputs --naive-runs times, and the bench prints the
+ratio of the two median wall times: the machine's speed varies between days, a ratio measured in
+one run does not.
 
 For each size the inputs are generated once and cached in bench-data/<size>/ (scripts/bench_data.py),
 then `python -m memberseg run --memberships ... --orders ... --out <tmp> --as-of 2026-11-15` runs N
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,10 +50,11 @@ import bench_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-11-15"
-TARGETS = {  # seconds, bytes
-    "standard": (25.0, 1.2 * 1024**3),
-    "excel-max": (180.0, 4 * 1024**3),
+TARGETS = {  # seconds (None: no time target), bytes, minimum naive/memberseg ratio (None: not measured)
+    "standard": (None, 1 * 1024**3, 12.0),
+    "excel-max": (180.0, 4 * 1024**3, None),
 }
+NAIVE = ROOT / "scripts" / "naive_pipeline.py"
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -108,13 +115,15 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-def run_once(python: str, memberships: Path, orders: Path, timeout: float, keep: bool) -> dict:
+def run_once(python: str, memberships: Path, orders: Path, timeout: float, keep: bool, naive: bool = False) -> dict:
     out = Path(tempfile.mkdtemp(prefix="memberseg-bench-"))
-    cmd = [python, "-m", "memberseg", "run", "--memberships", str(memberships), "--orders", str(orders),
+    program = [str(NAIVE)] if naive else ["-m", "memberseg", "run"]
+    cmd = [python, *program, "--memberships", str(memberships), "--orders", str(orders),
            "--out", str(out / "out"), "--as-of", AS_OF]
     log_out, log_err = open(out / "stdout.txt", "wb"), open(out / "stderr.txt", "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log_out, stderr=log_err, stdin=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=log_out, stderr=log_err, stdin=subprocess.DEVNULL,  # noqa: S603 - our argv
+                            cwd=ROOT)
     sampler = TreeSampler(proc.pid)
     sampler.start()
     timer = threading.Timer(timeout, proc.kill)
@@ -163,8 +172,22 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), {mem}, Python {platform.python_version()}, {platform.platform()}"
 
 
+def _runs(label: str, size: str, runs: int, run: Callable[[], dict]) -> list[dict]:
+    results = []
+    for i in range(runs):
+        r = run()
+        results.append(r)
+        print(f"[{size}] {label} run {i + 1}/{runs}: exit {r['exit']}, {r['wall_s']:.2f} s, "
+              f"peak RSS {mb(r['maxrss_bytes'])}, peak tree PSS {mb(r['tree_pss_bytes'])}", flush=True)
+        if r["exit"] != 0:
+            print(f"[{size}] {label} run failed; output kept in {r['dir']}\n{r.get('stderr_tail', '')}",
+                  file=sys.stderr)
+            break
+    return results
+
+
 def bench_size(size: str, runs: int, python: str, data_root: Path, timeout: float, keep: bool,
-               rows_scale: float = 1.0) -> dict:
+               rows_scale: float = 1.0, naive_runs: int = 1) -> dict:
     folder = data_root / (size if rows_scale == 1.0 else f"{size}-x{rows_scale:g}")
     t0 = time.perf_counter()
     meta = bench_data.generate(size, folder, rows_scale)
@@ -172,15 +195,9 @@ def bench_size(size: str, runs: int, python: str, data_root: Path, timeout: floa
     rows = meta["rows"]
     print(f"[{size}] inputs ready in {gen:.1f} s: {rows['memberships']:,} membership rows, "
           f"{rows['orders']:,} order rows", flush=True)
-    results = []
-    for i in range(runs):
-        r = run_once(python, folder / "memberships.xlsx", folder / "orders.xlsx", timeout, keep)
-        results.append(r)
-        print(f"[{size}] run {i + 1}/{runs}: exit {r['exit']}, {r['wall_s']:.2f} s, peak RSS {mb(r['maxrss_bytes'])}"
-              f", peak tree PSS {mb(r['tree_pss_bytes'])}", flush=True)
-        if r["exit"] != 0:
-            print(f"[{size}] run failed; output kept in {r['dir']}\n{r.get('stderr_tail', '')}", file=sys.stderr)
-            break
+    m, o = folder / "memberships.xlsx", folder / "orders.xlsx"
+    naive = _runs("naive", size, naive_runs, lambda: run_once(python, m, o, timeout, keep, naive=True))
+    results = _runs("memberseg", size, runs, lambda: run_once(python, m, o, timeout, keep))
     walls = [r["wall_s"] for r in results]
     ok = all(r["exit"] == 0 for r in results) and len(results) == runs
     summary = {
@@ -190,31 +207,47 @@ def bench_size(size: str, runs: int, python: str, data_root: Path, timeout: floa
         "peak_tree_pss_bytes": max(r["tree_pss_bytes"] for r in results),
         "results": results,
     }
-    t_s, t_b = TARGETS[size]
+    ok = ok and all(r["exit"] == 0 for r in naive) and len(naive) == naive_runs
+    summary["ok"] = ok
+    if naive:
+        summary["naive_median_s"] = statistics.median(r["wall_s"] for r in naive)
+        summary["naive_peak_rss_bytes"] = max(r["maxrss_bytes"] for r in naive)
+        summary["ratio"] = summary["naive_median_s"] / summary["median_s"]
+        summary["naive_results"] = naive
+    t_s, t_b, t_ratio = TARGETS[size]
     summary["rows_scale"] = rows_scale
-    within = summary["median_s"] <= t_s and summary["peak_rss_bytes"] <= t_b
-    summary["meets_target"] = rows_scale == 1.0 and ok and within
+    summary["meets_target"] = (rows_scale == 1.0 and ok and (t_s is None or summary["median_s"] <= t_s)
+                               and summary["peak_rss_bytes"] <= t_b
+                               and (t_ratio is None or summary.get("ratio", 0.0) >= t_ratio))
     return summary
 
 
+def _target(size: str) -> str:
+    t_s, t_b, t_ratio = TARGETS[size]
+    parts = [f"≥ {t_ratio:.0f}×" if t_ratio else "", f"≤ {t_s:.0f} s" if t_s else "", f"≤ {t_b / 1024**3:.0f} GB"]
+    return ", ".join(p for p in parts if p)
+
+
 def table_row(s: dict) -> str:
-    t_s, t_b = TARGETS[s["size"]]
     verdict = ("FAILED RUN" if not s["ok"] else "n/a (scaled)" if s.get("rows_scale", 1.0) != 1.0
                else "yes" if s["meets_target"] else "no")
-    return (f"| {s['size']} | {s['rows']['memberships']:,} | {s['rows']['orders']:,} | {s['runs']} | "
+    naive = (f"{s['naive_median_s']:.1f} s | {mb(s['naive_peak_rss_bytes'])} | {s['ratio']:.1f}×"
+             if "ratio" in s else "— | — | —")
+    return (f"| {s['size']} | {s['rows']['memberships']:,} | {s['rows']['orders']:,} | {naive} | {s['runs']} | "
             f"{s['median_s']:.1f} s | {s['min_s']:.1f}–{s['max_s']:.1f} s | {mb(s['peak_rss_bytes'])} | "
-            f"{mb(s['peak_tree_pss_bytes'])} | ≤ {t_s:.0f} s, ≤ {t_b / 1024**3:.1f} GB | {verdict} |")
+            f"{mb(s['peak_tree_pss_bytes'])} | {_target(s['size'])} | {verdict} |")
 
 
-HEADER = ("| Size | Membership rows | Order rows | Runs | Median wall | Min–max wall | Peak RSS | "
-          "Peak tree PSS (sampled) | Target | Meets target |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+HEADER = ("| Size | Membership rows | Order rows | Naive median | Naive peak RSS | Ratio | Runs | Median wall | "
+          "Min–max wall | Peak RSS | Peak tree PSS (sampled) | Target | Meets target |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark memberseg run.")
     ap.add_argument("--size", choices=["standard", "excel-max", "both"], default="standard")
-    ap.add_argument("--runs", type=int, default=3, help="runs per size (default 3)")
+    ap.add_argument("--runs", type=int, default=3, help="memberseg runs per size (default 3)")
+    ap.add_argument("--naive-runs", type=int, default=1, help="naive pipeline runs per size (default 1; 0: skip)")
     ap.add_argument("--python", default=sys.executable, help="interpreter that has memberseg installed")
     ap.add_argument("--data", type=Path, default=ROOT / "bench-data", help="cache folder for the inputs")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds before a run is killed")
@@ -225,11 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sizes = ["standard", "excel-max"] if a.size == "both" else [a.size]
     print(f"machine: {machine()}", flush=True)
-    summaries = [bench_size(s, a.runs, a.python, a.data, a.timeout, a.keep, a.rows_scale) for s in sizes]
+    summaries = [bench_size(s, a.runs, a.python, a.data, a.timeout, a.keep, a.rows_scale, a.naive_runs)
+                 for s in sizes]
     print()
     print(HEADER)
     for s in summaries:
         print(table_row(s))
+    for s in summaries:
+        if "ratio" in s:
+            print(f"\n[{s['size']}] naive/memberseg ratio (median wall times, one run): {s['ratio']:.1f}×")
     if a.json:
         a.json.write_text(json.dumps({"machine": machine(), "as_of": AS_OF, "sizes": summaries}, indent=2) + "\n")
     if not all(s["ok"] for s in summaries):

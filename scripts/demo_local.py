@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# what Lambda does for the function (its folder on sys.path), and the local-stack helpers
 sys.path[:0] = [str(ROOT / "functions" / "process_upload"), str(ROOT / "infra")]
 
 OUTPUT_NAMES = ("membership_segments.xlsx", "hubspot_properties.json", "report.json", "error.json")
@@ -63,7 +64,8 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
             os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
         if as_of:
             os.environ["JOB_AS_OF"] = as_of
-        import app  # imported after the env is set, as Lambda would
+        import process_upload_handler as app  # imported after the env is set, as Lambda would
+        app.reload_env()
 
         s3, sqs = session.client("s3"), session.client("sqs")
         job_id = job_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -86,7 +88,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in [*(out_dir / n for n in OUTPUT_NAMES), *out_dir.glob("hubspot_contacts*.csv")]:
             stale.unlink(missing_ok=True)
-        prefix = f"results/{job_id}/"
+        prefix = status.get("output_prefix") or f"results/{job_id}/"      # the committed run's folder
         downloaded = []
         for key in status.get("output_keys", []):
             target = out_dir / key[len(prefix):]

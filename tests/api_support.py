@@ -1,27 +1,27 @@
-"""Helpers shared by the upload-API tests: load functions/api by path (both functions have
-an app.py; the processing one keeps the name `app`), base events, and in-memory adapters."""
+"""Helpers shared by the upload-API tests: the API's modules (on pytest's pythonpath), base
+events, and in-memory adapters."""
 
 from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
+
+import api_core
+import api_service
+import serve_local
 
 ROOT = Path(__file__).resolve().parent.parent
 API_DIR = ROOT / "functions" / "api"
 EVENTS = ROOT / "events"
-for extra in (ROOT / "infra",):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-if str(API_DIR) not in sys.path:
-    sys.path.append(str(API_DIR))       # appended: `import app` must keep meaning the processing function
-
-import api_core  # noqa: E402
-import api_service  # noqa: E402
-import serve_local  # noqa: E402
 
 JOB_ID = "3b671b234aed48ba84dc72ad23c02e90"
+RUN_PREFIX = f"results/{JOB_ID}/runs/001763164800000-0123456789abcdef-a1/"     # a committed run's folder
+
+
+def committed_item(status: str, **extra) -> dict:
+    """A status item as the processing function leaves it after a commit."""
+    return {"status": status, "output_prefix": RUN_PREFIX, "committed_run": RUN_PREFIX.split("/")[-2], **extra}
 
 
 def api_app():
@@ -75,6 +75,9 @@ class FakeObjects:
     def presigned_post(self, bucket, key, fields, conditions, expires_in):
         self.posts.append(dict(bucket=bucket, key=key, fields=fields, conditions=conditions, expires_in=expires_in))
         return {"url": f"https://{bucket}.s3.amazonaws.com/", "fields": {**fields, "key": key, "policy": "p"}}
+
+    def origin(self, bucket):
+        return f"https://{bucket}.s3.amazonaws.com"
 
     def presigned_get(self, bucket, key, expires_in, filename):
         return f"https://{bucket}.s3.amazonaws.com/{key}?expires={expires_in}&name={filename}"

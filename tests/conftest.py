@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 
 import pytest
@@ -39,9 +38,6 @@ def as_of() -> dt.date:
 def deploy_process_function(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """deploy(session) -> (local stack, handler module): the template's resources in the current (mocked)
     AWS, and the processing handler imported with the function's environment, as Lambda would."""
-    for extra in (ROOT / "functions" / "process_upload", ROOT / "infra"):
-        if str(extra) not in sys.path:
-            sys.path.insert(0, str(extra))
     import local_aws
 
     imported = []
@@ -51,8 +47,8 @@ def deploy_process_function(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         for name, value in local.stack.function_environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("JOB_WORK_DIR", str(tmp_path))
-        import app  # the handler module, as Lambda imports it
-        app.dependencies.cache_clear()
+        import process_upload_handler as app  # the handler module, as Lambda imports it
+        app.reload_env()
         imported.append(app)
         return local, app
 

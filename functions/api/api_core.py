@@ -8,19 +8,28 @@ numbers from the server (api_page.py), so they cannot disagree.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from memberseg.job_protocol import (
+    HUBSPOT_CSV_STEM,
+    PROPERTIES_NAME,
+    REPORT_NAME,
+    ROLES,
+    RUNS_FOLDER,
+    WORKBOOK_NAME,
+    JobStatus,
+    file_role,
+)
+
 # ------------------------------------------------------------------ the upload policy (one place)
 DEFAULT_MAX_UPLOAD_MB = 50
 UPLOAD_MIN_BYTES = 1
 UPLOAD_URL_TTL_S = 15 * 60          # presigned POST lifetime
 DOWNLOAD_URL_TTL_S = 5 * 60         # presigned GET lifetime for the outputs
-ROLES = ("memberships", "orders")
 # the one content type each accepted extension is uploaded with (pinned by the policy)
 CONTENT_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -34,11 +43,11 @@ EXTENSIONS = tuple(CONTENT_TYPES)
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 OUTPUT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
-# job states (written by functions/process_upload)
-WAITING_FOR_FILES = "WAITING_FOR_FILES"
-PROCESSING = "PROCESSING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
+# job states (written by functions/process_upload; the contract module defines them)
+WAITING_FOR_FILES = JobStatus.WAITING_FOR_FILES.value
+PROCESSING = JobStatus.PROCESSING.value
+SUCCEEDED = JobStatus.SUCCEEDED.value
+FAILED = JobStatus.FAILED.value
 
 
 class BadRequest(ValueError):
@@ -57,18 +66,15 @@ class Settings:
     auth_enabled: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return cls(
-            input_bucket=env["INPUT_BUCKET"],
-            output_bucket=env["OUTPUT_BUCKET"],
-            table_name=env["JOB_TABLE"],
-            max_upload_bytes=int(env.get("MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)) * 1024 * 1024,
-            upload_prefix=env.get("UPLOAD_PREFIX", "uploads/"),
-            results_prefix=env.get("RESULTS_PREFIX", "results/"),
-            retention_days=int(env.get("RESULT_RETENTION_DAYS", "30")),
-            auth_enabled=env.get("AUTH_ENABLED", "true").strip().lower() in ("1", "true", "yes", "on"),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The validated environment (api_env.ApiEnv): a bad variable fails at cold start, by name."""
+        from api_env import ApiEnv
+
+        e = ApiEnv.load(env)
+        return cls(input_bucket=e.input_bucket, output_bucket=e.output_bucket, table_name=e.job_table,
+                   max_upload_bytes=e.max_upload_mb * 1024 * 1024, upload_prefix=e.upload_prefix,
+                   results_prefix=e.results_prefix, retention_days=e.result_retention_days,
+                   auth_enabled=e.auth_enabled)
 
 
 # ------------------------------------------------------------------ ids and keys
@@ -127,6 +133,18 @@ def results_prefix(settings: Settings, job_id: str) -> str:
     return f"{settings.results_prefix}{validate_job_id(job_id)}/"
 
 
+RUN_ID_RE = re.compile(r"^[0-9]{1,20}-[0-9a-f]{16}-a[0-9]{1,3}$")
+
+
+def committed_prefix(settings: Settings, job_id: str, item: dict | None) -> str | None:
+    """The committed run's folder named by the status item, if it is one of this job's run folders."""
+    prefix = (item or {}).get("output_prefix")
+    base = results_prefix(settings, job_id) + RUNS_FOLDER
+    if not isinstance(prefix, str) or not prefix.startswith(base) or not prefix.endswith("/"):
+        return None
+    return prefix if RUN_ID_RE.fullmatch(prefix[len(base):-1]) else None
+
+
 @dataclass(frozen=True)
 class UploadPlan:
     role: str
@@ -156,9 +174,8 @@ def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int
     out = []
     for key, size in sorted(objects):
         name = key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
-        lower = name.lower()
-        role = next((r for r in ROLES if lower.startswith(r) and "/" not in lower), None)
-        out.append({"role": role, "name": name, "size": int(size)})
+        role = file_role(name)          # the processing function's rule (one contract)
+        out.append({"role": role if role in ROLES else None, "name": name, "size": int(size)})
     return out
 
 
@@ -216,10 +233,10 @@ def property_labels(properties: dict | None) -> dict[str, str]:
 
 
 DOWNLOAD_KINDS = (   # (kind, label, how to recognise the output name)
-    ("workbook", "Segment workbook (.xlsx)", re.compile(r"^membership_segments\.xlsx$")),
-    ("hubspot_csv", "HubSpot contacts (.csv)", re.compile(r"^hubspot_contacts(_\d+)?\.csv$")),
-    ("properties", "HubSpot property definitions (.json)", re.compile(r"^hubspot_properties\.json$")),
-    ("report", "Run report (.json)", re.compile(r"^report\.json$")),
+    ("workbook", "Segment workbook (.xlsx)", re.compile("^" + re.escape(WORKBOOK_NAME) + "$")),
+    ("hubspot_csv", "HubSpot contacts (.csv)", re.compile("^" + HUBSPOT_CSV_STEM + r"(_\d+)?\.csv$")),
+    ("properties", "HubSpot property definitions (.json)", re.compile("^" + re.escape(PROPERTIES_NAME) + "$")),
+    ("report", "Run report (.json)", re.compile("^" + re.escape(REPORT_NAME) + "$")),
 )
 
 

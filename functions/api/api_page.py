@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import api_core as core
 
@@ -42,14 +41,15 @@ def index_html(settings: core.Settings) -> str:
     return page
 
 
-def security_headers(endpoint_url: str | None = None) -> dict[str, str]:
-    """CSP: scripts and styles from this origin only; uploads/downloads to S3 (or the local S3)."""
-    connect = ["'self'", "https://*.amazonaws.com"]
-    if endpoint_url:
-        parts = urlsplit(endpoint_url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            connect.append(f"{parts.scheme}://{parts.netloc}")
+def security_headers(connect_origins: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+    """CSP: scripts and styles from this origin only; fetches to this origin and the given bucket origins."""
+    connect = ["'self'", *(o for o in connect_origins if _is_origin(o))]
     csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
            f"connect-src {' '.join(connect)}; form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+
+
+def _is_origin(value: str) -> bool:
+    scheme, sep, host = value.partition("://")
+    return bool(sep) and scheme in ("http", "https") and bool(host) and not any(c in host for c in "/ ;'*")

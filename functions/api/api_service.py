@@ -3,13 +3,13 @@ fakes or moto in tests). No boto3, no Powertools here."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import api_core as core
+from memberseg.job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, iso_utc
 
 
 class Objects(Protocol):
@@ -17,6 +17,7 @@ class Objects(Protocol):
     def presigned_get(self, bucket: str, key: str, expires_in: int, filename: str) -> str: ...
     def list_objects(self, bucket: str, prefix: str, limit: int = 50) -> list[tuple[str, int]]: ...
     def read_json(self, bucket: str, key: str) -> dict | None: ...
+    def origin(self, bucket: str) -> str: ...
 
 
 class Jobs(Protocol):
@@ -36,17 +37,13 @@ class Deps:
     new_id: Callable[[], str] = core.new_job_id
 
 
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
     """POST /jobs: a new job id and one presigned POST per file."""
     extensions = core.parse_create_request(body)
     now = deps.clock()
     for _ in range(3):                      # a uuid4 collision is astronomically rare; never reuse a job
         job_id = core.validate_job_id(deps.new_id())
-        if deps.jobs.create(job_id, created_at=_iso(now), expires_at=int(now + settings.retention_days * 86400),
+        if deps.jobs.create(job_id, created_at=iso_utc(now), expires_at=int(now + settings.retention_days * 86400),
                             missing=list(core.ROLES)):
             break
     else:
@@ -72,22 +69,24 @@ def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
     status = (item or {}).get("status") or core.WAITING_FOR_FILES
     view: dict[str, Any] = {"job_id": job_id, "status": status, "files": files,
                             "created_at": (item or {}).get("created_at"), "updated_at": (item or {}).get("updated_at")}
-    results = core.results_prefix(settings, job_id)
-
-    if status == core.SUCCEEDED:
-        report = deps.objects.read_json(settings.output_bucket, results + "report.json")
-        if report is None:                   # report.json is the commit marker: not there = not done yet
-            status = view["status"] = core.PROCESSING
+    committed = core.committed_prefix(settings, job_id, item)     # the committed run only, never a newer one
+    if status in (core.SUCCEEDED, core.FAILED) and committed is None:
+        status = view["status"] = core.PROCESSING                  # no commit recorded yet
+    if status == core.SUCCEEDED and committed:
+        report = deps.objects.read_json(settings.output_bucket, committed + REPORT_NAME)
+        if report is None:                   # the committed set is gone (retention): say so, don't guess
+            view["error"] = core.plain_error({"code": "expired", "message": "The results have expired; "
+                                              "upload the files again."})
         else:
-            properties = deps.objects.read_json(settings.output_bucket, results + "hubspot_properties.json")
+            properties = deps.objects.read_json(settings.output_bucket, committed + PROPERTIES_NAME)
             view["summary"] = core.summarise_report(report, core.property_labels(properties))
             view["downloads"] = [
-                {**d, "url": deps.objects.presigned_get(settings.output_bucket, results + d["name"],
+                {**d, "url": deps.objects.presigned_get(settings.output_bucket, committed + d["name"],
                                                         core.DOWNLOAD_URL_TTL_S, d["name"])}
                 for d in core.output_downloads(report)]
             view["downloads_expire_in"] = core.DOWNLOAD_URL_TTL_S
-    elif status == core.FAILED:
-        error = deps.objects.read_json(settings.output_bucket, results + "error.json")
+    elif status == core.FAILED and committed:
+        error = deps.objects.read_json(settings.output_bucket, committed + ERROR_NAME)
         view["error"] = core.plain_error((error or {}).get("error") or (item or {}).get("error"))
 
     view["message"] = core.status_message(status, files, view.get("error"))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-STATUS_SK = "STATUS"
+from memberseg.job_protocol import STATUS_SK, JobStatus
 
 
 def s3_client() -> Any:
@@ -46,6 +47,12 @@ class S3Objects:
             Params={"Bucket": bucket, "Key": key,
                     "ResponseContentDisposition": f'attachment; filename="{filename}"'})
 
+    def origin(self, bucket: str) -> str:
+        """scheme://host the browser reaches this bucket at (as the presigned URLs spell it; no request)."""
+        parts = urlsplit(self.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "x"},
+                                                        ExpiresIn=60))
+        return f"{parts.scheme}://{parts.netloc}"
+
     def list_objects(self, bucket: str, prefix: str, limit: int = 50) -> list[tuple[str, int]]:
         response = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
         return [(o["Key"], int(o.get("Size", 0))) for o in response.get("Contents", [])]
@@ -74,7 +81,8 @@ class JobTable:
     def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
         try:
             self.table.put_item(
-                Item={"job_id": job_id, "sk": STATUS_SK, "status": "WAITING_FOR_FILES", "created_at": created_at,
+                Item={"job_id": job_id, "sk": STATUS_SK, "status": JobStatus.WAITING_FOR_FILES.value,
+                      "created_at": created_at,
                       "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at},
                 ConditionExpression="attribute_not_exists(job_id)",
             )

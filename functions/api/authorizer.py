@@ -3,18 +3,20 @@
 Allows a request whose `Authorization: Bearer <token>` equals the secret in Secrets
 Manager (env TOKEN_SECRET_ARN), compared in constant time. The secret is cached for
 TOKEN_CACHE_SECONDS (default 300), so a rotated token is in force within that time
-plus the API's authorizer-result cache. AUTH_ENABLED=false allows everything (the
-template parameter AuthEnabled, for internal or local use).
+plus the API's authorizer-result cache. Only an explicit AUTH_ENABLED=false (0, no, off)
+allows everything (the template parameter AuthEnabled, for internal or local use); a value
+that is neither fails at cold start (api_env.py).
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from api_env import AuthorizerEnv
 
 logger = Logger(service="memberseg-api-authorizer")
 
@@ -37,14 +39,19 @@ def token_matches(presented: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
+AuthorizerEnv.load()       # cold start: AUTH_ENABLED must say true or false
+
+
 def expected_token() -> str:
-    value = parameters.get_secret(os.environ["TOKEN_SECRET_ARN"],
-                                  max_age=int(os.environ.get("TOKEN_CACHE_SECONDS", "300")))
+    env = AuthorizerEnv.load()
+    if env.token_secret_arn is None:
+        return ""                       # no secret configured: nothing matches (fail closed)
+    value = parameters.get_secret(env.token_secret_arn, max_age=env.token_cache_seconds)
     return (value or "").strip()
 
 
 def auth_enabled() -> bool:
-    return os.environ.get("AUTH_ENABLED", "true").strip().lower() in ("1", "true", "yes", "on")
+    return AuthorizerEnv.load().auth_enabled
 
 
 @logger.inject_lambda_context(clear_state=True)

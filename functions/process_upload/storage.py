@@ -1,7 +1,8 @@
 """AWS adapters for jobs.py: S3 objects, the DynamoDB job table, EventBridge events.
 
-The exactly-once guarantee lives in `DynamoJobStore.claim_run`: one conditional
-write per set of input versions (see docs/job-protocol.md).
+Every write to the job table is one conditional UpdateItem (docs/job-protocol.md lists the
+conditions). The low-level DynamoDB client is used (thread-safe: the lease heartbeat runs
+on its own thread); a ConditionalCheckFailed becomes False, every other error propagates.
 """
 
 from __future__ import annotations
@@ -13,27 +14,45 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from jobs import EVENT_SOURCE, PROCESSING, RETRYING, WAITING_FOR_FILES, ObjectInfo, iso
+from jobs import ObjectInfo
+from memberseg.job_protocol import (
+    EVENT_SOURCE,
+    STATUS_SK,
+    JobStatus,
+    RunStatus,
+    iso_utc,
+    run_sk,
+)
 
-STATUS_SK = "STATUS"
-
-
-def run_sk(fingerprint: str) -> str:
-    return f"RUN#{fingerprint}"
+_SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
 
 def _dynamo_safe(value: Any) -> Any:
-    """DynamoDB wants Decimal, not float; drop None values inside maps."""
+    """DynamoDB wants Decimal, not float; drop None values inside maps; enums as their value."""
     if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, dict):
         return {str(k): _dynamo_safe(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
         return [_dynamo_safe(v) for v in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Decimals -> int/float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
     return value
 
 
@@ -84,110 +103,187 @@ class S3ObjectStore:
 class DynamoJobStore:
     """Status item {job_id, sk=STATUS} (read by the API) + one run item per fingerprint."""
 
-    def __init__(self, table_name: str, resource: Any = None):
-        self.table = (resource or boto3.resource("dynamodb")).Table(table_name)
+    def __init__(self, table_name: str, client: Any = None):
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
 
+    # -- plumbing
     def _update(self, key: dict, *, set_: dict, set_if_absent: dict | None = None, add: dict | None = None,
-                remove: tuple[str, ...] = (), condition: str | None = None, condition_values: dict | None = None,
-                return_values: str = "NONE") -> dict | None:
-        """UpdateItem with every attribute name aliased (#a0...) so reserved words never bite.
+                remove: tuple[str, ...] = (), condition: str | None = None,
+                condition_values: dict | None = None, return_new: bool = False) -> dict | None:
+        """UpdateItem with every attribute name aliased (#a...) so reserved words never bite.
 
         In `condition`, write attribute names as #name and values as :name (given in condition_values).
-        Returns the response, or None when the condition failed.
+        Returns the new item (or {}), or None when the condition failed.
         """
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
 
         def alias(attr: str) -> str:
-            token = f"#{attr}"
-            names[token] = attr
-            return token
+            names[f"#{attr}"] = attr
+            return f"#{attr}"
 
         clauses = [f"{alias(a)} = :s_{a}" for a in set_]
-        values.update({f":s_{a}": _dynamo_safe(v) for a, v in set_.items()})
+        values.update({f":s_{a}": v for a, v in set_.items()})
         for a, v in (set_if_absent or {}).items():
             clauses.append(f"{alias(a)} = if_not_exists({alias(a)}, :i_{a})")
-            values[f":i_{a}"] = _dynamo_safe(v)
+            values[f":i_{a}"] = v
         expression = "SET " + ", ".join(clauses)
         if add:
             expression += " ADD " + ", ".join(f"{alias(a)} :a_{a}" for a in add)
             values.update({f":a_{a}": v for a, v in add.items()})
         if remove:
             expression += " REMOVE " + ", ".join(alias(a) for a in remove)
-        kwargs: dict[str, Any] = {"Key": key, "UpdateExpression": expression, "ReturnValues": return_values}
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "Key": self._key(key),
+                                  "UpdateExpression": expression, "ReturnValues": "ALL_NEW" if return_new else "NONE"}
         if condition:
             for token in re.findall(r"#(\w+)", condition):
                 names[f"#{token}"] = token
-            values.update({k: _dynamo_safe(v) for k, v in (condition_values or {}).items()})
+            values.update(condition_values or {})
             kwargs["ConditionExpression"] = condition
         kwargs["ExpressionAttributeNames"] = names
-        kwargs["ExpressionAttributeValues"] = values
+        kwargs["ExpressionAttributeValues"] = {k: _SERIALIZER.serialize(_dynamo_safe(v)) for k, v in values.items()}
         try:
-            return self.table.update_item(**kwargs)
+            response = self.client.update_item(**kwargs)
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return None
             raise
+        return self._item(response.get("Attributes") or {})
 
+    @staticmethod
+    def _key(key: dict) -> dict:
+        return {k: {"S": v} for k, v in key.items()}
+
+    @staticmethod
+    def _item(raw: dict) -> dict:
+        return plain({k: _DESERIALIZER.deserialize(v) for k, v in raw.items()})
+
+    def _get(self, job_id: str, sk: str) -> dict | None:
+        raw = self.client.get_item(TableName=self.table_name, Key=self._key({"job_id": job_id, "sk": sk}),
+                                   ConsistentRead=True).get("Item")
+        return self._item(raw) if raw else None
+
+    # -- waiting
     def set_waiting(self, job_id: str, files: dict, missing: list[str], now: float, ttl: int) -> bool:
         # only a new or still-waiting job: waiting after a run started would be a regression
         return self._update(
             {"job_id": job_id, "sk": STATUS_SK},
-            set_={"status": WAITING_FOR_FILES, "files": files, "missing": missing, "updated_at": iso(now),
-                  "expires_at": ttl},
-            set_if_absent={"created_at": iso(now)},
+            set_={"status": JobStatus.WAITING_FOR_FILES, "files": files, "missing": missing,
+                  "updated_at": iso_utc(now), "expires_at": ttl},
+            set_if_absent={"created_at": iso_utc(now)},
             condition="attribute_not_exists(#status) OR #status = :waiting",
-            condition_values={":waiting": WAITING_FOR_FILES},
+            condition_values={":waiting": JobStatus.WAITING_FOR_FILES},
         ) is not None
 
-    def claim_run(self, job_id: str, fingerprint: str, *, now: float, lease_until: float,
-                  request_id: str, files: dict, ttl: int) -> int | None:
-        """The exactly-once gate: returns the attempt number, or None if another delivery owns the run."""
-        response = self._update(
+    # -- run items
+    def claim_run(self, job_id: str, fingerprint: str, *, token: str, now: float, lease_until: float,
+                  deadline_at: float, input_seq: int, files: dict, ttl: int) -> int | None:
+        """Returns the attempt number, or None if another delivery owns the run (or it is final)."""
+        item = self._update(
             {"job_id": job_id, "sk": run_sk(fingerprint)},
-            set_={"run_status": PROCESSING, "lease_expires_at": round(lease_until, 3), "claimed_at": iso(now),
-                  "request_id": request_id, "files": files, "expires_at": ttl},
+            set_={"run_status": RunStatus.PROCESSING, "lease_expires_at": round(lease_until, 3),
+                  "deadline_at": round(deadline_at, 3), "claimed_at": iso_utc(now), "claim_token": token,
+                  "input_seq": input_seq, "fingerprint": fingerprint, "files": files, "expires_at": ttl},
             add={"attempts": 1},
             condition="attribute_not_exists(#job_id) OR #run_status = :retrying "
                       "OR (#run_status = :processing AND #lease_expires_at < :now)",
-            condition_values={":retrying": RETRYING, ":processing": PROCESSING, ":now": round(now, 3)},
-            return_values="ALL_NEW",
+            condition_values={":retrying": RunStatus.RETRYING, ":processing": RunStatus.PROCESSING,
+                              ":now": round(now, 3)},
+            return_new=True,
         )
-        return None if response is None else int(response["Attributes"]["attempts"])
+        return None if item is None else int(item["attempts"])
 
-    def set_processing(self, job_id: str, fingerprint: str, *, attempt: int, files: dict, claim_seq: int,
-                       now: float, output_bucket: str, output_prefix: str, ttl: int) -> bool:
-        # a newer claim (a later upload) wins the status item; an older one must not overwrite it
+    def get_run(self, job_id: str, fingerprint: str) -> dict | None:
+        return self._get(job_id, run_sk(fingerprint))
+
+    def heartbeat(self, job_id: str, fingerprint: str, *, token: str, lease_until: float) -> bool:
+        return self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
+                            set_={"lease_expires_at": round(lease_until, 3)},
+                            condition="#claim_token = :token AND #run_status = :processing",
+                            condition_values={":token": token, ":processing": RunStatus.PROCESSING}) is not None
+
+    def mark_run(self, job_id: str, fingerprint: str, *, token: str | None, run_status: str, now: float) -> bool:
+        """Only the attempt holding the claim moves its run item (a later claimant's state wins)."""
+        condition, values = ("#claim_token = :token", {":token": token}) if token else (None, None)
+        return self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
+                            set_={"run_status": run_status, "finished_at": iso_utc(now)},
+                            condition=condition, condition_values=values) is not None
+
+    # -- the status item
+    def begin(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, attempt: int, files: dict,
+              now: float, output_bucket: str, ttl: int) -> bool:
+        """This attempt becomes the job's active run, unless strictly newer inputs were claimed."""
+        set_ = {"status": JobStatus.PROCESSING, "run_id": run_id, "fingerprint": fingerprint,
+                "input_seq": input_seq, "attempt": attempt, "started_at": iso_utc(now),
+                "updated_at": iso_utc(now), "output_bucket": output_bucket, "expires_at": ttl}
+        if files:
+            set_["files"] = files
         return self._update(
-            {"job_id": job_id, "sk": STATUS_SK},
-            set_={"status": PROCESSING, "fingerprint": fingerprint, "attempt": attempt, "files": files,
-                  "claim_seq": claim_seq, "started_at": iso(now), "updated_at": iso(now),
-                  "output_bucket": output_bucket, "output_prefix": output_prefix, "expires_at": ttl},
-            set_if_absent={"created_at": iso(now)},
-            remove=("missing", "error", "counts", "output_keys", "finished_at", "duration_ms"),
-            condition="attribute_not_exists(#claim_seq) OR #claim_seq <= :seq OR #fingerprint = :fp",
-            condition_values={":seq": claim_seq, ":fp": fingerprint},
+            {"job_id": job_id, "sk": STATUS_SK}, set_=set_, set_if_absent={"created_at": iso_utc(now)},
+            remove=("missing",),
+            condition="attribute_not_exists(#input_seq) OR #input_seq <= :seq",
+            condition_values={":seq": input_seq},
         ) is not None
 
-    def finish(self, job_id: str, fingerprint: str, *, status: str, now: float, fields: dict, ttl: int) -> bool:
+    def commit(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, status: str, fields: dict,
+               outbox: dict, now: float, publish_lease_until: float, ttl: int) -> bool:
+        """THE commit point: only the active run (run_id) may publish its result set."""
+        stale = ("counts",) if status == JobStatus.FAILED else ("error",)
         return self._update(
             {"job_id": job_id, "sk": STATUS_SK},
-            set_={"status": status, "finished_at": iso(now), "updated_at": iso(now), "expires_at": ttl, **fields},
-            condition="#fingerprint = :fp",
-            condition_values={":fp": fingerprint},
+            set_={"status": status, "committed_status": status, "committed_run": run_id,
+                  "committed_fingerprint": fingerprint,
+                  "committed_seq": input_seq, "finished_at": iso_utc(now), "updated_at": iso_utc(now),
+                  "outbox": outbox, "outbox_lease_until": round(publish_lease_until, 3), "expires_at": ttl,
+                  **fields},
+            remove=stale,
+            condition="#run_id = :run",
+            condition_values={":run": run_id},
         ) is not None
 
-    def current_fingerprint(self, job_id: str) -> str | None:
-        item = self.get_status(job_id)
-        return item.get("fingerprint") if item else None
+    def release(self, job_id: str, *, run_id: str, now: float) -> bool:
+        """A run that found itself stale gives the status back to the committed run (if any)."""
+        current = self.get_status(job_id) or {}
+        set_: dict[str, Any] = {"updated_at": iso_utc(now)}
+        if current.get("committed_run"):
+            set_.update(status=current.get("committed_status") or JobStatus.SUCCEEDED,
+                        run_id=current["committed_run"], fingerprint=current["committed_fingerprint"])
+            remove: tuple[str, ...] = ()
+        else:
+            remove = ("run_id",)
+        return self._update({"job_id": job_id, "sk": STATUS_SK}, set_=set_, remove=remove,
+                            condition="#run_id = :run", condition_values={":run": run_id}) is not None
 
-    def mark_run(self, job_id: str, fingerprint: str, run_status: str, now: float) -> None:
-        self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
-                     set_={"run_status": run_status, "finished_at": iso(now)})
+    def take_outbox(self, job_id: str, *, run_id: str, now: float, lease_until: float) -> bool:
+        return self._update({"job_id": job_id, "sk": STATUS_SK},
+                            set_={"outbox_lease_until": round(lease_until, 3)},
+                            condition="#committed_run = :run AND attribute_exists(#outbox) "
+                                      "AND (attribute_not_exists(#outbox_lease_until) OR #outbox_lease_until < :now)",
+                            condition_values={":run": run_id, ":now": round(now, 3)}) is not None
 
-    # -- read side (used by tests, the demo, and a later status API)
+    def clear_outbox(self, job_id: str, *, run_id: str, now: float) -> bool:
+        return self._update({"job_id": job_id, "sk": STATUS_SK},
+                            set_={"published_run": run_id, "published_at": iso_utc(now)},
+                            remove=("outbox", "outbox_lease_until"),
+                            condition="#committed_run = :run", condition_values={":run": run_id}) is not None
+
     def get_status(self, job_id: str) -> dict | None:
-        return self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
+        return self._get(job_id, STATUS_SK)
+
+    def sweep_candidates(self) -> list[dict]:
+        """Run items still in flight and status items with an unsent outcome event."""
+        found: list[dict] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "ConsistentRead": True,
+            "FilterExpression": "#run_status IN (:p, :r) OR attribute_exists(#outbox)",
+            "ExpressionAttributeNames": {"#run_status": "run_status", "#outbox": "outbox"},
+            "ExpressionAttributeValues": {":p": {"S": RunStatus.PROCESSING.value},
+                                          ":r": {"S": RunStatus.RETRYING.value}},
+        }
+        for page in self.client.get_paginator("scan").paginate(**kwargs):
+            found.extend(self._item(raw) for raw in page.get("Items", []))
+        return found
 
 
 class EventBridgePublisher:
@@ -203,3 +299,24 @@ class EventBridgePublisher:
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge rejected the {detail_type!r} event: {response['Entries']}")
 
+
+class SqsDeadLetters:
+    """The failure queue, read by the sweeper (a URL, or a queue name resolved once)."""
+
+    def __init__(self, queue: str, client: Any = None):
+        self.sqs = client or boto3.client("sqs")
+        is_url = queue.startswith(("https://", "http://"))
+        self.url = queue if is_url else self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+
+    def receive(self, limit: int) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        while len(found) < limit:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=min(10, limit - len(found)),
+                                             WaitTimeSeconds=0, VisibilityTimeout=120).get("Messages", [])
+            if not batch:
+                break
+            found.extend((m["ReceiptHandle"], m["Body"]) for m in batch)
+        return found
+
+    def delete(self, receipt: str) -> None:
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)

@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+import serve_local
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "infra"))
-
-import serve_local  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 EXAMPLES = ROOT / "examples"
@@ -65,7 +63,8 @@ def page(browser_profile):
 
 def _read_output(stack, job_id: str, name: str) -> bytes:
     s3 = stack.session.client("s3")
-    return s3.get_object(Bucket=stack.local.stack.output_bucket, Key=f"results/{job_id}/{name}")["Body"].read()
+    prefix = stack.local_status(job_id)["output_prefix"]          # the committed run's folder
+    return s3.get_object(Bucket=stack.local.stack.output_bucket, Key=prefix + name)["Body"].read()
 
 
 def _choose_both(page, memberships: Path, orders: Path) -> None:

@@ -12,12 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-for extra in (ROOT / "functions" / "process_upload", ROOT / "infra"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+import local_aws
 
-import local_aws  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 EXAMPLES = ROOT / "examples"
@@ -58,13 +55,15 @@ def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto
             actions.append(app.handler(local_aws.as_delivered_by_aws(event), local_aws.LambdaContext())["action"])
     assert actions == ["waiting", "succeeded"]
 
+    committed = app.dependencies().jobs.get_status(job_id)["output_prefix"]
+    assert committed.startswith(f"results/{job_id}/runs/")
     listing = s3.list_objects_v2(Bucket=local.stack.output_bucket, Prefix=f"results/{job_id}/")
-    assert sorted(o["Key"].rsplit("/", 1)[-1] for o in listing["Contents"]) == [
-        "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json"]
-    head = s3.head_object(Bucket=local.stack.output_bucket, Key=f"results/{job_id}/hubspot_contacts.csv")
+    assert sorted(o["Key"] for o in listing["Contents"]) == [committed + name for name in (
+        "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json")]
+    head = s3.head_object(Bucket=local.stack.output_bucket, Key=committed + "hubspot_contacts.csv")
     assert head["ContentType"].startswith("text/csv")
     report = json.loads(s3.get_object(Bucket=local.stack.output_bucket,
-                                      Key=f"results/{job_id}/report.json")["Body"].read())
+                                      Key=committed + "report.json")["Body"].read())
     assert report["memberships"]["rows_in"] == 352
 
     # the function's writes to the output bucket went through EventBridge and started nothing

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
-for extra in (ROOT / "functions" / "process_upload", ROOT / "infra"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+import local_aws
 
-import local_aws  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 EVENTS = ROOT / "events"
 EXAMPLES = ROOT / "examples"
@@ -67,6 +63,22 @@ class World:
     def results(self, job_id: str) -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=f"results/{job_id}/")
         return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def committed_prefix(self, job_id: str) -> str:
+        return (self.status(job_id) or {})["output_prefix"]
+
+    def committed(self, job_id: str) -> list[str]:
+        """Names in the committed run's folder (the one the status item and the events name)."""
+        prefix = self.committed_prefix(job_id)
+        listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=prefix)
+        return sorted(o["Key"][len(prefix):] for o in listing.get("Contents", []))
+
+    def run_folders(self, job_id: str) -> list[str]:
+        base = f"results/{job_id}/runs/"
+        return sorted({key[len(base):].split("/", 1)[0] for key in self.results(job_id) if key.startswith(base)})
+
+    def read_committed(self, job_id: str, name: str) -> dict:
+        return self.read_json(self.committed_prefix(job_id) + name)
 
     def read_json(self, key: str) -> dict:
         return json.loads(self.s3.get_object(Bucket=self.output_bucket, Key=key)["Body"].read())

@@ -56,7 +56,7 @@ def test_job_flow_from_creation_to_results(world, api):
 
     assert world.upload_and_deliver(keys["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
     _, view = call(api, "GET", f"/jobs/{job_id}")
-    report = world.read_json(f"results/{job_id}/report.json")
+    report = world.read_committed(job_id, "report.json")
     assert view["status"] == "SUCCEEDED"
     assert [f["role"] for f in view["files"]] == ["memberships", "orders"]
     summary = view["summary"]
@@ -65,7 +65,7 @@ def test_job_flow_from_creation_to_results(world, api):
     assert summary["rejected"] == report["memberships"]["rejected"]
     assert summary["status_counts"] == report["status_counts"]
     assert {s["name"]: s["count"] for s in summary["segments"]} == report["segment_counts"]
-    labels = {p["name"]: p["label"] for p in world.read_json(f"results/{job_id}/hubspot_properties.json")["inputs"]}
+    labels = {p["name"]: p["label"] for p in world.read_committed(job_id, "hubspot_properties.json")["inputs"]}
     assert all(s["label"] == labels[s["name"]] for s in summary["segments"])
     assert sorted(d["name"] for d in view["downloads"]) == sorted(report["outputs"])
     assert {d["kind"] for d in view["downloads"]} == {"workbook", "hubspot_csv", "properties", "report"}
@@ -79,7 +79,7 @@ def test_failed_job_shows_the_error_json_message(world, api):
     world.upload_and_deliver(job["uploads"]["orders"]["fields"]["key"], EXAMPLES / "orders.xlsx")
     world.upload_and_deliver(job["uploads"]["memberships"]["fields"]["key"], b"PK\x03\x04 not really a zip" * 50)
     _, view = call(api, "GET", f"/jobs/{job_id}")
-    error = world.read_json(f"results/{job_id}/error.json")["error"]
+    error = world.read_committed(job_id, "error.json")["error"]
     assert view["status"] == "FAILED"
     assert view["error"] == error and view["message"] == error["message"]
     assert "downloads" not in view and "summary" not in view

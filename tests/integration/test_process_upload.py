@@ -32,8 +32,9 @@ def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 
 def report_versions(world, job_id: str) -> int:
-    listing = world.s3.list_object_versions(Bucket=world.output_bucket, Prefix=f"results/{job_id}/report.json")
-    return len(listing.get("Versions", []))
+    """How many report.json were ever written for the job (one per engine run that uploaded)."""
+    listing = world.s3.list_object_versions(Bucket=world.output_bucket, Prefix=f"results/{job_id}/")
+    return len([v for v in listing.get("Versions", []) if v["Key"].endswith("/report.json")])
 
 
 def names(keys: list[str]) -> list[str]:
@@ -56,12 +57,14 @@ def test_job_runs_once_both_files_present_whatever_the_arrival_order(world, engi
     done = world.upload_and_deliver(*files[second])
     assert done["action"] == "succeeded"
     assert len(engine_calls) == 1
-    assert names(world.results("acme")) == FOUR_OUTPUTS
+    assert world.committed("acme") == FOUR_OUTPUTS
+    assert world.run_folders("acme") == [done["run_id"]]               # the committed run's folder alone
 
     status = world.status("acme")
     assert status["status"] == "SUCCEEDED"
-    assert status["output_keys"][-1] == "results/acme/report.json"       # the commit marker is last
-    report = world.read_json("results/acme/report.json")
+    assert status["output_prefix"] == f"results/acme/runs/{done['run_id']}/"
+    assert status["output_keys"][-1] == status["output_prefix"] + "report.json"       # written last
+    report = world.read_committed("acme", "report.json")
     assert status["counts"]["rows_in"] == report["memberships"]["rows_in"] == 352
     assert status["counts"]["customers_out"] == report["memberships"]["kept"]
     assert status["counts"]["hubspot_rows"] == report["hubspot"]["rows"]
@@ -148,14 +151,15 @@ def test_reupload_of_either_file_runs_the_job_again(world, engine_calls):
     assert len({first["fingerprint"], second["fingerprint"], third["fingerprint"]}) == 3
     assert len(engine_calls) == 3
     assert report_versions(world, "again") == 3
-    assert world.status("again")["fingerprint"] == third["fingerprint"]
+    assert world.status("again")["committed_fingerprint"] == third["fingerprint"]
+    assert world.run_folders("again") == [third["run_id"]]             # older runs' folders are removed
 
 
 # ------------------------------------------------------------------ bad input
 def test_bad_input_fails_with_error_json_only_and_leaves_inputs_untouched(world, engine_calls):
     world.upload_and_deliver("uploads/bad/memberships.xlsx", MEMBERSHIPS)
     assert world.upload_and_deliver("uploads/bad/orders.xlsx", ORDERS)["action"] == "succeeded"
-    assert names(world.results("bad")) == FOUR_OUTPUTS
+    assert world.committed("bad") == FOUR_OUTPUTS
 
     # replace the orders with a file that lacks the required columns
     bad = b"Region,Amount Due\nNorth,12\n"
@@ -164,8 +168,9 @@ def test_bad_input_fails_with_error_json_only_and_leaves_inputs_untouched(world,
     before = world.s3.list_object_versions(Bucket=world.input_bucket, Prefix="uploads/bad/")
 
     assert outcome["action"] == "failed"
-    assert world.results("bad") == ["results/bad/error.json"]        # and no other outputs
-    error = world.read_json("results/bad/error.json")["error"]
+    assert world.committed("bad") == ["error.json"]        # and no other outputs
+    assert len(world.run_folders("bad")) == 1
+    error = world.read_committed("bad", "error.json")["error"]
     assert error["code"] and error["message"]
     assert error["file"] == "orders.csv"
     status = world.status("bad")
@@ -188,8 +193,8 @@ def test_invalid_rules_file_is_a_bad_input_failure(world, engine_calls):
     world.upload_and_deliver("uploads/rules/memberships.xlsx", MEMBERSHIPS)
     outcome = world.upload_and_deliver("uploads/rules/orders.xlsx", ORDERS)
     assert outcome["action"] == "failed"
-    assert world.results("rules") == ["results/rules/error.json"]
-    assert "expiring_soon_days" in world.read_json("results/rules/error.json")["error"]["message"]
+    assert world.committed("rules") == ["error.json"]
+    assert "expiring_soon_days" in world.read_committed("rules", "error.json")["error"]["message"]
 
 
 def test_rules_file_in_the_folder_overrides_the_defaults(world, engine_calls):
@@ -201,8 +206,8 @@ def test_rules_file_in_the_folder_overrides_the_defaults(world, engine_calls):
     default = world.upload_and_deliver("uploads/plain/memberships.xlsx", MEMBERSHIPS)
     default = world.upload_and_deliver("uploads/plain/orders.xlsx", ORDERS)
     assert default["action"] == "succeeded"
-    custom_digest = world.read_json("results/custom/report.json")
-    plain_digest = world.read_json("results/plain/report.json")
+    custom_digest = world.read_committed("custom", "report.json")
+    plain_digest = world.read_committed("plain", "report.json")
     assert json.dumps(custom_digest.get("rules_digest") or custom_digest.get("rules")) != \
            json.dumps(plain_digest.get("rules_digest") or plain_digest.get("rules"))
 
@@ -215,7 +220,7 @@ def test_unrecognised_file_name_is_a_clear_job_error(world, engine_calls):
 
     assert outcome["action"] == "failed"
     assert engine_calls == []
-    error = world.read_json("results/job-2026-11-15/error.json")["error"]
+    error = world.read_committed("job-2026-11-15", "error.json")["error"]
     assert error["code"] == "unrecognised_file"
     assert error["file"] == "customer list.pdf"
     assert "memberships" in error["message"] and "orders" in error["message"]
@@ -227,7 +232,7 @@ def test_two_orders_files_are_ambiguous(world, engine_calls):
     world.put("uploads/amb/orders.xlsx", ORDERS)
     outcome = world.upload_and_deliver("uploads/amb/orders-old.csv", b"SAP ID,Total Value\n1,2\n")
     assert outcome["action"] == "failed"
-    assert world.read_json("results/amb/error.json")["error"]["code"] == "ambiguous_file"
+    assert world.read_committed("amb", "error.json")["error"]["code"] == "ambiguous_file"
     assert engine_calls == []
 
 
@@ -242,7 +247,7 @@ def test_keys_with_spaces_and_unicode_arrive_encoded_and_are_decoded(world, engi
     outcome = world.invoke(event)
     assert outcome["action"] == "succeeded"
     assert outcome["job_id"] == job_id
-    assert names(world.results(job_id)) == FOUR_OUTPUTS
+    assert world.committed(job_id) == FOUR_OUTPUTS
     assert world.status(job_id)["files"]["orders"]["key"] == f"uploads/{job_id}/Orders Übersicht (final).xlsx"
 
 
@@ -269,7 +274,7 @@ def test_writing_to_the_output_bucket_never_starts_a_job(world, engine_calls):
            ["uploads/loop/memberships.xlsx", "uploads/loop/orders.xlsx"]
     for event in delivered:                                # run what EventBridge delivered
         world.invoke(local_event(event))
-    assert names(world.results("loop")) == FOUR_OUTPUTS
+    assert world.committed("loop") == FOUR_OUTPUTS
     assert len(engine_calls) == 1
 
     # the function's own writes reached EventBridge but matched nothing
@@ -325,13 +330,13 @@ def test_fault_on_the_last_attempt_marks_the_job_failed(world, monkeypatch):
     world.upload_and_deliver("uploads/doomed/memberships.xlsx", MEMBERSHIPS)
     event = make_event(world.input_bucket, "uploads/doomed/orders.xlsx",
                        version_id=world.put("uploads/doomed/orders.xlsx", ORDERS)["VersionId"])
-    for _ in range(3):                           # the first try and Lambda's two retries
+    for _ in range(3):                           # the first try and Lambda's two retries (+60 s, +120 s)
         with pytest.raises(RuntimeError):
             world.invoke(event)
     status = world.status("doomed")
     assert status["status"] == "FAILED"
     assert status["error"]["code"] == "internal_error"
-    assert world.results("doomed") == ["results/doomed/error.json"]
+    assert world.committed("doomed") == ["error.json"]
     assert [e["detail-type"] for e in world.job_events()] == ["Segmentation Job Failed"]
     assert world.invoke(event)["action"] == "duplicate"     # no fourth run
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import pytest_socket
 
-from api_support import JOB_ID, SAMPLE_PROPERTIES, SAMPLE_REPORT, Context, api_app, event, fake_deps, http_event
+from api_support import Context, JOB_ID, RUN_PREFIX, SAMPLE_PROPERTIES, SAMPLE_REPORT, api_app, committed_item, event, fake_deps, http_event
 
 import api_core as core
 
@@ -50,7 +50,10 @@ def test_page_is_served_with_the_same_limits_and_a_strict_csp(api):
     assert 'src="static/app.js"' in body and 'href="static/app.css"' in body
     assert "http://" not in body.replace("http://www.w3.org", "") and "https://" not in body   # no CDN
     csp = headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "connect-src 'self' https://*.amazonaws.com" in csp
+    assert "script-src 'self'" in csp
+    # exactly this origin and the two buckets' origins (no wildcard over every S3 bucket)
+    assert "connect-src 'self' https://in-bucket.s3.amazonaws.com https://out-bucket.s3.amazonaws.com;" in csp
+    assert "*" not in csp
     assert "frame-ancestors 'none'" in csp
 
 
@@ -97,9 +100,9 @@ def test_get_job_routes(api):
     assert status == 400 and "job id" in json.loads(body)["message"]
     assert deps.jobs.lookups == []
     assert call(module, event("api_get_job.json"))[0] == 404
-    deps.jobs.items[JOB_ID] = {"status": "SUCCEEDED"}
-    deps.objects.put("out-bucket", f"results/{JOB_ID}/report.json", SAMPLE_REPORT)
-    deps.objects.put("out-bucket", f"results/{JOB_ID}/hubspot_properties.json", SAMPLE_PROPERTIES)
+    deps.jobs.items[JOB_ID] = committed_item("SUCCEEDED")
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", SAMPLE_REPORT)
+    deps.objects.put("out-bucket", RUN_PREFIX + "hubspot_properties.json", SAMPLE_PROPERTIES)
     status, headers, body = call(module, event("api_get_job.json"))
     data = json.loads(body)
     assert status == 200 and headers["Cache-Control"] == "no-store"

@@ -77,14 +77,43 @@ def test_upload_plan_pins_one_content_type_and_the_size_range():
     assert plans[0].fields() == {"Content-Type": core.CONTENT_TYPES[".xlsx"]}
 
 
+ENV = {"INPUT_BUCKET": "in-bucket", "OUTPUT_BUCKET": "out-bucket", "JOB_TABLE": "memberseg-jobs"}
+
+
+@pytest.mark.parametrize("value", ["false", "FALSE", " 0 ", "no", "Off"])
+def test_only_an_explicit_false_turns_auth_off(value):
+    assert core.Settings.from_env(ENV | {"AUTH_ENABLED": value}).auth_enabled is False
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes", "on", "", " TRUE "])
+def test_auth_stays_on_when_unset_empty_or_true(value):
+    assert core.Settings.from_env(ENV | {"AUTH_ENABLED": value}).auth_enabled is True
+    assert core.Settings.from_env(ENV).auth_enabled is True
+
+
+@pytest.mark.parametrize("value", ["flase", "disabled", "2", "nope", "f"])
+def test_an_unclear_auth_switch_refuses_to_start(value):
+    with pytest.raises(ValueError, match="AUTH_ENABLED"):
+        core.Settings.from_env(ENV | {"AUTH_ENABLED": value})
+
+
+@pytest.mark.parametrize("change", [{"INPUT_BUCKET": ""}, {"MAX_UPLOAD_MB": "lots"}, {"UPLOAD_PREFIX": "uploads"},
+                                    {"RESULT_RETENTION_DAYS": "0"}])
+def test_a_malformed_environment_fails_at_cold_start_naming_the_variable(change):
+    with pytest.raises(ValueError, match=next(iter(change))):
+        core.Settings.from_env(ENV | change)
+    missing = dict(ENV)
+    del missing["JOB_TABLE"]
+    with pytest.raises(ValueError, match="JOB_TABLE"):
+        core.Settings.from_env(missing)
+
+
 def test_limits_come_from_one_place():
     assert core.UPLOAD_URL_TTL_S == 900
-    assert core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t"}).max_upload_bytes \
-        == core.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024 == 50 * 1024 * 1024
-    s = core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t", "MAX_UPLOAD_MB": "3",
-                                "AUTH_ENABLED": "false"})
+    assert core.Settings.from_env(ENV).max_upload_bytes == core.DEFAULT_MAX_UPLOAD_MB * 1024 * 1024 == 50 * 1024 * 1024
+    s = core.Settings.from_env(ENV | {"MAX_UPLOAD_MB": "3", "AUTH_ENABLED": "false"})
     assert s.max_upload_bytes == 3 * 1024 * 1024 and s.auth_enabled is False
-    assert core.Settings.from_env({"INPUT_BUCKET": "i", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t"}).auth_enabled is True
+    assert core.Settings.from_env(ENV).auth_enabled is True
     # the processing function accepts exactly the extensions the API hands out keys for
     assert set(core.EXTENSIONS) == {".xlsx", ".xlsm", ".xls", ".csv"}
 

@@ -82,7 +82,8 @@ def test_policy_is_sigv4_and_expires_after_15_minutes(created):
 
 def test_max_size_follows_the_parameter(monkeypatch):
     monkeypatch.setenv("MAX_UPLOAD_MB", "7")
-    s = core.Settings.from_env({"INPUT_BUCKET": "b", "OUTPUT_BUCKET": "o", "JOB_TABLE": "t", "MAX_UPLOAD_MB": "7"})
+    s = core.Settings.from_env({"INPUT_BUCKET": "in-bucket", "OUTPUT_BUCKET": "out-bucket", "JOB_TABLE": "jobs",
+                                "MAX_UPLOAD_MB": "7"})
     deps = service.Deps(objects=api_storage.S3Objects(), jobs=_Jobs(), new_id=lambda: JOB_ID)
     post = service.create_job(s, deps, {"memberships": "xls", "orders": "xlsm"})["uploads"]["memberships"]
     _, other = _conditions(_decoded(post))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api_support import JOB_ID, SAMPLE_PROPERTIES, SAMPLE_REPORT, fake_deps, settings
+from api_support import JOB_ID, RUN_PREFIX, SAMPLE_PROPERTIES, SAMPLE_REPORT, committed_item, fake_deps, settings
 
 import api_core as core
 import api_service as service
@@ -72,31 +72,41 @@ def test_files_without_a_status_item_still_make_a_job():
 
 def test_succeeded_job_has_summary_and_short_lived_links():
     deps = fake_deps()
-    deps.jobs.items[JOB_ID] = {"status": "SUCCEEDED"}
-    deps.objects.put("out-bucket", f"results/{JOB_ID}/report.json", SAMPLE_REPORT)
-    deps.objects.put("out-bucket", f"results/{JOB_ID}/hubspot_properties.json", SAMPLE_PROPERTIES)
+    deps.jobs.items[JOB_ID] = committed_item("SUCCEEDED")
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", SAMPLE_REPORT)
+    deps.objects.put("out-bucket", RUN_PREFIX + "hubspot_properties.json", SAMPLE_PROPERTIES)
     view = service.describe_job(settings(), deps, JOB_ID)
     assert view["summary"]["customers"] == 182
     assert view["summary"]["segments"][0]["label"] == "Active Membership"
     assert [d["kind"] for d in view["downloads"]] == ["workbook", "hubspot_csv", "properties", "report"]
-    assert all(f"results/{JOB_ID}/" in d["url"] and "expires=300" in d["url"] for d in view["downloads"])
+    assert all(RUN_PREFIX in d["url"] and "expires=300" in d["url"] for d in view["downloads"])
     assert view["downloads_expire_in"] == core.DOWNLOAD_URL_TTL_S == 300
 
 
-def test_succeeded_without_report_is_still_processing():
-    """report.json is the commit marker: no report, no links."""
+def test_succeeded_without_a_committed_run_is_still_processing():
+    """Only the run the status item names as committed is ever shown."""
     deps = fake_deps()
     deps.jobs.items[JOB_ID] = {"status": "SUCCEEDED"}
+    deps.objects.put("out-bucket", f"results/{JOB_ID}/report.json", SAMPLE_REPORT)     # not a committed folder
     view = service.describe_job(settings(), deps, JOB_ID)
     assert view["status"] == "PROCESSING" and "downloads" not in view
 
 
+@pytest.mark.parametrize("prefix", [f"results/{JOB_ID}/", f"results/{'b' * 32}/runs/1-0123456789abcdef-a1/",
+                                    f"results/{JOB_ID}/runs/../../x/", "uploads/x/", None, 7])
+def test_a_status_item_naming_a_foreign_folder_is_not_trusted(prefix):
+    deps = fake_deps()
+    deps.jobs.items[JOB_ID] = {"status": "SUCCEEDED", "output_prefix": prefix}
+    view = service.describe_job(settings(), deps, JOB_ID)
+    assert view["status"] == "PROCESSING" and deps.objects.reads == []
+
+
 def test_failed_job_carries_the_error_from_error_json():
     deps = fake_deps()
-    deps.jobs.items[JOB_ID] = {"status": "FAILED", "error": {"code": "old", "message": "old"}}
+    deps.jobs.items[JOB_ID] = committed_item("FAILED", error={"code": "old", "message": "old"})
     error = {"code": "not_a_workbook", "message": "memberships.xlsx is not a readable Excel workbook.",
              "file": "memberships.xlsx"}
-    deps.objects.put("out-bucket", f"results/{JOB_ID}/error.json", {"error": error})
+    deps.objects.put("out-bucket", RUN_PREFIX + "error.json", {"error": error})
     view = service.describe_job(settings(), deps, JOB_ID)
     assert view["error"] == error and view["message"] == error["message"]
     assert "downloads" not in view

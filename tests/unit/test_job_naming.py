@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import jobs
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "functions" / "process_upload"))
-import jobs  # noqa: E402
 
 
 @pytest.mark.parametrize("key,expected", [

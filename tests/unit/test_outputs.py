@@ -53,7 +53,8 @@ SEGMENTS = [  # (property, label) in the spec's order
 CSV_HEADER = ["email", "company", "cust_id", "membership_status", "membership_start_date",
               "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
               "total_order_value", "order_count", "estimated_savings", "order_value_tier"] + [p for p, _ in SEGMENTS]
-SHEETS = ["Members", "Summary", "Duplicates Removed", "Needs Attention", "Excluded Rows", "Orders Without Membership"]
+SHEETS = ["Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
+          "Orders Without Membership"]
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 MEMBER_ROWS = [
@@ -206,16 +207,24 @@ def test_header_frozen_with_autofilter(book, sheet: str) -> None:
     assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:")
 
 
-def test_summary_has_a_native_chart(out: Path) -> None:
+def test_segments_sheet_has_a_native_bar_chart_of_exactly_its_rows(out: Path, book) -> None:
     path = out / "membership_segments.xlsx"
-    summary = _sheet_parts(path)["Summary"]
+    part = _sheet_parts(path)["Segments"]
     with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
-        assert any(re.fullmatch(r"xl/charts/chart\d+\.xml", n) for n in names)
-        assert b"<drawing" in zf.read(summary)
-        rels = summary.replace("worksheets/", "worksheets/_rels/") + ".rels"
+        charts = [n for n in zf.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n)]
+        assert len(charts) == 1
+        assert b"<drawing" in zf.read(part)
+        rels = part.replace("worksheets/", "worksheets/_rels/") + ".rels"
         drawing = re.search(rb'Target="\.\./drawings/(drawing\d+\.xml)"', zf.read(rels)).group(1).decode()
         assert b"../charts/chart" in zf.read(f"xl/drawings/_rels/{drawing}.rels")
+        chart = zf.read(charts[0]).decode()
+    assert "<c:barChart>" in chart
+    last = len(SEGMENTS) + 1   # header row + one row per segment
+    assert re.findall(r"<c:f>([^<]*)</c:f>", chart)[-2:] == [f"Segments!$A$2:$A${last}", f"Segments!$B$2:$B${last}"]
+    rows = list(book["Segments"].iter_rows(values_only=True))
+    assert rows[0] == ("Segment", "Customers")
+    assert [r[0] for r in rows[1:]] == [label for _, label in SEGMENTS]
+    assert dict(rows[1:])["Not Enrolled"] == 1
 
 
 def test_summary_counts(book) -> None:
@@ -391,6 +400,7 @@ def test_report(out: Path) -> None:
     assert report["tier_counts"] == {"Platinum": 0, "Gold": 0, "Silver": 1, "Bronze": 0, "No Orders": 7}
     assert report["hubspot"]["rows"] == 6 and report["hubspot"]["left_out"] == 2
     assert set(report["timings_seconds"]) >= {"reading", "consolidating", "writing"}
+    assert report["workbook"] == {"members_sheets": ["Members"], "truncated_cells": 0}
 
 
 def test_csv_split_when_rows_exceed_custom_limit(tmp_path: Path) -> None:
@@ -415,34 +425,3 @@ def test_csv_split_when_rows_exceed_custom_limit(tmp_path: Path) -> None:
     assert [r[2] for r in all_rows] == ["00777", "2001", "3003", "4004", "6006", "8008"]
     report = json.loads((out / "report.json").read_text())
     assert report["hubspot"]["rows"] == 6
-
-
-def test_workbook_is_a_valid_deflated_zip_and_the_writer_restores_xlsxwriter(tmp_path: Path) -> None:
-    import zipfile as zf
-
-    import xlsxwriter.workbook
-
-    from memberseg.workbook import Column, WorkbookWriter
-
-    before = xlsxwriter.workbook.ZipFile
-    writer = WorkbookWriter(tmp_path / "w.xlsx", sheets=("Data",))
-    writer.table("Data", [Column("Name", "text", ["a" * 50] * 2000)], 2000)
-    writer.close()
-    assert xlsxwriter.workbook.ZipFile is before
-    with zf.ZipFile(tmp_path / "w.xlsx") as archive:
-        assert archive.testzip() is None
-        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
-        assert sheet.compress_type == zf.ZIP_DEFLATED and sheet.compress_size < sheet.file_size / 10
-
-
-def test_a_sheet_past_the_row_limit_continues_on_a_numbered_sheet(tmp_path: Path) -> None:
-    from memberseg.workbook import Column, WorkbookWriter
-
-    writer = WorkbookWriter(tmp_path / "w.xlsx", max_rows=3, sheets=("Data", "After"))
-    names = writer.table("Data", [Column("N", "number", [float(i) for i in range(7)])], 7)
-    writer.table("After", [Column("N", "number", [1.0])], 1)
-    writer.close()
-    assert names == ["Data", "Data (2)", "Data (3)"]
-    book = openpyxl.load_workbook(tmp_path / "w.xlsx")
-    assert [[c.value for c in row] for row in book["Data (3)"].iter_rows()] == [["N"], [6]]
-    assert sum(book[name].max_row - 1 for name in names) == 7   # every row lands once, header on each part

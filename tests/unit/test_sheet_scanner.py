@@ -88,3 +88,9 @@ def test_column_letters_round_trip(number):
 
 def test_columns_longer_than_three_letters_are_past_any_sheet():
     assert col_number("AAAA") > 16_384 and col_number(b"xfd") == 16_384
+
+
+def test_repeated_row_numbers_do_not_force_exact_mode():
+    xml = b'<dimension ref="A1:A1"/><sheetData><row r="1"></row><row r="2"></row><row r="1"></row></sheetData>'
+    scan = scan_sheet([xml], SheetBounds(100, 100, 100))
+    assert not scan.needs_exact and scan.max_row == 2 and scan.n_rows == 3

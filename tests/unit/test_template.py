@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from pathlib import Path
 
+import jobs
+import local_aws
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "infra"))
-import local_aws  # noqa: E402
 
 TEMPLATE = local_aws.load_template()
 RES = TEMPLATE["Resources"]
@@ -49,6 +48,40 @@ def test_memory_and_timeout_come_from_parameters_and_cover_the_engine_limit():
     rules = (ROOT / "layers" / "memberseg" / "memberseg" / "default_rules.yaml").read_text()
     engine_limit = int(re.search(r"timeout_seconds:\s*(\d+)", rules).group(1))
     assert TEMPLATE["Parameters"]["FunctionTimeoutSeconds"]["Default"] > engine_limit
+
+
+def test_the_function_timeout_must_cover_the_engine_limit_plus_the_commit_margin():
+    """A CloudFormation Rule (and MinValue) refuse any FunctionTimeoutSeconds <= engine limit + margin."""
+    rules = (ROOT / "layers" / "memberseg" / "memberseg" / "default_rules.yaml").read_text()
+    engine_limit = float(re.search(r"timeout_seconds:\s*(\d+)", rules).group(1))
+    margin = jobs.Settings(input_bucket="i", output_bucket="o").commit_margin_s
+    floor = int(engine_limit + margin)                       # 885: refused
+    param = TEMPLATE["Parameters"]["FunctionTimeoutSeconds"]
+    (assertion,) = TEMPLATE["Rules"]["TimeoutCoversEngineAndCommit"]["Assertions"]
+    allowed, ref = assertion["Assert"]["Fn::Contains"]
+    assert ref == {"Ref": "FunctionTimeoutSeconds"}
+    assert allowed == [str(n) for n in range(floor + 1, param["MaxValue"] + 1)]
+    assert param["MinValue"] == floor + 1 and param["MinValue"] <= param["Default"] <= param["MaxValue"]
+
+
+def test_iam_is_trimmed_to_what_the_functions_call():
+    by_sid = {s["Sid"]: s for p in FUNCTION["Properties"]["Policies"] for s in p["Statement"]}
+    assert sorted(by_sid["JobTable"]["Action"]) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]      # no PutItem
+    assert sorted(by_sid["WriteResults"]["Action"]) == ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"]
+    sweeper = {s["Sid"]: s for p in RES["SweeperFunction"]["Properties"]["Policies"] for s in p["Statement"]}
+    assert sorted(sweeper["JobTable"]["Action"]) == ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+    assert all("GetObject" not in a for s in sweeper.values() for a in s["Action"])
+
+
+def test_the_sweeper_runs_every_five_minutes_with_the_processing_code():
+    props = RES["SweeperFunction"]["Properties"]
+    assert props["Handler"] == "sweeper_handler.handler" and props["CodeUri"] == FUNCTION["Properties"]["CodeUri"]
+    (schedule,) = props["Events"].values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    st = local_aws.stack()
+    process_env, sweeper_env = st.function_environment(), st.function_environment("SweeperFunction")
+    for name in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOB_TABLE", "RESULTS_PREFIX", "MAX_ATTEMPTS"):
+        assert sweeper_env[name] == process_env[name], name
 
 
 def test_function_policies_name_no_wildcard_resources():
@@ -120,8 +153,16 @@ def test_job_table_failure_path_alarms_and_outputs():
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     invoke = FUNCTION["Properties"]["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
-    metrics = {r["Properties"]["MetricName"] for r in RES.values() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert metrics == {"Errors", "ApproximateNumberOfMessagesVisible"}
+    alarms = [r["Properties"] for r in RES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["MetricName"], a["Dimensions"][0]["Value"].get("Ref", str(a["Dimensions"][0]["Value"]))
+                if isinstance(a["Dimensions"][0]["Value"], dict) else a["Dimensions"][0]["Value"]) for a in alarms}
+    assert {("Errors", "ProcessUploadFunction"), ("Errors", "ApiFunction"), ("Errors", "ApiAuthorizerFunction"),
+            ("Errors", "SweeperFunction"), ("5xx", "HttpApi"), ("StuckJobs", "memberseg-sweeper")} <= watched
+    assert "ApproximateNumberOfMessagesVisible" in {a["MetricName"] for a in alarms}
+    for alarm in alarms:                                     # every alarm notifies the stack's topic
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+    assert RES["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert RES["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
     assert {"InputBucketName", "OutputBucketName", "ProcessUploadFunctionArn", "JobTableName"} <= set(TEMPLATE["Outputs"])
 
 

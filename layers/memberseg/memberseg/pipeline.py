@@ -1,50 +1,41 @@
 """The job's stages in order: read -> validate -> consolidate -> enrich -> classify -> segment.
 
-`run_pipeline` takes two paths and returns a `Result`; `memberseg.write` turns it
-into the four output files, and `memberseg.runner` wraps both in an isolated worker.
+`run_pipeline` shows the whole run as three phases, called in order:
+
+1. `start_orders`: the orders file is read, validated and summed per ID in a forked child,
+   on the second core;
+2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the
+   memberships;
+3. `finish`: waits for the orders summary, then enriches, classifies and segments.
+
+It returns a `Result`; `memberseg.write` turns that into the output files, and
+`memberseg.runner` wraps both in an isolated worker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .classify import classify
-from .consolidate import consolidate
-from .enrich import OrderMatch, enrich, orders_by_id
+from .consolidate import Consolidated, consolidate
+from .enrich import enrich, orders_by_id
 from .errors import InputError
-from .hubspot import HubSpotExport, export
+from .hubspot import export
 from .isolation import Forked, WorkerDied, crash_error
 from .read import HEADER_PROBLEMS, RawTable, both_files_error, read_table
+from .result import Result
 from .rules import Rules
 from .safety import inspect_file
 from .segment import segment
+from .timing import Progress, no_progress, timed
 from .validate import Validated, validate_memberships, validate_orders
 
-Progress = Callable[[str, dict], None]
-
-
-@dataclass
-class Result:
-    rules: Rules
-    as_of: dt.date
-    memberships: RawTable
-    orders: RawTable               # metadata only: its frame is dropped once summarised
-    members: pd.DataFrame          # one row per customer, in output order
-    member_validation: Validated
-    orders_rejected: pd.DataFrame  # row, customer_id, customer_name, reason
-    duplicates: pd.DataFrame
-    order_match: OrderMatch
-    hubspot: HubSpotExport
-    timings: dict[str, float] = field(default_factory=dict)
-    orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
-    orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json
+__all__ = ["Result", "run_pipeline", "read_input", "start_orders", "prepare_memberships",
+           "prepare_memberships_or_both_errors", "finish"]
 
 
 @dataclass
@@ -55,20 +46,45 @@ class OrdersSummary:
     rejected: pd.DataFrame
     by_id: pd.DataFrame
     timings: dict[str, float]
-    excluded: pd.DataFrame | None = None
-    facts: dict = field(default_factory=dict)
+    excluded: pd.DataFrame | None = None   # not paid, or a currency without a rate
+    facts: dict | None = None               # join key, currency: for report.json
 
 
-def no_progress(stage: str, info: dict) -> None:
-    return None
+@dataclass
+class PendingOrders:
+    """The orders summary, being computed in a child process (or, with parallel=False, not yet)."""
+
+    path: Path
+    rules: Rules
+    progress: Progress
+    job: Forked | None
+
+    def result(self) -> OrdersSummary:
+        if self.job is None:
+            return summarize_orders(self.path, self.rules, self.progress)
+        try:
+            return self.job.result()
+        except WorkerDied as died:
+            error = crash_error(died)
+            if error is None:
+                raise
+            raise error from died
+        finally:
+            self.job = None
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
 
 
-@contextmanager
-def timed(timings: dict[str, float], stage: str, progress: Progress, **info) -> Iterator[None]:
-    progress(stage, info)
-    started = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - started, 3)
+@dataclass
+class PreparedMemberships:
+    table: RawTable
+    validation: Validated
+    consolidated: Consolidated
+    timings: dict[str, float]
+    rules: Rules | None = None   # the rules plus the segments the memberships profile adds
 
 
 def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> RawTable:
@@ -92,76 +108,71 @@ def summarize_orders(path: Path, rules: Rules, progress: Progress = no_progress)
                          excluded=validated.excluded, facts=validated.facts)
 
 
-ConsolidatedHook = Callable[[RawTable, Validated, pd.DataFrame], None]
+def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True
+                 ) -> PendingOrders:
+    """Phase 1: start summarising the orders file on the second core."""
+    job = Forked(summarize_orders, Path(path), rules, progress=progress) if parallel else None
+    return PendingOrders(Path(path), rules, progress, job)
 
 
-def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = no_progress, *, parallel: bool = True,
-                 on_consolidated: ConsolidatedHook | None = None) -> Result:
-    """Run every stage but writing. `on_consolidated(memberships, validation, duplicates)` runs while the
-    orders file is still being read, so a caller can start writing what no longer depends on orders."""
+def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress) -> PreparedMemberships:
+    """Phase 2: read, validate and consolidate the memberships (nothing here needs the orders)."""
     timings: dict[str, float] = {}
-    # The orders file is read on the second core while the memberships are consolidated.
-    orders_job = Forked(summarize_orders, Path(orders_path), rules, progress=progress) if parallel else None
-    try:
-        with timed(timings, "reading", progress):
-            try:
-                memberships = read_input(Path(memberships_path), "memberships", rules, progress)
-            except InputError as problem:  # say what is wrong with both files at once
-                if problem.code not in HEADER_PROBLEMS:
-                    raise
-                other = _orders_problem(orders_job, Path(orders_path), rules)
-                orders_job = None
-                if other is None:
-                    raise
-                raise both_files_error(problem, other) from problem
-        if memberships.profile is not None:  # a profile may add segments (auto_renewing, ...)
-            rules = rules.with_profile(memberships.profile)
-        with timed(timings, "validating", progress):
-            member_validation = validate_memberships(memberships, rules)
-        with timed(timings, "consolidating", progress):
-            consolidated = consolidate(member_validation.valid, rules,
-                                       memberships.spec.dedupe_key if memberships.spec else None)
-        if on_consolidated:
-            with timed(timings, "writing duplicates", progress):
-                on_consolidated(memberships, member_validation, consolidated.duplicates)
-        with timed(timings, "waiting for orders", progress):
-            orders = (_collect(orders_job) if orders_job
-                      else summarize_orders(Path(orders_path), rules, progress))
-            orders_job = None
-    finally:
-        if orders_job is not None:  # memberships failed first: stop the orders reader too
-            orders_job.cancel()
+    with timed(timings, "reading", progress):
+        table = read_input(Path(path), "memberships", rules, progress)
+    if table.profile is not None:  # a profile may add segments (auto_renewing, ...)
+        rules = rules.with_profile(table.profile)
+    with timed(timings, "validating", progress):
+        validation = validate_memberships(table, rules)
+    with timed(timings, "consolidating", progress):
+        consolidated = consolidate(validation.valid, rules, table.spec.dedupe_key if table.spec else None)
+    return PreparedMemberships(table, validation, consolidated, timings, rules)
+
+
+def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rules, as_of: dt.date,
+           progress: Progress = no_progress) -> Result:
+    """Phase 3: wait for the orders summary, then enrich, classify and segment."""
+    timings = dict(memberships.timings)
+    rules = memberships.rules or rules
+    with timed(timings, "waiting for orders", progress):
+        orders = pending.result()
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
-        join_key = orders.facts.get("join_key", "customer_id")
-        customers, order_match = enrich(consolidated.customers, consolidated.links[join_key], orders.by_id, rules,
-                                        join_key)
+        join_key = (orders.facts or {}).get("join_key", "customer_id")
+        customers, order_match = enrich(memberships.consolidated.customers, memberships.consolidated.links[join_key],
+                                        orders.by_id, rules, join_key)
     with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
     with timed(timings, "segmenting", progress):
         members = segment(members, rules)
         hubspot = export(members, rules)
-    return Result(rules=rules, as_of=as_of, memberships=memberships, orders=orders.source, members=members,
-                  member_validation=member_validation, orders_rejected=orders.rejected,
-                  duplicates=consolidated.duplicates, order_match=order_match, hubspot=hubspot, timings=timings,
-                  orders_excluded=orders.excluded, orders_facts=orders.facts)
+    return Result(rules=rules, as_of=as_of, memberships=memberships.table, orders=orders.source, members=members,
+                  member_validation=memberships.validation, orders_rejected=orders.rejected,
+                  duplicates=memberships.consolidated.duplicates, order_match=order_match, hubspot=hubspot,
+                  timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts or {})
 
 
-def _orders_problem(job: Forked | None, path: Path, rules: Rules) -> InputError | None:
-    """The orders file's own bad-input error, if it has one (used when the memberships file failed)."""
+def prepare_memberships_or_both_errors(path: Path, pending: PendingOrders, rules: Rules,
+                                       progress: Progress = no_progress) -> PreparedMemberships:
+    """Phase 2, but when the memberships file's headers are wrong, one error names both files' problems."""
     try:
-        _collect(job) if job else summarize_orders(path, rules)
+        return prepare_memberships(path, rules, progress)
     except InputError as problem:
-        return problem
-    return None
-
-
-def _collect(job: Forked) -> OrdersSummary:
-    try:
-        return job.result()
-    except WorkerDied as died:
-        error = crash_error(died)
-        if error is None:
+        if problem.code not in HEADER_PROBLEMS:
             raise
-        raise error from died
+        try:
+            pending.result()
+        except InputError as other:
+            raise both_files_error(problem, other) from problem
+        raise
+
+
+def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
+                 progress: Progress = no_progress, *, parallel: bool = True) -> Result:
+    """Run every stage but writing, in three phases (see the module docstring)."""
+    pending = start_orders(orders_path, rules, progress, parallel=parallel)
+    try:
+        memberships = prepare_memberships_or_both_errors(memberships_path, pending, rules, progress)
+        return finish(memberships, pending, rules, as_of, progress)
+    finally:
+        pending.cancel()  # a no-op once collected; stops the orders reader if the memberships failed first

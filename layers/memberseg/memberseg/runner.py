@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 
 from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
+from .job_protocol import ERROR_NAME
 from .pipeline import run_pipeline
 from .rules import Rules, load_rules
-from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, OutputWriter, write_outputs
+from .write import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME, write_outputs
 
-ERROR_NAME = "error.json"
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
                   "hubspot_import.json")
@@ -64,13 +64,13 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    writer = OutputWriter(staging)
-    result = run_pipeline(memberships, orders, rules, as_of, report, on_consolidated=writer.write_duplicates)
-    return writer.finish(result, report)
+    """The whole job: every stage, then the outputs (see `memberseg.pipeline` for its phases)."""
+    result = run_pipeline(memberships, orders, rules, as_of, report)
+    return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-                  progress: ProgressCallback | None) -> list[str]:
+                  progress: ProgressCallback | None, deadline_s: float | None = None) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
@@ -79,7 +79,7 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
     # Its own process group, so a timeout also stops the orders reader it forks.
     job = Forked(_job, memberships, orders, staging, rules, as_of, progress=relay, new_process_group=True)
     try:
-        return job.result(timeout=rules.limits.timeout_seconds)
+        return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
         error = crash_error(died)
         if error is None:
@@ -87,10 +87,20 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
         raise error from died
 
 
+def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
+    """The rules' limit, or less when the caller (a Lambda function) has less time left."""
+    limit = rules.limits.timeout_seconds
+    return limit if deadline_s is None else max(0.001, min(limit, deadline_s))
+
+
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: ProgressCallback | None = None,
-            isolate: bool = True, rules_overlay: dict | None = None) -> JobOutcome:
+            isolate: bool = True, deadline_s: float | None = None,
+            rules_overlay: dict | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir`.
+
+    `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
+    function passes what its invocation has left minus the time to upload and record).
 
     Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault
     (or the original exception when `isolate` is False).
@@ -104,10 +114,10 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             rules = load_rules(rules_path, overlay=rules_overlay)
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
-                files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress)
+                files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
+                                      deadline_s)
             else:
-                result = run_pipeline(Path(memberships), Path(orders), rules, as_of)
-                files = write_outputs(result, staging)
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, lambda stage, info: None)
         except InputError as exc:
             error = exc.to_dict()
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")

@@ -1,216 +1,211 @@
-"""Stage 7b: the analysis workbook, streamed with xlsxwriter in constant-memory mode.
+"""Stage 7b: the analysis workbook, written by rustpy-xlsxwriter (a binding to rust_xlsxwriter).
 
-Rows are written in order with one typed write per cell (strings never become
-formulas). A sheet past Excel's row limit continues on "Name (2)".
+Sheets are collected as typed column frames and written in one call when the book is closed;
+the Rust writer streams each sheet row by row (constant memory) and zips it.
+
+What the writer is given, and why:
+- every column has one kind, chosen here: text stays text (a name like "=HYPERLINK(...)" is
+  written as a string, never a formula), booleans are booleans, numbers are floats;
+- dates are Excel serial numbers with a date format on the column (what a date cell holds).
+  The writer formats a whole column once it meets a Python date, so numbers that share a raw
+  column with dates would be shown as dates: in such a mixed column the dates are written as
+  ISO text instead (`raw_column`);
+- text longer than Excel's 32,767-character cell limit is cut to the limit (Excel would refuse
+  the file) and counted in `WorkbookWriter.truncated_cells`;
+- NaN and None are empty cells; +/-inf (which a cell cannot hold) is written as the text INF/-INF;
+- a sheet past Excel's row limit continues on "Name (2)", "Name (3)", right after it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import xlsxwriter
-import xlsxwriter.workbook
+import rustpy_xlsxwriter as rx
 
 EXCEL_MAX_DATA_ROWS = 1_048_575  # plus the header row
+EXCEL_MAX_STRING = 32_767
+INF_TEXT = "INF"
 Kind = Literal["raw", "text", "number", "integer", "money", "date", "bool"]
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "money": "#,##0.00", "integer": "0"}
+EXCEL_EPOCH = np.datetime64("1899-12-30")
 
 
 @dataclass
 class Column:
     header: str
     kind: Kind
-    values: list[Any]
+    values: Any            # a sequence of len(rows): numpy array, pandas Series or list
     width: float = 14
 
 
-EXCEL_EPOCH = np.datetime64("1899-12-30")
+def excel_serials(series: pd.Series) -> np.ndarray:
+    """Dates as Excel serial numbers (what a date cell holds); NaN where missing."""
+    stamps = pd.to_datetime(pd.Series(series), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    return (stamps - EXCEL_EPOCH) / np.timedelta64(1, "D")
 
 
-def excel_serials(series: pd.Series) -> list[Any]:
-    """Dates as Excel serial numbers (what a date cell holds); None where missing."""
-    stamps = pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[ns]")
-    serials = (stamps - EXCEL_EPOCH) / np.timedelta64(1, "D")
-    return pd.Series(serials).astype(object).where(~np.isnat(stamps), None).tolist()
-
-
-def _blank_to_none(series: pd.Series) -> list[Any]:
-    return series.astype(object).where(series.notna(), None).tolist()
+def _text(values: pd.Series) -> pd.Series:
+    """Object strings, None where blank."""
+    values = pd.Series(values, dtype=object).reset_index(drop=True)
+    return values.where(values.notna(), None)
 
 
 def column(header: str, kind: Kind, series: pd.Series, width: float = 14) -> Column:
     if kind == "date":
-        values = excel_serials(series)
-    elif kind == "bool":
-        values = series.astype(bool).tolist()
-    elif kind in ("number", "money", "integer"):
-        values = _blank_to_none(series.astype(float))
-    else:
-        values = _blank_to_none(series)
-    return Column(header, kind, values, width)
+        return Column(header, kind, excel_serials(series), width)
+    if kind == "bool":
+        return Column(header, kind, pd.Series(series).astype(bool).to_numpy(), width)
+    if kind in ("number", "money", "integer"):
+        return Column(header, kind, pd.Series(series).astype(float).to_numpy(), width)
+    return Column(header, kind, _text(series), width)
+
+
+def _plain(value: Any) -> Any:
+    """One cell of a mixed column as a plain Python value the writer types by itself."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value) or value == "":
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, (np.floating, np.integer)):
+        return float(value)
+    return value
+
+
+# pandas' C type inference over a column's present cells, grouped by how the column is written.
+_TEXT, _NUMBERS, _DATES = {"string", "empty"}, {"floating", "integer", "mixed-integer-float"}, {"datetime", "date"}
 
 
 def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
-    """A column of the input file, as the file holds it; typed writes when the column is uniform."""
+    """A column of the input file, as the file holds it; a typed column when the column is uniform."""
     series = pd.Series(cells, dtype=object)
     present = series.notna() & series.ne("")
-    kinds = set(series[present].map(type).unique())
-    if kinds <= {str}:
-        return Column(header, "text", _blank_to_none(series.where(present)), width)
-    if kinds <= {float, int}:
-        return Column(header, "number", _blank_to_none(series.where(present).astype(float)), width)
-    if kinds <= {dt.datetime, dt.date, pd.Timestamp}:
+    inferred = pd.api.types.infer_dtype(series[present], skipna=True)
+    if inferred in _TEXT:
+        return Column(header, "text", _text(series.where(present)), width)
+    if inferred in _NUMBERS:
+        return Column(header, "number", series.where(present).astype(float).to_numpy(), width)
+    if inferred in _DATES:
         return Column(header, "date", excel_serials(series.where(present)), width)
-    return Column(header, "raw", list(cells), width)
+    values = series.map(_plain)
+    kinds = set(values[present].map(type).unique())
+    if kinds & {dt.datetime, dt.date} and kinds & {float, int, bool}:
+        # See the module docstring: the writer would put a date format on the numbers too.
+        values = values.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
+    return Column(header, "raw", values.astype(object), width)
+
+
+def unique_headers(headers: list[str]) -> list[str]:
+    """The writer keys columns by header: a repeated header gets " (2)", " (3)"."""
+    seen: set[str] = set()
+    out = []
+    for header in headers:
+        name, n = header, 1
+        while name in seen:
+            n += 1
+            name = f"{header} ({n})"
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+@dataclass
+class _Sheet:
+    name: str
+    frame: pd.DataFrame
+    formats: dict[str, Any]
+    widths: list[float]
+    table: bool = True                      # frozen header and autofilter
+    row_formats: dict[int, Any] = field(default_factory=dict)
+    charts: list[dict] = field(default_factory=list)
 
 
 class WorkbookWriter:
-    def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS, sheets: tuple[str, ...] = ()):
-        """`sheets` are created at once, in tab order, so they can then be filled in any order."""
-        self.book = xlsxwriter.Workbook(str(path), {
-            "constant_memory": True,
-            "strings_to_formulas": False,   # "=HYPERLINK(...)" in a name stays text
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "default_date_format": "yyyy-mm-dd",
-        })
+    """Collects the sheets in tab order; `close()` writes the file."""
+
+    def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS):
+        self.path = Path(path)
         self.max_rows = max_rows
-        self.formats = {
-            "header": self.book.add_format({"bold": True, "bg_color": "#1F4E78", "font_color": "#FFFFFF",
-                                            "text_wrap": True, "valign": "top"}),
-            "date": self.book.add_format({"num_format": "yyyy-mm-dd"}),
-            "money": self.book.add_format({"num_format": "#,##0.00"}),
-            "integer": self.book.add_format({"num_format": "0"}),
-        }
-        self.sheets = {name: self.book.add_worksheet(name) for name in sheets}
+        self.truncated_cells = 0
+        self._sheets: list[_Sheet] = []
+
+    def _frame(self, columns: list[Column], start: int, count: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+        headers = unique_headers([col.header for col in columns])
+        data: dict[str, Any] = {}
+        formats: dict[str, Any] = {}
+        for header, col in zip(headers, columns, strict=True):
+            values = col.values[start:start + count]
+            if col.kind in ("text", "raw"):
+                values = self._fit_text(pd.Series(values, dtype=object).reset_index(drop=True))
+            data[header] = values
+            if col.kind in NUMBER_FORMATS:
+                formats[header] = rx.Format().set_num_format(NUMBER_FORMATS[col.kind])
+        return pd.DataFrame(data, columns=headers), formats
+
+    def _fit_text(self, values: pd.Series) -> pd.Series:
+        lengths = values.str.len() if pd.api.types.infer_dtype(values, skipna=True) in _TEXT \
+            else values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        long = (lengths > EXCEL_MAX_STRING).to_numpy(dtype=bool)
+        if long.any():
+            self.truncated_cells += int(long.sum())
+            values = values.copy()
+            values[long] = values[long].map(lambda v: v[:EXCEL_MAX_STRING])
+        return values
 
     def table(self, name: str, columns: list[Column], rows: int) -> list[str]:
-        """Write a sheet (continuing on "name (2)" past Excel's limit); return the sheet names used."""
+        """Add a sheet (continuing on "name (2)" past Excel's limit); return the sheet names used."""
         names = []
-        start = 0
-        part = 1
+        start, part = 0, 1
         while True:
             sheet_name = name if part == 1 else f"{name} ({part})"
             count = min(self.max_rows, rows - start)
-            self._sheet(sheet_name, columns, start, count)
+            frame, formats = self._frame(columns, start, count)
+            self._sheets.append(_Sheet(sheet_name, frame, formats, [col.width for col in columns]))
             names.append(sheet_name)
             start += count
             part += 1
             if start >= rows:
                 return names
 
-    def _worksheet(self, name: str):
-        return self.sheets.pop(name, None) or self.book.add_worksheet(name)
-
-    def _sheet(self, name: str, columns: list[Column], start: int, count: int) -> None:
-        sheet = self._worksheet(name)
-        header = self.formats["header"]
-        for position, col in enumerate(columns):
-            sheet.set_column(position, position, col.width)
-            sheet.write_string(0, position, col.header, header)
-        sheet.freeze_panes(1, 0)
-        if columns:
-            sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
-        calls = [(position, *self._writer(sheet, col.kind)) for position, col in enumerate(columns)]
-        slices = [col.values[start:start + count] for col in columns]
-        for row, values in enumerate(zip(*slices, strict=False), start=1):
-            for (position, writer, fmt), value in zip(calls, values, strict=False):
-                if value is not None:
-                    writer(row, position, value, fmt)
-
-    def _writer(self, sheet, kind: Kind):
-        # The underscore methods skip xlsxwriter's A1-notation argument parsing: rows and columns
-        # are integers here, and this loop runs once per cell.
-        if kind == "text":
-            return sheet._write_string, None
-        if kind == "bool":
-            return sheet._write_boolean, None
-        if kind == "number":
-            return sheet._write_number, None
-        if kind in ("money", "integer", "date"):
-            return sheet._write_number, self.formats[kind]
-        return self._write_raw(sheet), None
-
-    def _write_raw(self, sheet):
-        date_format = self.formats["date"]
-
-        def write(row: int, col: int, value: Any, _fmt: Any) -> None:
-            if value == "" or value != value:  # blank or NaN
-                return
-            if isinstance(value, str):
-                sheet.write_string(row, col, value)
-            elif isinstance(value, bool):
-                sheet.write_boolean(row, col, value)
-            elif isinstance(value, (int, float, np.integer, np.floating)):
-                sheet.write_number(row, col, float(value))
-            elif isinstance(value, (dt.datetime, dt.date)):
-                sheet.write_datetime(row, col, value, date_format)
-            else:
-                sheet.write_string(row, col, str(value))
-        return write
-
-    def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]], chart_section: str) -> None:
-        """Label/value sections, one under another, and a bar chart of one section."""
-        sheet = self._worksheet(name)
-        bold = self.book.add_format({"bold": True, "font_size": 12})
-        sheet.set_column(0, 0, 34)
-        sheet.set_column(1, 1, 16)
-        row = 0
-        chart_rows = None
+    def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]]) -> None:
+        """Label/value sections, one under another, each under a bold title row."""
+        records: list[dict[str, Any]] = []
+        titles = []
         for title, items in sections:
-            sheet.write_string(row, 0, title, bold)
-            row += 1
-            first = row
-            for label, value in items:
-                sheet.write_string(row, 0, label)
-                if isinstance(value, (int, float, np.integer, np.floating)):
-                    sheet.write_number(row, 1, float(value))
-                else:
-                    sheet.write_string(row, 1, str(value))
-                row += 1
-            if title == chart_section and items:
-                chart_rows = (first, row - 1)
-            row += 1
-        if chart_rows:
-            chart = self.book.add_chart({"type": "bar"})
-            chart.add_series({
-                "name": chart_section,
-                "categories": [name, chart_rows[0], 0, chart_rows[1], 0],
-                "values": [name, chart_rows[0], 1, chart_rows[1], 1],
-                "data_labels": {"value": True},
-                "fill": {"color": "#2E75B6"},
-            })
-            chart.set_title({"name": "Customers per segment"})
-            chart.set_legend({"none": True})
-            chart.set_y_axis({"reverse": True})
-            chart.set_size({"width": 640, "height": 40 + 28 * (chart_rows[1] - chart_rows[0] + 1)})
-            sheet.insert_chart(0, 3, chart)
+            if records:
+                records.append({"Item": None, "Value": None})
+            titles.append(len(records) + 1)            # sheet row: the header is row 0
+            records.append({"Item": title, "Value": None})
+            records += [{"Item": label, "Value": _plain(value)} for label, value in items]
+        frame = pd.DataFrame.from_records(records, columns=["Item", "Value"])
+        bold = rx.Format().set_bold().set_font_size(12)
+        self._sheets.append(_Sheet(name, frame, {}, [40, 18], table=False,
+                                   row_formats={row: bold for row in titles}))
+
+    def bar_chart(self, name: str, label: str, value: str, items: list[tuple[str, int]], title: str) -> None:
+        """A two-column sheet of `items` and a bar chart of exactly those rows beside it."""
+        frame = pd.DataFrame({label: [k for k, _ in items], value: [float(v) for _, v in items]})
+        chart = {"type": "bar", "series": [value], "categories": label, "title": title, "legend": False,
+                 "row": 0, "col": 3, "width": 640, "height": 60 + 28 * max(len(items), 1)}
+        self._sheets.append(_Sheet(name, frame, {}, [34, 14], charts=[chart] if items else []))
 
     def close(self) -> None:
-        with _fast_deflate():
-            self.book.close()
-
-
-@contextmanager
-def _fast_deflate() -> Iterator[None]:
-    """Deflate the workbook at level 1 while it is zipped.
-
-    xlsxwriter has no compression-level option and zips at zlib's default (6). Measured on the
-    200k/1M benchmark: level 1 closes the workbook about 3x faster for a file about 25 % larger,
-    which is the better trade for a file that is downloaded once. Scoped to close(); the module
-    global is restored afterwards (the writer is single-threaded).
-    """
-    original = xlsxwriter.workbook.ZipFile
-    xlsxwriter.workbook.ZipFile = functools.partial(zipfile.ZipFile, compresslevel=1)
-    try:
-        yield
-    finally:
-        xlsxwriter.workbook.ZipFile = original
+        sheets = self._sheets
+        header = (rx.Format().set_bold().set_background_color("#1F4E78").set_font_color("#FFFFFF")
+                  .set_text_wrap().set_align("top"))
+        rx.write_worksheets(
+            [(sheet.name, sheet.frame) for sheet in sheets], str(self.path),
+            freeze_panes={sheet.name: {"row": 1, "col": 0} for sheet in sheets if sheet.table},
+            autofilter={sheet.name: True for sheet in sheets if sheet.table},
+            column_formats={sheet.name: sheet.formats for sheet in sheets if sheet.formats},
+            column_widths={sheet.name: sheet.widths for sheet in sheets},
+            header_format={sheet.name: header for sheet in sheets if sheet.table},
+            row_formats={sheet.name: sheet.row_formats for sheet in sheets if sheet.row_formats},
+            charts={sheet.name: sheet.charts for sheet in sheets if sheet.charts},
+            datetime_format=NUMBER_FORMATS["date"],
+            inf_value=INF_TEXT,
+        )

@@ -1,8 +1,7 @@
 """Stage 7: write the outputs: the workbook, the HubSpot CSV(s), the property definitions and report.json.
 
-`OutputWriter` opens the workbook with every sheet in tab order, so the Duplicates
-Removed sheet can be written (through the pipeline's `on_consolidated` hook)
-while the orders file is still being read; `finish` writes the rest, report.json last.
+`write_outputs` writes them into a fresh staging folder, report.json last (it marks a complete set).
+The HubSpot files are rendered in a forked child while this process writes the workbook.
 """
 
 from __future__ import annotations
@@ -16,18 +15,21 @@ import pandas as pd
 from . import __version__
 from .hubspot import csv_columns, property_definitions, render_files
 from .isolation import Forked
-from .pipeline import Progress, Result, no_progress, timed
 from .read import RawTable
+from .result import Result
 from .rules import MEMBER_ADDED_COLUMNS, Rules
+from .timing import Progress, no_progress, timed
 from .validate import Validated
 from .workbook import Column, Kind, WorkbookWriter, column, raw_column
 
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"
-SHEETS = ("Members", "Summary", "Duplicates Removed", "Needs Attention", "Excluded Rows", "Orders Without Membership")
+SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
+          "Orders Without Membership")
 # The file's date columns that memberseg recognised are written as date cells, from the parsed values.
 DATE_FIELDS = {"created_date": "created", "expiration_date": "expiration", "start_date": "start"}
+
 
 def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
                       typed: pd.DataFrame | None = None) -> list[Column]:
@@ -65,10 +67,7 @@ def _member_columns(result: Result) -> list[Column]:
         ("text", "order_value_tier"), ("text", "membership_status"), ("integer", "days_until_expiration"),
     ]
     for header, (kind, name) in zip(MEMBER_ADDED_COLUMNS, added, strict=True):
-        series = members[name]
-        if kind == "date":
-            series = pd.to_datetime(series)
-        columns.append(column(header, kind, series, 15))
+        columns.append(column(header, kind, members[name], 15))
     for seg in result.rules.segments:
         columns.append(column(seg.label, "bool", members[seg.property], max(12, len(seg.label) * 0.9)))
     return columns
@@ -195,55 +194,31 @@ def _profile_text(info: dict) -> str:
     return f"{profile['name']} ({how})"
 
 
-class OutputWriter:
-    """Writes the outputs into `out_dir` (a fresh staging folder)."""
-
-    def __init__(self, out_dir: Path):
-        self.out_dir = Path(out_dir)
-        self.workbook = WorkbookWriter(self.out_dir / WORKBOOK_NAME, sheets=SHEETS)
-        self.duplicates_written = False
-
-    def write_duplicates(self, memberships: RawTable, validation: Validated, duplicates: pd.DataFrame) -> None:
-        """The Duplicates Removed sheet needs nothing from the orders file, so it can be written early."""
-        self.workbook.table("Duplicates Removed", _duplicate_columns(memberships, validation, duplicates),
-                            len(duplicates))
-        self.duplicates_written = True
-
-    def finish(self, result: Result, progress: Progress = no_progress) -> list[str]:
-        """Write everything else; return the file names in upload order, report.json last."""
-        if not self.duplicates_written:
-            self.write_duplicates(result.memberships, result.member_validation, result.duplicates)
-        with timed(result.timings, "writing", progress):
-            report = build_report(result)
-            # The HubSpot files are rendered on the second core while the workbook is written.
-            hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, self.out_dir)
-            try:
-                self._finish_workbook(result, report)
-                csv_names = hubspot_job.result()
-            finally:
-                hubspot_job.cancel()
-        report["hubspot"]["files"] = csv_names
-        report["outputs"] = output_names(csv_names)
-        report["timings_seconds"] = dict(result.timings)
-        (self.out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        return report["outputs"]
-
-    def _finish_workbook(self, result: Result, report: dict) -> None:
-        attention = needs_attention(result)
-        workbook = self.workbook
-        workbook.table("Members", _member_columns(result), len(result.members))
-        workbook.summary("Summary", _summary_sections(result, report), chart_section="Segments")
-        workbook.table("Needs Attention", _attention_columns(attention), len(attention))
-        excluded = excluded_rows(result)
-        workbook.table("Excluded Rows", _attention_columns(excluded), len(excluded))
-        unmatched = result.order_match.unmatched
-        workbook.table("Orders Without Membership", [
-            column("Customer ID", "text", unmatched["customer_id"], 16),
-            column("Customer Name", "text", unmatched["customer_name"], 30),
-            column("Order Count", "integer", unmatched["order_count"], 12),
-            column("Total Order Value", "money", unmatched["total"], 18),
-        ], len(unmatched))
-        workbook.close()
+def write_workbook(result: Result, report: dict, path: Path) -> dict:
+    """Write the analysis workbook; return what report.json says about it."""
+    workbook = WorkbookWriter(path)
+    members = workbook.table("Members", _member_columns(result), len(result.members))
+    workbook.summary("Summary", _summary_sections(result, report))
+    labels = {seg.property: seg.label for seg in result.rules.segments}
+    workbook.bar_chart("Segments", "Segment", "Customers",
+                       [(labels[name], count) for name, count in report["segment_counts"].items()],
+                       title="Customers per segment")
+    duplicates = result.duplicates
+    workbook.table("Duplicates Removed", _duplicate_columns(result.memberships, result.member_validation, duplicates),
+                   len(duplicates))
+    attention = needs_attention(result)
+    workbook.table("Needs Attention", _attention_columns(attention), len(attention))
+    excluded = excluded_rows(result)
+    workbook.table("Excluded Rows", _attention_columns(excluded), len(excluded))
+    unmatched = result.order_match.unmatched
+    workbook.table("Orders Without Membership", [
+        column("Customer ID", "text", unmatched["customer_id"], 16),
+        column("Customer Name", "text", unmatched["customer_name"], 30),
+        column("Order Count", "integer", unmatched["order_count"], 12),
+        column("Total Order Value", "money", unmatched["total"], 18),
+    ], len(unmatched))
+    workbook.close()
+    return {"members_sheets": members, "truncated_cells": workbook.truncated_cells}
 
 
 def output_names(csv_names: list[str]) -> list[str]:
@@ -264,4 +239,18 @@ def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _pr
 
 def write_outputs(result: Result, out_dir: Path, progress: Progress = no_progress) -> list[str]:
     """Write every output into `out_dir` (a fresh staging folder); return the names, report.json last."""
-    return OutputWriter(out_dir).finish(result, progress)
+    out_dir = Path(out_dir)
+    with timed(result.timings, "writing", progress):
+        report = build_report(result)
+        # The HubSpot files are rendered on the second core while the workbook is written.
+        hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, out_dir)
+        try:
+            report["workbook"] = write_workbook(result, report, out_dir / WORKBOOK_NAME)
+            csv_names = hubspot_job.result()
+        finally:
+            hubspot_job.cancel()
+    report["hubspot"]["files"] = csv_names
+    report["outputs"] = output_names(csv_names)
+    report["timings_seconds"] = dict(result.timings)
+    (out_dir / REPORT_NAME).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report["outputs"]

@@ -177,7 +177,7 @@ class SheetScanner:
         rows = _ROW_ANY.findall(block)
         scan.n_rows += len(rows)
         numbered = {r for r in rows if r}
-        if len(numbered) < len(rows):
+        if not all(rows):         # a row without r: only exact mode can number it
             scan.needs_exact = True
         if numbered:
             scan.max_row = max(scan.max_row, max(_row_number(r) for r in numbered))

@@ -1,7 +1,8 @@
 """Lambda handler of the upload API (HTTP API, payload 2.0).
 
 Thin by design: Powertools setup and routing; the rules are in api_core.py, the
-route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py.
+route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py,
+the environment model in api_env.py (validated at cold start).
 Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}.
 Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts it.
 """
@@ -9,7 +10,6 @@ Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts i
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -34,6 +34,16 @@ def settings() -> api_core.Settings:
     return api_core.Settings.from_env()
 
 
+settings()      # cold start: a missing or malformed variable (AUTH_ENABLED=flase) stops the function here
+
+
+def connect_origins() -> tuple[str, ...]:
+    """The page may talk to this origin and the two buckets' origins, nothing else (as the current
+    clients presign them: no request is made)."""
+    objects = dependencies().objects
+    return tuple(dict.fromkeys(objects.origin(b) for b in (settings().input_bucket, settings().output_bucket)))
+
+
 @lru_cache(maxsize=1)
 def dependencies() -> api_service.Deps:
     """Clients are created once per execution environment."""
@@ -42,12 +52,13 @@ def dependencies() -> api_service.Deps:
 
 def _json(status: int, body: dict) -> Response:
     return Response(status_code=status, content_type="application/json",
-                    body=json.dumps(body, ensure_ascii=False), headers={"Cache-Control": "no-store"})
+                    body=json.dumps(body, ensure_ascii=False),
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @resolver.get("/")
 def page() -> Response:
-    headers = api_page.security_headers(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+    headers = api_page.security_headers(connect_origins())
     return Response(status_code=200, content_type="text/html; charset=utf-8",
                     body=api_page.index_html(settings()), headers=headers)
 

@@ -1,13 +1,12 @@
 """Lambda handler: S3 "Object Created" (via EventBridge) -> segmentation job.
 
-Thin by design: parse the event, set up Powertools, call jobs.handle_object_created
-with the AWS adapters from storage.py. The protocol is in docs/job-protocol.md.
+Thin by design: validate the environment at cold start, parse the event, set up
+Powertools, call jobs.handle_object_created with the AWS adapters from storage.py.
+The protocol is in docs/job-protocol.md.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import date
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,23 +16,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import jobs
 import storage
+from process_env import JobEnv
 
 logger = Logger()            # JSON lines; service/level from POWERTOOLS_* env
 tracer = Tracer()
 metrics = Metrics()          # EMF; namespace from POWERTOOLS_METRICS_NAMESPACE
+ENV = JobEnv.load()          # cold start: a bad environment fails here, with the variable's name
 
 
-def settings_from_env() -> jobs.Settings:
-    return jobs.Settings(
-        input_bucket=os.environ["INPUT_BUCKET"],
-        output_bucket=os.environ["OUTPUT_BUCKET"],
-        upload_prefix=os.environ.get("UPLOAD_PREFIX", "uploads/"),
-        results_prefix=os.environ.get("RESULTS_PREFIX", "results/"),
-        retention_days=int(os.environ.get("RESULT_RETENTION_DAYS", "30")),
-        max_attempts=int(os.environ.get("MAX_ATTEMPTS", "3")),
-        work_dir=os.environ.get("JOB_WORK_DIR") or None,
-        as_of=date.fromisoformat(os.environ["JOB_AS_OF"]) if os.environ.get("JOB_AS_OF") else None,
-    )
+def reload_env() -> None:
+    """Tests and the local stack set the environment after import."""
+    global ENV
+    ENV = JobEnv.load()
+    dependencies.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -41,8 +36,8 @@ def dependencies() -> jobs.Deps:
     """AWS clients are created once per execution environment (warm invocations reuse them)."""
     return jobs.Deps(
         objects=storage.S3ObjectStore(),
-        jobs=storage.DynamoJobStore(os.environ["JOB_TABLE"]),
-        events=storage.EventBridgePublisher(os.environ.get("EVENT_BUS_NAME", "default")),
+        jobs=storage.DynamoJobStore(ENV.job_table),
+        events=storage.EventBridgePublisher(ENV.event_bus_name),
         logger=logger,
     )
 
@@ -54,7 +49,7 @@ def dependencies() -> jobs.Deps:
 def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> dict:
     bucket = event.detail.bucket.name
     key = event.detail.object.key          # the data class URL-decodes (unquote_plus) the key
-    settings = settings_from_env()
+    settings = ENV.settings()
     parts = jobs.split_key(key, settings.upload_prefix)
     if parts:
         logger.append_keys(job_id=parts[0])
@@ -82,5 +77,7 @@ def _record_metrics(outcome: jobs.Outcome) -> None:
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     elif outcome.action == "duplicate":
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    if outcome.published is False:
+        metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
     if outcome.duration_ms is not None:
         metrics.add_metric(name="JobDuration", unit=MetricUnit.Milliseconds, value=outcome.duration_ms)

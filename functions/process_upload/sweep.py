@@ -1,0 +1,125 @@
+"""The sweeper: no job stays PROCESSING, no committed outcome event stays unsent.
+
+Runs on a schedule (template.yaml: SweeperFunction, every 5 minutes). For each run item
+still PROCESSING or RETRYING whose lease has expired:
+
+- all attempts used (`attempts >= max_attempts`), or dead for longer than `stale_after_s`
+  (Lambda's retries come 1 and 3 minutes after a failure): the sweeper claims the run like
+  a retry would and records a final FAILED through the same commit as a run: error.json,
+  the status, the Failed event. Code `timeout` when the attempt was alive until its
+  deadline (its last heartbeat), else `internal_error` (a crash, OOM or lost sandbox);
+- otherwise it waits for Lambda's retry.
+
+Status items with an outbox whose publish lease expired get their event sent again.
+
+Messages in the failure queue (Lambda's on-failure destination, the trigger rule's dead-letter
+queue) are events whose every attempt failed. If those attempts all died before they could
+claim the run, nothing else would ever finish the job: the sweeper records it FAILED, then
+deletes the message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+from urllib.parse import unquote_plus
+
+import jobs
+from jobs import Deps, FinalError, Settings
+from memberseg.job_protocol import RUN_SK_PREFIX, RunStatus
+
+DEFAULT_STALE_AFTER_S = 600.0
+
+
+class DeadLetters(Protocol):
+    def receive(self, limit: int) -> list[tuple[str, str]]: ...      # (receipt, body)
+    def delete(self, receipt: str) -> None: ...
+
+
+@dataclass
+class SweepReport:
+    failed: list[str] = field(default_factory=list)          # job ids marked FAILED now
+    published: list[str] = field(default_factory=list)       # job ids whose event was sent now
+    waiting: int = 0                                         # dead runs left for Lambda's retry
+    dead_events: int = 0                                     # failure-queue messages handled
+
+    @property
+    def stuck(self) -> int:
+        return len(self.failed)
+
+
+def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
+          dead_letters: DeadLetters | None = None, max_dead_letters: int = 100) -> SweepReport:
+    report = SweepReport()
+    if dead_letters is not None:
+        _drain_dead_letters(deps, settings, dead_letters, max_dead_letters, report)
+    for item in deps.jobs.sweep_candidates():
+        try:
+            if str(item.get("sk", "")).startswith(RUN_SK_PREFIX):
+                _sweep_run(deps, settings, item, stale_after_s, report)
+            elif item.get("outbox") and jobs.publish_outbox(deps, item["job_id"], item, lease_s=settings.lease_s):
+                report.published.append(item["job_id"])
+        except Exception:  # noqa: BLE001 - one broken job must not stop the sweep of the others
+            deps.logger.exception("sweeping a job failed; the next sweep retries", extra={"job_id": item.get("job_id")})
+    return report
+
+
+def _error_for(item: dict) -> FinalError:
+    # heartbeats every heartbeat_s < lease_s: a lease that outlived the deadline was renewed until the end
+    alive_until_deadline = (item.get("run_status") == RunStatus.PROCESSING
+                            and float(item.get("lease_expires_at", 0)) >= float(item.get("deadline_at", 0)))
+    error = (jobs.timeout_error() if alive_until_deadline else jobs.internal_error())["error"]
+    return FinalError(error["code"], error["message"])
+
+
+def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float, report: SweepReport) -> None:
+    now = deps.clock()
+    lease = float(item.get("lease_expires_at", 0))
+    if lease >= now:
+        return                                   # an attempt is alive
+    if int(item.get("attempts", 0)) < settings.max_attempts and now - lease < stale_after_s:
+        report.waiting += 1                      # Lambda's next retry will take it
+        return
+    job_id, fingerprint, seq = item["job_id"], item["fingerprint"], int(item["input_seq"])
+    problem = _error_for(item)
+    token, ttl = deps.new_token(), int(now + settings.retention_days * 86400)
+    attempt = jobs.claim(deps, settings, job_id, fingerprint, seq, token, now, now + 60, item.get("files") or {}, ttl)
+    if attempt is None:
+        return                                   # a retry took it meanwhile
+    final_settings = replace(settings, max_attempts=0)      # any fault while recording: record again, no retry
+    run = jobs.Run(deps, final_settings, job_id, fingerprint, seq, attempt, token, ttl, now, now + 60)
+    run.check_current = False       # a newer run that began holds the status (commit refuses us); else record it
+    outcome = run.go({}, item.get("files") or {}, problem)
+    deps.logger.warning("swept a job whose attempts all died", extra={"job_id": job_id, "outcome": outcome.action,
+                                                                    "code": problem.error["error"]["code"]})
+    if outcome.action == "failed":
+        report.failed.append(job_id)
+
+
+def s3_object_of(body: str) -> tuple[str, str] | None:
+    """(bucket, key) of a failure-queue message: Lambda's destination record or the raw event."""
+    try:
+        message: Any = json.loads(body)
+    except ValueError:
+        return None
+    event = message.get("requestPayload", message) if isinstance(message, dict) else None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict):
+        return None
+    bucket, key = (detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key")
+    return (bucket, unquote_plus(key)) if isinstance(bucket, str) and isinstance(key, str) else None
+
+
+def _drain_dead_letters(deps: Deps, settings: Settings, queue: DeadLetters, limit: int, report: SweepReport) -> None:
+    for receipt, body in queue.receive(limit):
+        target = s3_object_of(body)
+        try:
+            action = "done" if target is None else jobs.record_dead_event(target[0], target[1], deps, settings)
+        except Exception:  # noqa: BLE001 - the message stays; the next sweep tries again
+            deps.logger.exception("handling a failure-queue message failed; it stays for the next sweep")
+            continue
+        if action == "failed":
+            report.failed.append(jobs.split_key(target[1], settings.upload_prefix)[0])  # type: ignore[index]
+        report.dead_events += 1
+        queue.delete(receipt)

@@ -1,0 +1,109 @@
+"""The job protocol's shared names: one definition for the engine, the processing function,
+the sweeper and the upload API (docs/job-protocol.md is the prose contract).
+
+Pure standard library, no boto3, no pandas: the upload API function ships this file (and
+memberseg/__init__.py, which imports nothing) without the engine layer, so importing it must
+stay cheap. tests/unit/test_job_protocol.py guards that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+# ------------------------------------------------------------------ where things live
+UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
+RESULTS_PREFIX = "results/"          # results/{job_id}/ in the output bucket
+RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run's own outputs
+STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
+RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
+
+
+def run_sk(fingerprint: str) -> str:
+    return f"{RUN_SK_PREFIX}{fingerprint}"
+
+
+def job_results_prefix(job_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
+    return f"{results_prefix}{job_id}/"
+
+
+def run_results_prefix(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
+    """Every run writes only here; the status item names the committed one (its output_prefix)."""
+    return f"{results_prefix}{job_id}/{RUNS_FOLDER}{run_id}/"
+
+
+# ------------------------------------------------------------------ output names
+WORKBOOK_NAME = "membership_segments.xlsx"
+HUBSPOT_CSV_STEM = "hubspot_contacts"            # hubspot_contacts.csv or hubspot_contacts_1.csv, _2, …
+PROPERTIES_NAME = "hubspot_properties.json"
+REPORT_NAME = "report.json"                      # written last: it marks a complete set
+ERROR_NAME = "error.json"                        # alone, when the run failed
+
+
+# ------------------------------------------------------------------ states
+class JobStatus(StrEnum):
+    """The status item's `status` (what the API and the page show)."""
+    WAITING_FOR_FILES = "WAITING_FOR_FILES"
+    PROCESSING = "PROCESSING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class RunStatus(StrEnum):
+    """A run item's `run_status` (internal to the processing function and the sweeper)."""
+    PROCESSING = "PROCESSING"        # claimed; lease_expires_at says whether its attempt is alive
+    RETRYING = "RETRYING"            # an attempt failed transiently; Lambda's retry may take it
+    SUCCEEDED = "SUCCEEDED"          # committed with outputs
+    FAILED = "FAILED"                # committed with error.json (final)
+    SUPERSEDED = "SUPERSEDED"        # never committed: newer inputs arrived
+
+
+FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED})
+
+
+# ------------------------------------------------------------------ events
+EVENT_SOURCE = "memberseg.jobs"
+SUCCEEDED_DETAIL_TYPE = "Segmentation Job Succeeded"
+FAILED_DETAIL_TYPE = "Segmentation Job Failed"
+
+
+# ------------------------------------------------------------------ error codes of the job flow
+class ErrorCode(StrEnum):
+    """Codes the job flow itself writes into error.json (the engine adds its own input codes)."""
+    UNRECOGNISED_FILE = "unrecognised_file"
+    AMBIGUOUS_FILE = "ambiguous_file"
+    RULES_TOO_LARGE = "rules_too_large"
+    FILE_TOO_LARGE = "file_too_large"
+    TIMEOUT = "timeout"
+    INTERNAL_ERROR = "internal_error"
+
+
+# ------------------------------------------------------------------ file roles
+ROLES = ("memberships", "orders")
+DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
+RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
+
+
+def file_role(name: str) -> str | None:
+    """The role of a file name inside a job folder: memberships, orders, rules, or None.
+
+    A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
+    one of the data extensions, case-insensitively; rules by exact name.
+    """
+    if not name or "/" in name:
+        return None
+    folded = name.casefold()
+    if folded in RULES_NAMES:
+        return "rules"
+    suffix = PurePosixPath(folded).suffix
+    for role in ROLES:
+        if folded.startswith(role) and suffix in DATA_EXTENSIONS:
+            return role
+    return None
+
+
+# ------------------------------------------------------------------ timestamps
+def iso_utc(ts: float) -> str:
+    """The one timestamp format of every item and event: 2026-11-15T08:30:00Z."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

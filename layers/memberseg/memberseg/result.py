@@ -1,0 +1,31 @@
+"""What a run produced before anything is written: the input of the write stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .enrich import OrderMatch
+from .hubspot import HubSpotExport
+from .read import RawTable
+from .rules import Rules
+from .validate import Validated
+
+
+@dataclass
+class Result:
+    rules: Rules
+    as_of: dt.date
+    memberships: RawTable
+    orders: RawTable               # metadata only: its frame is dropped once summarised
+    members: pd.DataFrame          # one row per customer, in output order
+    member_validation: Validated
+    orders_rejected: pd.DataFrame  # row, customer_id, customer_name, reason
+    duplicates: pd.DataFrame
+    order_match: OrderMatch
+    hubspot: HubSpotExport
+    timings: dict[str, float] = field(default_factory=dict)
+    orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
+    orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json

@@ -1,0 +1,82 @@
+"""One contract: the job protocol's names are defined once (memberseg.job_protocol) and every
+deployable uses them; the API function can import it without the engine or pandas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import api_core
+import jobs
+import memberseg.job_protocol as protocol
+import pytest
+from memberseg import hubspot, runner, write
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "layers" / "memberseg" / "memberseg"
+
+
+def test_the_api_functions_copy_of_the_contract_imports_with_the_standard_library_alone(tmp_path):
+    """functions/api/Makefile ships memberseg/__init__.py + job_protocol.py; nothing else may be needed."""
+    makefile = (ROOT / "functions" / "api" / "Makefile").read_text()
+    assert "memberseg/__init__.py" in makefile and "memberseg/job_protocol.py" in makefile
+    (tmp_path / "memberseg").mkdir()
+    for name in ("__init__.py", "job_protocol.py"):
+        shutil.copy(PACKAGE / name, tmp_path / "memberseg" / name)
+    code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import memberseg.job_protocol as p; "
+            "assert p.file_role('Orders Q4.CSV') == 'orders'; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pandas', 'numpy', 'pydantic', 'yaml')))")
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_api_never_imports_the_engine_or_pandas():
+    blocker = ("import sys\n"
+               "class Block:\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] in ('pandas', 'numpy', 'python_calamine', 'xlsxwriter') or \\\n"
+               "           (name.startswith('memberseg.') and name != 'memberseg.job_protocol'):\n"
+               "            raise ImportError('the API function must not import ' + name)\n"
+               "sys.meta_path.insert(0, Block())\n"
+               "import os; os.environ.update(INPUT_BUCKET='in-bucket', OUTPUT_BUCKET='out-bucket', JOB_TABLE='jobs',\n"
+               "    POWERTOOLS_TRACE_DISABLED='true', AWS_DEFAULT_REGION='us-east-1')\n"
+               "import api_handler, authorizer, api_service\n")
+    paths = [str(ROOT / "functions" / "api"), str(ROOT / "layers" / "memberseg")]
+    done = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_engine_and_the_functions_use_the_contracts_names():
+    assert write.WORKBOOK_NAME == protocol.WORKBOOK_NAME
+    assert write.PROPERTIES_NAME == protocol.PROPERTIES_NAME
+    assert write.REPORT_NAME == protocol.REPORT_NAME
+    assert hubspot.CSV_NAME == protocol.HUBSPOT_CSV_STEM
+    assert runner.ERROR_NAME == protocol.ERROR_NAME
+    assert api_core.ROLES == protocol.ROLES
+    assert set(api_core.EXTENSIONS) == set(protocol.DATA_EXTENSIONS)
+    assert api_core.SUCCEEDED == protocol.JobStatus.SUCCEEDED == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("name", ["memberships.xlsx", "MEMBERSHIPS-2026.XLSM", "Memberships export.xls",
+                                  "orders.csv", "Orders Q4 (final).CSV", "rules.yaml", "memberships.pdf",
+                                  "my memberships.xlsx", "orders", "orders.txt", "sub/orders.csv", "rules-old.yaml"])
+def test_the_function_and_the_api_recognise_a_file_by_the_same_rule(name):
+    settings = api_core.Settings(input_bucket="in-bucket", output_bucket="out-bucket", table_name="jobs")
+    job = "a" * 32
+    (seen,) = api_core.received_files(settings, job, [(f"uploads/{job}/{name}", 1)])
+    expected = jobs.classify(name)
+    assert seen["role"] == (expected if expected in protocol.ROLES else None)
+
+
+def test_one_timestamp_format_for_every_writer():
+    ts = dt.datetime(2026, 11, 15, 8, 30, tzinfo=dt.UTC).timestamp()
+    assert protocol.iso_utc(ts) == "2026-11-15T08:30:00Z"
+    assert jobs.iso(ts) == protocol.iso_utc(ts)
+    import api_service
+    assert api_service.iso_utc is protocol.iso_utc
