@@ -61,6 +61,7 @@ bench-max: venv
 
 examples: venv
 	$(PY) scripts/make_examples.py
+	$(PY) scripts/make_platform_examples.py
 
 clean:
 	rm -rf out .pytest_cache .hypothesis build

@@ -207,7 +207,21 @@ def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict
         "tier_counts": {str(k): _int(v) for k, v in (report.get("tier_counts") or {}).items()},
         "hubspot_rows": _int(hubspot.get("rows")),
         "hubspot_left_out": _int(hubspot.get("left_out")),
+        "excluded": _int(members.get("excluded")),
+        "inputs": _input_profiles(report),
     }
+
+
+def _input_profiles(report: dict) -> dict[str, dict]:
+    """Which profile read each file, and the headers that decided it (report.json inputs.<role>.profile)."""
+    out = {}
+    for role, info in (report.get("inputs") or {}).items():
+        profile = info.get("profile") if isinstance(info, dict) else None
+        if isinstance(profile, dict) and isinstance(profile.get("name"), str):
+            out[str(role)] = {"file": str(info.get("file") or ""), "profile": profile["name"],
+                              "title": str(profile.get("title") or ""),
+                              "deciding_headers": [str(h) for h in profile.get("deciding_headers") or []]}
+    return out
 
 
 def property_labels(properties: dict | None) -> dict[str, str]:

@@ -97,6 +97,12 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
     statuses = {li.get_attribute("data-status"): int(li.query_selector(".count").inner_text().replace(",", ""))
                 for li in page.query_selector_all("#status-counts li")}
     assert statuses == report["status_counts"]
+    # ... and which profile read each file, with the headers that decided it
+    profiles = page.inner_text("#result-profiles")
+    for role in ("memberships", "orders"):
+        profile = report["inputs"][role]["profile"]
+        assert report["inputs"][role]["file"] in profiles and profile["title"] in profiles
+        assert all(header in profiles for header in profile["deciding_headers"])
     bars = {g.get_attribute("data-segment"): int(g.query_selector(".bar-value").text_content().replace(",", ""))
             for g in page.query_selector_all("#chart svg g[data-segment]")}
     assert bars == report["segment_counts"]

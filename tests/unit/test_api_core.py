@@ -141,6 +141,16 @@ def test_report_summary_uses_report_numbers_and_property_labels():
     assert core.summarise_report({})["segments"] == []
 
 
+def test_summary_names_the_profile_that_read_each_file():
+    report = dict(SAMPLE_REPORT, inputs={"memberships": {"file": "members.csv", "profile": {
+        "name": "woocommerce_memberships", "title": "WooCommerce Memberships", "chosen_by": "headers",
+        "deciding_headers": ["membership_status", "member_since"]}}, "orders": {"file": "o.csv"}})
+    inputs = core.summarise_report(report)["inputs"]
+    assert inputs == {"memberships": {"file": "members.csv", "profile": "woocommerce_memberships",
+                                      "title": "WooCommerce Memberships",
+                                      "deciding_headers": ["membership_status", "member_since"]}}
+
+
 def test_downloads_come_from_report_outputs_and_drop_unsafe_names():
     report = dict(SAMPLE_REPORT, outputs=["membership_segments.xlsx", "hubspot_contacts_1.csv", "hubspot_contacts_2.csv",
                                           "hubspot_properties.json", "report.json", "../../secret", "x/y.csv", "other.txt"])

@@ -89,7 +89,7 @@ def test_subprocess_success_writes_four_files_and_summary(files, tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     assert _listing(out) == OUTPUTS
     report = json.loads((out / "report.json").read_text())
-    assert report["memberships"] == {"rows_in": 4, "kept": 2, "consolidated": 1, "rejected": 1}
+    assert report["memberships"] == {"rows_in": 4, "kept": 2, "consolidated": 1, "rejected": 1, "excluded": 0}
     summary = proc.stdout.lower()
     for word in ("rows in", "customers", "consolidated", "rejected"):
         assert word in summary, word

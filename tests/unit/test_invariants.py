@@ -31,9 +31,11 @@ from hypothesis import strategies as st
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, membership, order, write_csv, write_xlsx
 from memberseg.pipeline import run_pipeline
 from memberseg.write import write_outputs
-from memberseg.rules import load_rules
+from memberseg.rules import parse_rules
 
-RULES = load_rules()
+# These properties spell out the fixed-locale reading (MDY, decimal point): the generated dates mix
+# "31/01/2024" garbage with MDY text, which auto-detection would rightly call a contradiction.
+RULES = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
 AS_OF = dt.date(2026, 11, 15)
 GRACE = 7
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

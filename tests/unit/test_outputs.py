@@ -53,7 +53,8 @@ SEGMENTS = [  # (property, label) in the spec's order
 CSV_HEADER = ["email", "company", "cust_id", "membership_status", "membership_start_date",
               "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
               "total_order_value", "order_count", "estimated_savings", "order_value_tier"] + [p for p, _ in SEGMENTS]
-SHEETS = ["Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Orders Without Membership"]
+SHEETS = ["Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
+          "Orders Without Membership"]
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 MEMBER_ROWS = [
@@ -385,13 +386,13 @@ def test_report(out: Path) -> None:
     assert report["inputs"]["memberships"]["header_row"] == 1
     assert report["inputs"]["orders"]["sheet"] == "Orders"
     m = report["memberships"]
-    assert m == {"rows_in": 10, "kept": 8, "consolidated": 1, "rejected": 1}
+    assert m == {"rows_in": 10, "kept": 8, "consolidated": 1, "rejected": 1, "excluded": 0}
     assert m["rows_in"] == m["kept"] + m["consolidated"] + m["rejected"]
     o = report["orders"]
     assert (o["rows_in"], o["matched"], o["unmatched"], o["rejected"]) == (7, 3, 2, 2)
     assert o["rows_in"] == o["matched"] + o["unmatched"] + o["rejected"]
     assert o["unmatched_total"] == pytest.approx(15.5)
-    assert report["status_counts"] == {"Expired": 1, "Expiring Soon": 1, "Active": 6}
+    assert report["status_counts"] == {"Expired": 1, "Expiring Soon": 1, "Active": 6, "Inactive": 0}
     assert report["segment_counts"] == {
         "active_membership": 6, "expiring_soon": 1, "expired_membership": 1, "recently_renewed": 0,
         "new_member": 0, "not_enrolled": 1, "high_value_customer": 1, "high_value_at_risk": 1,

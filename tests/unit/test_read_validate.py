@@ -119,7 +119,7 @@ def test_csv_with_title_rows_and_blank_lines(tmp_path):
     (membership(1, "A", None, d("2025-01-01")), "created date is missing"),
     (membership(1, "A", "yesterday", d("2025-01-01")), "created date 'yesterday' is not a date"),
     (membership(1, "A", d("2024-01-01"), None), "expiration date is missing"),
-    (membership(1, "A", d("2024-01-01"), "31/12/2025"), "expiration date '31/12/2025' is not a date"),
+    (membership(1, "A", d("2024-01-01"), "31/31/2025"), "expiration date '31/31/2025' is not a date"),
     (membership(1, "A", d("2024-01-02"), d("2024-01-01")), "expiration date is before created date"),
 ])
 def test_membership_rejections(tmp_path, row, reason):

@@ -30,7 +30,8 @@ def test_defaults_load_and_match_the_spec():
         "active_membership", "expiring_soon", "expired_membership", "recently_renewed", "new_member",
         "not_enrolled", "high_value_customer", "high_value_at_risk", "low_value_at_risk"]
     assert rules.limits.max_rows == 1_048_576
-    assert rules.inputs.date_order == "MDY"
+    assert rules.inputs.date_order == "auto" and rules.inputs.date_order_default == "MDY"
+    assert rules.inputs.decimal_separator == "auto" and rules.inputs.decimal_separator_default == "."
 
 
 def test_negative_grace_days_names_the_key():
@@ -76,7 +77,7 @@ def test_tiers_must_descend_and_required_fields_stay_required():
     data["orders"]["tiers"].reverse()
     assert "orders.tiers" in error_for(data).message
     data = default_data()
-    data["inputs"]["memberships"]["fields"]["customer_id"]["required"] = False
+    data["inputs"]["memberships"]["fields"]["created_date"]["required"] = False
     assert "inputs.memberships" in error_for(data).message
 
 

@@ -9,7 +9,7 @@
   const TOKEN_KEY = "memberseg.token";
   const POLL_MS = 1000;
   const POLL_LIMIT_MS = 15 * 60 * 1000;
-  const STATUS_COLOURS = { "Active": "#14804a", "Expiring Soon": "#d97706", "Expired": "#c2261c" };
+  const STATUS_COLOURS = { "Active": "#14804a", "Expiring Soon": "#d97706", "Expired": "#c2261c", "Inactive": "#64748b" };
   const FALLBACK_COLOURS = ["#315efb", "#7c3aed", "#0891b2", "#64748b"];
 
   const body = document.body;
@@ -229,6 +229,9 @@
     $("result-sub").textContent = "Job " + job.job_id + (s.as_of ? " · statuses as of " + s.as_of : "");
     document.querySelectorAll("[data-stat]").forEach((el) => { el.textContent = number(s[el.dataset.stat]); });
     $("stat-rows-note").textContent = "from " + number(s.membership_rows) + " membership rows";
+    $("result-profiles").textContent = Object.entries(s.inputs || {}).map(([role, p]) =>
+      p.file + " read as " + (p.title || p.profile) + " (recognised by " + p.deciding_headers.join(", ") + ")"
+    ).join(" · ");
     $("stat-left-out").textContent = s.hubspot_left_out ? number(s.hubspot_left_out) + " left out (no usable email)" : "all customers included";
     renderStatusCounts(s.status_counts);
     renderChart(s.segments);

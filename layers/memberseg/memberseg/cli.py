@@ -1,6 +1,8 @@
 """The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
 and `memberseg push DIR [--dry-run] [--force]`.
 
+Also `memberseg profiles` (the export formats it reads), `memberseg rules show [--profile NAME]`
+(the effective rules) and `memberseg rules check FILE` (validate a rules file).
 Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault;
 `push` also exits 3 when HubSpot imported the files but refused some rows.
 """
@@ -13,9 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from . import __version__
+from .errors import InputError
 from .isolation import WorkerFault
 from .push_command import push_configuration_problem, run_push
+from .rules import Rules, load_rules
 from .runner import JobOutcome, run_job
 
 
@@ -35,8 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--orders", required=True, type=Path, help=".xlsx, .xlsm, .xls or .csv")
     run.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
     run.add_argument("--as-of", type=_date, help="date to classify against (default: today)")
-    run.add_argument("--rules", type=Path, help="rules file replacing the defaults (YAML or TOML)")
+    run.add_argument("--rules", type=Path, help="rules file: only what it changes, merged over the defaults")
+    run.add_argument("--memberships-profile", metavar="NAME", help="read the memberships file with this profile")
+    run.add_argument("--orders-profile", metavar="NAME", help="read the orders file with this profile")
     run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
+    profiles = commands.add_parser("profiles", help="list the export formats memberseg recognises")
+    profiles.add_argument("--rules", type=Path, help="rules file whose profile changes apply")
+    rules = commands.add_parser("rules", help="show the effective rules or check a rules file")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    show = rules_commands.add_parser("show", help="print the effective rules (defaults + --rules) as YAML")
+    show.add_argument("--rules", type=Path, help="rules file to merge over the defaults")
+    show.add_argument("--profile", metavar="NAME", help="also print this profile, with the rules' changes")
+    check = rules_commands.add_parser("check", help="validate a rules file")
+    check.add_argument("file", type=Path)
     push = commands.add_parser("push", help="send a finished run's contacts and properties to HubSpot",
                                description="Token from HUBSPOT_ACCESS_TOKEN (a private app with crm.import, "
                                "crm.schemas.contacts.read, crm.schemas.contacts.write); API base from "
@@ -49,14 +66,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def profiles_table(rules: Rules) -> str:
+    """One line per profile: name, the files it reads and what it is."""
+    rows = [(profile.name, "+".join(profile.roles()), profile.title) for profile in rules.catalog.values()]
+    width = max(len(name) for name, _, _ in rows)
+    roles = max(len(role) for _, role, _ in rows)
+    lines = [f"{'profile':<{width}}  {'reads':<{roles}}  format"]
+    lines += [f"{name:<{width}}  {role:<{roles}}  {title}" for name, role, title in rows]
+    return "\n".join(lines)
+
+
+def _rules_command(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "profiles":
+            print(profiles_table(load_rules(args.rules)))
+        elif args.rules_command == "check":
+            rules = load_rules(args.file)
+            print(f"memberseg: {args.file} is valid ({len(rules.segments)} segments, rules digest {rules.digest})")
+        else:
+            rules = load_rules(args.rules)
+            data = rules.model_dump(mode="json")
+            if args.profile:
+                if args.profile not in rules.catalog:
+                    raise InputError("unknown_profile", f"There is no profile named '{args.profile}'. Known "
+                                     f"profiles: {', '.join(rules.catalog)}.")
+                data = {"rules": data, "profile": rules.catalog[args.profile].model_dump(mode="json")}
+            print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
+    except InputError as exc:
+        print(f"memberseg: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _overlay(args: argparse.Namespace) -> dict:
+    """--memberships-profile / --orders-profile, as a rules change."""
+    inputs = {}
+    for role, name in (("memberships", args.memberships_profile), ("orders", args.orders_profile)):
+        if name:
+            inputs[role] = {"profile": name}
+    return {"inputs": inputs} if inputs else {}
+
+
+def _input_lines(report: dict) -> list[str]:
+    lines = []
+    for role, info in report.get("inputs", {}).items():
+        profile = info.get("profile")
+        if not profile:
+            continue
+        how = "forced" if profile.get("chosen_by") == "forced" else "by " + ", ".join(profile["deciding_headers"])
+        locale = f"dates {info.get('date_order')}"
+        if "decimal_separator" in info:
+            locale += f", decimal '{info['decimal_separator']}'"
+        lines.append(f"  {role + ':':<13}{info['file']}: profile {profile['name']} ({how}); {locale}")
+    return lines
+
+
 def format_summary(report: dict, out_dir: Path) -> str:
     m, o, h = report["memberships"], report["orders"], report["hubspot"]
     lines = [
         f"memberseg: as of {report['as_of']}",
+        *_input_lines(report),
         f"  memberships: {m['rows_in']:,} rows in -> {m['kept']:,} customers, "
-        f"{m['consolidated']:,} consolidated, {m['rejected']:,} rejected",
+        f"{m['consolidated']:,} consolidated, {m['rejected']:,} rejected"
+        + (f", {m['excluded']:,} excluded" if m.get("excluded") else ""),
         f"  orders:      {o['rows_in']:,} rows in -> {o['matched']:,} matched, {o['unmatched']:,} without membership, "
-        f"{o['rejected']:,} rejected",
+        f"{o['rejected']:,} rejected" + (f", {o['excluded']:,} excluded" if o.get("excluded") else "")
+        + (f" (joined on {o['join_key']['key']})" if o.get("join_key", {}).get("key", "customer_id") != "customer_id"
+           else ""),
         "  status:      " + ", ".join(f"{label} {count:,}" for label, count in report["status_counts"].items()),
         "  segments:",
     ]
@@ -69,6 +145,8 @@ def format_summary(report: dict, out_dir: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("profiles", "rules"):
+        return _rules_command(args)
     interactive = sys.stderr.isatty()
     started = time.perf_counter()
 
@@ -84,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
-                                      as_of=args.as_of, progress=progress)
+                                      as_of=args.as_of, progress=progress, rules_overlay=_overlay(args))
     except WorkerFault as exc:
         print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
               file=sys.stderr)

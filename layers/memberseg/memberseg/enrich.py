@@ -1,7 +1,9 @@
 """Stage 4: enrich customers with their orders: totals, counts, last order, savings and tier.
 
-An order belongs to a customer when its ID match key equals the match key of any
-customer_id among the customer's valid records. Totals are summed, then rounded
+An order belongs to a customer when its join key equals that key of any of the
+customer's valid records: the customer ID match key, or (for orders files without
+IDs) the email, or (without either) the normalised name. A line-item export's
+order counts once, however many rows it has. Totals are summed, then rounded
 half-up to cents; every threshold compares the rounded value.
 """
 
@@ -22,6 +24,7 @@ class OrderMatch:
     matched_rows: int
     unmatched_rows: int
     unmatched_total: float
+    join_key: str = "customer_id"
 
 
 def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
@@ -32,15 +35,23 @@ def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
 
 
 def orders_by_id(orders: pd.DataFrame) -> pd.DataFrame:
-    """Valid orders summed per ID match key (unrounded), with the first-seen ID text and name."""
+    """Valid orders summed per join key (unrounded), with the first-seen key text and name.
+
+    order_count counts orders (a line-item export's continuation rows are not orders); rows counts rows.
+    """
+    if "is_order" not in orders:
+        orders = orders.assign(is_order=True)
     return orders.groupby("id_key", sort=False).agg(
-        total=("value", "sum"), order_count=("value", "size"), last_order=("order_date", "max"),
-        customer_id=("customer_id", "first"), customer_name=("customer_name", "first"))
+        total=("value", "sum"), order_count=("is_order", "sum"), rows=("value", "size"),
+        last_order=("order_date", "max"), customer_id=("customer_id", "first"),
+        customer_name=("customer_name", "first"))
 
 
-def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, per_id: pd.DataFrame,
-           rules: Rules) -> tuple[pd.DataFrame, OrderMatch]:
-    linked = id_links.merge(per_id, left_on="id_key", right_index=True)
+def enrich(customers: pd.DataFrame, links: pd.DataFrame, per_id: pd.DataFrame,
+           rules: Rules, join_key: str = "customer_id") -> tuple[pd.DataFrame, OrderMatch]:
+    """`links` pairs each value of the join key (column `key` or `id_key`) with a customer code."""
+    links = links.rename(columns={"key": "id_key"})
+    linked = links.merge(per_id, left_on="id_key", right_index=True)
     per_customer = linked.groupby("customer").agg(
         total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"))
 
@@ -52,9 +63,9 @@ def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, per_id: pd.DataFrame
     enriched["order_value_tier"] = order_tier(enriched["total_order_value"], rules)
     enriched = enriched.drop(columns="total")
 
-    is_matched = per_id.index.isin(id_links["id_key"])
+    is_matched = per_id.index.isin(links["id_key"])
     unmatched = per_id.loc[~is_matched]
-    unmatched_rows = int(unmatched["order_count"].sum())
+    unmatched_rows = int(unmatched["rows"].sum())
     table = pd.DataFrame({
         "customer_id": unmatched["customer_id"],
         "customer_name": unmatched["customer_name"],
@@ -63,8 +74,9 @@ def enrich(customers: pd.DataFrame, id_links: pd.DataFrame, per_id: pd.DataFrame
     }).sort_values(["total", "customer_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     match = OrderMatch(
         unmatched=table,
-        matched_rows=int(per_id.loc[is_matched, "order_count"].sum()),
+        matched_rows=int(per_id.loc[is_matched, "rows"].sum()),
         unmatched_rows=unmatched_rows,
         unmatched_total=float(round_cents(np.array([unmatched["total"].sum()]))[0]),
+        join_key=join_key,
     )
     return enriched, match

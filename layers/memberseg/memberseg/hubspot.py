@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, Rules
+from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
 
 CSV_NAME = "hubspot_contacts"
 
@@ -62,15 +62,31 @@ def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return members.loc[~left], left_out.reset_index(drop=True)
 
 
+def integer_text(values: pd.Series) -> pd.Series:
+    """Whole numbers as text; blank where missing (an open-ended membership has no days until expiration)."""
+    if values.isna().any():
+        return values.astype("Int64").astype(str).replace("<NA>", "")
+    return values.astype(str)
+
+
+def csv_columns(contacts: pd.DataFrame, rules: Rules) -> list[str]:
+    """The CSV's columns: firstname and lastname follow email when the file holds person names."""
+    base = list(HUBSPOT_BASE_COLUMNS)
+    if "first_name" in contacts:
+        base[1:1] = HUBSPOT_PERSON_COLUMNS
+    return base + [seg.property for seg in rules.segments]
+
+
 def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    company = contacts["company"] if "company" in contacts else contacts["customer_name"]
     columns = {
         "email": neutralize(contacts["email"]),
-        "company": neutralize(contacts["customer_name"]),
+        "company": neutralize(company),
         "cust_id": neutralize(contacts["customer_id"]),
         "membership_status": neutralize(contacts["membership_status"]),
         "membership_start_date": date_text(contacts["start"]),
         "membership_expiration_date": date_text(contacts["expiration"]),
-        "days_until_expiration": contacts["days_until_expiration"].astype(str),
+        "days_until_expiration": integer_text(contacts["days_until_expiration"]),
         "member_since": date_text(contacts["member_since"]),
         "renewal_count": contacts["renewal_count"].astype(str),
         "total_order_value": money_text(contacts["total_order_value"]),
@@ -80,9 +96,13 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     }
     if tuple(columns) != HUBSPOT_BASE_COLUMNS:  # the property definitions are built from the same tuple
         raise RuntimeError("HubSpot CSV columns drifted from HUBSPOT_BASE_COLUMNS")
+    if "first_name" in contacts:
+        columns["firstname"] = neutralize(contacts["first_name"])
+        columns["lastname"] = neutralize(contacts["last_name"])
     for seg in rules.segments:
         columns[seg.property] = np.where(contacts[seg.property].to_numpy(dtype=bool), "true", "false")
-    return pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)
+    frame = pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)
+    return frame[csv_columns(contacts, rules)]
 
 
 def _render(frame: pd.DataFrame) -> bytes:
@@ -127,7 +147,7 @@ def _options(labels: list[str]) -> list[dict]:
             for order, label in enumerate(labels)]
 
 
-def property_definitions(rules: Rules, csv_names: list[str]) -> dict:
+def property_definitions(rules: Rules, csv_names: list[str], columns: list[str] | None = None) -> dict:
     group = rules.hubspot.group_name
 
     def prop(name: str, label: str, type_: str, field_type: str, description: str, **extra) -> dict:
@@ -139,8 +159,8 @@ def property_definitions(rules: Rules, csv_names: list[str]) -> dict:
     inputs = [
         prop("cust_id", "Customer ID", "string", "text", "Customer ID from the membership file."),
         prop("membership_status", "Membership Status", "enumeration", "select",
-             "Expired, Expiring Soon or Active on the as-of date.",
-             options=_options([status_labels.expired, status_labels.expiring_soon, status_labels.active])),
+             "Expired, Expiring Soon or Active on the as-of date; Inactive when the platform ended it.",
+             options=_options(status_labels.all())),
         prop("membership_start_date", "Membership Start Date", "date", "date", "Start of the current membership."),
         prop("membership_expiration_date", "Membership Expiration Date", "date", "date",
              "Expiration of the current membership."),
@@ -161,7 +181,7 @@ def property_definitions(rules: Rules, csv_names: list[str]) -> dict:
                            seg.description or f"memberseg segment: {seg.label}.",
                            options=[{"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
                                     {"label": "No", "value": "false", "hidden": False, "displayOrder": 1}]))
-    columns = list(HUBSPOT_BASE_COLUMNS) + [seg.property for seg in rules.segments]
+    columns = columns or list(HUBSPOT_BASE_COLUMNS) + [seg.property for seg in rules.segments]
     mappings = []
     for name in columns:
         mapping = {"columnObjectTypeId": "0-1", "columnName": name, "propertyName": name}

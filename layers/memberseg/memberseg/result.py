@@ -27,3 +27,5 @@ class Result:
     order_match: OrderMatch
     hubspot: HubSpotExport
     timings: dict[str, float] = field(default_factory=dict)
+    orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
+    orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json

@@ -102,7 +102,8 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: ProgressCallback | None = None,
-            isolate: bool = True, deadline_s: float | None = None) -> JobOutcome:
+            isolate: bool = True, deadline_s: float | None = None,
+            rules_overlay: dict | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir`.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
@@ -117,7 +118,7 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     staging = Path(tempfile.mkdtemp(prefix=".memberseg-staging-", dir=out_dir))
     try:
         try:
-            rules = load_rules(rules_path)
+            rules = load_rules(rules_path, overlay=rules_overlay)
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,

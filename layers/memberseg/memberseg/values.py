@@ -224,3 +224,96 @@ def valid_email(text: pd.Series) -> pd.Series:
     well_formed = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
     ok = well_formed & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool)
     return email.where(ok, pd.NA)
+
+
+# --- Locale evidence: what a file's own values say about its date order and decimal separator ---
+
+_NUMERIC_DATE = r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[T ].*)?$"
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                                     "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
+
+
+def _distinct_text(values: pd.Series) -> pd.Series:
+    """The distinct text cells of a column, trimmed (numbers and real dates carry no locale)."""
+    text = values[cell_kinds(values).eq(str)]
+    return pd.Series(pd.unique(text.str.strip()), dtype=object)
+
+
+def date_order_votes(values: pd.Series) -> dict[str, str]:
+    """{"DMY": an example, "MDY": an example} for the numeric dates that can only be read one way."""
+    parts = _distinct_text(values).str.extract(_NUMERIC_DATE)
+    parts = parts.dropna()
+    if parts.empty:
+        return {}
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    texts = _distinct_text(values)[parts.index]
+    votes = {}
+    dmy = (first > 12) & (second <= 12)   # a value with both above 12 is no date at all: it decides nothing
+    mdy = (second > 12) & (first <= 12)
+    if dmy.any():
+        votes["DMY"] = str(texts[dmy].iloc[0])
+    if mdy.any():
+        votes["MDY"] = str(texts[mdy].iloc[0])
+    return votes
+
+
+_LAST_NUMBER = r"(\d[\d.,'\u00a0\u202f ]*\d|\d)[^\d]*$"
+
+
+def decimal_separator_votes(values: pd.Series) -> dict[str, str]:
+    """{",": an example, ".": an example} for amounts that can only be read one way.
+
+    "1.234,50" or a trailing ",5"/",50" means a decimal comma; "1,234.50" or ".50" a decimal point.
+    "1.000" and "1,000" could be either, so they decide nothing.
+    """
+    texts = _distinct_text(values)
+    numbers = texts.str.extract(_LAST_NUMBER)[0].str.replace(r"['\u00a0\u202f ]", "", regex=True)
+    found = numbers.notna()
+    texts, numbers = texts[found], numbers[found]
+    both = numbers.str.contains(",") & numbers.str.contains(r"\.")
+    comma_last = numbers.str.rfind(",") > numbers.str.rfind(".")
+    comma = (both & comma_last) | (~both & numbers.str.contains(r",\d{1,2}$"))
+    point = (both & ~comma_last) | (~both & numbers.str.contains(r"\.\d{1,2}$"))
+    votes = {}
+    if comma.any():
+        votes[","] = str(texts[comma].iloc[0])
+    if point.any():
+        votes["."] = str(texts[point].iloc[0])
+    return votes
+
+
+@per_unique
+def currency_codes_in_text(values: pd.Series) -> pd.Series:
+    """The three-letter code written next to the number of an amount cell ("USD 12.00", "1.000 JPY"), else NA.
+
+    Capitals only, and only beside a number: "abc" or "n/a" in an amount column are no currency.
+    """
+    out = pd.Series(pd.NA, index=values.index, dtype=object)
+    text = cell_kinds(values).eq(str)
+    if text.any():
+        parts = values[text].str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
+                                         r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
+        out[text] = parts[0].fillna(parts[1])
+    return out
+
+
+def zero_decimal_amounts(values: pd.Series) -> pd.Series:
+    """Amounts of zero-decimal currencies written with group separators only: "1.000" and "1,000" are 1000."""
+    out = pd.Series(np.nan, index=values.index, dtype=float)
+    text = cell_kinds(values).eq(str)
+    if text.any():
+        number = values[text].str.extract(r"^[^\d-]*(\d{1,3}(?:[.,'\u00a0\u202f ]\d{3})+)[^\d]*$")[0]
+        out[text] = pd.to_numeric(number.str.replace(r"[^\d]", "", regex=True), errors="coerce")
+    return out
+
+
+def last_amount(values: pd.Series) -> pd.Series:
+    """The last of several amounts in a cell: WooCommerce writes a refunded order as "$250.00 $200.00"."""
+    text = cell_kinds(values).eq(str)
+    if not text.any():
+        return values
+    out = values.copy()
+    several = values[text].str.extract(r"^\s*\S*\d\S*\s+(\S*\d\S*)\s*$")[0]
+    has = several.notna() & values[text].str.count(r"[$€£¥₹]").ge(2)
+    out[several[has].index] = several[has]
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .hubspot import property_definitions, render_files
+from .hubspot import csv_columns, property_definitions, render_files
 from .isolation import Forked
 from .read import RawTable
 from .result import Result
@@ -25,24 +25,41 @@ from .workbook import Column, Kind, WorkbookWriter, column, raw_column
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"
-SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Orders Without Membership")
+SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
+          "Orders Without Membership")
+# The file's date columns that memberseg recognised are written as date cells, from the parsed values.
+DATE_FIELDS = {"created_date": "created", "expiration_date": "expiration", "start_date": "start"}
 
-def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series) -> list[Column]:
-    """The file's own columns for the given source rows, raw; the ID column as its text."""
+
+def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
+                      typed: pd.DataFrame | None = None) -> list[Column]:
+    """The file's own columns for the given source rows, raw; the ID column as its text; the recognised
+    date columns as dates where they parsed (a text that is no date, like "N/A", stays as it was)."""
     columns = []
-    id_position = table.fields["customer_id"]
+    id_position = table.fields.get("customer_id")  # a file keyed by email or name has no ID column
+    dates = {table.fields[name]: parsed for name, parsed in DATE_FIELDS.items()
+             if name in table.fields and typed is not None}
     for position, header in enumerate(table.headers):
+        cells = table.frame[position].to_numpy()[sources]
         if position == id_position:
             columns.append(column(header, "text", ids.reset_index(drop=True), 14))
+        elif position in dates and typed is not None:
+            parsed = pd.Series(typed[dates[position]].to_numpy())
+            raw = pd.Series(cells, dtype=object)
+            usable = parsed.notna() & raw.notna() & raw.ne("")
+            columns.append(raw_column(header, np.where(usable, parsed.astype(object), cells)))
         else:
-            columns.append(raw_column(header, table.frame[position].to_numpy()[sources]))
+            columns.append(raw_column(header, cells))
     return columns
 
 
 def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
-    columns = _original_columns(result.memberships, sources, members["customer_id"])
+    columns = _original_columns(result.memberships, sources, members["customer_id"], members)
+    for header, name, field in (("Platform Status", "platform_status", "status"), ("Plan", "plan", "plan")):
+        if field in result.memberships.fields:
+            columns.append(column(header, "text", members[name], 16))
     added: list[tuple[Kind, str]] = [
         ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
         ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
@@ -59,7 +76,7 @@ def _member_columns(result: Result) -> list[Column]:
 def _duplicate_columns(memberships: RawTable, validation: Validated, duplicates: pd.DataFrame) -> list[Column]:
     sources = duplicates["source"].to_numpy()
     ids = validation.valid.loc[sources, "customer_id"]
-    columns = _original_columns(memberships, sources, ids)
+    columns = _original_columns(memberships, sources, ids, validation.valid.loc[sources])
     columns += [column("Customer Key", "text", duplicates["customer_key"], 18),
                 column("Kept Row", "integer", duplicates["kept_row"], 10),
                 column("Reason", "text", duplicates["reason"], 28)]
@@ -77,6 +94,17 @@ def needs_attention(result: Result) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def excluded_rows(result: Result) -> pd.DataFrame:
+    """Rows that are not memberships or paid orders (a contact with no membership, an unpaid order, a
+    currency without a rate), each with its reason."""
+    parts = [result.member_validation.excluded.assign(source="Memberships", file=result.memberships.file,
+                                                      sheet=result.memberships.sheet or "")]
+    if result.orders_excluded is not None:
+        parts.append(result.orders_excluded.assign(source="Orders", file=result.orders.file,
+                                                   sheet=result.orders.sheet or ""))
+    return pd.concat(parts, ignore_index=True)
+
+
 def _attention_columns(attention: pd.DataFrame) -> list[Column]:
     return [column("Source", "text", attention["source"], 16), column("File", "text", attention["file"], 22),
             column("Sheet", "text", attention["sheet"], 14), column("Row", "integer", attention["row"], 8),
@@ -89,8 +117,7 @@ def _counts(result: Result) -> tuple[dict, dict, dict]:
     members, rules = result.members, result.rules
     labels = rules.status.labels
     status = members["membership_status"].value_counts()
-    status_counts = {label: int(status.get(label, 0))
-                     for label in (labels.expired, labels.expiring_soon, labels.active)}
+    status_counts = {label: int(status.get(label, 0)) for label in labels.all()}
     segment_counts = {seg.property: int(members[seg.property].sum()) for seg in rules.segments}
     tier = members["order_value_tier"].value_counts()
     tier_labels = [t.label for t in rules.orders.tiers] + [rules.orders.no_orders_label]
@@ -105,26 +132,34 @@ def build_report(result: Result) -> dict:
     kept = len(result.members)
     consolidated = len(result.duplicates)
     rejected = len(result.member_validation.rejected)
+    excluded = len(result.member_validation.excluded)
     orders_in = result.orders.rows_in
     match = result.order_match
+    orders_excluded = 0 if result.orders_excluded is None else len(result.orders_excluded)
     # Every input row ends in exactly one place; a broken count is a bug, never a silent loss.
-    if rows_in != kept + consolidated + rejected:
-        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected}")
-    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected):
+    if rows_in != kept + consolidated + rejected + excluded:
+        raise RuntimeError(f"membership rows do not add up: {rows_in} != {kept} + {consolidated} + {rejected} + "
+                           f"{excluded}")
+    if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected) + orders_excluded:
         raise RuntimeError(f"order rows do not add up: {orders_in} rows in")
 
     def describe(table: RawTable) -> dict:
-        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in}
+        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in,
+                "profile": table.describe_profile(), **table.locale}
 
     return {
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
         "inputs": {"memberships": describe(result.memberships), "orders": describe(result.orders)},
-        "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected},
+        "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
+                        "excluded": excluded},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
-                   "rejected": len(result.orders_rejected), "unmatched_customers": len(match.unmatched),
-                   "unmatched_total": match.unmatched_total},
+                   "rejected": len(result.orders_rejected), "excluded": orders_excluded,
+                   "unmatched_customers": len(match.unmatched), "unmatched_total": match.unmatched_total,
+                   "orders_in": result.orders_facts.get("orders_in", orders_in),
+                   "join_key": {"key": match.join_key, "rows_matched": {match.join_key: match.matched_rows}},
+                   "currency": result.orders_facts.get("currency", {})},
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
@@ -138,7 +173,9 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
     m, o = report["memberships"], report["orders"]
     return [
         ("Run", [("As-of date", report["as_of"]), ("Memberships file", result.memberships.file),
-                 ("Orders file", result.orders.file)]),
+                 ("Memberships profile", _profile_text(report["inputs"]["memberships"])),
+                 ("Orders file", result.orders.file),
+                 ("Orders profile", _profile_text(report["inputs"]["orders"]))]),
         ("Memberships", [("Rows in", m["rows_in"]), ("Customers (kept)", m["kept"]),
                          ("Consolidated (duplicates and renewals)", m["consolidated"]),
                          ("Rejected (see Needs Attention)", m["rejected"])]),
@@ -150,6 +187,12 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
         ("HubSpot", [("Contacts exported", report["hubspot"]["rows"]),
                      ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]),
     ]
+
+
+def _profile_text(info: dict) -> str:
+    profile = info["profile"]
+    how = "forced" if profile["chosen_by"] == "forced" else "recognised by " + ", ".join(profile["deciding_headers"])
+    return f"{profile['name']} ({how})"
 
 
 def write_workbook(result: Result, report: dict, path: Path) -> dict:
@@ -166,6 +209,8 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
                    len(duplicates))
     attention = needs_attention(result)
     workbook.table("Needs Attention", _attention_columns(attention), len(attention))
+    excluded = excluded_rows(result)
+    workbook.table("Excluded Rows", _attention_columns(excluded), len(excluded))
     unmatched = result.order_match.unmatched
     workbook.table("Orders Without Membership", [
         column("Customer ID", "text", unmatched["customer_id"], 16),
@@ -188,7 +233,7 @@ def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _pr
     files = render_files(contacts, rules)
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
-    properties = property_definitions(rules, list(files))
+    properties = property_definitions(rules, list(files), csv_columns(contacts, rules))
     (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
     return list(files)
 

@@ -1,0 +1,682 @@
+"""Each platform profile on files laid out like that platform's export: recognition, keys, statuses,
+refunds, line items, currencies and locale. Expected values come from the documented formats."""
+
+from __future__ import annotations
+
+import pytest
+
+from memberseg.errors import InputError
+from memberseg.rules import load_rules, parse_rules
+from platform_files import (
+    MEMBERS_SHEET,
+    MEPR,
+    PMPRO_MEMBERS,
+    PMPRO_ORDERS,
+    SAP_DE,
+    SAP_EN,
+    SHOPIFY,
+    STRIPE_PAYMENTS,
+    STRIPE_SUBS,
+    WILD_APRICOT,
+    WOO_MEMBERS,
+    WOO_ORDERS,
+    csv_rows,
+    member,
+    run,
+    write,
+)
+
+# --- WooCommerce Memberships + WooCommerce Analytics orders -----------------------------------
+
+
+def woo_members(path):
+    rows = [
+        # Jane holds two plans at once: Gold (to 2027-03-01) and Silver (to 2026-12-01). Not a renewal.
+        dict(user_membership_id=11, user_id=7, user_name="jdoe_login", member_first_name="Jane",
+             member_last_name="Doe", member_email="jane@example.com", membership_plan="Gold",
+             membership_status="active", member_since="2026-03-01 09:00:00",
+             membership_expiration="2027-03-01 09:00:00"),
+        dict(user_membership_id=12, user_id=7, user_name="jdoe_login", member_first_name="Jane",
+             member_last_name="Doe", member_email="jane@example.com", membership_plan="Silver",
+             membership_status="active", member_since="2025-12-01 09:00:00",
+             membership_expiration="2026-12-01 09:00:00"),
+        dict(user_membership_id=13, user_id=8, user_name="bob", member_first_name="Bob", member_last_name="Ray",
+             member_email="bob@example.com", membership_plan="Gold", membership_status="cancelled",
+             member_since="2026-01-01 00:00:00", membership_expiration="2027-01-01 00:00:00"),
+        dict(user_membership_id=14, user_id=9, user_name="amy", member_first_name="Amy", member_last_name="Lo",
+             member_email="amy@example.com", membership_plan="Lifetime", membership_status="complimentary",
+             member_since="2020-05-05 10:00:00", membership_expiration=""),
+        dict(user_membership_id=15, user_id=10, user_name="cy", member_first_name="Cy", member_last_name="Po",
+             member_email="cy@example.com", membership_plan="Gold", membership_status="paused",
+             member_since="2026-02-01 00:00:00", membership_expiration="2027-02-01 00:00:00"),
+    ]
+    return write(path, WOO_MEMBERS, rows)
+
+
+def woo_orders(path):
+    rows = [
+        {"Date": "2026-03-01 09:00:00", "Order #": 501, "N. Revenue (formatted)": "$250.00 $200.00",
+         "Status": "completed", "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "200.00"},
+        {"Date": "2026-04-01 09:00:00", "Order #": 502, "N. Revenue (formatted)": "$100.00", "Status": "processing",
+         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "100.00"},
+        {"Date": "2026-04-02 09:00:00", "Order #": 503, "N. Revenue (formatted)": "$999.00", "Status": "failed",
+         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "999.00"},
+        {"Date": "2026-04-03 09:00:00", "Order #": 504, "N. Revenue (formatted)": "$80.00", "Status": "refunded",
+         "Customer": "Bob Ray", "Customer type": "new", "Net Sales": "80.00"},
+        {"Date": "2026-04-04 09:00:00", "Order #": 505, "N. Revenue (formatted)": "$40.00", "Status": "pending",
+         "Customer": "Amy Lo", "Customer type": "new", "Net Sales": "40.00"},
+        {"Date": "2026-04-05 09:00:00", "Order #": 506, "N. Revenue (formatted)": "$15.00", "Status": "completed",
+         "Customer": "Zed Unknown", "Customer type": "new", "Net Sales": "15.00"},
+    ]
+    return write(path, WOO_ORDERS, rows)
+
+
+@pytest.fixture
+def woo(tmp_path):
+    return run(tmp_path, woo_members(tmp_path / "members.csv"), woo_orders(tmp_path / "orders.csv"))
+
+
+def test_woocommerce_is_recognised_with_its_deciding_headers(woo):
+    _, report = woo
+    m, o = report["inputs"]["memberships"], report["inputs"]["orders"]
+    assert m["profile"]["name"] == "woocommerce_memberships"
+    assert "membership_status" in m["profile"]["deciding_headers"]
+    assert o["profile"]["name"] == "woocommerce_analytics_orders"
+    assert "N. Revenue (formatted)" in o["profile"]["deciding_headers"]
+
+
+def test_woocommerce_statuses_and_unlimited_membership(woo):
+    result, _ = woo
+    assert member(result, email="bob@example.com")["membership_status"] == "Inactive"    # cancelled
+    assert member(result, email="cy@example.com")["membership_status"] == "Inactive"     # paused
+    amy = member(result, email="amy@example.com")
+    assert amy["membership_status"] == "Active"                                          # no expiry
+    assert amy["days_until_expiration"] is None or amy["days_until_expiration"] != amy["days_until_expiration"] \
+        or str(amy["days_until_expiration"]) == "<NA>"
+    jane = member(result, email="jane@example.com")
+    assert jane["membership_status"] == "Active"
+
+
+def test_two_plans_at_once_are_not_a_renewal(woo):
+    result, _ = woo
+    jane = member(result, email="jane@example.com")
+    assert jane["plan"] == "Gold"                 # the plan with the latest expiration
+    assert jane["records_merged"] == 2
+    assert jane["renewal_count"] == 0
+    assert list(result.duplicates["reason"]) == ["another plan held by the same customer"]
+
+
+def test_woocommerce_orders_join_on_the_customer_name_and_count_only_paid(woo):
+    result, report = woo
+    jane = member(result, email="jane@example.com")
+    assert jane["total_order_value"] == pytest.approx(300.00)   # 200 net (struck 250) + 100; failed not counted
+    assert jane["order_count"] == 2
+    bob = member(result, email="bob@example.com")
+    assert bob["total_order_value"] == 0 and bob["order_count"] == 1  # refunded in full counts 0
+    o = report["orders"]
+    assert o["join_key"]["key"] == "customer_name"
+    assert (o["matched"], o["unmatched"], o["rejected"], o["excluded"]) == (3, 1, 0, 2)
+    assert o["rows_in"] == o["matched"] + o["unmatched"] + o["rejected"] + o["excluded"]
+    reasons = set(result.orders_excluded["reason"])
+    assert reasons == {"order status 'failed' is not paid", "order status 'pending' is not paid"}
+
+
+def test_a_wordpress_login_never_becomes_the_company(woo):
+    result, _ = woo
+    rows = {row["email"]: row for row in csv_rows(result)}
+    jane = rows["jane@example.com"]
+    assert (jane["firstname"], jane["lastname"], jane["company"]) == ("Jane", "Doe", "")
+    assert all("login" not in row["company"] for row in rows.values())
+    header = list(rows["jane@example.com"])
+    assert header[:4] == ["email", "firstname", "lastname", "company"]
+    assert "inactive_membership" in header   # the profile's added segment
+    assert rows["bob@example.com"]["inactive_membership"] == "true"
+
+
+# --- MemberPress: one transactions file is both inputs ----------------------------------------
+
+def mepr(path):
+    rows = [
+        # Ann: monthly subscription, renewed each month; the latest period ends in 10 days.
+        dict(id=1, created_at="2026-09-25 10:00:00", expires_at="2026-10-25 10:00:00", user_login="ann_l",
+             user_email="ann@example.com", first_name="Ann", last_name="Lee", user_id=21, product_id=3,
+             product_name="Monthly", subscr_id="sub_1", trans_num="t1", amount="20.00", total="24.00",
+             status="complete"),
+        dict(id=2, created_at="2026-10-25 10:00:00", expires_at="2026-11-25 10:00:00", user_login="ann_l",
+             user_email="ann@example.com", first_name="Ann", last_name="Lee", user_id=21, product_id=3,
+             product_name="Monthly", subscr_id="sub_1", trans_num="t2", amount="20.00", total="24.00",
+             status="complete"),
+        # Ben: a one-off yearly, no subscription, ending in 20 days: Expiring Soon.
+        dict(id=3, created_at="2025-12-05 10:00:00", expires_at="2026-12-05 10:00:00", user_login="ben",
+             user_email="ben@example.com", first_name="", last_name="", user_id=22, product_id=4,
+             product_name="Yearly", subscr_id="None", trans_num="t3", amount="100.00", total="100.00",
+             status="complete"),
+        # Cat: lifetime; Dan: refunded; Eve: failed.
+        dict(id=4, created_at="2024-01-01 00:00:00", expires_at="0000-00-00 00:00:00", user_login="cat",
+             user_email="cat@example.com", first_name="Cat", last_name="Moe", user_id=23, product_id=5,
+             product_name="Lifetime", subscr_id="None", trans_num="t4", amount="500.00", total="500.00",
+             status="complete"),
+        dict(id=5, created_at="2026-06-01 00:00:00", expires_at="2027-06-01 00:00:00", user_login="dan",
+             user_email="dan@example.com", first_name="Dan", last_name="Ng", user_id=24, product_id=4,
+             product_name="Yearly", subscr_id="None", trans_num="t5", amount="100.00", total="100.00",
+             status="refunded"),
+        dict(id=6, created_at="2026-07-01 00:00:00", expires_at="2027-07-01 00:00:00", user_login="eve",
+             user_email="eve@example.com", first_name="Eve", last_name="Ox", user_id=25, product_id=4,
+             product_name="Yearly", subscr_id="None", trans_num="t6", amount="100.00", total="100.00",
+             status="failed"),
+    ]
+    return write(path, MEPR, rows)
+
+
+def test_memberpress_one_file_is_both_inputs(tmp_path):
+    path = mepr(tmp_path / "transactions-1764547200.csv")
+    result, report = run(tmp_path, path, path)
+    assert report["inputs"]["memberships"]["profile"]["name"] == "memberpress_transactions"
+    assert report["inputs"]["orders"]["profile"]["name"] == "memberpress_transactions"
+    ann = member(result, email="ann@example.com")
+    assert ann["status_class"] == "renewing"
+    assert ann["membership_status"] == "Active"         # renews by itself: never Expiring Soon
+    assert ann["renewal_count"] == 1
+    assert ann["total_order_value"] == pytest.approx(48.0) and ann["order_count"] == 2   # total, after tax
+    assert member(result, email="ben@example.com")["membership_status"] == "Expiring Soon"
+    cat = member(result, email="cat@example.com")
+    assert cat["membership_status"] == "Active" and cat["expiration"] != cat["expiration"]  # NaT: no expiry
+    assert member(result, email="dan@example.com")["membership_status"] == "Inactive"
+    assert member(result, email="dan@example.com")["total_order_value"] == 0
+    assert member(result, email="eve@example.com")["membership_status"] == "Inactive"
+    o = report["orders"]
+    assert o["excluded"] == 1 and o["join_key"]["key"] == "customer_id"
+    rows = {row["email"]: row for row in csv_rows(result)}
+    assert rows["cat@example.com"]["days_until_expiration"] == ""
+    assert rows["ann@example.com"]["auto_renewing"] == "true"
+    assert rows["ann@example.com"]["low_value_at_risk"] == "false"
+    assert rows["ben@example.com"]["firstname"] == ""
+
+
+# --- Paid Memberships Pro ----------------------------------------------------------------------
+
+def test_pmpro_recurring_members_with_no_end_date_reach_hubspot(tmp_path):
+    members = write(tmp_path / "members_list.csv", PMPRO_MEMBERS, [
+        dict(id=31, username="kim", firstname="Kim", lastname="Vo", email="kim@example.com", membership="Pro",
+             membership_id=2, billing_amount="15.00", cycle_number=1, cycle_period="Month",
+             next_payment_date="2026-11-20", joined="2025-02-01", startdate="2025-02-01", expires="N/A"),
+        dict(id=32, username="lou", firstname="Lou", lastname="Wu", email="lou@example.com", membership="Annual",
+             membership_id=3, billing_amount="0.00", cycle_number=0, cycle_period="", joined="2025-12-01",
+             startdate="2025-12-01", expires="2026-12-01"),
+    ], quote_all=True)
+    orders = write(tmp_path / "orders.csv", PMPRO_ORDERS, [
+        dict(id=1, code="A1", user_id=31, user_login="kim", user_email="kim@example.com", total="15.00",
+             status="success", timestamp="October 20, 2026 3:05 pm"),
+        dict(id=2, code="A2", user_id=31, user_login="kim", user_email="kim@example.com", total="15.00",
+             status="error", timestamp="November 2, 2026 3:05 pm"),
+        dict(id=3, code="A3", user_id=32, user_login="lou", user_email="lou@example.com", total="120.00",
+             status="refunded", timestamp="December 1, 2025 9:00 am"),
+    ], quote_all=True)
+    result, report = run(tmp_path, members, orders)
+    assert report["inputs"]["memberships"]["profile"]["name"] == "pmpro_members"
+    assert report["inputs"]["orders"]["profile"]["name"] == "pmpro_orders"
+    assert report["memberships"]["rejected"] == 0
+    kim = member(result, email="kim@example.com")
+    assert (kim["membership_status"], kim["status_class"]) == ("Active", "renewing")
+    assert kim["total_order_value"] == pytest.approx(15.0) and kim["order_count"] == 1
+    assert str(kim["last_order_date"].date()) == "2026-10-20"
+    lou = member(result, email="lou@example.com")
+    assert lou["membership_status"] == "Expiring Soon" and lou["total_order_value"] == 0
+    rows = {row["email"]: row for row in csv_rows(result)}
+    assert rows["kim@example.com"]["days_until_expiration"] == ""
+    assert rows["kim@example.com"]["auto_renewing"] == "true"
+
+
+def test_pmpro_old_members_variant(tmp_path):
+    headers = [h if h != "expires" else "ended" for h in PMPRO_MEMBERS]
+    members = write(tmp_path / "old_members.csv", headers, [
+        dict(id=41, username="old", firstname="Ola", lastname="Dee", email="ola@example.com", membership="Pro",
+             membership_id=2, joined="2023-01-01", startdate="2023-01-01", ended="2025-01-01"),
+    ], quote_all=True)
+    orders = write(tmp_path / "orders.csv", PMPRO_ORDERS, [])
+    result, report = run(tmp_path, members, orders)
+    assert report["inputs"]["memberships"]["profile"]["name"] == "pmpro_old_members"
+    assert member(result, email="ola@example.com")["membership_status"] == "Expired"
+
+
+# --- Shopify orders (line items) with a members sheet keyed by email -----------------------------
+
+def shopify(path):
+    rows = [
+        # #1001: two line items; order-level cells on the first row only.
+        {"Name": "#1001", "Email": "mia@example.com", "Financial Status": "paid", "Currency": "USD",
+         "Subtotal": "90.00", "Total": "100.00", "Created at": "2026-05-01 23:30:11 -0400",
+         "Lineitem quantity": 1, "Lineitem name": "Hat", "Lineitem price": "40.00", "Id": 9001},
+        {"Name": "#1001", "Email": "mia@example.com", "Created at": "2026-05-01 23:30:11 -0400",
+         "Lineitem quantity": 1, "Lineitem name": "Scarf", "Lineitem price": "50.00"},
+        # #1002: an app that repeats the total on every line: counted once.
+        {"Name": "#1002", "Email": "mia@example.com", "Financial Status": "partially_refunded", "Currency": "USD",
+         "Total": "60.00", "Refunded Amount": "10.00", "Created at": "2026-06-01 10:00:00 -0400",
+         "Lineitem quantity": 1, "Lineitem name": "Mug", "Lineitem price": "30.00", "Id": 9002},
+        {"Name": "#1002", "Email": "mia@example.com", "Financial Status": "partially_refunded", "Currency": "USD",
+         "Total": "60.00", "Refunded Amount": "10.00", "Created at": "2026-06-01 10:00:00 -0400",
+         "Lineitem quantity": 1, "Lineitem name": "Cup", "Lineitem price": "30.00", "Id": 9002},
+        # #1003 EUR (converted with the rules' rate), #1004 JPY (no rate: excluded), #1005 voided.
+        {"Name": "#1003", "Email": "MIA@example.com ", "Financial Status": "paid", "Currency": "EUR",
+         "Total": "50.00", "Created at": "2026-07-01 10:00:00 +0200", "Lineitem quantity": 1,
+         "Lineitem name": "Bag", "Lineitem price": "50.00"},
+        {"Name": "#1004", "Email": "noa@example.com", "Financial Status": "paid", "Currency": "JPY",
+         "Total": "1,000", "Created at": "2026-07-02 10:00:00 +0900", "Lineitem quantity": 1,
+         "Lineitem name": "Pin", "Lineitem price": "1,000"},
+        {"Name": "#1005", "Email": "noa@example.com", "Financial Status": "voided", "Currency": "USD",
+         "Total": "70.00", "Created at": "2026-07-03 10:00:00 -0400", "Lineitem quantity": 1,
+         "Lineitem name": "Tee", "Lineitem price": "70.00"},
+        {"Name": "#1006", "Email": "noa@example.com", "Financial Status": "paid", "Currency": "USD",
+         "Total": "20.00", "Created at": "2026-07-04 10:00:00 -0400", "Lineitem quantity": 1,
+         "Lineitem name": "Pen", "Lineitem price": "20.00"},
+    ]
+    return write(path, SHOPIFY, rows)
+
+
+def members_sheet(path):
+    return write(path, MEMBERS_SHEET, [
+        ["mia@example.com", "Mia", "Sol", "Gold", "2026-01-01", "2027-01-01"],
+        ["noa@example.com", "Noa", "Tal", "Gold", "2026-02-01", "2027-02-01"],
+    ])
+
+
+def test_shopify_line_items_refunds_and_currencies(tmp_path):
+    rules = parse_rules("orders: {base_currency: USD, currency_rates: {EUR: 1.10}}")
+    result, report = run(tmp_path, members_sheet(tmp_path / "members.csv"), shopify(tmp_path / "orders_export.csv"),
+                         rules)
+    assert report["inputs"]["orders"]["profile"]["name"] == "shopify_orders"
+    assert report["inputs"]["memberships"]["profile"]["name"] == "members_sheet"
+    mia = member(result, email="mia@example.com")
+    assert mia["total_order_value"] == pytest.approx(100.00 + 50.00 + 55.00)   # 60 - 10 refunded; 50 EUR x 1.10
+    assert mia["order_count"] == 3                                           # orders, not rows
+    noa = member(result, email="noa@example.com")
+    assert noa["total_order_value"] == pytest.approx(20.00) and noa["order_count"] == 1
+    o = report["orders"]
+    assert o["join_key"]["key"] == "email"
+    assert (o["rows_in"], o["matched"], o["unmatched"], o["rejected"], o["excluded"]) == (8, 6, 0, 0, 2)
+    reasons = sorted(result.orders_excluded["reason"])
+    assert reasons == ["currency JPY has no rate in the rules (orders.currency_rates)",
+                       "order status 'voided' is not paid"]
+    assert o["currency"]["base"] == "USD"
+
+
+def test_zero_decimal_currency_reads_group_separators_as_thousands(tmp_path):
+    rules = parse_rules("orders: {base_currency: JPY}")
+    result, _ = run(tmp_path, members_sheet(tmp_path / "members.csv"), shopify(tmp_path / "orders_export.csv"),
+                    rules)
+    assert member(result, email="noa@example.com")["total_order_value"] == pytest.approx(1000.0)
+
+
+def test_base_currency_defaults_to_the_most_common(tmp_path):
+    result, report = run(tmp_path, members_sheet(tmp_path / "members.csv"), shopify(tmp_path / "orders_export.csv"))
+    currency = report["orders"]["currency"]
+    assert currency["base"] == "USD" and currency["chosen_by"] == "most common in file"
+    assert member(result, email="mia@example.com")["total_order_value"] == pytest.approx(150.00)  # EUR excluded
+
+
+# --- Stripe subscriptions + payments ------------------------------------------------------------
+
+def test_stripe_subscriptions_and_payments(tmp_path):
+    subs = write(tmp_path / "subscriptions.csv", STRIPE_SUBS, [
+        {"id": "sub_1", "Customer ID": "cus_A", "Customer Name": "Ana Ruiz", "Customer Email": "ana@example.com",
+         "Plan": "Monthly", "Interval": "month", "Status": "active", "Start Date (UTC)": "2026-01-20 08:00",
+         "Current Period End (UTC)": "2026-11-20 08:00"},
+        {"id": "sub_2", "Customer ID": "cus_B", "Customer Name": "Bo Li", "Customer Email": "bo@example.com",
+         "Plan": "Monthly", "Interval": "month", "Status": "active", "Start Date (UTC)": "2026-01-20 08:00",
+         "Current Period End (UTC)": "2026-11-20 08:00", "Canceled At (UTC)": "2026-11-01 12:00"},
+        {"id": "sub_3", "Customer ID": "cus_C", "Customer Name": "Cy Om", "Customer Email": "cy@example.com",
+         "Plan": "Yearly", "Interval": "year", "Status": "past_due", "Start Date (UTC)": "2026-01-01 08:00",
+         "Current Period End (UTC)": "2027-06-01 08:00"},
+        {"id": "sub_4", "Customer ID": "cus_D", "Customer Name": "Di Fu", "Customer Email": "di@example.com",
+         "Plan": "Yearly", "Interval": "year", "Status": "canceled", "Start Date (UTC)": "2025-01-01 08:00",
+         "Current Period End (UTC)": "2026-01-01 08:00", "Canceled At (UTC)": "2025-06-01 08:00"},
+        # Old canceled and new active subscription of the same customer: the active one is kept.
+        {"id": "sub_5", "Customer ID": "cus_A", "Customer Name": "Ana Ruiz", "Customer Email": "ana@example.com",
+         "Plan": "Yearly", "Interval": "year", "Status": "canceled", "Start Date (UTC)": "2024-01-01 08:00",
+         "Current Period End (UTC)": "2025-01-01 08:00", "Canceled At (UTC)": "2024-06-01 08:00"},
+    ])
+    payments = write(tmp_path / "unified_payments.csv", STRIPE_PAYMENTS, [
+        {"id": "ch_1", "Created (UTC)": "2026-10-20 08:00", "Amount": "29.00", "Amount Refunded": "0.00",
+         "Currency": "usd", "Status": "Paid", "Customer ID": "cus_A", "Customer Email": "ana@example.com",
+         "Captured": "true", "Seller Message": "Payment complete."},
+        {"id": "ch_2", "Created (UTC)": "2026-09-20 08:00", "Amount": "29.00", "Amount Refunded": "29.00",
+         "Currency": "usd", "Status": "Paid", "Customer ID": "cus_A", "Captured": "true"},
+        {"id": "ch_3", "Created (UTC)": "2026-09-21 08:00", "Amount": "29.00", "Amount Refunded": "0.00",
+         "Currency": "usd", "Status": "Failed", "Customer ID": "cus_B", "Captured": "false"},
+    ])
+    result, report = run(tmp_path, subs, payments)
+    assert report["inputs"]["memberships"]["profile"]["name"] == "stripe_subscriptions"
+    assert report["inputs"]["orders"]["profile"]["name"] == "stripe_payments"
+    ana = member(result, customer_id="cus_A")
+    assert (ana["membership_status"], ana["status_class"]) == ("Active", "renewing")   # renews in 5 days
+    assert ana["total_order_value"] == pytest.approx(29.0) and ana["order_count"] == 2  # one refunded in full
+    assert member(result, customer_id="cus_B")["membership_status"] == "Expiring Soon"  # cancels at period end
+    assert member(result, customer_id="cus_C")["membership_status"] == "Expiring Soon"  # past due, far dates
+    assert member(result, customer_id="cus_D")["membership_status"] == "Inactive"
+    rows = {row["cust_id"]: row for row in csv_rows(result)}
+    assert (rows["cus_A"]["firstname"], rows["cus_A"]["lastname"], rows["cus_A"]["company"]) == ("Ana", "Ruiz", "")
+    assert rows["cus_A"]["low_value_at_risk"] == "false" and rows["cus_A"]["expiring_soon"] == "false"
+    assert report["orders"]["excluded"] == 1
+
+
+# --- Wild Apricot contacts ------------------------------------------------------------------------
+
+def test_wild_apricot_contacts_exclude_non_members_and_keep_organisations(tmp_path):
+    contacts = write(tmp_path / "contacts.csv", WILD_APRICOT, [
+        {"User ID": 501, "First name": "Ivy", "Last name": "Ng", "Organization": "Ng Bakery",
+         "Email": "ivy@example.com", "Membership enabled": "yes", "Membership level": "Business",
+         "Membership status": "Active", "Member since": "2024-03-01", "Renewal due": "2027-03-01"},
+        {"User ID": 502, "First name": "Jon", "Last name": "Ek", "Email": "jon@example.com",
+         "Membership enabled": "yes", "Membership level": "Lifetime", "Membership status": "Active",
+         "Member since": "2019-01-01", "Renewal due": ""},
+        {"User ID": 503, "First name": "Kai", "Last name": "Oz", "Email": "kai@example.com",
+         "Membership enabled": "yes", "Membership level": "Individual", "Membership status": "Pending - Renewal",
+         "Member since": "2023-01-01", "Renewal due": "2027-08-01"},
+        {"User ID": 504, "First name": "Lea", "Last name": "Po", "Email": "lea@example.com",
+         "Membership enabled": "no"},
+    ])
+    orders = write(tmp_path / "orders.csv", ["Customer ID", "Total"], [[501, "10.00"]])
+    result, report = run(tmp_path, contacts, orders)
+    assert report["inputs"]["memberships"]["profile"]["name"] == "wild_apricot_contacts"
+    m = report["memberships"]
+    assert (m["rows_in"], m["kept"], m["excluded"], m["rejected"]) == (4, 3, 1, 0)
+    assert m["rows_in"] == m["kept"] + m["consolidated"] + m["rejected"] + m["excluded"]
+    assert result.member_validation.excluded["reason"].tolist() == ["not a member (Membership status '')"]
+    assert member(result, customer_id="502")["membership_status"] == "Active"
+    assert member(result, customer_id="503")["membership_status"] == "Expiring Soon"
+    rows = {row["email"]: row for row in csv_rows(result)}
+    assert rows["ivy@example.com"]["company"] == "Ng Bakery"
+    assert rows["jon@example.com"]["company"] == ""
+
+
+# --- SAP VA05, German settings --------------------------------------------------------------------
+
+def sap_members(path):
+    from builders import MEMBERSHIP_HEADERS
+    return write(path, MEMBERSHIP_HEADERS, [
+        ["1001", "Müller GmbH", "01.02.2026", "31.01.2027", "info@mueller.de", "Enrolled"],
+        ["1002", "Tanaka KK", "05.07.2026", "04.07.2027", "tanaka@example.jp", "Enrolled"],
+    ], delimiter=";")
+
+
+def test_sap_va05_german_reads_dates_amounts_and_currencies(tmp_path):
+    orders = write(tmp_path / "va05.csv", SAP_DE, [
+        ["0000012345", "1001", "Müller GmbH", "02.05.2026", "1.234,50", "EUR"],
+        ["0000012346", "1001", "Müller GmbH", "05.07.2026", "150,00-", "EUR"],
+        ["0000012347", "1002", "Tanaka KK", "13.07.2026", "1.000", "JPY"],
+    ], delimiter="\t")
+    rules = parse_rules("orders: {base_currency: EUR, currency_rates: {JPY: 0.006}}")
+    result, report = run(tmp_path, sap_members(tmp_path / "members.csv"), orders, rules)
+    o_in = report["inputs"]["orders"]
+    assert o_in["profile"]["name"] == "sap_va05_de"
+    assert (o_in["date_order"], o_in["decimal_separator"]) == ("DMY", ",")
+    assert o_in["decimal_separator_decided_by"] == "values"
+    mueller = member(result, customer_id="1001")
+    assert mueller["total_order_value"] == pytest.approx(1084.50)        # 1234.50 - 150.00
+    assert str(mueller["last_order_date"].date()) == "2026-07-05"        # 5 July, never May 7
+    assert member(result, customer_id="1002")["total_order_value"] == pytest.approx(6.0)   # 1000 JPY x 0.006
+    m_in = report["inputs"]["memberships"]
+    assert (m_in["profile"]["name"], m_in["date_order"]) == ("standard", "DMY")
+    assert str(member(result, customer_id="1002")["start"].date()) == "2026-07-05"
+
+
+def test_sap_va05_english_is_recognised(tmp_path):
+    orders = write(tmp_path / "va05.csv", SAP_EN, [["12345", "1001", "Mueller", "05/02/2026", "1,234.50", "USD"]],
+                   delimiter="\t")
+    result, report = run(tmp_path, sap_members(tmp_path / "members.csv"), orders)
+    assert report["inputs"]["orders"]["profile"]["name"] == "sap_va05_en"
+    assert report["inputs"]["orders"]["date_order_decided_by"] == "profile default"
+    assert member(result, customer_id="1001")["total_order_value"] == pytest.approx(1234.50)
+
+
+# --- Locale: evidence, defaults and contradictions ------------------------------------------------
+
+def test_contradicting_dates_in_one_column_are_an_error_naming_both(tmp_path):
+    from builders import MEMBERSHIP_HEADERS
+    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [
+        ["1", "A", "13/01/2026", "13/01/2027", "", ""],
+        ["2", "B", "01/14/2026", "01/14/2027", "", ""],
+    ])
+    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [])
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    error = caught.value
+    assert error.code == "contradictory_values" and error.file == "m.csv"
+    assert "'Created Date'" in error.message and "13/01/2026" in error.message and "01/14/2026" in error.message
+
+
+def test_undecided_dates_use_the_rules_default_and_say_so(tmp_path):
+    from builders import MEMBERSHIP_HEADERS
+    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "05/01/2026", "05/01/2027", "", ""]])
+    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [["1", "1.000"]])
+    result, report = run(tmp_path, members, orders)
+    m_in, o_in = report["inputs"]["memberships"], report["inputs"]["orders"]
+    assert (m_in["date_order"], m_in["date_order_decided_by"]) == ("MDY", "rules default")
+    assert "inputs.date_order_default" in m_in["date_order_evidence"][0]
+    assert (o_in["decimal_separator"], o_in["decimal_separator_decided_by"]) == (".", "rules default")
+
+
+def test_decimal_comma_evidence_makes_1_000_one_thousand(tmp_path):
+    from builders import MEMBERSHIP_HEADERS
+    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "2026-01-05", "2027-01-05", "", ""]])
+    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [["1", "1.000"], ["1", "12,50"]], delimiter=";")
+    result, report = run(tmp_path, members, orders)
+    assert report["inputs"]["orders"]["decimal_separator"] == ","
+    assert "12,50" in report["inputs"]["orders"]["decimal_separator_evidence"][0]
+    assert member(result, customer_id="1")["total_order_value"] == pytest.approx(1012.50)
+
+
+# --- Detection, forcing and errors ------------------------------------------------------------------
+
+def test_forced_profile_and_an_unknown_profile(tmp_path):
+    members = woo_members(tmp_path / "members.csv")
+    orders = woo_orders(tmp_path / "orders.csv")
+    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "woocommerce_memberships"}}})
+    _, report = run(tmp_path, members, orders, rules)
+    assert report["inputs"]["memberships"]["profile"]["chosen_by"] == "forced"
+    with pytest.raises(InputError, match="unknown profile 'nope'"):
+        load_rules(overlay={"inputs": {"orders": {"profile": "nope"}}})
+    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "stripe_subscriptions"}}})
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders, rules)
+    assert caught.value.code == "missing_column"
+
+
+def test_a_file_that_fits_no_profile_names_the_closest_and_the_rules_key(tmp_path):
+    headers = [h for h in WOO_MEMBERS if h != "membership_status"]
+    members = write(tmp_path / "members.csv", headers, [])
+    orders = woo_orders(tmp_path / "orders.csv")
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    message = caught.value.message
+    assert "closest profile is 'woocommerce_memberships'" in message
+    assert "membership_status" in message.split("closest profile")[1]
+    assert "inputs.memberships.fields." in message
+    assert caught.value.details["closest_profile"]["name"] == "woocommerce_memberships"
+
+
+def test_closest_header_is_never_taken_and_shares_a_word(tmp_path):
+    from memberseg.read import closest_header
+
+    headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Zip"]
+    taken = {"Cust ID", "Customer Name", "Created Date"}
+    assert closest_header("expiration_date", ["Expiration Date", "Expiry Date"], headers, taken) == "Expiry Dt"
+    # "Created Date" is the most similar text to "Expiration Date" but another field took it.
+    assert closest_header("expiration_date", ["Expiration Date"], ["Created Date", "Zip"], {"Created Date"}) is None
+    assert closest_header("order_value", ["Total Value"], ["Zip", "Shipping Date"], set()) is None
+
+
+def test_aliases_are_a_priority_list(tmp_path):
+    from memberseg.read import match_header_row
+
+    rules = load_rules()
+    spec = rules.spec_for(rules.catalog["standard"], "memberships")
+    found = match_header_row(["Company", "Cust ID", "Customer Name", "Created", "Expires"], spec)
+    assert found["customer_name"] == 2   # "Customer Name" comes first among the aliases, though not leftmost
+
+
+# --- Rules files are overlays --------------------------------------------------------------------
+
+def test_a_rules_file_holds_only_what_it_changes(tmp_path):
+    rules = parse_rules("consolidation: {renewal_grace_days: 3}\n", source="mine.yaml")
+    assert rules.consolidation.renewal_grace_days == 3
+    assert rules.status.expiring_soon_days == 30 and len(rules.segments) == 9   # the rest stays default
+
+
+def test_a_full_copy_of_the_defaults_keeps_working():
+    from importlib import resources
+
+    text = resources.files("memberseg").joinpath("default_rules.yaml").read_text()
+    assert parse_rules(text).digest == load_rules().digest
+
+
+def test_mappings_merge_and_lists_replace():
+    rules = parse_rules("inputs: {orders: {fields: {order_value: {aliases: [Betrag]}}}}\n"
+                        "orders: {tiers: [{label: Any, min: 0}]}\n")
+    fields = rules.inputs.orders.fields
+    assert fields["order_value"].aliases == ["Betrag"] and fields["order_value"].required   # merged, list replaced
+    assert "customer_id" in fields
+    assert [tier.label for tier in rules.orders.tiers] == ["Any"]
+
+
+def test_a_rules_file_can_change_a_profile_and_bad_changes_are_named():
+    rules = parse_rules("profiles: {shopify_orders: {orders: {fields: {email: {aliases: [Customer Email]}}}}}")
+    assert rules.catalog["shopify_orders"].orders.fields["email"].aliases == ["Customer Email"]
+    assert rules.catalog["shopify_orders"].orders.fields["order_value"].aliases == ["Total"]
+    with pytest.raises(InputError, match=r"profiles\.shopify_orders\.orders\.statuses"):
+        parse_rules("profiles: {shopify_orders: {orders: {statuses: {paid: maybe}}}}")
+    with pytest.raises(InputError, match="unknown profile"):
+        parse_rules("profiles: {not_a_platform: {}}")
+
+
+def test_every_profile_names_its_source_and_what_it_reads():
+    for profile in load_rules().catalog.values():
+        assert profile.source and profile.export and profile.roles()
+
+
+# --- The command line ------------------------------------------------------------------------------
+
+def test_cli_profiles_and_rules_commands(tmp_path, capsys):
+    from memberseg.cli import main
+
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("standard", "woocommerce_memberships", "shopify_orders", "sap_va05_de", "wild_apricot_contacts"):
+        assert name in listing
+    assert main(["rules", "show", "--profile", "stripe_subscriptions"]) == 0
+    shown = capsys.readouterr().out
+    assert "renewing_when" in shown and "base_currency: auto" in shown
+    good = tmp_path / "good.yaml"
+    good.write_text("status: {expiring_soon_days: 45}\n")
+    assert main(["rules", "check", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("status: {expiring_soon_dayz: 45}\n")
+    assert main(["rules", "check", str(bad)]) == 2
+    assert "status.expiring_soon_dayz" in capsys.readouterr().err
+
+
+def test_cli_forced_profile_and_summary_shows_the_profiles(tmp_path, capsys):
+    from memberseg.cli import main
+
+    members, orders = woo_members(tmp_path / "members.csv"), woo_orders(tmp_path / "orders.csv")
+    out = tmp_path / "out"
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--memberships-profile", "woocommerce_memberships"])
+    assert code == 0
+    summary = capsys.readouterr().out
+    assert "profile woocommerce_memberships (forced)" in summary
+    assert "profile woocommerce_analytics_orders (by Order #" in summary
+    assert "excluded" in summary and "joined on customer_name" in summary
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--orders-profile", "shopify_orders"])
+    assert code == 2
+
+
+# --- The workbook: Excluded Rows, Platform Status and Plan, recognised dates as dates ----------------
+
+def test_workbook_lists_excluded_rows_and_shows_platform_status_plan_and_dates(tmp_path):
+    import datetime as dt
+
+    import openpyxl
+
+    from memberseg.write import write_outputs
+
+    contacts = write(tmp_path / "contacts.csv", WILD_APRICOT, [
+        {"User ID": 601, "First name": "Ivy", "Last name": "Ng", "Email": "ivy@example.com",
+         "Membership level": "Business", "Membership status": "Active", "Member since": "2024-03-01",
+         "Renewal due": "2027-03-01"},
+        {"User ID": 602, "First name": "Lea", "Last name": "Po", "Email": "lea@example.com"},
+    ])
+    orders = write(tmp_path / "orders_export.csv", SHOPIFY, [
+        {"Name": "#1", "Email": "ivy@example.com", "Financial Status": "voided", "Currency": "USD", "Total": "5.00",
+         "Lineitem quantity": 1, "Lineitem name": "x", "Lineitem price": "5.00"},
+    ])
+    result, _ = run(tmp_path, contacts, orders)
+    out = tmp_path / "out"
+    out.mkdir()
+    write_outputs(result, out)
+    book = openpyxl.load_workbook(out / "membership_segments.xlsx")
+    excluded = [[cell.value for cell in row] for row in book["Excluded Rows"].iter_rows()]
+    assert excluded[0][0] == "Source" and len(excluded) == 3
+    assert ("Memberships", 3, "not a member (Membership status '')") in {(r[0], r[3], r[6]) for r in excluded[1:]}
+    assert ("Orders", 2, "order status 'voided' is not paid") in {(r[0], r[3], r[6]) for r in excluded[1:]}
+    members = book["Members"]
+    headers = [cell.value for cell in members[1]]
+    assert "Platform Status" in headers and "Plan" in headers
+    row = {h: c.value for h, c in zip(headers, members[2])}
+    assert (row["Platform Status"], row["Plan"]) == ("Active", "Business")
+    assert row["Member since"] == dt.datetime(2024, 3, 1)        # the CSV's text, as a real date cell
+
+
+def test_one_error_lists_both_files_problems(tmp_path):
+    members = write(tmp_path / "members.csv", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "2026-01-01"]])
+    orders = write(tmp_path / "orders.csv", ["Cust ID", "Totl"], [["1", "5"]])
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    message = caught.value.message
+    assert "members.csv" in message and "orders.csv" in message
+    assert "expiration_date" in message and "order_value" in message
+    assert [p["file"] for p in caught.value.details["problems"]] == ["members.csv", "orders.csv"]
+
+
+# --- The standard layout gives today's HubSpot file, byte for byte -----------------------------------
+
+# sha256 of hubspot_contacts.csv for examples/ at --as-of 2026-11-15, written by memberseg before profiles
+# existed (commit c3c622e). The bundled samples are in the standard layout, so nothing may change.
+BEFORE_PROFILES = "d5944abc0686e6f508788a730b11db057ad423c7850a57d3e5b67dd2b26a1ade"
+
+
+def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    from memberseg.hubspot import render_files
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result, report = run(tmp_path, examples / "memberships.xlsx", examples / "orders.xlsx")
+    assert report["inputs"]["memberships"]["profile"]["name"] == "standard"
+    data = render_files(result.hubspot.contacts, result.rules)["hubspot_contacts.csv"]
+    assert hashlib.sha256(data).hexdigest() == BEFORE_PROFILES
+
+
+def test_an_old_full_copy_of_the_rules_still_loads_and_keeps_its_fixed_locale():
+    rules = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
+    assert (rules.inputs.date_order, rules.inputs.decimal_separator) == ("MDY", ".")
+
+
+def test_garbage_amount_text_is_no_currency_and_does_not_choose_the_base(tmp_path):
+    from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS
+    from memberseg.values import currency_codes_in_text
+
+    import pandas as pd
+    codes = currency_codes_in_text(pd.Series(["USD 75", "abc", "1.000 JPY", "(USD 10)", "12,50 EUR", "n/a", 100],
+                                             dtype=object))
+    assert [None if pd.isna(c) else c for c in codes] == ["USD", None, "JPY", "USD", "EUR", None, None]
+    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "2024-01-01", "2025-01-10", "", ""]])
+    orders = write(tmp_path / "o.csv", ORDER_HEADERS, [["1", "", "2026-01-24", "USD 75"], ["1", "", "", "100"],
+                                                       ["1", "", "", "abc"]])
+    result, report = run(tmp_path, members, orders)
+    o = report["orders"]
+    assert (o["matched"], o["rejected"], o["excluded"]) == (2, 1, 0)
+    assert o["currency"]["base"] == "USD" and o["currency"]["rows_without_currency_read_as_base"] >= 1
+    assert member(result, customer_id="1")["total_order_value"] == pytest.approx(175.0)
