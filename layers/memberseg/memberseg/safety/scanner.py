@@ -149,11 +149,9 @@ class SheetScanner:
 
     def _scan_fast(self, block: bytes) -> bool:
         """What real writers produce. Returns False when the block needs the general path."""
-        if (
-            _PREFIXED.search(block) is not None
-            or block.count(b"<c") != block.count(b'<c r="')
-            or block.count(b"<row") != block.count(b'<row r="')
-        ):
+        cells, rows = block.count(b"<c"), block.count(b"<row")
+        if (_PREFIXED.search(block) is not None or cells != block.count(b'<c r="')
+                or rows != block.count(b'<row r="')):
             return False
         # Row numbers rise through the sheet, so the block's last <row r="N"> is its maximum; one
         # regex search then proves no cell or row in the block goes beyond the running maxima.
@@ -168,8 +166,8 @@ class SheetScanner:
         if _beyond(self.scan.max_col, max_row).search(block) is not None:
             return False
         self.scan.max_row = max_row
-        self.scan.n_cells += block.count(b"<c")
-        self.scan.n_rows += block.count(b"<row")
+        self.scan.n_cells += cells
+        self.scan.n_rows += rows
         return True
 
     def _scan_general(self, block: bytes) -> None:
