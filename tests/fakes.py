@@ -64,7 +64,8 @@ class InMemoryObjects:
 
     def download(self, bucket: str, key: str, version_id: str | None, dest: Path) -> None:
         self.downloads.append(key)
-        data = next(d for v, d, _ in self.versions[(bucket, key)] if v == version_id or version_id is None)
+        versions = self.versions[(bucket, key)]
+        data = versions[-1][1] if version_id is None else next(d for v, d, _ in versions if v == version_id)
         dest.write_bytes(data)
 
     def upload(self, bucket: str, key: str, src: Path, content_type: str) -> None:
@@ -257,3 +258,47 @@ def fake_engine(memberships: Path, orders: Path, out_dir: Path, **kwargs) -> Eng
     report = {"inputs_digest": digest, "memberships": {"rows_in": len(m), "kept": 1}, "orders": {"rows_in": len(o)}}
     (out_dir / "report.json").write_text(json.dumps(report))
     return EngineOutcome(ok=True, exit_code=0, report=report, files=list(ENGINE_OUTPUTS))
+
+
+# ------------------------------------------------------------------ the HubSpot push's status port
+class InMemoryPushStore:
+    """push_storage.DynamoPushStore's conditions over plain status items (one lock per write)."""
+
+    def __init__(self, items: dict[str, dict] | None = None):
+        self.items = items or {}
+        self.lock = threading.RLock()
+        self.claims: list[tuple[str, int]] = []
+
+    def get_status(self, job_id):
+        with self.lock:
+            item = self.items.get(job_id)
+            return copy.deepcopy(item) if item else None
+
+    def claim_push(self, job_id, *, run_id, attempt, now, lease_until):
+        with self.lock:
+            item = self.items.get(job_id)
+            if not item or item.get("status") != JobStatus.SUCCEEDED or item.get("committed_run") != run_id:
+                return False
+            h = item.get("hubspot")
+            if h and h.get("run") == run_id and not (h.get("state") == "RETRYING" or (
+                    h.get("state") == "PUSHING" and h.get("lease_until", 0) < now)):
+                return False
+            item["hubspot"] = {"run": run_id, "state": "PUSHING", "attempt": attempt, "lease_until": lease_until}
+            self.claims.append((run_id, attempt))
+            return True
+
+    def record_push(self, job_id, *, run_id, attempt, hubspot):
+        with self.lock:
+            h = (self.items.get(job_id) or {}).get("hubspot") or {}
+            if h.get("run") != run_id or h.get("attempt") != attempt or h.get("state") != "PUSHING":
+                return False
+            self.items[job_id]["hubspot"] = {**copy.deepcopy(hubspot), "run": run_id, "attempt": attempt}
+            return True
+
+    def mark_published(self, job_id, *, run_id):
+        with self.lock:
+            h = (self.items.get(job_id) or {}).get("hubspot") or {}
+            if h.get("run") != run_id:
+                return False
+            h["published"] = True
+            return True

@@ -22,6 +22,7 @@ from memberseg.job_protocol import (
     RUNS_FOLDER,
     WORKBOOK_NAME,
     JobStatus,
+    PushState,
     file_role,
 )
 
@@ -276,3 +277,37 @@ def plain_error(error: dict | None) -> dict:
     return {"code": str(error.get("code") or "error"),
             "message": str(error.get("message") or "The job failed for an unknown reason."),
             "file": error.get("file")}
+
+
+HUBSPOT_MESSAGES = {
+    PushState.PUSHING: "Sending the contacts to HubSpot…",
+    PushState.RETRYING: "HubSpot did not answer clearly; trying again shortly (no contact is imported twice).",
+    PushState.DONE: "Imported into HubSpot.",
+    PushState.ROW_ERRORS: "Imported into HubSpot, but HubSpot refused some rows.",
+    PushState.FAILED: "The contacts could not be sent to HubSpot.",
+    PushState.SKIPPED: "Not sent to HubSpot: this job's rules say hubspot.push: false.",
+}
+
+
+def hubspot_view(item: dict | None) -> dict | None:
+    """The HubSpot push of the committed run (status item `hubspot`), or None when there is none.
+
+    A push record of an earlier run is not shown: it says nothing about the results on the page.
+    """
+    hubspot = (item or {}).get("hubspot")
+    if not isinstance(hubspot, dict) or hubspot.get("run") != (item or {}).get("committed_run"):
+        return None
+    try:
+        state = PushState(str(hubspot.get("state")))
+    except ValueError:
+        return None
+    message = str(hubspot.get("message") or "") if state == PushState.SKIPPED else ""
+    view: dict[str, Any] = {"state": state.value, "message": message or HUBSPOT_MESSAGES[state],
+                            "created": _int(hubspot.get("created")), "updated": _int(hubspot.get("updated")),
+                            "errors": _int(hubspot.get("errors")),
+                            "first_errors": [{"file": e.get("file"), "line": e.get("line"),
+                                              "message": str(e.get("message") or "")}
+                                             for e in hubspot.get("first_errors") or [] if isinstance(e, dict)]}
+    if state == PushState.FAILED:
+        view["error"] = str((hubspot.get("error") or {}).get("message") or "unknown reason")
+    return view

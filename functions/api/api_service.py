@@ -85,6 +85,9 @@ def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
                                                         core.DOWNLOAD_URL_TTL_S, d["name"])}
                 for d in core.output_downloads(report)]
             view["downloads_expire_in"] = core.DOWNLOAD_URL_TTL_S
+            hubspot = core.hubspot_view(item)
+            if hubspot is not None:
+                view["hubspot"] = hubspot
     elif status == core.FAILED and committed:
         error = deps.objects.read_json(settings.output_bucket, committed + ERROR_NAME)
         view["error"] = core.plain_error((error or {}).get("error") or (item or {}).get("error"))

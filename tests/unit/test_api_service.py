@@ -112,3 +112,41 @@ def test_failed_job_carries_the_error_from_error_json():
     assert "downloads" not in view
     deps.objects.objects.clear()                      # no error.json: fall back to the status item's copy
     assert service.describe_job(settings(), deps, JOB_ID)["error"]["code"] == "old"
+
+
+def _succeeded_with(hubspot: dict | None):
+    deps = fake_deps()
+    item = committed_item("SUCCEEDED")
+    if hubspot is not None:
+        item["hubspot"] = {"run": item["committed_run"], **hubspot}
+    deps.jobs.items[JOB_ID] = item
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", SAMPLE_REPORT)
+    deps.objects.put("out-bucket", RUN_PREFIX + "hubspot_properties.json", SAMPLE_PROPERTIES)
+    return service.describe_job(settings(), deps, JOB_ID)
+
+
+def test_the_hubspot_push_result_is_shown_with_its_first_row_errors():
+    view = _succeeded_with({"state": "ROW_ERRORS", "created": 170, "updated": 9, "errors": 2, "first_errors": [
+        {"file": "hubspot_contacts.csv", "line": 14, "message": "Email bob@ cannot be imported"},
+        {"file": "hubspot_contacts.csv", "line": 40, "message": "Email x@y cannot be imported"}]})
+    h = view["hubspot"]
+    assert (h["state"], h["created"], h["updated"], h["errors"]) == ("ROW_ERRORS", 170, 9, 2)
+    assert [e["line"] for e in h["first_errors"]] == [14, 40]
+    assert "refused some rows" in h["message"]
+
+
+def test_no_push_no_hubspot_section():
+    assert "hubspot" not in _succeeded_with(None)
+
+
+def test_a_push_of_an_earlier_run_is_not_shown_for_the_committed_one():
+    deps = fake_deps()
+    deps.jobs.items[JOB_ID] = committed_item("SUCCEEDED", hubspot={"run": "older-run", "state": "DONE", "created": 5})
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", SAMPLE_REPORT)
+    assert "hubspot" not in service.describe_job(settings(), deps, JOB_ID)
+
+
+def test_a_failed_push_says_why():
+    h = _succeeded_with({"state": "FAILED", "error": {"code": "exit_2", "message": "HubSpot refused the token"}})
+    assert h["hubspot"]["error"] == "HubSpot refused the token"
+    assert h["hubspot"]["message"] == "The contacts could not be sent to HubSpot."

@@ -19,7 +19,7 @@
     extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
   };
   const $ = (id) => document.getElementById(id);
-  const state = { files: {}, jobId: null, busy: false, pollTimer: null, pollStarted: 0 };
+  const state = { files: {}, jobId: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
 
   class AuthError extends Error {}
 
@@ -236,16 +236,53 @@
     renderStatusCounts(s.status_counts);
     renderChart(s.segments);
     renderDownloads(job.downloads || []);
+    renderHubSpot(job.hubspot);
     $("result-title").focus({ preventScroll: true });
     // presigned links expire quickly: fetch fresh ones a minute before they do
     const every = Math.max(30, (job.downloads_expire_in || 300) - 60) * 1000;
     state.pollTimer = setTimeout(function refresh() {
       if (state.jobId !== job.job_id) return;
       api("GET", "jobs/" + encodeURIComponent(job.job_id))
-        .then((fresh) => { if (state.jobId === job.job_id && fresh.downloads) renderDownloads(fresh.downloads); })
+        .then((fresh) => {
+          if (state.jobId !== job.job_id) return;
+          if (fresh.downloads) renderDownloads(fresh.downloads);
+          renderHubSpot(fresh.hubspot);
+        })
         .catch(() => {})
         .finally(() => { if (state.jobId === job.job_id) state.pollTimer = setTimeout(refresh, every); });
     }, every);
+  }
+
+  // The push to HubSpot (only when the stack pushes): its state, counts and the first refused rows.
+  function renderHubSpot(h) {
+    const panel = $("hubspot-panel");
+    panel.hidden = !h;
+    if (!h) return;
+    panel.dataset.state = h.state;
+    $("hubspot-message").textContent = h.message + (h.error ? " " + h.error : "");
+    const finished = h.state === "DONE" || h.state === "ROW_ERRORS" || (h.state === "FAILED" && (h.created || h.updated));
+    $("hubspot-counts").hidden = !finished;
+    $("hubspot-created").textContent = number(h.created);
+    $("hubspot-updated").textContent = number(h.updated);
+    $("hubspot-errors").textContent = number(h.errors);
+    const list = $("hubspot-error-lines");
+    list.replaceChildren();
+    (h.first_errors || []).forEach((e) => {
+      const li = document.createElement("li");
+      li.textContent = (e.line ? "Line " + e.line + ": " : "") + e.message;
+      list.appendChild(li);
+    });
+    $("hubspot-error-title").hidden = !(h.first_errors || []).length;
+    if ((h.state === "PUSHING" || h.state === "RETRYING") && !state.hubspotTimer) {
+      const jobId = state.jobId;
+      state.hubspotTimer = setTimeout(() => {
+        state.hubspotTimer = null;
+        if (state.jobId !== jobId) return;
+        api("GET", "jobs/" + encodeURIComponent(jobId))
+          .then((fresh) => { if (state.jobId === jobId) renderHubSpot(fresh.hubspot); })
+          .catch(() => { if (state.jobId === jobId) renderHubSpot(h); });
+      }, 5 * POLL_MS);
+    }
   }
 
   function renderStatusCounts(counts) {

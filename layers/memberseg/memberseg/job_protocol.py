@@ -66,6 +66,25 @@ FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.S
 EVENT_SOURCE = "memberseg.jobs"
 SUCCEEDED_DETAIL_TYPE = "Segmentation Job Succeeded"
 FAILED_DETAIL_TYPE = "Segmentation Job Failed"
+HUBSPOT_FINISHED_DETAIL_TYPE = "HubSpot Import Finished"
+HUBSPOT_FAILED_DETAIL_TYPE = "HubSpot Import Failed"
+
+
+# ------------------------------------------------------------------ the HubSpot push (opt-in)
+HUBSPOT_IMPORT_NAME = "hubspot_import.json"      # written by the push next to the committed run's outputs
+
+
+class PushState(StrEnum):
+    """The status item's `hubspot.state` (the push of one committed run; docs/job-protocol.md)."""
+    PUSHING = "PUSHING"              # claimed; `lease_until` says whether its attempt is alive
+    RETRYING = "RETRYING"            # a transient fault; Lambda's retry resumes it (never a second import)
+    DONE = "DONE"                    # every import DONE, no row errors
+    ROW_ERRORS = "ROW_ERRORS"        # the imports finished, some rows failed (listed in hubspot_import.json)
+    FAILED = "FAILED"                # nothing (or not everything) was imported: `error` says why
+    SKIPPED = "SKIPPED"              # the job's rules say hubspot.push: false
+
+
+FINAL_PUSH_STATES = frozenset({PushState.DONE, PushState.ROW_ERRORS, PushState.FAILED, PushState.SKIPPED})
 
 
 # ------------------------------------------------------------------ error codes of the job flow

@@ -382,6 +382,7 @@ class HubSpot(_Strict):
     max_rows_per_file: int = Field(1_048_575, ge=1)
     max_bytes_per_file: int = Field(512_000_000, ge=1024)   # HubSpot's "512 MB", read as decimal megabytes
     marketable_contact_import: bool = False     # imported contacts count as marketing contacts (billed)
+    push: bool = True                           # S3 flow: push this job when the stack's HubSpotPush is on
 
     @field_validator("group_name")
     @classmethod

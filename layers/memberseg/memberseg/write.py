@@ -163,7 +163,8 @@ def build_report(result: Result) -> dict:
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
-        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out)},
+        "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
+                    "push": result.rules.hubspot.push},
     }
 
 
