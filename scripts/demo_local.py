@@ -12,13 +12,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from memberseg.job_protocol import from_item_value
 
 ROOT = Path(__file__).resolve().parent.parent
 # what Lambda does for the function (its folder on sys.path), and the local-stack helpers
@@ -96,7 +97,7 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
             downloaded.append(target)
         summary = {
             "job_id": job_id, "status": status.get("status"), "outcomes": [o["action"] for o in outcomes],
-            "counts": _plain(status.get("counts", {})), "error": _plain(status.get("error")),
+            "counts": from_item_value(status.get("counts", {})), "error": from_item_value(status.get("error")),
             "events": [e["detail-type"] for e in job_events],
             "files": [str(p) for p in downloaded],
         }
@@ -104,11 +105,6 @@ def run_demo(out_dir: Path, *, job_id: str | None = None, as_of: str | None = No
         return summary
     finally:
         server.stop()
-
-
-def _plain(value):
-    """DynamoDB Decimals -> ints/floats for printing."""
-    return json.loads(json.dumps(value, default=lambda d: int(d) if d == int(d) else float(d)))
 
 
 def _print_summary(summary: dict, out_dir: Path) -> None:

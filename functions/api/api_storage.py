@@ -7,7 +7,6 @@ presign calls (see shared platform notes).
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,22 +14,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from memberseg.job_protocol import STATUS_SK, JobStatus
+from memberseg.job_protocol import STATUS_SK, JobStatus, from_item_value
 
 
 def s3_client() -> Any:
     return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB Decimals -> int/float, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 class S3Objects:
@@ -76,7 +66,7 @@ class JobTable:
 
     def get_status(self, job_id: str) -> dict | None:
         item = self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
-        return plain(item) if item else None
+        return from_item_value(item) if item else None
 
     def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
         try:

@@ -4,7 +4,6 @@ attribute (DynamoDB, conditional UpdateItem), events (EventBridge) and the token
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,29 +11,21 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from memberseg.job_protocol import EVENT_SOURCE, STATUS_SK, JobStatus, PushState, iso_utc
+from memberseg.job_protocol import (
+    EVENT_SOURCE,
+    STATUS_SK,
+    JobStatus,
+    PushState,
+    from_item_value,
+    iso_utc,
+    to_item_value,
+)
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
 
-def _dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {str(k): _dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo(v) for v in value]
-    return value
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class S3RunObjects:
@@ -73,7 +64,7 @@ class DynamoPushStore:
             self.client.update_item(
                 TableName=self.table_name, Key=self._key(job_id), UpdateExpression=expression,
                 ConditionExpression=condition, ExpressionAttributeNames=used,
-                ExpressionAttributeValues={k: _SERIALIZER.serialize(_dynamo(v)) for k, v in values.items()})
+                ExpressionAttributeValues={k: _SERIALIZER.serialize(to_item_value(v)) for k, v in values.items()})
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
@@ -82,7 +73,7 @@ class DynamoPushStore:
 
     def get_status(self, job_id: str) -> dict | None:
         raw = self.client.get_item(TableName=self.table_name, Key=self._key(job_id), ConsistentRead=True).get("Item")
-        return _plain({k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}) if raw else None
+        return from_item_value({k: _DESERIALIZER.deserialize(v) for k, v in raw.items()}) if raw else None
 
     def claim_push(self, job_id: str, *, run_id: str, attempt: int, now: float, lease_until: float) -> bool:
         hubspot = {"run": run_id, "state": PushState.PUSHING.value, "attempt": attempt,

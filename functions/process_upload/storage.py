@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,37 +22,17 @@ from memberseg.job_protocol import (
     STATUS_SK,
     JobStatus,
     RunStatus,
+    from_item_value,
     iso_utc,
     run_sk,
+    to_item_value,
 )
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
 
-def _dynamo_safe(value: Any) -> Any:
-    """DynamoDB wants Decimal, not float; drop None values inside maps; enums as their value."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {str(k): _dynamo_safe(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo_safe(v) for v in value]
-    return value
 
 
-def plain(value: Any) -> Any:
-    """Decimals -> int/float, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -142,7 +121,7 @@ class DynamoJobStore:
             values.update(condition_values or {})
             kwargs["ConditionExpression"] = condition
         kwargs["ExpressionAttributeNames"] = names
-        kwargs["ExpressionAttributeValues"] = {k: _SERIALIZER.serialize(_dynamo_safe(v)) for k, v in values.items()}
+        kwargs["ExpressionAttributeValues"] = {k: _SERIALIZER.serialize(to_item_value(v)) for k, v in values.items()}
         try:
             response = self.client.update_item(**kwargs)
         except ClientError as exc:
@@ -157,7 +136,7 @@ class DynamoJobStore:
 
     @staticmethod
     def _item(raw: dict) -> dict:
-        return plain({k: _DESERIALIZER.deserialize(v) for k, v in raw.items()})
+        return from_item_value({k: _DESERIALIZER.deserialize(v) for k, v in raw.items()})
 
     def _get(self, job_id: str, sk: str) -> dict | None:
         raw = self.client.get_item(TableName=self.table_name, Key=self._key({"job_id": job_id, "sk": sk}),

@@ -80,3 +80,17 @@ def test_one_timestamp_format_for_every_writer():
     assert jobs.iso(ts) == protocol.iso_utc(ts)
     import api_service
     assert api_service.iso_utc is protocol.iso_utc
+
+
+def test_job_table_values_round_trip_through_decimal():
+    from decimal import Decimal
+
+    from memberseg.job_protocol import JobStatus, from_item_value, to_item_value
+
+    stored = to_item_value({"rate": 0.25, "rows": 3, "state": JobStatus.SUCCEEDED, "gone": None,
+                            "nested": [{"x": 1.5, "y": None}], "ok": True})
+    assert stored == {"rate": Decimal("0.25"), "rows": 3, "state": "SUCCEEDED",
+                      "nested": [{"x": Decimal("1.5")}], "ok": True}
+    assert type(stored["state"]) is str
+    assert from_item_value({"n": Decimal("4"), "f": Decimal("0.25"), "l": [Decimal("2")]}) == {"n": 4, "f": 0.25,
+                                                                                              "l": [2]}

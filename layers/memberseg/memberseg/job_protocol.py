@@ -9,8 +9,10 @@ stay cheap. tests/unit/test_job_protocol.py guards that.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import Any
 
 # ------------------------------------------------------------------ where things live
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
@@ -126,3 +128,30 @@ def file_role(name: str) -> str | None:
 def iso_utc(ts: float) -> str:
     """The one timestamp format of every item and event: 2026-11-15T08:30:00Z."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------ job table values
+def to_item_value(value: Any) -> Any:
+    """A value as the job table stores it: floats as Decimal, enums as their text, None dropped in maps."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {str(k): to_item_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [to_item_value(v) for v in value]
+    return value
+
+
+def from_item_value(value: Any) -> Any:
+    """A job-table value as plain Python: the table's Decimals as int or float, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_item_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [from_item_value(v) for v in value]
+    return value
