@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,12 @@ class World:
 
     def invoke(self, event: dict) -> dict:
         return self.app.handler(event, local_aws.LambdaContext())
+
+    @staticmethod
+    def next_second() -> None:
+        """Wait for the clock's next second: S3's LastModified (a run's input order) has 1 s resolution,
+        so an upload meant to be *newer* than the last one must land in a later second."""
+        time.sleep(1.02 - time.time() % 1)
 
     def upload_and_deliver(self, key: str, data: bytes | Path) -> dict:
         response = self.put(key, data)

@@ -143,8 +143,10 @@ def test_eight_concurrent_deliveries_are_processed_exactly_once(world, engine_ca
 def test_reupload_of_either_file_runs_the_job_again(world, engine_calls):
     world.upload_and_deliver("uploads/again/memberships.xlsx", MEMBERSHIPS)
     first = world.upload_and_deliver("uploads/again/orders.xlsx", ORDERS)
-    # the same bytes again: a new object version, so a new run
+    # the same bytes again: a new object version, so a new run (with newer inputs: a later second)
+    world.next_second()
     second = world.upload_and_deliver("uploads/again/orders.xlsx", ORDERS)
+    world.next_second()
     third = world.upload_and_deliver("uploads/again/memberships.xlsx", MEMBERSHIPS)
 
     assert [first["action"], second["action"], third["action"]] == ["succeeded"] * 3
@@ -164,6 +166,7 @@ def test_bad_input_fails_with_error_json_only_and_leaves_inputs_untouched(world,
     # replace the orders with a file that lacks the required columns
     bad = b"Region,Amount Due\nNorth,12\n"
     world.s3.delete_object(Bucket=world.input_bucket, Key="uploads/bad/orders.xlsx")
+    world.next_second()                 # newer inputs than the committed run's, so its folder goes
     outcome = world.upload_and_deliver("uploads/bad/orders.csv", bad)
     before = world.s3.list_object_versions(Bucket=world.input_bucket, Prefix="uploads/bad/")
 
