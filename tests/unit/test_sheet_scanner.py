@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,3 +95,51 @@ def test_repeated_row_numbers_do_not_force_exact_mode():
     xml = b'<dimension ref="A1:A1"/><sheetData><row r="1"></row><row r="2"></row><row r="1"></row></sheetData>'
     scan = scan_sheet([xml], SheetBounds(100, 100, 100))
     assert not scan.needs_exact and scan.max_row == 2 and scan.n_rows == 3
+
+
+@st.composite
+def written_sheets(draw) -> tuple[bytes, list[int]]:
+    """A sheet as writers emit it (rising rows, <c r="B7">), perhaps with one odd or far tag hidden in it,
+    and chunk sizes from a few bytes to several rows, so that the fast path's row bounds are exercised."""
+    width = draw(st.integers(1, 30))
+    start = draw(st.sampled_from([1, 95, 990, 4_095, 9_990, 99_990, 500_095, 1_000_095, 1_048_500]))
+    n_rows = draw(st.integers(0, 60))
+    step = draw(st.sampled_from([1, 1, 1, 3, 17]))
+    rows = [start + i * step for i in range(n_rows)]
+    parts = ['<worksheet><dimension ref="A1"/><sheetData>']
+    for row in rows:
+        parts.append(f'<row r="{row}">' + "".join(f'<c r="{col_letters(c)}{row}"><v>1</v></c>'
+                                                   for c in range(1, draw(st.integers(1, width)) + 1)) + "</row>")
+    if n_rows and draw(st.booleans()):
+        at = draw(st.integers(0, len(parts)))
+        last = rows[-1]
+        odd = draw(st.sampled_from([
+            f'<c r="A{last + draw(st.integers(1, 120))}"/>', f'<c r="{col_letters(width + 1)}{start}"/>',
+            f'<row r="{last + draw(st.integers(1, 1200))}"/>', f'<c r="A0{last}"/>', f'<c r="{last}"/>', '<c r=""/>',
+            '<row r=""/>', f'<c r="a{start}"/>', f'<c s="1" r="B{start}"/>', "<c/>", f'<x:c r="A{last + 1}"/>',
+            f'<row r="{last + 5}"><c r="A{last + 5}"/></row><row r="{last + 1}"/>', f'<c r="A{10 * last}"/>']))
+        parts.insert(at, odd)
+    parts.append("</sheetData></worksheet>")
+    xml = "".join(parts).encode()
+    sizes = draw(st.lists(st.integers(1, 4000), min_size=1, max_size=10))
+    return xml, sizes
+
+
+@settings(max_examples=600, deadline=None)
+@given(sheet=written_sheets(), bounds=bounds_strategy)
+def test_fast_path_equals_exact_mode_on_written_sheets(sheet, bounds):
+    xml, sizes = sheet
+    scan = scan_sheet_exactly_if_needed(lambda: iter(chunked(xml, sizes)), bounds)
+    exact = scan_sheet(chunked(xml, sizes), bounds, exact=True)
+    assert dataclasses.asdict(scan) == dataclasses.asdict(exact)
+
+
+@pytest.mark.parametrize("hidden", ['<c r="A1000150"/>', '<row r="1000150"/>'])
+def test_a_row_number_beyond_the_last_row_but_within_its_prefix_bound_is_found(hidden):
+    # Rows 1,000,095 to 1,000,103 share the prefix 1000 then [0-1]: the cheap check bounds them by 1,000,199.
+    rows = [f'<row r="{r}"><c r="A{r}"/></row>' for r in range(1_000_095, 1_000_104)]
+    xml = ("<sheetData>" + "".join(rows[:4]) + hidden + "".join(rows[4:]) + "</sheetData>").encode()
+    bounds = SheetBounds(1_048_576, 16_384, 25_000_000)
+    scan = scan_sheet([xml[:60], xml[60:]], bounds)
+    exact = scan_sheet([xml[:60], xml[60:]], bounds, exact=True)
+    assert scan.max_row == 1_000_150 and dataclasses.asdict(scan) == dataclasses.asdict(exact)
