@@ -52,8 +52,7 @@ def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
 
 def _date_column(header: str, cells: np.ndarray, parsed: np.ndarray) -> Column:
     """A recognised date column: the parsed dates where the file had a cell, the file's own cell elsewhere."""
-    raw = pd.Series(cells, dtype=object)
-    present = (raw.notna() & raw.ne("")).to_numpy()
+    present = pd.notna(cells) & (cells != "")
     usable = present & ~pd.isna(parsed)
     if usable.any() and not (present & ~usable).any() and parsed.dtype.kind == "M":
         # Every cell the file holds parsed: a plain date column, straight from the parsed values (what
