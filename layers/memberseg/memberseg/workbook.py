@@ -87,7 +87,9 @@ def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
     present = pd.notna(cells) & (cells != "")  # NumPy's elementwise != on objects: pandas' .ne is far slower
     inferred = pd.api.types.infer_dtype(cells[present], skipna=True)
     if inferred in _TEXT:
-        return Column(header, "text", pd.Series(np.where(present, cells, None), dtype=object), width)
+        text = cells.copy()
+        text[~present] = None
+        return Column(header, "text", pd.Series(text, dtype=object), width)
     series = pd.Series(cells, dtype=object)
     if inferred in _NUMBERS:
         return Column(header, "number", series.where(present).astype(float).to_numpy(), width)
