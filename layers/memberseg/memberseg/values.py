@@ -55,10 +55,10 @@ def _is_datetime(kinds: pd.Series) -> pd.Series:
     return kinds.isin([dt.datetime, dt.date, pd.Timestamp])
 
 
-def is_blank(values: pd.Series) -> pd.Series:
-    """True for empty cells and whitespace-only text."""
+def is_blank(values: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
+    """True for empty cells and whitespace-only text (`kinds`: the column's cell_kinds, when known)."""
     blank = values.isna() | values.eq("")
-    text = cell_kinds(values).eq(str) & ~blank
+    text = (cell_kinds(values) if kinds is None else kinds).eq(str) & ~blank
     if text.any():
         blank[text] = values[text].str.strip().eq("")
     return blank
@@ -176,17 +176,20 @@ _MONEY = (
 )
 
 
-def to_money(values: pd.Series, decimal_separator: str = ".") -> pd.Series:
-    """Numbers, or text like "$1,234.50", "USD 12", "(100.00)" or "100-"; unparseable -> NaN."""
-    out = pd.Series(np.nan, index=values.index, dtype=float)
-    kinds = cell_kinds(values)
-    numbers = _is_number(kinds)
+def to_money(values: pd.Series, decimal_separator: str = ".", kinds: pd.Series | None = None) -> pd.Series:
+    """Numbers, or text like "$1,234.50", "USD 12", "(100.00)" or "100-"; unparseable -> NaN.
+
+    `kinds` is the column's cell_kinds, when the caller already has it."""
+    out = np.full(len(values), np.nan)
+    kinds = cell_kinds(values) if kinds is None else kinds
+    numbers = _is_number(kinds).to_numpy()
     if numbers.any():
-        out[numbers] = values[numbers].astype(float)
-    text = kinds.eq(str)
+        out[numbers] = values.to_numpy()[numbers].astype(float)
+    text = kinds.eq(str).to_numpy()
     if text.any():
-        out[text] = _parse_money_text(values[text], decimal_separator)
-    return out.where(np.isfinite(out))
+        out[text] = _parse_money_text(values[text], decimal_separator).to_numpy(dtype=float)
+    out[~np.isfinite(out)] = np.nan
+    return pd.Series(out, index=values.index)
 
 
 @per_unique
@@ -241,12 +244,13 @@ def _distinct_text(values: pd.Series) -> pd.Series:
 
 def date_order_votes(values: pd.Series) -> dict[str, str]:
     """{"DMY": an example, "MDY": an example} for the numeric dates that can only be read one way."""
-    parts = _distinct_text(values).str.extract(_NUMERIC_DATE)
+    distinct = _distinct_text(values)
+    parts = distinct.str.extract(_NUMERIC_DATE)
     parts = parts.dropna()
     if parts.empty:
         return {}
     first, second = parts[0].astype(int), parts[1].astype(int)
-    texts = _distinct_text(values)[parts.index]
+    texts = distinct[parts.index]
     votes = {}
     dmy = (first > 12) & (second <= 12)   # a value with both above 12 is no date at all: it decides nothing
     mdy = (second > 12) & (first <= 12)
@@ -282,19 +286,24 @@ def decimal_separator_votes(values: pd.Series) -> dict[str, str]:
     return votes
 
 
-@per_unique
-def currency_codes_in_text(values: pd.Series) -> pd.Series:
+def currency_codes_in_text(values: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
     """The three-letter code written next to the number of an amount cell ("USD 12.00", "1.000 JPY"), else NA.
 
     Capitals only, and only beside a number: "abc" or "n/a" in an amount column are no currency.
+    Only text cells can hold one, so only they are parsed (`kinds`: the column's cell_kinds, when known).
     """
     out = pd.Series(pd.NA, index=values.index, dtype=object)
-    text = cell_kinds(values).eq(str)
+    text = (cell_kinds(values) if kinds is None else kinds).eq(str)
     if text.any():
-        parts = values[text].str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
-                                         r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
-        out[text] = parts[0].fillna(parts[1])
+        out[text] = _currency_codes(values[text])
     return out
+
+
+@per_unique
+def _currency_codes(text: pd.Series) -> pd.Series:
+    parts = text.str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
+                             r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
+    return parts[0].fillna(parts[1])
 
 
 def zero_decimal_amounts(values: pd.Series) -> pd.Series:
