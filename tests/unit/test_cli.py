@@ -20,7 +20,8 @@ import yaml
 import builders
 import hostile
 import memberseg
-import memberseg.pipeline
+import memberseg.consolidate
+import memberseg.read
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, write_xlsx
 from memberseg.cli import main
 
@@ -315,7 +316,7 @@ def test_internal_fault_exits_1_without_outputs(files, tmp_path: Path, monkeypat
 
     def boom(*args, **kwargs):
         raise RuntimeError("synthetic fault")
-    monkeypatch.setattr(memberseg.pipeline, "consolidate", boom)
+    monkeypatch.setattr(memberseg.consolidate, "consolidate", boom)
     code = main(_args(files["memberships"], files["orders"], out))
     err = capsys.readouterr().err
     assert code == 1
@@ -329,7 +330,7 @@ def test_reader_abort_becomes_bad_input(files, tmp_path: Path, monkeypatch, caps
         import faulthandler
         faulthandler.disable()  # keep pytest's crash dump out of the log; the abort is intended
         os.abort()
-    monkeypatch.setattr(memberseg.pipeline, "read_table", abort)
+    monkeypatch.setattr(memberseg.read, "read_table", abort)
     out = tmp_path / "out"
     code = main(_args(files["memberships"], files["orders"], out))
     error = _assert_bad_input(code, out, capsys.readouterr().err, files["memberships"].name)
@@ -365,6 +366,16 @@ def test_a_bad_file_is_refused_before_pandas_and_numpy_are_imported(role: str, f
                            *_args(memberships, orders, tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert bad.name in proc.stderr
+    assert not {"pandas", "numpy", "python_calamine"} & _imported_by(proc)
+
+
+def test_wrong_headers_in_both_files_are_refused_before_pandas_and_numpy_are_imported(tmp_path: Path) -> None:
+    members = write_xlsx(tmp_path / "members.xlsx", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "x"]])
+    orders = write_xlsx(tmp_path / "orders.xlsx", ["Sold-To Party", "Totl"], [["1", "5"]])
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "memberseg",
+                           *_args(members, orders, tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "members.xlsx" in proc.stderr and "orders.xlsx" in proc.stderr
     assert not {"pandas", "numpy", "python_calamine"} & _imported_by(proc)
 
 

@@ -496,7 +496,7 @@ def test_a_file_that_fits_no_profile_names_the_closest_and_the_rules_key(tmp_pat
 
 
 def test_closest_header_is_never_taken_and_shares_a_word(tmp_path):
-    from memberseg.read import closest_header
+    from memberseg.headers import closest_header
 
     headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Zip"]
     taken = {"Cust ID", "Customer Name", "Created Date"}
@@ -507,7 +507,7 @@ def test_closest_header_is_never_taken_and_shares_a_word(tmp_path):
 
 
 def test_aliases_are_a_priority_list(tmp_path):
-    from memberseg.read import match_header_row
+    from memberseg.headers import match_header_row
 
     rules = load_rules()
     spec = rules.spec_for(rules.catalog["standard"], "memberships")

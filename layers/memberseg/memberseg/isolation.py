@@ -2,7 +2,8 @@
 
 Two uses: the runner isolates a whole job (a reader that aborts the process
 becomes an error instead of a dead service), and the pipeline reads the orders
-file on the second core while the memberships file is consolidated.
+file on the second core while the memberships file is consolidated. A child can
+stop at a named stage until the parent says go (`GoSignal`, `Forked.wait_for`).
 
 `multiprocessing` with the fork context does the process and the framing: a
 `Process` and a one-way `Pipe` (Queue and Pool need /dev/shm, which Lambda lacks).
@@ -55,6 +56,33 @@ def _child(target: Callable[..., Any], args: tuple[Any, ...], sender: Connection
         sender.close()
 
 
+class GoSignal:
+    """A one-shot go or stop from the parent to a child forked after it was made."""
+
+    def __init__(self) -> None:
+        self._receiver, self._sender = _FORK.Pipe(duplex=False)
+
+    def wait(self) -> bool:
+        """In the child: block until the parent decides; a parent that went away means stop."""
+        self._sender.close()
+        try:
+            decision: bool = self._receiver.recv()
+        except EOFError:
+            return False
+        return decision
+
+    def give(self, go: bool) -> None:
+        """In the parent: say go (True) or stop (False), once."""
+        if not self._sender.closed:
+            self._receiver.close()
+            try:
+                self._sender.send(go)
+            except OSError:  # BrokenPipeError: the child has already ended
+                pass
+            finally:
+                self._sender.close()
+
+
 class Forked:
     """`target(*args, report)` running in a child; `result()` returns its value or raises its error."""
 
@@ -69,6 +97,7 @@ class Forked:
         self._group = new_process_group
         self.last_stage: dict = {}
         self._reaped = False
+        self._early: tuple[str, Any] | None = None   # an outcome that arrived while waiting for a stage
 
     @property
     def pid(self) -> int:
@@ -105,7 +134,10 @@ class Forked:
             return None
         return message
 
-    def _outcome(self, deadline: float | None) -> tuple[str, Any] | None:
+    def _outcome(self, deadline: float | None, until_stage: str | None = None) -> tuple[str, Any] | None:
+        """The child's outcome, relaying its stages; with `until_stage`, ("stage", ...) once that stage is seen."""
+        if self._early is not None:
+            return self._early
         while (message := self._next_message(deadline)) is not None:
             kind, payload = message
             if kind != "stage":
@@ -113,7 +145,18 @@ class Forked:
             self.last_stage = payload
             if self._progress:
                 self._progress(payload["stage"], payload)
+            if payload["stage"] == until_stage:
+                return message
         return None
+
+    def wait_for(self, stage: str) -> bool:
+        """Block until the child reports `stage` (True), or until it ends first (False; `result()` then
+        gives its outcome)."""
+        outcome = self._outcome(None, until_stage=stage)
+        if outcome is not None and outcome[0] == "stage":
+            return True
+        self._early = outcome
+        return False
 
     def result(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout

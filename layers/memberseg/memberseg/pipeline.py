@@ -1,42 +1,43 @@
-"""The job's stages in order: read -> validate -> consolidate -> enrich -> classify -> segment.
+"""The job's stages in order: check -> read -> validate -> consolidate -> enrich -> classify -> segment.
 
-`run_pipeline` shows the whole run as three phases, called in order:
+`run_pipeline` shows the whole run as four phases, called in order:
 
-1. `start_orders`: the orders file is read, validated and summed per ID in a forked child,
-   on the second core;
-2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the
-   memberships;
+0. `check_inputs`: both files pass the safety gate and the header check before either is parsed
+   in full, the orders file in its own process (started by `start_orders`), the memberships file
+   here; one error lists every file's header problems;
+1. the orders process goes on: it reads, validates and sums the orders per ID on the second core;
+2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the memberships;
 3. `finish`: waits for the orders summary, then enriches, classifies and segments.
 
 It returns a `Result`; `memberseg.write` turns that into the output files, and
-`memberseg.runner` wraps both in an isolated worker.
+`memberseg.runner` wraps both in an isolated worker. The stages' modules, and pandas with them,
+are imported only inside the phases, after phase 0: a bad file is refused before they load.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from .classify import classify
-from .consolidate import Consolidated, consolidate
-from .enrich import enrich, orders_by_id
 from .errors import InputError
-from .hubspot import export
-from .isolation import Forked, WorkerDied, crash_error
-from .read import HEADER_PROBLEMS, RawTable, both_files_error, read_table
-from .result import Result
+from .headers import both_files_error
+from .isolation import Forked, GoSignal, WorkerDied, crash_error
+from .preview import check_headers
 from .rules import Rules
 from .safety import inspect_file
-from .segment import segment
 from .timing import Progress, no_progress, timed
-from .validate import Validated, validate_memberships, validate_orders
 
-__all__ = ["Result", "run_pipeline", "read_input", "start_orders", "prepare_memberships",
-           "prepare_memberships_or_both_errors", "finish"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .consolidate import Consolidated
+    from .read import RawTable
+    from .result import Result
+    from .validate import Validated
+
+__all__ = ["run_pipeline", "check_inputs", "read_input", "start_orders", "prepare_memberships", "finish"]
 
 
 @dataclass
@@ -51,21 +52,59 @@ class OrdersSummary:
     facts: dict | None = None               # join key, currency: for report.json
 
 
+def check_file(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> tuple[str, InputError | None]:
+    """The safety gate's verdict (an unsafe file raises at once) and the file's header problem, if any."""
+    kind = inspect_file(path, rules.limits, role=role)
+    problem = check_headers(path, kind, role, rules,
+                            on_parse=lambda: progress("parsing", {"file": Path(path).name, "role": role}))
+    return kind, problem
+
+
+def _orders_side(path: Path, rules: Rules, go: GoSignal, progress: Progress) -> OrdersSummary | None:
+    """The orders process: check the file, wait until the memberships file passed its check too, then sum it."""
+    kind, problem = check_file(path, "orders", rules, progress)
+    if problem is not None:
+        raise problem
+    progress("checked", {"role": "orders", "file": path.name})
+    if not go.wait():
+        return None  # the memberships file failed its check; the parent reports both
+    return summarize_orders(path, rules, kind, progress)
+
+
 @dataclass
 class PendingOrders:
-    """The orders summary, being computed in a child process (or, with parallel=False, not yet)."""
+    """The orders file, checked and then summarised in a child process (or, with parallel=False, here)."""
 
     path: Path
     rules: Rules
-    kind: str | None
     progress: Progress
     job: Forked | None
+    go: GoSignal | None
+    kind: str | None = None
+
+    def problem(self) -> InputError | None:
+        """Wait for the orders file's check: None when it passed, else its error."""
+        if self.job is None:
+            self.kind, problem = check_file(self.path, "orders", self.rules, self.progress)
+            return problem
+        if self.job.wait_for("checked"):
+            return None
+        try:
+            self.result()
+        except InputError as problem:
+            return problem
+        raise AssertionError("the orders process ended before its check without an error")  # pragma: no cover
+
+    def proceed(self) -> None:
+        if self.go is not None:
+            self.go.give(True)
 
     def result(self) -> OrdersSummary:
         if self.job is None:
             return summarize_orders(self.path, self.rules, self.kind, self.progress)
         try:
-            return self.job.result()
+            summary: OrdersSummary = self.job.result()
+            return summary
         except WorkerDied as died:
             error = crash_error(died)
             if error is None:
@@ -75,6 +114,8 @@ class PendingOrders:
             self.job = None
 
     def cancel(self) -> None:
+        if self.go is not None:
+            self.go.give(False)
         if self.job is not None:
             self.job.cancel()
             self.job = None
@@ -92,6 +133,8 @@ class PreparedMemberships:
 def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress, *,
                kind: str | None = None) -> RawTable:
     """Read one file; `kind` is the safety gate's verdict when the caller already ran it."""
+    from .read import read_table
+
     kind = kind or inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
     table = read_table(path, kind, role=role, rules=rules, keep_only_fields=(role == "orders"))
@@ -102,6 +145,9 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_prog
 def summarize_orders(path: Path, rules: Rules, kind: str | None = None,
                      progress: Progress = no_progress) -> OrdersSummary:
     """Read, validate and sum the orders file per ID (runs in its own process)."""
+    from .enrich import orders_by_id
+    from .validate import validate_orders
+
     timings: dict[str, float] = {}
     with timed(timings, "reading orders", progress):
         table = read_input(path, "orders", rules, progress, kind=kind)
@@ -113,16 +159,41 @@ def summarize_orders(path: Path, rules: Rules, kind: str | None = None,
                          excluded=validated.excluded, facts=validated.facts)
 
 
-def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True,
-                 kind: str | None = None) -> PendingOrders:
-    """Phase 1: start summarising the orders file on the second core."""
-    job = Forked(summarize_orders, Path(path), rules, kind, progress=progress) if parallel else None
-    return PendingOrders(Path(path), rules, kind, progress, job)
+def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True) -> PendingOrders:
+    """Phase 0 begins: the orders file's process checks it, then (once told to go) summarises it."""
+    if not parallel:
+        return PendingOrders(Path(path), rules, progress, None, None)
+    go = GoSignal()
+    job = Forked(_orders_side, Path(path), rules, go, progress=progress)
+    return PendingOrders(Path(path), rules, progress, job, go)
+
+
+def check_inputs(memberships_path: Path, orders_path: Path, rules: Rules, progress: Progress = no_progress, *,
+                 parallel: bool = True) -> tuple[str, PendingOrders]:
+    """Phase 0: both files through the gate and the header check; one error for both files' problems.
+
+    Returns the memberships file's kind and the orders, which go on to phase 1 on their own."""
+    pending = start_orders(orders_path, rules, progress, parallel=parallel)
+    try:
+        kind, problem = check_file(Path(memberships_path), "memberships", rules, progress)
+        other = pending.problem()
+        if problem is not None and other is not None:
+            raise both_files_error(problem, other)
+        if problem is not None or other is not None:
+            raise problem or other  # type: ignore[misc]
+    except BaseException:
+        pending.cancel()
+        raise
+    pending.proceed()
+    return kind, pending
 
 
 def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress, *,
                         kind: str | None = None) -> PreparedMemberships:
     """Phase 2: read, validate and consolidate the memberships (nothing here needs the orders)."""
+    from .consolidate import consolidate
+    from .validate import validate_memberships
+
     timings: dict[str, float] = {}
     with timed(timings, "reading", progress):
         table = read_input(Path(path), "memberships", rules, progress, kind=kind)
@@ -138,6 +209,12 @@ def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progre
 def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rules, as_of: dt.date,
            progress: Progress = no_progress) -> Result:
     """Phase 3: wait for the orders summary, then enrich, classify and segment."""
+    from .classify import classify
+    from .enrich import enrich
+    from .hubspot import export
+    from .result import Result
+    from .segment import segment
+
     timings = dict(memberships.timings)
     rules = memberships.rules or rules
     with timed(timings, "waiting for orders", progress):
@@ -158,33 +235,12 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
                   timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts or {})
 
 
-def prepare_memberships_or_both_errors(path: Path, pending: PendingOrders, rules: Rules,
-                                       progress: Progress = no_progress, *,
-                                       kind: str | None = None) -> PreparedMemberships:
-    """Phase 2, but when the memberships file's headers are wrong, one error names both files' problems."""
-    try:
-        return prepare_memberships(path, rules, progress, kind=kind)
-    except InputError as problem:
-        if problem.code not in HEADER_PROBLEMS:
-            raise
-        try:
-            pending.result()
-        except InputError as other:
-            raise both_files_error(problem, other) from problem
-        raise
-
-
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = no_progress, *, parallel: bool = True,
-                 kinds: Mapping[str, str] | None = None) -> Result:
-    """Run every stage but writing, in three phases (see the module docstring).
-
-    `kinds` holds the safety gate's verdict per role when the caller gated the files first."""
-    kinds = kinds or {}
-    pending = start_orders(orders_path, rules, progress, parallel=parallel, kind=kinds.get("orders"))
+                 progress: Progress = no_progress, *, parallel: bool = True) -> Result:
+    """Run every stage but writing, in four phases (see the module docstring)."""
+    kind, pending = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
     try:
-        memberships = prepare_memberships_or_both_errors(memberships_path, pending, rules, progress,
-                                                         kind=kinds.get("memberships"))
+        memberships = prepare_memberships(memberships_path, rules, progress, kind=kind)
         return finish(memberships, pending, rules, as_of, progress)
     finally:
-        pending.cancel()  # a no-op once collected; stops the orders reader if the memberships failed first
+        pending.cancel()  # a no-op once collected; stops the orders process if the memberships failed first

@@ -24,9 +24,8 @@ from zoneinfo import ZoneInfo
 
 from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
-from .job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, ROLES, WORKBOOK_NAME
+from .job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
 from .rules import Rules, load_rules
-from .safety import inspect_file
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
@@ -63,16 +62,15 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
          report: Callable[[str, dict], None]) -> list[str]:
-    """The whole job: the safety gate on both files, every stage, then the outputs.
+    """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs.
 
-    The gate runs before pandas and numpy are imported, so a bad file is refused at once
-    (see `memberseg.pipeline` for the stages' phases)."""
-    paths = dict(zip(ROLES, (memberships, orders), strict=True))
-    kinds = {role: inspect_file(path, rules.limits, role=role) for role, path in paths.items()}
-    from .pipeline import run_pipeline  # the heavy imports, once both files passed the gate
+    Both files pass the safety gate and the header check before pandas and numpy are imported,
+    so a bad file is refused at once."""
+    from .pipeline import run_pipeline
+
+    result = run_pipeline(memberships, orders, rules, as_of, report)
     from .write import write_outputs
 
-    result = run_pipeline(memberships, orders, rules, as_of, report, kinds=kinds)
     return write_outputs(result, staging, report)
 
 

@@ -1,0 +1,255 @@
+"""Stage 1a: check a file's headers from its first rows, before it is parsed in full.
+
+`check_headers` runs right after the safety gate passed the file. It reads only the header search
+window (`inputs.header_search_rows` rows of each sheet) and matches it as `memberseg.read` will:
+
+- .xlsx: the start of each sheet's XML, and of the shared strings up to the last one those rows
+  use, go through the standard library's XML pull parser, which stops there;
+- CSV: the first 256 KB;
+- .xls (at most 65,536 rows): calamine reads the sheet, as the full read will.
+
+Text and booleans come back as calamine gives them; numbers are floats (a date cell in a header
+row shows as its serial number). When the first rows are too large to preview, the check is left
+to the full read. No pandas or numpy here.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import html
+import posixpath
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from .errors import InputError
+from .headers import CSV_SAMPLE_BYTES, candidate_profiles, find_header, missing_column_error, sniff_delimiter
+from .rules import Rules
+
+Sheets = list[tuple[str | None, list[list[Any]]]]
+CSV_PREVIEW_BYTES = 4 * CSV_SAMPLE_BYTES    # at least CSV_SAMPLE_BYTES characters, whatever the encoding
+XML_BLOCK_BYTES = 64 * 1024
+MAX_PREVIEW_XML_BYTES = 16 * 1024 * 1024    # per part; beyond it the full read finds the header
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+class _TooLarge(Exception):
+    """The first rows do not fit the preview budget."""
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _column(ref: str) -> int | None:
+    """0-based column of a cell reference such as "AB12"."""
+    number = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        number = number * 26 + (ord(char.upper()) - 64)
+    return number - 1 if number else None
+
+
+def _pull(zf: zipfile.ZipFile, part: str) -> Iterator[ElementTree.Element]:
+    """The part's elements as they end, read block by block (never the whole part).
+
+    Plain ElementTree is safe here: the gate refused any part with a document type declaration,
+    which entity-expansion and external-entity attacks need."""
+    parser = ElementTree.XMLPullParser(events=("end",))
+    read = 0
+    with zf.open(part) as stream:
+        while block := stream.read(XML_BLOCK_BYTES):
+            read += len(block)
+            if read > MAX_PREVIEW_XML_BYTES:
+                raise _TooLarge
+            parser.feed(block)
+            for event in parser.read_events():
+                yield event[1]  # type: ignore[misc]  # "end" events carry an Element
+
+
+def _text_of(element: ElementTree.Element) -> str:
+    """The text of a shared or inline string: its <t> runs, without phonetic (<rPh>) runs."""
+    parts = []
+    for child in element:
+        name = _local(child.tag)
+        if name == "t":
+            parts.append(child.text or "")
+        elif name == "r":
+            parts.extend(grand.text or "" for grand in child if _local(grand.tag) == "t")
+    return "".join(parts)
+
+
+def _cell_value(cell: ElementTree.Element) -> tuple[Any, int | None]:
+    """(value, shared-string index or None) of one <c> element."""
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        inline = next((child for child in cell if _local(child.tag) == "is"), None)
+        return ("" if inline is None else _text_of(inline)), None
+    value = next((child.text for child in cell if _local(child.tag) == "v"), None)
+    if value is None:
+        return "", None
+    if kind == "s":
+        return "", int(value)
+    if kind == "b":
+        return value.strip() == "1", None
+    if kind in ("str", "e", "d"):
+        return value, None
+    return float(value), None
+
+
+def _sheet_rows(zf: zipfile.ZipFile, part: str, rows: int) -> tuple[list[list[Any]], list[tuple[int, int, int]]]:
+    """The first `rows` rows, dense from A1, and where shared strings go: (row, column, index)."""
+    found: dict[int, dict[int, Any]] = {}
+    shared: list[tuple[int, int, int]] = []
+    row_number = 0
+    for element in _pull(zf, part):
+        name = _local(element.tag)
+        if name == "sheetData":
+            break
+        if name != "row":
+            continue
+        row_number = int(element.get("r") or row_number + 1)
+        if row_number > rows:
+            break
+        cells: dict[int, Any] = {}
+        position = -1
+        for cell in element:
+            if _local(cell.tag) != "c":
+                continue
+            ref = cell.get("r")
+            column = _column(ref) if ref else None
+            position = position + 1 if column is None else column
+            value, index = _cell_value(cell)
+            cells[position] = value
+            if index is not None:
+                shared.append((row_number, position, index))
+        found[row_number] = cells
+        element.clear()
+    height = max(found, default=0)
+    width = max((max(cells, default=-1) + 1 for cells in found.values()), default=0)
+    grid = [[found.get(r, {}).get(c, "") for c in range(width)] for r in range(1, height + 1)]
+    return grid, shared
+
+
+def _shared_strings(zf: zipfile.ZipFile, part: str | None, last: int) -> list[str]:
+    strings: list[str] = []
+    if part is None or part not in zf.NameToInfo:
+        return strings
+    for element in _pull(zf, part):
+        if _local(element.tag) == "si":
+            strings.append(_text_of(element))
+            element.clear()
+            if len(strings) > last:
+                break
+    return strings
+
+
+def _small_part(zf: zipfile.ZipFile, part: str) -> ElementTree.Element:
+    with zf.open(part) as stream:
+        text = stream.read(MAX_PREVIEW_XML_BYTES + 1)
+    if len(text) > MAX_PREVIEW_XML_BYTES:
+        raise _TooLarge
+    return ElementTree.fromstring(text)  # noqa: S314 - every DTD was refused by the gate (see _pull)
+
+
+def _parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str]], str | None]:
+    """[(sheet name, part)] in the workbook's order, and the shared strings part."""
+    def target(value: str) -> str:
+        return value.lstrip("/") if value.startswith("/") else posixpath.normpath("xl/" + value)
+
+    rels = _small_part(zf, "xl/_rels/workbook.xml.rels")
+    by_id, shared = {}, None
+    for rel in rels:
+        kind, where = rel.get("Type", ""), rel.get("Target", "")
+        if kind.endswith("/sharedStrings"):
+            shared = target(where)
+        by_id[rel.get("Id")] = target(where)
+    workbook = _small_part(zf, "xl/workbook.xml")
+    sheets = [(html.unescape(sheet.get("name", "")), by_id.get(sheet.get(_REL_NS + "id"), ""))
+              for sheet in workbook.iter() if _local(sheet.tag) == "sheet"]
+    return sheets, shared
+
+
+def _chosen(names: list[str], sheet: str | None, role: str, file: str) -> list[str]:
+    if sheet is None:
+        return names
+    if sheet not in names:
+        raise InputError("sheet_not_found", f"The {role} file '{file}' has no sheet named "
+                         f"'{sheet}'. Its sheets are: {', '.join(names)}.", file=file)
+    return [sheet]
+
+
+def _xlsx(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
+    with zipfile.ZipFile(path) as zf:
+        parts, shared_part = _parts(zf)
+        by_name = dict(parts)
+        previews: Sheets = []
+        for name in _chosen([name for name, _ in parts], sheet, role, path.name):
+            part = by_name[name]
+            grid, shared = _sheet_rows(zf, part, rows) if part in zf.NameToInfo else ([], [])
+            if shared:
+                strings = _shared_strings(zf, shared_part, max(index for _, _, index in shared))
+                for row, column, index in shared:
+                    grid[row - 1][column] = strings[index] if index < len(strings) else ""
+            previews.append((name, grid))
+        return previews
+
+
+def _xls(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
+    import python_calamine  # only for the legacy format, whose sheets are small
+
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    return [(name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)[:rows])
+            for name in _chosen(workbook.sheet_names, sheet, role, path.name)]
+
+
+def _csv(path: Path, rows: int) -> Sheets:
+    with path.open("rb") as stream:
+        head = stream.read(CSV_PREVIEW_BYTES)
+    try:  # as `read.decode_text`, on a prefix that may end inside a character
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+    sample = text[:CSV_SAMPLE_BYTES]
+    delimiter = sniff_delimiter(sample)
+    return [(None, list(csv.reader(sample.splitlines()[: max(rows, 1)], delimiter=delimiter)))]
+
+
+def first_rows(path: Path, kind: str, role: str, *, sheet: str | None, rows: int) -> Sheets | None:
+    """The first `rows` rows of each candidate sheet; None when they cannot be read cheaply."""
+    if kind == "csv":
+        return _csv(path, rows)
+    try:
+        return _xls(path, role, sheet, rows) if kind == "xls" else _xlsx(path, role, sheet, rows)
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001 - malformed or too large: the full read decides, and names the problem
+        return None
+
+
+def check_headers(path: Path, kind: str, role: str, rules: Rules,
+                  on_parse: Callable[[], None] | None = None) -> InputError | None:
+    """The file's header problem (no column for a required field, no such sheet, ...), or None.
+
+    `on_parse` is called before a spreadsheet library reads the file (.xls), so that a reader
+    that aborts is blamed on the file."""
+    path = Path(path)
+    try:
+        choices = candidate_profiles(rules, role)
+        if kind == "xls" and on_parse is not None:
+            on_parse()
+        sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
+                            rows=rules.inputs.header_search_rows)
+    except InputError as problem:
+        return problem
+    if sheets is None:
+        return None
+    header, best = find_header(sheets, choices, rules.inputs.header_search_rows)
+    return None if header is not None else missing_column_error(role, path.name, best)
+
+
+__all__ = ["check_headers", "first_rows"]

@@ -1,0 +1,160 @@
+"""Both files' headers are checked from their first rows, before either is parsed in full.
+
+The preview reader (`memberseg.preview`) must see the header search window exactly as calamine,
+the full reader, does; and a header problem in either file must be reported, for both files at
+once, without the full read starting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pytest
+import python_calamine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import memberseg.preview
+import memberseg.read
+from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, membership, order, write_csv, write_xlsx
+from memberseg.errors import InputError
+from memberseg.pipeline import run_pipeline
+from memberseg.preview import check_headers, first_rows
+from memberseg.rules import load_rules
+
+AS_OF = dt.date(2026, 11, 15)
+RULES = load_rules()
+
+
+def _calamine_rows(path: Path, rows: int) -> list:
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    return [(name, book.get_sheet_by_name(name).to_python(skip_empty_area=False)[:rows]) for name in book.sheet_names]
+
+
+def _trim(sheets: list) -> list:
+    """Rows without trailing blanks, and no trailing blank rows: calamine pads to the used range."""
+    trimmed = []
+    for name, grid in sheets:
+        rows = []
+        for row in grid:
+            row = list(row)
+            while row and row[-1] == "":
+                row.pop()
+            rows.append(row)
+        while rows and not rows[-1]:
+            rows.pop()
+        trimmed.append((name, rows))
+    return trimmed
+
+
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+cell = st.one_of(st.none(), text, st.booleans(), st.integers(-10**6, 10**6).map(float),
+                 st.floats(allow_nan=False, allow_infinity=False, width=32).map(float))
+grid = st.lists(st.lists(cell, max_size=6), min_size=1, max_size=8)
+
+
+def _write_openpyxl(path: Path, rows: list, title_rows: int) -> Path:
+    """openpyxl writes shared strings and explicit cell references (xlsxwriter: inline strings in tests)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Data"
+    for r, row in enumerate(rows, start=1 + title_rows):
+        for c, value in enumerate(row, start=1):
+            if value is not None and value != "":
+                sheet.cell(row=r, column=c, value=value)
+    book.create_sheet("Notes").cell(row=2, column=2, value="see Data")
+    book.save(path)
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=grid, title_rows=st.integers(0, 3), window=st.integers(1, 12), writer=st.sampled_from(["openpyxl",
+                                                                                                  "xlsxwriter"]))
+def test_the_preview_sees_the_first_rows_as_calamine_does(tmp_path_factory, rows, title_rows, window, writer):
+    path = tmp_path_factory.mktemp("preview") / "file.xlsx"
+    if writer == "openpyxl":
+        _write_openpyxl(path, rows, title_rows)
+    else:
+        write_xlsx(path, [], rows, sheet="Data", title_rows=["Title"] * title_rows, sheets_before=["Notes"])
+    preview = first_rows(path, "xlsx", "memberships", sheet=None, rows=window)
+    assert preview is not None
+    assert _trim(preview) == _trim(_calamine_rows(path, window))
+
+
+def test_the_preview_of_a_csv_is_its_first_lines(tmp_path):
+    path = write_csv(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [membership("1", "Müller GmbH", "2026-01-01",
+                                                                         "2027-01-01")], delimiter=";")
+    [(sheet, rows)] = first_rows(path, "csv", "memberships", sheet=None, rows=20)
+    assert sheet is None and rows[0] == MEMBERSHIP_HEADERS and rows[1][1] == "Müller GmbH"
+
+
+def test_a_named_sheet_that_is_missing_is_a_header_problem(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS, [], sheet="Members")
+    rules = load_rules(overlay={"inputs": {"memberships": {"sheet": "Export"}}})
+    problem = check_headers(path, "xlsx", "memberships", rules)
+    assert problem is not None and problem.code == "sheet_not_found" and "Members" in problem.message
+
+
+def test_first_rows_too_large_to_preview_leave_the_check_to_the_full_read(tmp_path, monkeypatch):
+    path = write_xlsx(tmp_path / "m.xlsx", ["Cust ID", "Customer Name"], [["1", "A"]])
+    monkeypatch.setattr(memberseg.preview, "MAX_PREVIEW_XML_BYTES", 16)
+    assert first_rows(path, "xlsx", "memberships", sheet=None, rows=20) is None
+    assert check_headers(path, "xlsx", "memberships", RULES) is None
+    with pytest.raises(InputError) as caught:   # the full read still finds the problem
+        run_pipeline(path, write_xlsx(tmp_path / "o.xlsx", ORDER_HEADERS, [order("1", 5, dt.date(2026, 1, 1), "A")]),
+                     RULES, AS_OF, parallel=False)
+    assert caught.value.code == "missing_column" and "expiration_date" in caught.value.message
+
+
+@pytest.fixture
+def no_full_read(monkeypatch):
+    """Fail the test if either file is parsed in full (forked children inherit the patch)."""
+    def parsed_in_full(path, *args, **kwargs):
+        raise AssertionError(f"{Path(path).name} was parsed in full before the header check failed")
+    monkeypatch.setattr(memberseg.read, "read_table", parsed_in_full)
+
+
+def _bad_members(tmp_path: Path, suffix: str) -> Path:
+    headers, rows = ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "2026-01-01"]] * 50
+    writer = write_xlsx if suffix == ".xlsx" else write_csv
+    return writer(tmp_path / f"members{suffix}", headers, rows)
+
+
+def _bad_orders(tmp_path: Path, suffix: str) -> Path:
+    writer = write_xlsx if suffix == ".xlsx" else write_csv
+    return writer(tmp_path / f"orders{suffix}", ["Sold-To Party", "Totl"], [["1", "5"]] * 50)
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["orders-in-a-child", "in-process"])
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_both_files_header_problems_come_in_one_error_before_any_full_parse(tmp_path, no_full_read, parallel,
+                                                                            suffix):
+    members, orders = _bad_members(tmp_path, suffix), _bad_orders(tmp_path, suffix)
+    with pytest.raises(InputError) as caught:
+        run_pipeline(members, orders, RULES, AS_OF, parallel=parallel)
+    problems = caught.value.details["problems"]
+    assert [p["file"] for p in problems] == [members.name, orders.name]
+    assert "expiration_date" in problems[0]["message"] and "order_value" in problems[1]["message"]
+    assert "closest header" not in problems[1]["message"]  # 'Totl' shares no word stem with the aliases
+    assert "inputs.orders.fields.order_value.aliases" in problems[1]["message"]
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["orders-in-a-child", "in-process"])
+def test_an_orders_header_problem_is_reported_before_the_memberships_are_read(tmp_path, no_full_read, parallel):
+    members = write_xlsx(tmp_path / "members.xlsx", MEMBERSHIP_HEADERS,
+                         [membership("1", "A", dt.date(2026, 1, 1), dt.date(2027, 1, 1))])
+    orders = _bad_orders(tmp_path, ".xlsx")
+    with pytest.raises(InputError) as caught:
+        run_pipeline(members, orders, RULES, AS_OF, parallel=parallel)
+    assert caught.value.file == orders.name and caught.value.code == "missing_column"
+    assert "problems" not in caught.value.details
+
+
+def test_good_headers_go_on_to_the_full_read(tmp_path):
+    members = write_xlsx(tmp_path / "members.xlsx", MEMBERSHIP_HEADERS,
+                         [membership("1", "A", dt.date(2026, 1, 1), dt.date(2027, 1, 1))])
+    orders = write_xlsx(tmp_path / "orders.xlsx", ORDER_HEADERS, [order("1", 5, dt.date(2026, 2, 1), "A")])
+    result = run_pipeline(members, orders, RULES, AS_OF)
+    assert len(result.members) == 1 and result.members["order_count"].tolist() == [1]
