@@ -17,6 +17,7 @@ import openpyxl
 import pandas as pd
 
 from memberseg.workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, raw_column
+from memberseg.write import _date_column
 
 
 def _write(tmp_path: Path, columns: list[Column], rows: int, **kwargs) -> openpyxl.Workbook:
@@ -121,6 +122,22 @@ def test_raw_columns_keep_each_cells_type(tmp_path: Path) -> None:
     assert not ws["B2"].is_date and not ws["B4"].is_date
     assert [ws["C2"].value, ws["C3"].value, ws["C4"].value] == [True, "=SUM(A1)", 4]
     assert ws["C3"].data_type == "s"
+
+
+def test_a_recognised_date_column_writes_parsed_dates_and_keeps_the_text_that_did_not_parse(tmp_path: Path) -> None:
+    parsed = pd.to_datetime(pd.Series(["2024-02-29", None, "1999-12-31", None])).to_numpy()
+    all_parsed = _date_column("Created", np.array(["29.02.2024", "", dt.date(1999, 12, 31), None], dtype=object), parsed)
+    partly = _date_column("Expires", np.array(["29.02.2024", "N/A", "1999-12-31", None], dtype=object), parsed)
+    blank = _date_column("Start", np.array(["", None, "", None], dtype=object), np.full(4, np.datetime64("NaT", "ns")))
+    assert all_parsed.kind == "date"   # typed straight from the parsed values
+    book = _write(tmp_path, [all_parsed, partly, blank], 4)
+    rows = [[c.value for c in row] for row in book["Data"].iter_rows(min_row=2, max_row=5)]
+    assert rows == [[dt.datetime(2024, 2, 29), dt.datetime(2024, 2, 29), None],
+                    [None, "N/A", None],
+                    [dt.datetime(1999, 12, 31), dt.datetime(1999, 12, 31), None],
+                    [None, None, None]]
+    ws = book["Data"]
+    assert ws["A2"].number_format == "yyyy-mm-dd" and ws["B4"].is_date and ws["B3"].data_type == "s"
 
 
 def test_repeated_headers_are_numbered_and_an_empty_table_keeps_its_header(tmp_path: Path) -> None:

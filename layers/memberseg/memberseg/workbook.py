@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +52,8 @@ def excel_serials(series: pd.Series) -> np.ndarray:
 
 def _text(values: pd.Series) -> pd.Series:
     """Object strings, None where blank."""
-    values = pd.Series(values, dtype=object).reset_index(drop=True)
-    return values.where(values.notna(), None)
+    cells = pd.Series(values, dtype=object).to_numpy()
+    return pd.Series(np.where(pd.isna(cells), None, cells), dtype=object)
 
 
 def column(header: str, kind: Kind, series: pd.Series, width: float = 14) -> Column:
@@ -82,11 +83,14 @@ _TEXT, _NUMBERS, _DATES = {"string", "empty"}, {"floating", "integer", "mixed-in
 
 def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
     """A column of the input file, as the file holds it; a typed column when the column is uniform."""
-    series = pd.Series(cells, dtype=object)
-    present = series.notna() & series.ne("")
-    inferred = pd.api.types.infer_dtype(series[present], skipna=True)
+    cells = np.asarray(cells, dtype=object)
+    present = pd.notna(cells) & (cells != "")  # NumPy's elementwise != on objects: pandas' .ne is far slower
+    inferred = pd.api.types.infer_dtype(cells[present], skipna=True)
     if inferred in _TEXT:
-        return Column(header, "text", _text(series.where(present)), width)
+        text = cells.copy()
+        text[~present] = None
+        return Column(header, "text", pd.Series(text, dtype=object), width)
+    series = pd.Series(cells, dtype=object)
     if inferred in _NUMBERS:
         return Column(header, "number", series.where(present).astype(float).to_numpy(), width)
     if inferred in _DATES:
@@ -97,6 +101,19 @@ def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
         # See the module docstring: the writer would put a date format on the numbers too.
         values = values.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
     return Column(header, "raw", values.astype(object), width)
+
+
+def _text_lengths(values: pd.Series) -> np.ndarray:
+    """Each cell's length in characters; 0 for a cell that is not text."""
+    cells = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in _TEXT:
+        is_text = pd.notna(cells)
+    else:
+        is_text = np.fromiter(map(isinstance, cells, repeat(str)), dtype=bool, count=len(cells))
+    lengths = np.zeros(len(cells), dtype=np.int64)
+    # len over the text cells only: pandas' .str.len() does the same call with a type check per cell.
+    lengths[is_text] = np.fromiter(map(len, cells[is_text]), dtype=np.int64, count=int(is_text.sum()))
+    return lengths
 
 
 def unique_headers(headers: list[str]) -> list[str]:
@@ -147,13 +164,11 @@ class WorkbookWriter:
         return pd.DataFrame(data, columns=headers), formats
 
     def _fit_text(self, values: pd.Series) -> pd.Series:
-        lengths = values.str.len() if pd.api.types.infer_dtype(values, skipna=True) in _TEXT \
-            else values.map(lambda v: len(v) if isinstance(v, str) else 0)
-        long = (lengths > EXCEL_MAX_STRING).to_numpy(dtype=bool)
+        long = _text_lengths(values) > EXCEL_MAX_STRING
         if long.any():
             self.truncated_cells += int(long.sum())
             values = values.copy()
-            values[long] = values[long].map(lambda v: v[:EXCEL_MAX_STRING])
+            values[long] = values[long].str.slice(stop=EXCEL_MAX_STRING)
         return values
 
     def table(self, name: str, columns: list[Column], rows: int) -> list[str]:

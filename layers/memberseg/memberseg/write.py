@@ -20,7 +20,7 @@ from .result import Result
 from .rules import MEMBER_ADDED_COLUMNS, Rules
 from .timing import Progress, no_progress, timed
 from .validate import Validated
-from .workbook import Column, Kind, WorkbookWriter, column, raw_column
+from .workbook import Column, Kind, WorkbookWriter, column, excel_serials, raw_column
 
 WORKBOOK_NAME = "membership_segments.xlsx"
 PROPERTIES_NAME = "hubspot_properties.json"
@@ -44,13 +44,21 @@ def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
         if position == id_position:
             columns.append(column(header, "text", ids.reset_index(drop=True), 14))
         elif position in dates and typed is not None:
-            parsed = pd.Series(typed[dates[position]].to_numpy())
-            raw = pd.Series(cells, dtype=object)
-            usable = parsed.notna() & raw.notna() & raw.ne("")
-            columns.append(raw_column(header, np.where(usable, parsed.astype(object), cells)))
+            columns.append(_date_column(header, cells, typed[dates[position]].to_numpy()))
         else:
             columns.append(raw_column(header, cells))
     return columns
+
+
+def _date_column(header: str, cells: np.ndarray, parsed: np.ndarray) -> Column:
+    """A recognised date column: the parsed dates where the file had a cell, the file's own cell elsewhere."""
+    present = pd.notna(cells) & (cells != "")
+    usable = present & ~pd.isna(parsed)
+    if usable.any() and not (present & ~usable).any() and parsed.dtype.kind == "M":
+        # Every cell the file holds parsed: a plain date column, straight from the parsed values (what
+        # raw_column makes of the same dates as objects, without building a Timestamp per cell).
+        return Column(header, "date", np.where(usable, excel_serials(parsed), np.nan), 16)
+    return raw_column(header, np.where(usable, pd.Series(parsed).astype(object), cells))
 
 
 def _member_columns(result: Result) -> list[Column]:
