@@ -2,7 +2,17 @@
 
 import pytest
 
-from builders import MEMBERSHIP_HEADERS, d, membership, rules_with, run_rows, write_csv, write_xlsx
+from builders import (
+    MEMBERSHIP_HEADERS,
+    ORDER_HEADERS,
+    d,
+    membership,
+    order,
+    rules_with,
+    run_rows,
+    write_csv,
+    write_xlsx,
+)
 from memberseg.errors import InputError
 from memberseg.pipeline import read_input
 from memberseg.rules import load_rules
@@ -68,6 +78,20 @@ def test_blank_rows_inside_the_data_are_skipped_and_not_counted(tmp_path):
     table = read(write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS, rows))
     assert table.rows_in == 2
     assert table.rows.tolist() == [2, 5]   # Excel's own row numbers
+
+
+@pytest.mark.parametrize("write", [write_xlsx, write_csv])
+def test_orders_row_with_cells_only_in_an_unused_column_is_no_blank_row(tmp_path, write):
+    """Orders keep only their fields' columns, but a row is blank only when every column of the sheet is."""
+    rows = [order(1, 10.0, d("2024-01-01"), "Acme") + [None, None],
+            [None, None, None, None, None, "call back"],
+            [None] * 6,
+            order(2, 20.0, d("2024-02-01"), "Beta") + ["note", None]]
+    path = write(tmp_path / f"o.{'xlsx' if write is write_xlsx else 'csv'}", ORDER_HEADERS + ["Notes", ""], rows)
+    table = read_input(path, "orders", load_rules())
+    assert table.headers == ORDER_HEADERS
+    assert table.rows.tolist() == [2, 3, 5]
+    assert table.column("customer_id").tolist()[1] in ("", None)
 
 
 def test_missing_required_column_message(tmp_path):

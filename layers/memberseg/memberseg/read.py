@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,20 +69,50 @@ class RawTable:
         return None if position is None else self.frame[position]
 
 
-def _to_columns(data: list[list[object]] | pd.DataFrame, width: int) -> list[np.ndarray]:
-    """Column arrays of raw cells, padded to `width` with blanks."""
-    if isinstance(data, pd.DataFrame):
-        columns = [data[name].to_numpy(dtype=object) for name in data.columns]
-    elif data:
-        grid = np.empty((len(data), len(data[0])), dtype=object)
-        grid[:] = data  # calamine rows are all the sheet's width; this is far faster than zip(*rows)
-        columns = [np.ascontiguousarray(grid[:, j]) for j in range(grid.shape[1])]
-        del grid
-    else:
-        columns = []
-    length = len(data)
-    columns += [np.full(length, "", dtype=object) for _ in range(width - len(columns))]
-    return columns
+class _Columns:
+    """The raw cells of the data rows, one column at a time, padded to `width` with blanks.
+
+    A column is only taken out of the rows when asked for: an orders file keeps a few of its columns.
+    """
+
+    def __init__(self, data: list[list[object]] | pd.DataFrame, width: int):
+        self.data, self.length = data, len(data)
+        self.present = len(data.columns) if isinstance(data, pd.DataFrame) else len(data[0]) if data else 0
+        self.width = max(width, self.present)
+        self._taken: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, position: int) -> np.ndarray:
+        if position not in self._taken:
+            self._taken[position] = self._cells(position, None)
+        return self._taken[position]
+
+    def at(self, position: int, rows: np.ndarray) -> np.ndarray:
+        """The column's cells in the given rows only."""
+        if position in self._taken:
+            return self._taken[position][rows]
+        return self._cells(position, rows)
+
+    def _cells(self, position: int, rows: np.ndarray | None) -> np.ndarray:
+        count = self.length if rows is None else len(rows)
+        if position >= self.present:
+            return np.full(count, "", dtype=object)
+        if isinstance(self.data, pd.DataFrame):
+            cells = self.data.iloc[:, position].to_numpy(dtype=object)
+            return cells if rows is None else cells[rows]
+        # calamine rows are all the sheet's width; one C-level pass per column, no row-by-column grid
+        source = self.data if rows is None else map(self.data.__getitem__, rows)
+        return np.fromiter(map(operator.itemgetter(position), source), dtype=object, count=count)
+
+    def blank_rows(self, first: list[int]) -> np.ndarray:
+        """Rows with no cell in any column; the columns in `first` are checked first, later ones only
+        on the rows still blank."""
+        blank = np.ones(self.length, dtype=bool)
+        for position in first + sorted(set(range(self.width)) - set(first)):
+            candidates = np.flatnonzero(blank)
+            if not len(candidates):
+                break
+            blank[candidates] = _is_empty(self.at(position, candidates))
+        return blank
 
 
 def _is_empty(cells: np.ndarray) -> np.ndarray:
@@ -90,25 +121,25 @@ def _is_empty(cells: np.ndarray) -> np.ndarray:
 
 def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, data: list[list[object]] | pd.DataFrame,
            first_data_row: int, keep_only_fields: bool, limits: Limits) -> RawTable:
-    width = max(len(header.cells), len(data.columns) if isinstance(data, pd.DataFrame) else
-                max((len(row) for row in data[:1]), default=0))
-    columns = _to_columns(data, width)
-    del data
+    columns = _Columns(data, len(header.cells))
+    width = columns.width
     headers = [str(cell).strip() if cell not in (None, "") else "" for cell in header.cells]
     headers += [""] * (width - len(headers))
-    empty = [_is_empty(cells) for cells in columns]
-    # A fully blank row inside the data is skipped and not counted.
-    blank = np.logical_and.reduce(empty) if empty else np.zeros(0, dtype=bool)
     fields = dict(header.found)
     if keep_only_fields:
         keep = sorted(set(fields.values()))
     else:  # a column with neither header nor data is an artefact of the sheet's used range
-        keep = [p for p in range(width) if headers[p] or not empty[p].all()]
+        keep = [p for p in range(width) if headers[p] or not _is_empty(columns[p]).all()]
+    # A fully blank row inside the data is skipped and not counted.
+    blank = columns.blank_rows(keep) if width else np.zeros(0, dtype=bool)
     rows = np.arange(first_data_row, first_data_row + len(blank))[~blank]
     if len(rows) > limits.max_rows:
         raise InputError("too_many_rows", f"{describe_file(role, file, sheet)} has {len(rows):,} data rows; "
                          f"the limit is {limits.max_rows:,}.", file=file, sheet=sheet)
-    frame = pd.DataFrame({new: columns[old][~blank] for new, old in enumerate(keep)}, dtype=object)
+    some_blank = bool(blank.any())
+    frame = pd.DataFrame({new: columns[old][~blank] if some_blank else columns[old] for new, old in enumerate(keep)},
+                         dtype=object)
+    del columns, data
     position_of = {old: new for new, old in enumerate(keep)}
     kept_headers = [headers[p] or f"Column {_column_letter(p)}" for p in keep]
     assert header.spec is not None  # noqa: S101 - set by find_header

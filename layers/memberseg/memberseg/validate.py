@@ -19,6 +19,7 @@ from .read import RawTable
 from .rules import RenewalTest, RoleSpec, Rules
 from .values import (
     ZERO_DECIMAL_CURRENCIES,
+    cell_kinds,
     currency_codes_in_text,
     date_order_votes,
     decimal_separator_votes,
@@ -166,12 +167,16 @@ def _names(table: RawTable) -> tuple[pd.Series, pd.Series, pd.Series]:
     """customer_name (or first + last name), first name, last name."""
     first, last = _text_of(table, "first_name"), _text_of(table, "last_name")
     raw = table.column("customer_name")
-    composed = (first.fillna("") + " " + last.fillna("")).str.strip()
-    composed = composed.where(composed.ne(""), pd.NA)
+    has_parts = table.column("first_name") is not None or table.column("last_name") is not None
+    if has_parts:
+        composed = (first.fillna("") + " " + last.fillna("")).str.strip()
+        composed = composed.where(composed.ne(""), pd.NA)
+    else:  # nothing to compose from: skip a million empty concatenations
+        composed = _empty_text(table.frame.index)
     if raw is None:
         return composed, first, last
     names = to_text(raw)
-    if table.column("first_name") is not None or table.column("last_name") is not None:
+    if has_parts:
         names = names.fillna(composed)
     return names, first, last
 
@@ -199,7 +204,8 @@ def _split(frame: pd.DataFrame, reason: pd.Series, excluded_reason: pd.Series) -
     columns = ["row", "customer_id", "customer_name"]
     rejected = frame.loc[bad, columns].assign(reason=reason[bad])
     excluded = frame.loc[out, columns].assign(reason=excluded_reason[out])
-    return Validated(valid=frame.loc[~bad & ~out], rejected=rejected.reset_index(drop=True),
+    kept = ~bad & ~out
+    return Validated(valid=frame if kept.all() else frame.loc[kept], rejected=rejected.reset_index(drop=True),
                      excluded=excluded.reset_index(drop=True))
 
 
@@ -354,23 +360,32 @@ def _order_level(table: RawTable) -> None:
     table.frame["__order_head"] = ~key.duplicated()
 
 
-def _amounts(table: RawTable, spec: RoleSpec, decimal: str) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(amount before refunds, its raw cells, refunded amount) with zero-decimal currencies read right."""
+@dataclass
+class _Amounts:
+    value: pd.Series      # amount before refunds
+    raw: pd.Series        # its raw cells
+    kinds: pd.Series      # cell_kinds of `raw`, computed once for every parser of the column
+    refunded: pd.Series   # refunded amount
+
+
+def _amounts(table: RawTable, spec: RoleSpec, decimal: str) -> _Amounts:
+    """The order amounts and refunds, with their raw cells."""
     value_raw = table.column("order_value")
     assert value_raw is not None  # noqa: S101 - a required field
     if spec.last_amount_wins:
         value_raw = last_amount(value_raw)
-    value = to_money(value_raw, decimal)
+    kinds = cell_kinds(value_raw)
+    value = to_money(value_raw, decimal, kinds)
     refunded_raw = table.column("refunded_value")
     refunded = (to_money(refunded_raw, decimal).fillna(0.0) if refunded_raw is not None
                 else pd.Series(0.0, index=value.index))
-    return value, value_raw, refunded
+    return _Amounts(value, value_raw, kinds, refunded)
 
 
-def _currencies(table: RawTable, value_raw: pd.Series) -> pd.Series:
+def _currencies(table: RawTable, amounts: _Amounts) -> pd.Series:
+    in_text = currency_codes_in_text(amounts.raw, amounts.kinds)
     column = table.column("currency")
-    codes = to_text(column).str.upper() if column is not None else _empty_text(table.frame.index)
-    return codes.fillna(currency_codes_in_text(value_raw))
+    return to_text(column).str.upper().fillna(in_text) if column is not None else in_text
 
 
 def _convert(currency: pd.Series, amounts: pd.Series, rules: Rules, index: pd.Index) -> tuple[pd.Series, pd.Series,
@@ -411,13 +426,14 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     id_parts = ids_with_keys(table.column("customer_id")) if table.column("customer_id") is not None else \
         pd.DataFrame({"text": _empty_text(index), "key": _empty_text(index)})
     names, _, _ = _names(table)
-    value, value_raw, refunded = _amounts(table, spec, locale["decimal_separator"])
-    currency = _currencies(table, value_raw)
+    amounts = _amounts(table, spec, locale["decimal_separator"])
+    value, value_raw, refunded = amounts.value, amounts.raw, amounts.refunded
+    currency = _currencies(table, amounts)
     zero_decimal = currency.isin(ZERO_DECIMAL_CURRENCIES)
-    if zero_decimal.any():
+    if zero_decimal.any():  # zero-decimal currencies' "1.000" is a thousand
         grouped = zero_decimal_amounts(value_raw)
         value = value.mask(zero_decimal & grouped.notna(), grouped)
-    value_blank = is_blank(value_raw)
+    value_blank = is_blank(value_raw, amounts.kinds)
     date_raw = table.column("order_date")
     order_date = (to_dates(date_raw, locale["date_order"]) if date_raw is not None
                   else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))

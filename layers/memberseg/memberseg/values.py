@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import unicodedata
 
 import numpy as np
@@ -42,23 +43,35 @@ def per_unique(parse):
     return functools.wraps(parse)(wrapper)
 
 
+# What a cell holds, by its exact Python type (bool, Decimal, None, ... are OTHER).
+OTHER, TEXT, NUMBER, DATETIME = 0, 1, 2, 3
+_KIND_OF_TYPE = {str: TEXT, float: NUMBER, int: NUMBER, np.float64: NUMBER, np.int64: NUMBER,
+                 dt.datetime: DATETIME, dt.date: DATETIME, pd.Timestamp: DATETIME}
+
+
 def cell_kinds(values: pd.Series) -> pd.Series:
-    """The Python type of each cell: one cheap pass, so the parsers can branch per column."""
-    return values.map(type)
+    """Each cell's kind (TEXT, NUMBER, DATETIME or OTHER): one cheap pass, so the parsers can branch per column.
+
+    Small integer codes rather than the types themselves: comparing them costs next to nothing.
+    """
+    cells = values.to_numpy(dtype=object)
+    kinds = np.fromiter(map(_KIND_OF_TYPE.get, map(type, cells), itertools.repeat(OTHER)), dtype=np.int8,
+                        count=len(cells))
+    return pd.Series(kinds, index=values.index)
 
 
 def _is_number(kinds: pd.Series) -> pd.Series:
-    return kinds.isin([float, int, np.float64, np.int64])
+    return kinds.eq(NUMBER)
 
 
 def _is_datetime(kinds: pd.Series) -> pd.Series:
-    return kinds.isin([dt.datetime, dt.date, pd.Timestamp])
+    return kinds.eq(DATETIME)
 
 
-def is_blank(values: pd.Series) -> pd.Series:
-    """True for empty cells and whitespace-only text."""
+def is_blank(values: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
+    """True for empty cells and whitespace-only text (`kinds`: the column's cell_kinds, when known)."""
     blank = values.isna() | values.eq("")
-    text = cell_kinds(values).eq(str) & ~blank
+    text = (cell_kinds(values) if kinds is None else kinds).eq(TEXT) & ~blank
     if text.any():
         blank[text] = values[text].str.strip().eq("")
     return blank
@@ -69,7 +82,7 @@ def to_text(values: pd.Series) -> pd.Series:
     """Trimmed text; integral numbers as integer text (12345.0 -> "12345"); blank -> NA."""
     kinds = cell_kinds(values)
     out = pd.Series(pd.NA, index=values.index, dtype=object)
-    text = kinds.eq(str)
+    text = kinds.eq(TEXT)
     if text.any():
         stripped = values[text].str.strip().str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
         out[text] = stripped
@@ -134,7 +147,7 @@ def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
     if real.any():
         out[real] = pd.to_datetime(values[real].astype(object), errors="coerce").dt.normalize()
     serial = _is_number(kinds)
-    text = kinds.eq(str)
+    text = kinds.eq(TEXT)
     if text.any():
         stripped = values[text].str.strip()
         digits = stripped.str.fullmatch(r"\d{1,7}(\.\d+)?")
@@ -176,17 +189,20 @@ _MONEY = (
 )
 
 
-def to_money(values: pd.Series, decimal_separator: str = ".") -> pd.Series:
-    """Numbers, or text like "$1,234.50", "USD 12", "(100.00)" or "100-"; unparseable -> NaN."""
-    out = pd.Series(np.nan, index=values.index, dtype=float)
-    kinds = cell_kinds(values)
-    numbers = _is_number(kinds)
+def to_money(values: pd.Series, decimal_separator: str = ".", kinds: pd.Series | None = None) -> pd.Series:
+    """Numbers, or text like "$1,234.50", "USD 12", "(100.00)" or "100-"; unparseable -> NaN.
+
+    `kinds` is the column's cell_kinds, when the caller already has it."""
+    out = np.full(len(values), np.nan)
+    kinds = cell_kinds(values) if kinds is None else kinds
+    numbers = _is_number(kinds).to_numpy()
     if numbers.any():
-        out[numbers] = values[numbers].astype(float)
-    text = kinds.eq(str)
+        out[numbers] = values.to_numpy()[numbers].astype(float)
+    text = kinds.eq(TEXT).to_numpy()
     if text.any():
-        out[text] = _parse_money_text(values[text], decimal_separator)
-    return out.where(np.isfinite(out))
+        out[text] = _parse_money_text(values[text], decimal_separator).to_numpy(dtype=float)
+    out[~np.isfinite(out)] = np.nan
+    return pd.Series(out, index=values.index)
 
 
 @per_unique
@@ -235,18 +251,19 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "
 
 def _distinct_text(values: pd.Series) -> pd.Series:
     """The distinct text cells of a column, trimmed (numbers and real dates carry no locale)."""
-    text = values[cell_kinds(values).eq(str)]
+    text = values[cell_kinds(values).eq(TEXT)]
     return pd.Series(pd.unique(text.str.strip()), dtype=object)
 
 
 def date_order_votes(values: pd.Series) -> dict[str, str]:
     """{"DMY": an example, "MDY": an example} for the numeric dates that can only be read one way."""
-    parts = _distinct_text(values).str.extract(_NUMERIC_DATE)
+    distinct = _distinct_text(values)
+    parts = distinct.str.extract(_NUMERIC_DATE)
     parts = parts.dropna()
     if parts.empty:
         return {}
     first, second = parts[0].astype(int), parts[1].astype(int)
-    texts = _distinct_text(values)[parts.index]
+    texts = distinct[parts.index]
     votes = {}
     dmy = (first > 12) & (second <= 12)   # a value with both above 12 is no date at all: it decides nothing
     mdy = (second > 12) & (first <= 12)
@@ -282,25 +299,30 @@ def decimal_separator_votes(values: pd.Series) -> dict[str, str]:
     return votes
 
 
-@per_unique
-def currency_codes_in_text(values: pd.Series) -> pd.Series:
+def currency_codes_in_text(values: pd.Series, kinds: pd.Series | None = None) -> pd.Series:
     """The three-letter code written next to the number of an amount cell ("USD 12.00", "1.000 JPY"), else NA.
 
     Capitals only, and only beside a number: "abc" or "n/a" in an amount column are no currency.
+    Only text cells can hold one, so only they are parsed (`kinds`: the column's cell_kinds, when known).
     """
     out = pd.Series(pd.NA, index=values.index, dtype=object)
-    text = cell_kinds(values).eq(str)
+    text = (cell_kinds(values) if kinds is None else kinds).eq(TEXT)
     if text.any():
-        parts = values[text].str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
-                                         r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
-        out[text] = parts[0].fillna(parts[1])
+        out[text] = _currency_codes(values[text])
     return out
+
+
+@per_unique
+def _currency_codes(text: pd.Series) -> pd.Series:
+    parts = text.str.extract(r"^\s*\(?\s*(?:([A-Z]{3})\s*[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*[-)]?"
+                             r"|[-+(]?\s*[$€£¥₹]?\s*\d[\d.,'\s]*?\s*([A-Z]{3})\s*[-)]?)\s*$")
+    return parts[0].fillna(parts[1])
 
 
 def zero_decimal_amounts(values: pd.Series) -> pd.Series:
     """Amounts of zero-decimal currencies written with group separators only: "1.000" and "1,000" are 1000."""
     out = pd.Series(np.nan, index=values.index, dtype=float)
-    text = cell_kinds(values).eq(str)
+    text = cell_kinds(values).eq(TEXT)
     if text.any():
         number = values[text].str.extract(r"^[^\d-]*(\d{1,3}(?:[.,'\u00a0\u202f ]\d{3})+)[^\d]*$")[0]
         out[text] = pd.to_numeric(number.str.replace(r"[^\d]", "", regex=True), errors="coerce")
@@ -309,7 +331,7 @@ def zero_decimal_amounts(values: pd.Series) -> pd.Series:
 
 def last_amount(values: pd.Series) -> pd.Series:
     """The last of several amounts in a cell: WooCommerce writes a refunded order as "$250.00 $200.00"."""
-    text = cell_kinds(values).eq(str)
+    text = cell_kinds(values).eq(TEXT)
     if not text.any():
         return values
     out = values.copy()
