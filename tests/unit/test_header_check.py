@@ -93,7 +93,7 @@ def test_the_preview_of_a_csv_is_its_first_lines(tmp_path):
 def test_a_named_sheet_that_is_missing_is_a_header_problem(tmp_path):
     path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS, [], sheet="Members")
     rules = load_rules(overlay={"inputs": {"memberships": {"sheet": "Export"}}})
-    problem = check_headers(path, "xlsx", "memberships", rules)
+    problem = check_headers(path, "xlsx", "memberships", rules).problem
     assert problem is not None and problem.code == "sheet_not_found" and "Members" in problem.message
 
 
@@ -101,7 +101,7 @@ def test_first_rows_too_large_to_preview_leave_the_check_to_the_full_read(tmp_pa
     path = write_xlsx(tmp_path / "m.xlsx", ["Cust ID", "Customer Name"], [["1", "A"]])
     monkeypatch.setattr(memberseg.preview, "MAX_PREVIEW_XML_BYTES", 16)
     assert first_rows(path, "xlsx", "memberships", sheet=None, rows=20) is None
-    assert check_headers(path, "xlsx", "memberships", RULES) is None
+    assert check_headers(path, "xlsx", "memberships", RULES).problem is None
     with pytest.raises(InputError) as caught:   # the full read still finds the problem
         run_pipeline(path, write_xlsx(tmp_path / "o.xlsx", ORDER_HEADERS, [order("1", 5, dt.date(2026, 1, 1), "A")]),
                      RULES, AS_OF, parallel=False)
@@ -152,9 +152,46 @@ def test_an_orders_header_problem_is_reported_before_the_memberships_are_read(tm
     assert "problems" not in caught.value.details
 
 
+def test_the_check_names_the_sheet_that_holds_the_header(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS, [membership("1", "A", dt.date(2026, 1, 1),
+                                                                          dt.date(2027, 1, 1))],
+                      sheet="Members", title_rows=["Export"], sheets_before=["Notes"])
+    check = check_headers(path, "xlsx", "memberships", RULES)
+    assert check.problem is None and check.sheet == "Members"
+
+
 def test_good_headers_go_on_to_the_full_read(tmp_path):
     members = write_xlsx(tmp_path / "members.xlsx", MEMBERSHIP_HEADERS,
                          [membership("1", "A", dt.date(2026, 1, 1), dt.date(2027, 1, 1))])
     orders = write_xlsx(tmp_path / "orders.xlsx", ORDER_HEADERS, [order("1", 5, dt.date(2026, 2, 1), "A")])
     result = run_pipeline(members, orders, RULES, AS_OF)
     assert len(result.members) == 1 and result.members["order_count"].tolist() == [1]
+
+
+def _same_table(a, b) -> bool:
+    return (a.sheet, a.header_row, a.headers, a.fields) == (b.sheet, b.header_row, b.headers, b.fields) and \
+        a.frame.equals(b.frame) and (a.rows == b.rows).all()
+
+
+@pytest.mark.parametrize("early_sheet", ["Members", "Notes"], ids=["the-header-sheet", "another-sheet"])
+def test_a_sheet_parsed_ahead_reads_as_the_plain_read(tmp_path, early_sheet):
+    from memberseg.preview import SheetParse
+    from memberseg.read import read_table
+
+    path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS,
+                      [membership(str(n), f"N{n}", dt.date(2026, 1, 1), dt.date(2027, 1, 1)) for n in range(30)],
+                      sheet="Members", sheets_before=["Notes"])
+    plain = read_table(path, "xlsx", role="memberships", rules=RULES)
+    ahead = read_table(path, "xlsx", role="memberships", rules=RULES, early=SheetParse(path, early_sheet))
+    assert plain.sheet == "Members" and _same_table(plain, ahead)
+
+
+def test_a_corrupt_sheet_parsed_ahead_is_an_unreadable_file(tmp_path):
+    from memberseg.preview import SheetParse
+    from memberseg.read import read_table
+
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(InputError) as caught:
+        read_table(path, "xlsx", role="memberships", rules=RULES, early=SheetParse(path, "Members"))
+    assert caught.value.code == "unreadable_file" and "m.xlsx" in caught.value.message

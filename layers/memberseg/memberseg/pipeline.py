@@ -4,7 +4,8 @@
 
 0. `check_inputs`: both files pass the safety gate and the header check before either is parsed
    in full, the orders file in its own process (started by `start_orders`), the memberships file
-   here; one error lists every file's header problems;
+   here; one error lists every file's header problems. Each full read then starts calamine's parse
+   of the header's sheet in a thread before pandas is imported, so the two overlap;
 1. the orders process goes on: it reads, validates and sums the orders per ID on the second core;
 2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the memberships;
 3. `finish`: waits for the orders summary, then enriches, classifies and segments.
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 from .errors import InputError
 from .headers import both_files_error
 from .isolation import Forked, GoSignal, WorkerDied, crash_error
-from .preview import check_headers
+from .preview import SheetParse, check_headers
 from .rules import Rules
 from .safety import inspect_file
 from .timing import Progress, no_progress, timed
@@ -52,23 +53,32 @@ class OrdersSummary:
     facts: dict | None = None               # join key, currency: for report.json
 
 
-def check_file(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> tuple[str, InputError | None]:
-    """The safety gate's verdict (an unsafe file raises at once) and the file's header problem, if any."""
+@dataclass
+class CheckedFile:
+    """A file that passed the safety gate, with its header check."""
+
+    kind: str                       # "xlsx", "xls" or "csv"
+    problem: InputError | None      # its header problem, if any
+    sheet: str | None = None        # the sheet that holds the header, when the check could tell
+
+
+def check_file(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> CheckedFile:
+    """The safety gate's verdict (an unsafe file raises at once) and the file's header check."""
     kind = inspect_file(path, rules.limits, role=role)
-    problem = check_headers(path, kind, role, rules,
-                            on_parse=lambda: progress("parsing", {"file": Path(path).name, "role": role}))
-    return kind, problem
+    check = check_headers(path, kind, role, rules,
+                          on_parse=lambda: progress("parsing", {"file": Path(path).name, "role": role}))
+    return CheckedFile(kind, check.problem, check.sheet)
 
 
 def _orders_side(path: Path, rules: Rules, go: GoSignal, progress: Progress) -> OrdersSummary | None:
     """The orders process: check the file, wait until the memberships file passed its check too, then sum it."""
-    kind, problem = check_file(path, "orders", rules, progress)
-    if problem is not None:
-        raise problem
+    checked = check_file(path, "orders", rules, progress)
+    if checked.problem is not None:
+        raise checked.problem
     progress("checked", {"role": "orders", "file": path.name})
     if not go.wait():
         return None  # the memberships file failed its check; the parent reports both
-    return summarize_orders(path, rules, kind, progress)
+    return summarize_orders(path, rules, checked, progress)
 
 
 @dataclass
@@ -80,13 +90,13 @@ class PendingOrders:
     progress: Progress
     job: Forked | None
     go: GoSignal | None
-    kind: str | None = None
+    checked: CheckedFile | None = None   # with parallel=False, the check made here
 
     def problem(self) -> InputError | None:
         """Wait for the orders file's check: None when it passed, else its error."""
         if self.job is None:
-            self.kind, problem = check_file(self.path, "orders", self.rules, self.progress)
-            return problem
+            self.checked = check_file(self.path, "orders", self.rules, self.progress)
+            return self.checked.problem
         if self.job.wait_for("checked"):
             return None
         try:
@@ -101,7 +111,7 @@ class PendingOrders:
 
     def result(self) -> OrdersSummary:
         if self.job is None:
-            return summarize_orders(self.path, self.rules, self.kind, self.progress)
+            return summarize_orders(self.path, self.rules, self.checked, self.progress)
         try:
             summary: OrdersSummary = self.job.result()
             return summary
@@ -131,26 +141,29 @@ class PreparedMemberships:
 
 
 def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_progress, *,
-               kind: str | None = None) -> RawTable:
-    """Read one file; `kind` is the safety gate's verdict when the caller already ran it."""
+               checked: CheckedFile | None = None) -> RawTable:
+    """Read one file in full; `checked` is its gate verdict and header check when the caller ran them.
+
+    A spreadsheet's sheet starts parsing in a thread before the reader (and pandas) is imported."""
+    kind = checked.kind if checked else inspect_file(path, rules.limits, role=role)
+    progress("parsing", {"file": path.name, "role": role})
+    early = SheetParse(path, checked.sheet) if checked and checked.sheet is not None and kind != "csv" else None
     from .read import read_table
 
-    kind = kind or inspect_file(path, rules.limits, role=role)
-    progress("parsing", {"file": path.name, "role": role})
-    table = read_table(path, kind, role=role, rules=rules, keep_only_fields=(role == "orders"))
+    table = read_table(path, kind, role=role, rules=rules, keep_only_fields=(role == "orders"), early=early)
     progress("parsed", {"file": path.name, "role": role})
     return table
 
 
-def summarize_orders(path: Path, rules: Rules, kind: str | None = None,
+def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = None,
                      progress: Progress = no_progress) -> OrdersSummary:
     """Read, validate and sum the orders file per ID (runs in its own process)."""
+    timings: dict[str, float] = {}
+    with timed(timings, "reading orders", progress):
+        table = read_input(path, "orders", rules, progress, checked=checked)
     from .enrich import orders_by_id
     from .validate import validate_orders
 
-    timings: dict[str, float] = {}
-    with timed(timings, "reading orders", progress):
-        table = read_input(path, "orders", rules, progress, kind=kind)
     with timed(timings, "validating orders", progress):
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
@@ -169,14 +182,14 @@ def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, 
 
 
 def check_inputs(memberships_path: Path, orders_path: Path, rules: Rules, progress: Progress = no_progress, *,
-                 parallel: bool = True) -> tuple[str, PendingOrders]:
+                 parallel: bool = True) -> tuple[CheckedFile, PendingOrders]:
     """Phase 0: both files through the gate and the header check; one error for both files' problems.
 
-    Returns the memberships file's kind and the orders, which go on to phase 1 on their own."""
+    Returns the memberships file's check and the orders, which go on to phase 1 on their own."""
     pending = start_orders(orders_path, rules, progress, parallel=parallel)
     try:
-        kind, problem = check_file(Path(memberships_path), "memberships", rules, progress)
-        other = pending.problem()
+        checked = check_file(Path(memberships_path), "memberships", rules, progress)
+        problem, other = checked.problem, pending.problem()
         if problem is not None and other is not None:
             raise both_files_error(problem, other)
         if problem is not None or other is not None:
@@ -185,18 +198,18 @@ def check_inputs(memberships_path: Path, orders_path: Path, rules: Rules, progre
         pending.cancel()
         raise
     pending.proceed()
-    return kind, pending
+    return checked, pending
 
 
 def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress, *,
-                        kind: str | None = None) -> PreparedMemberships:
+                        checked: CheckedFile | None = None) -> PreparedMemberships:
     """Phase 2: read, validate and consolidate the memberships (nothing here needs the orders)."""
+    timings: dict[str, float] = {}
+    with timed(timings, "reading", progress):
+        table = read_input(Path(path), "memberships", rules, progress, checked=checked)
     from .consolidate import consolidate
     from .validate import validate_memberships
 
-    timings: dict[str, float] = {}
-    with timed(timings, "reading", progress):
-        table = read_input(Path(path), "memberships", rules, progress, kind=kind)
     if table.profile is not None:  # a profile may add segments (auto_renewing, ...)
         rules = rules.with_profile(table.profile)
     with timed(timings, "validating", progress):
@@ -238,9 +251,9 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
                  progress: Progress = no_progress, *, parallel: bool = True) -> Result:
     """Run every stage but writing, in four phases (see the module docstring)."""
-    kind, pending = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
+    checked, pending = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
     try:
-        memberships = prepare_memberships(memberships_path, rules, progress, kind=kind)
+        memberships = prepare_memberships(memberships_path, rules, progress, checked=checked)
         return finish(memberships, pending, rules, as_of, progress)
     finally:
         pending.cancel()  # a no-op once collected; stops the orders process if the memberships failed first

@@ -8,6 +8,9 @@ window (`inputs.header_search_rows` rows of each sheet) and matches it as `membe
 - CSV: the first 256 KB;
 - .xls (at most 65,536 rows): calamine reads the sheet, as the full read will.
 
+`SheetParse` then starts calamine's full parse of the header's sheet in a thread, before the
+pipeline imports pandas: calamine's Rust parse releases the GIL, so the two overlap.
+
 Text and booleans come back as calamine gives them; numbers are floats (a date cell in a header
 row shows as its serial number). When the first rows are too large to preview, the check is left
 to the full read. No pandas or numpy here.
@@ -21,6 +24,8 @@ import html
 import posixpath
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -231,9 +236,15 @@ def first_rows(path: Path, kind: str, role: str, *, sheet: str | None, rows: int
         return None
 
 
+@dataclass
+class HeaderCheck:
+    problem: InputError | None          # the file's header problem, if any
+    sheet: str | None = None            # the sheet whose first rows hold the header (None: CSV, or not previewed)
+
+
 def check_headers(path: Path, kind: str, role: str, rules: Rules,
-                  on_parse: Callable[[], None] | None = None) -> InputError | None:
-    """The file's header problem (no column for a required field, no such sheet, ...), or None.
+                  on_parse: Callable[[], None] | None = None) -> HeaderCheck:
+    """The file's header problem (no column for a required field, no such sheet, ...) and the header's sheet.
 
     `on_parse` is called before a spreadsheet library reads the file (.xls), so that a reader
     that aborts is blamed on the file."""
@@ -245,11 +256,35 @@ def check_headers(path: Path, kind: str, role: str, rules: Rules,
         sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
                             rows=rules.inputs.header_search_rows)
     except InputError as problem:
-        return problem
+        return HeaderCheck(problem)
     if sheets is None:
-        return None
+        return HeaderCheck(None)
     header, best = find_header(sheets, choices, rules.inputs.header_search_rows)
-    return None if header is not None else missing_column_error(role, path.name, best)
+    if header is None:
+        return HeaderCheck(missing_column_error(role, path.name, best))
+    return HeaderCheck(None, header.sheet)
 
 
-__all__ = ["check_headers", "first_rows"]
+def _parse_sheet(path: Path, sheet: str) -> tuple[Any, Any]:
+    import python_calamine
+
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    return workbook, workbook.get_sheet_by_name(sheet)
+
+
+class SheetParse:
+    """calamine parsing one sheet of a workbook in a thread; `result()` gives (workbook, sheet).
+
+    Errors (a corrupt file) are raised by `result()`, where the reader turns them into a message."""
+
+    def __init__(self, path: Path, sheet: str) -> None:
+        self.sheet = sheet
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calamine")
+        self._future: Future[tuple[Any, Any]] = executor.submit(_parse_sheet, Path(path), sheet)
+        executor.shutdown(wait=False)
+
+    def result(self) -> tuple[Any, Any]:
+        return self._future.result()
+
+
+__all__ = ["HeaderCheck", "SheetParse", "check_headers", "first_rows"]

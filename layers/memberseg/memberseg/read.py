@@ -33,6 +33,7 @@ from .headers import (
     required_fields,
     sniff_delimiter,
 )
+from .preview import SheetParse
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
 
 
@@ -161,12 +162,16 @@ def _column_letter(position: int) -> str:
 
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
-               search_rows: int, keep_only_fields: bool = False) -> RawTable:
+               search_rows: int, keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
+    """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded."""
     import python_calamine  # imported late: only needed for spreadsheets
 
     file = path.name
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        if early is not None:
+            workbook, early_sheet = early.result()
+        else:
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
         if sheet is not None:
             if sheet not in names:
@@ -178,7 +183,8 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
 
         def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
             for name in names:
-                parsed[name] = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                found = early_sheet if early is not None and name == early.sheet else workbook.get_sheet_by_name(name)
+                parsed[name] = found.to_python(skip_empty_area=False)
                 yield name, parsed[name]
 
         header, best = find_header(sheets(), choices, search_rows)
@@ -228,12 +234,14 @@ def read_csv(path: Path, *, role: str, choices: list[Choice], sheet: str | None,
 
 
 def read_table(path: Path, kind: str, *, role: str, rules: Rules, forced_profile: str | None = None,
-               keep_only_fields: bool = False) -> RawTable:
-    """Read one input file with the profile that fits it best (or the forced one)."""
+               keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
+    """Read one input file with the profile that fits it best (or the forced one).
+
+    `early`: a spreadsheet's sheet already being parsed (see `memberseg.preview.SheetParse`)."""
     choices = candidate_profiles(rules, role, forced_profile)
-    reader = read_csv if kind == "csv" else read_excel
-    table = reader(path, role=role, choices=choices, sheet=getattr(rules.inputs, role).sheet, limits=rules.limits,
-                   search_rows=rules.inputs.header_search_rows, keep_only_fields=keep_only_fields)
+    settings = {"role": role, "choices": choices, "sheet": getattr(rules.inputs, role).sheet, "limits": rules.limits,
+                "search_rows": rules.inputs.header_search_rows, "keep_only_fields": keep_only_fields}
+    table = read_csv(path, **settings) if kind == "csv" else read_excel(path, early=early, **settings)
     table.profile_forced = len(choices) == 1 and (forced_profile or getattr(rules.inputs, role).profile) != "auto"
     return table
 
