@@ -144,15 +144,22 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_prog
                checked: CheckedFile | None = None) -> RawTable:
     """Read one file in full; `checked` is its gate verdict and header check when the caller ran them.
 
-    A spreadsheet's sheet starts parsing in a thread before the reader (and pandas) is imported."""
+    A spreadsheet's header sheet is parsed while the reader (and pandas) is imported in a thread."""
     kind = checked.kind if checked else inspect_file(path, rules.limits, role=role)
     progress("parsing", {"file": path.name, "role": role})
-    early = SheetParse(path, checked.sheet) if checked and checked.sheet is not None and kind != "csv" else None
+    early = None
+    if checked and checked.sheet is not None and kind != "csv":
+        early = SheetParse(path, checked.sheet, meanwhile=_import_stages)
     from .read import read_table
 
     table = read_table(path, kind, role=role, rules=rules, keep_only_fields=(role == "orders"), early=early)
     progress("parsed", {"file": path.name, "role": role})
     return table
+
+
+def _import_stages() -> None:
+    import memberseg.read
+    import memberseg.validate  # noqa: F401 - imported for the reader, ahead of its use
 
 
 def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = None,

@@ -168,8 +168,9 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
 
     file = path.name
     try:
+        ahead: dict[str, Any] = {}   # the sheet parsed ahead; popped when used, so it is freed right after
         if early is not None:
-            workbook, early_sheet = early.result()
+            workbook, ahead[early.sheet] = early.take()
         else:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
@@ -183,9 +184,11 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
 
         def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
             for name in names:
-                found = early_sheet if early is not None and name == early.sheet else workbook.get_sheet_by_name(name)
-                parsed[name] = found.to_python(skip_empty_area=False)
+                sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
+                parsed[name] = sheet_.to_python(skip_empty_area=False)
+                del sheet_  # the generator waits at `yield`: drop calamine's copy of the sheet first
                 yield name, parsed[name]
+            ahead.clear()
 
         header, best = find_header(sheets(), choices, search_rows)
         if header is None:
