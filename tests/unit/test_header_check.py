@@ -195,3 +195,11 @@ def test_a_corrupt_sheet_parsed_ahead_is_an_unreadable_file(tmp_path):
     with pytest.raises(InputError) as caught:
         read_table(path, "xlsx", role="memberships", rules=RULES, early=SheetParse(path, "Members"))
     assert caught.value.code == "unreadable_file" and "m.xlsx" in caught.value.message
+
+
+def test_sheet_names_with_markup_characters_read_as_calamine_reads_them(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS, [], sheet="R&D <'members'>",
+                      sheets_before=["Q&amp;A"])
+    preview = first_rows(path, "xlsx", "memberships", sheet=None, rows=5)
+    assert [name for name, _ in preview] == python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names
+    assert check_headers(path, "xlsx", "memberships", RULES).sheet == "R&D <'members'>"

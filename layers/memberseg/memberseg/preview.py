@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import html
 import posixpath
+import re
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -33,12 +33,14 @@ from xml.etree import ElementTree
 from .errors import InputError
 from .headers import CSV_SAMPLE_BYTES, candidate_profiles, find_header, missing_column_error, sniff_delimiter
 from .rules import Rules
+from .safety.scanner import col_number
 
 Sheets = list[tuple[str | None, list[list[Any]]]]
 CSV_PREVIEW_BYTES = 4 * CSV_SAMPLE_BYTES    # at least CSV_SAMPLE_BYTES characters, whatever the encoding
 XML_BLOCK_BYTES = 64 * 1024
 MAX_PREVIEW_XML_BYTES = 16 * 1024 * 1024    # per part; beyond it the full read finds the header
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_LETTERS = re.compile(r"\$?([A-Za-z]+)")
 
 
 class _TooLarge(Exception):
@@ -50,13 +52,9 @@ def _local(tag: str) -> str:
 
 
 def _column(ref: str) -> int | None:
-    """0-based column of a cell reference such as "AB12"."""
-    number = 0
-    for char in ref:
-        if not char.isalpha():
-            break
-        number = number * 26 + (ord(char.upper()) - 64)
-    return number - 1 if number else None
+    """0-based column of a cell reference such as "AB12" (None when it names no column)."""
+    letters = _LETTERS.match(ref)
+    return col_number(letters.group(1)) - 1 if letters and letters.group(1) else None
 
 
 def _pull(zf: zipfile.ZipFile, part: str) -> Iterator[ElementTree.Element]:
@@ -174,7 +172,7 @@ def _parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str]], str | None]:
             shared = target(where)
         by_id[rel.get("Id")] = target(where)
     workbook = _small_part(zf, "xl/workbook.xml")
-    sheets = [(html.unescape(sheet.get("name", "")), by_id.get(sheet.get(_REL_NS + "id"), ""))
+    sheets = [(sheet.get("name", ""), by_id.get(sheet.get(_REL_NS + "id"), ""))  # ElementTree decodes entities
               for sheet in workbook.iter() if _local(sheet.tag) == "sheet"]
     return sheets, shared
 
