@@ -216,9 +216,6 @@ def headers_at(cells: list[object], position: int) -> str:
     return str(cell).strip() if cell not in (None, "") else ""
 
 
-HEADER_PROBLEMS = ("missing_column", "empty_file", "sheet_not_found", "unknown_profile")
-
-
 def both_files_error(first: InputError, second: InputError) -> InputError:
     """One error that lists the problems of both input files."""
     return InputError(first.code, f"{first.message} Also: {second.message}", file=first.file, sheet=first.sheet,

@@ -4,8 +4,8 @@
 
 0. `check_inputs`: both files pass the safety gate and the header check before either is parsed
    in full, the orders file in its own process (started by `start_orders`), the memberships file
-   here; one error lists every file's header problems. Each full read then starts calamine's parse
-   of the header's sheet in a thread before pandas is imported, so the two overlap;
+   here; one error lists every file's header problems. Each full read then has calamine parse the
+   header's sheet while the stages' modules (pandas) are imported in a thread, so the two overlap;
 1. the orders process goes on: it reads, validates and sums the orders per ID on the second core;
 2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the memberships;
 3. `finish`: waits for the orders summary, then enriches, classifies and segments.

@@ -213,7 +213,7 @@ def _xls(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
 def _csv(path: Path, rows: int) -> Sheets:
     with path.open("rb") as stream:
         head = stream.read(CSV_PREVIEW_BYTES)
-    try:  # as `read.decode_text`, on a prefix that may end inside a character
+    try:  # as `headers.decode_text`, on a prefix that may end inside a character
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
     except UnicodeDecodeError:
         text = head.decode("cp1252", errors="replace")
