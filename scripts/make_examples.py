@@ -263,6 +263,8 @@ def write_memberships(path: Path, rng: random.Random, customers: list[Customer])
     for i in serial_rows:
         rows[i].expiration = float((rows[i].expiration - date(1899, 12, 30)).days)
         rows[i].note = "Expiration as a plain Excel serial number"
+    # the two rows the run rejects: (customer, created) of the record each one was
+    rejected = [(rows[i].cid, rows[i].created) for i in (missing_exp, backwards)]
     rows[missing_exp].expiration = None
     rows[missing_exp].note = "missing expiration date"
     r = rows[backwards]
@@ -330,6 +332,7 @@ def write_memberships(path: Path, rng: random.Random, customers: list[Customer])
         "blank": [row_of[i] for i, r in enumerate(rows) if not r.email],
     }
     return dict(rows=len(rows), last_row=excel_row - 1, customers=len(cust), notes=sorted(msg),
+                rejected=rejected, idless_expirations=[e.expiration for e in extra],
                 padded=sorted(row_of[i] for i in padded), mixed_ids=mixed, emails=emails,
                 not_enrolled=[row_of[i] for i, r in enumerate(rows) if "not enrolled" in r.enrollment.lower()])
 
@@ -437,13 +440,20 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         s = ", ".join(str(x) for x in xs[:limit])
         return s + (f", … ({len(xs)} in all)" if len(xs) > limit else "")
 
-    status: dict[str, int] = {}
-    for c in customers:
-        e = c.records[-1].expiration
-        if e is None:
-            continue
-        k = ("Expired" if e < DEMO_AS_OF else "Expiring Soon" if e <= SOON_UNTIL else "Active")
-        status[k] = status.get(k, 0) + 1
+    def status_of(expiration: date) -> str:
+        return "Expired" if expiration < DEMO_AS_OF else "Expiring Soon" if expiration <= SOON_UNTIL else "Active"
+
+    def tally(expirations: list[date]) -> str:
+        counts: dict[str, int] = {}
+        for e in expirations:
+            counts[status_of(e)] = counts.get(status_of(e), 0) + 1
+        return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+    planned = [c.records[-1].expiration for c in customers if c.records[-1].expiration is not None]
+    # what the run reports: a rejected record no longer counts, and each row without an ID is a customer
+    rejected = set(m["rejected"])
+    demo = [[r for r in c.records if (c.cid, r.created) not in rejected][-1].expiration for c in customers]
+    demo += m["idless_expirations"]
     scen: dict[str, int] = {}
     for c in customers:
         scen[c.scenario] = scen.get(c.scenario, 0) + 1
@@ -471,8 +481,11 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
         "  Renewal links are on time (renewal created up to 30 days before the previous expiry, starting the",
         "  day after it), late within the 7-day grace, or lapses (renewed 2–11 months after expiry).",
         "- Planned status as of 2026-11-15 (by each customer's latest record, before invalid rows are dropped): "
-        + ", ".join(f"{k} {v}" for k, v in sorted(status.items())) + ". Boundaries: one customer expires",
+        + tally(planned) + ". Boundaries: one customer expires",
         "  on 2026-12-15 (30 days: Expiring Soon), one on 2026-12-16 (31 days: Active), one on 2026-11-14 (Expired).",
+        f"- The demo reports {len(demo)} customers ({tally(demo)}): the two rows without an ID are customers of",
+        "  their own, and the two rejected rows (missing expiration, expiration before created) were their",
+        "  customers' latest records, so those customers are classified by their previous record.",
         "- Recent activity: 10 new members and 10 renewals created between 2026-10-16 and 2026-11-01.",
         f"- IDs as zero-padded text (`0000100045`) instead of numbers: rows {rows(m['padded'])}. "
         f"{len(m['mixed_ids'])} customers have both forms across their rows.",
