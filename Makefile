@@ -1,15 +1,24 @@
-# memberseg: `make demo` and `make test` work on a fresh machine with no AWS account.
+# memberseg: `make demo` and `make test` work on a fresh machine with no AWS account. `make help` lists the targets.
+# PYTHON only makes the venv; every target runs $(PY), the venv's interpreter.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The as-of date of demo, demo-cli and serve: the samples' documented numbers assume it. `AS_OF=` means today.
 AS_OF ?= 2026-11-15
 
-.PHONY: venv system-deps lint lint-python demo demo-cli test test-unit bench bench-max examples clean
+.DEFAULT_GOAL := help
+.PHONY: help venv system-deps lint lint-python format demo demo-cli test test-unit bench bench-max examples clean
+
+## This list: every target with what it does.
+help:
+	@awk '/^## /{doc = doc (doc ? " " : "") substr($$0, 4); next} /^[a-z][a-z0-9-]*:/{if (doc) {split($$1, t, ":"); printf "  %-16s %s\n", t[1], doc}; doc = ""} !/^## /{if (!/^[a-z][a-z0-9-]*:/) doc = ""}' $(MAKEFILE_LIST)
+
 
 include infra/infra.mk
 include infra/api.mk
 
+## The venv with the package, its test and lint extras, and the serverless test dependencies.
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml $(wildcard requirements-dev.txt)
@@ -33,12 +42,16 @@ demo: demo-s3
 system-deps:
 	bash infra/system-deps.sh
 
-## ruff (rules in pyproject.toml) and mypy over the engine, the functions, infra and scripts.
 LINT_DIRS := layers functions infra scripts
 TYPED_DIRS := layers/memberseg/memberseg functions/api functions/process_upload functions/hubspot_push infra scripts
+## ruff (rules in pyproject.toml) and mypy over the engine, the functions, infra and scripts.
 lint-python: venv
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy $(TYPED_DIRS)
+
+## Apply ruff's safe fixes (import order, modern syntax) to what `lint-python` checks.
+format: venv
+	$(VENV)/bin/ruff check --fix $(LINT_DIRS)
 
 ## Python lint and types, then the infrastructure checks (sam validate, cfn-lint, checkov, sam build).
 lint: lint-python lint-infra
@@ -47,6 +60,7 @@ lint: lint-python lint-infra
 test: system-deps venv lint
 	$(PY) -m pytest -q
 
+## The unit tests only (no AWS, sockets off): the fast loop while you work. `make test` stays the full suite.
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
 
@@ -59,9 +73,11 @@ bench: venv
 bench-max: venv
 	$(PY) scripts/bench.py --size excel-max --runs 1 --naive-runs 0
 
+## Rewrite the bundled sample files and examples/README.md (seeded: the same bytes every time).
 examples: venv
 	$(PY) scripts/make_examples.py
 	$(PY) scripts/make_platform_examples.py
 
+## Remove outputs and caches (not the venvs).
 clean:
 	rm -rf out .pytest_cache .hypothesis build

@@ -8,20 +8,19 @@
 #   make demo-s3           the upload -> trigger -> outputs flow on an embedded local S3
 #   make deploy            sam build + sam deploy --guided (needs an AWS account; not run in CI)
 
-VENV_PY        ?= .venv/bin/python
 TOOLS_VENV     ?= .tools-venv
 SAM            := $(TOOLS_VENV)/sam/bin/sam
 CFN_LINT       := $(TOOLS_VENV)/sam/bin/cfn-lint
 CHECKOV        := $(TOOLS_VENV)/checkov/bin/checkov
 SAM_ENV        := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 SAM_BUILD_DIR  ?= .aws-sam/build
-AS_OF          ?=
 
 .PHONY: serverless-deps tools lint-infra sam-validate cfn-lint checkov sam-build test-serverless demo-s3 deploy
 
 # the top-level Makefile's `venv` target installs the project and requirements-dev.txt
 serverless-deps: venv
 
+## Create the tools venvs (.tools-venv/): the SAM CLI, cfn-lint, checkov.
 tools: $(TOOLS_VENV)/sam/.pins $(TOOLS_VENV)/checkov/.pins
 $(TOOLS_VENV)/sam/.pins $(TOOLS_VENV)/checkov/.pins: infra/install-tools.sh
 	bash infra/install-tools.sh
@@ -40,13 +39,17 @@ checkov: tools
 sam-build: tools
 	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir $(SAM_BUILD_DIR)
 
+## The infrastructure checks: sam validate --lint, cfn-lint, checkov, sam build with the layer budget.
 lint-infra: sam-validate cfn-lint checkov sam-build
 
+## The integration (moto in-process) and e2e (moto server on 127.0.0.1, Chromium) tests.
 test-serverless: serverless-deps
-	$(VENV_PY) -m pytest tests/integration tests/e2e -q
+	$(PY) -m pytest tests/integration tests/e2e -q
 
+## The main job on the bundled samples through a local S3, the event and the real handler.
 demo-s3: serverless-deps
-	$(VENV_PY) scripts/demo_local.py $(if $(AS_OF),--as-of $(AS_OF),)
+	$(PY) scripts/demo_local.py $(if $(AS_OF),--as-of $(AS_OF),)
 
+## sam build, then sam deploy --guided (needs an AWS account).
 deploy: sam-build
 	$(SAM_ENV) $(SAM) deploy --guided --template-file $(SAM_BUILD_DIR)/template.yaml
