@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from memberseg.hubspot_client import HubSpotClient, HubSpotError
 from memberseg.job_protocol import (
     FINAL_PUSH_STATES,
     HUBSPOT_FAILED_DETAIL_TYPE,
@@ -36,7 +35,17 @@ from memberseg.job_protocol import (
     PushState,
     iso_utc,
 )
-from memberseg.push import PushError, PushSettings, import_name, load_outputs, push, row_error_count, write_result
+from memberseg.push import (
+    HubSpotClient,
+    HubSpotError,
+    PushError,
+    PushSettings,
+    import_name,
+    load_outputs,
+    push,
+    row_error_count,
+    write_result,
+)
 
 FIRST_ERROR_LINES = 10      # row errors kept in the status item (all of them are in hubspot_import.json)
 

@@ -17,8 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import push_flow
 import push_storage
-from memberseg.hubspot_client import HubSpotClient
-from memberseg.push_command import BASE_VARIABLE, TOKEN_VARIABLE, client_from_environment
+from memberseg.push import HubSpotClient
+from memberseg.push.command import BASE_VARIABLE, TOKEN_VARIABLE, client_from_environment
 from push_env import PushEnv
 
 logger = Logger()

@@ -17,8 +17,9 @@ import pytest
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, write_xlsx
 from fake_hubspot import TOKEN, FakeHubSpot
 from memberseg.cli import main
-from memberseg.hubspot_client import HubSpotClient, HubSpotConfigError, HubSpotUnavailable, RetryPolicy
-from memberseg.push import RESULT_NAME, PushError, PushSettings, push
+from memberseg.job_protocol import HUBSPOT_IMPORT_NAME
+from memberseg.push import HubSpotClient, HubSpotConfigError, HubSpotUnavailable, PushError, PushSettings, push
+from memberseg.push.client import RetryPolicy
 
 EMAILS = ["acme@x.com", "beta@x.com", "gamma@x.com"]
 
@@ -87,7 +88,7 @@ def wanted(run_dir: Path) -> dict:
 
 
 def saved(run_dir: Path) -> dict:
-    return json.loads((run_dir / RESULT_NAME).read_text())
+    return json.loads((run_dir / HUBSPOT_IMPORT_NAME).read_text())
 
 
 def csv_rows(run_dir: Path) -> list[dict]:
@@ -203,7 +204,7 @@ def test_type_conflict_stops_before_any_write(run_dir: Path, portal: FakeHubSpot
     err = capsys.readouterr().err
     assert "renewal_count" in err and "string/text" in err and "number/number" in err
     assert portal.writes() == []
-    assert not (run_dir / RESULT_NAME).exists()
+    assert not (run_dir / HUBSPOT_IMPORT_NAME).exists()
 
 
 def test_bad_token_exits_2_naming_the_variable(run_dir: Path, portal: FakeHubSpot, monkeypatch, capsys) -> None:
@@ -299,7 +300,7 @@ def test_row_errors_exit_3_and_are_listed(run_dir: Path, portal: FakeHubSpot, mo
         [(lines["beta@x.com"], "GDPR_BLACKLISTED_EMAIL"), (lines["acme@x.com"], "INVALID_ENUMERATION_OPTION")])
     assert all(e["message"] for e in entry["errors"])
     err = capsys.readouterr().err
-    assert "GDPR_BLACKLISTED_EMAIL" in err and "INVALID_ENUMERATION_OPTION" in err and RESULT_NAME in err
+    assert "GDPR_BLACKLISTED_EMAIL" in err and "INVALID_ENUMERATION_OPTION" in err and HUBSPOT_IMPORT_NAME in err
     assert "beta@x.com" not in portal.contacts
 
 
@@ -326,7 +327,7 @@ def test_dry_run_makes_only_get_requests(run_dir: Path, portal: FakeHubSpot, mon
     out = capsys.readouterr().out
     assert "create it" in out and "create property active_membership (bool/booleancheckbox)" in out
     assert "import hubspot_contacts.csv" in out and "marketableContactImport=False" in out
-    assert not (run_dir / RESULT_NAME).exists()
+    assert not (run_dir / HUBSPOT_IMPORT_NAME).exists()
     assert portal.properties.keys() == {"email", "company", "firstname"}
 
 
@@ -395,11 +396,11 @@ def test_a_new_run_into_a_pushed_folder_removes_the_old_import_record(finished_r
                                                                       portal: FakeHubSpot,
                                                                       fake_time: FakeTime) -> None:
     do_push(run_dir, portal, fake_time)
-    assert (run_dir / RESULT_NAME).is_file()
+    assert (run_dir / HUBSPOT_IMPORT_NAME).is_file()
     inputs = finished_run.parent
     assert main(["run", "--memberships", str(inputs / "memberships.xlsx"), "--orders", str(inputs / "orders.xlsx"),
                  "--out", str(run_dir), "--as-of", "2026-11-15"]) == 0
-    assert not (run_dir / RESULT_NAME).exists(), "a new run's outputs must not inherit the old push's DONE"
+    assert not (run_dir / HUBSPOT_IMPORT_NAME).exists(), "a new run's outputs must not inherit the old push's DONE"
 
 
 def test_an_import_that_ends_failed_exits_3(run_dir: Path, fake_time: FakeTime) -> None:

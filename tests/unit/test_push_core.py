@@ -1,10 +1,12 @@
 """The push's pure parts with no network: the HTTP client's retry rules through a scripted
 transport, the multipart body, the property plan and the exit codes; and the rules that keep
-HubSpot's dropdowns matchable."""
+HubSpot's dropdowns matchable; and what importing the push costs."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from builders import rules_with
 from fake_hubspot import parse_multipart
 from memberseg.errors import InputError
 from memberseg.hubspot import property_definitions
-from memberseg.hubspot_client import (
+from memberseg.push.client import (
     HubSpotClient,
     HubSpotConfigError,
     HubSpotUnavailable,
@@ -22,7 +24,7 @@ from memberseg.hubspot_client import (
     Response,
     RetryPolicy,
 )
-from memberseg.push import exit_code_for, plan_properties
+from memberseg.push.steps import exit_code_for, plan_properties
 from memberseg.rules import Rules, load_rules, parse_rules
 
 SECRET = "pat-na1-secret-value"
@@ -224,3 +226,19 @@ def test_marketable_contacts_are_set_explicitly_from_the_rules() -> None:
     assert default["marketableContactImport"] is False
     marketing = property_definitions(rules_with({"hubspot": {"marketable_contact_import": True}}), ["a.csv"])
     assert marketing["import_requests"][0]["marketableContactImport"] is True
+
+
+def _modules_after(statement: str, *packages: str) -> list[str]:
+    """The modules of `packages` that a fresh interpreter holds after running `statement`."""
+    code = f"import sys; {statement}; print(sorted(m for m in sys.modules if m.startswith({packages!r})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.replace("'", '"'))
+
+
+def test_the_cli_imports_the_push_and_its_http_client_only_when_a_push_is_asked_for() -> None:
+    assert _modules_after("import memberseg.cli", "memberseg.push") == []
+
+
+def test_the_push_never_imports_pandas_or_numpy() -> None:
+    assert _modules_after("import memberseg.push, memberseg.push.command", "pandas", "numpy") == []

@@ -14,8 +14,7 @@ import pytest
 
 import push_flow
 from fakes import FakeClock, InMemoryObjects, InMemoryPushStore, RecordingEvents
-from memberseg.hubspot_client import HubSpotConfigError, HubSpotUnavailable
-from memberseg.push import PushOutcome, load_outputs
+from memberseg.push import HubSpotConfigError, HubSpotUnavailable, PushOutcome, load_outputs
 
 BUCKET = "out-bucket"
 RUN = "001900000000000-0123456789abcdef-a1"

@@ -20,7 +20,6 @@ import yaml
 from . import __version__
 from .errors import InputError
 from .isolation import WorkerFault
-from .push_command import push_configuration_problem, run_push
 from .rules import Rules, load_rules
 from .runner import JobOutcome, run_job
 
@@ -143,6 +142,11 @@ def format_summary(report: dict, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _push_configuration_problem() -> str | None:
+    from .push.command import push_configuration_problem  # here, not at the top: see main
+    return push_configuration_problem()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("profiles", "rules"):
@@ -154,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         if interactive:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}...", file=sys.stderr, flush=True)
 
+    # The push is imported where it is used: `memberseg run` without --push never loads the HTTP client.
     if args.command == "push":
+        from .push.command import run_push
         return run_push(args.dir, dry_run=args.dry_run, force=args.force, deadline_seconds=args.deadline,
                         progress=progress)
-    if args.push and (problem := push_configuration_problem()):
+    if args.push and (problem := _push_configuration_problem()):
         print(f"memberseg push: {problem}", file=sys.stderr)   # before a long run, not after it
         return 2
     try:
@@ -176,5 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         return outcome.exit_code or 1
     print(format_summary(outcome.report, args.out))
     if args.push:
+        from .push.command import run_push
         return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)
     return 0

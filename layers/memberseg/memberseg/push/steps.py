@@ -1,4 +1,4 @@
-"""`memberseg push`: send a finished run's HubSpot files to a HubSpot portal, safely.
+"""The steps of `memberseg push`: send a finished run's HubSpot files to a HubSpot portal, safely.
 
 Steps: ensure the property group; read every contact property once; create the missing
 properties and add missing dropdown options (a property of another type stops the push);
@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .hubspot_client import HubSpotClient, HubSpotConfigError, HubSpotUnavailable, Multipart, OutcomeUnknown
+from ..job_protocol import ERROR_NAME, HUBSPOT_IMPORT_NAME, PROPERTIES_NAME, REPORT_NAME
+from .client import HubSpotClient, Multipart, OutcomeUnknown
 
-RESULT_NAME = "hubspot_import.json"
-REPORT_NAME = "report.json"
-PROPERTIES_NAME = "hubspot_properties.json"
 TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELED", "REVERTED"})
 ACTIVE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED"})
 SUBMITTING = "SUBMITTING"           # our own marker: the POST went out, no import id known yet
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
 GROUPS_PATH = "/crm/v3/properties/contacts/groups"
 IMPORTS_PATH = "/crm/v3/imports/"   # as HubSpot's Python client posts it
-Progress = Callable[[str], None]
+MessageCallback = Callable[[str], None]     # one line of progress, for a person to read
 
 
 class PushError(Exception):
@@ -99,7 +97,7 @@ def load_outputs(directory: Path) -> RunOutputs:
         raise PushError(f"{directory} is not a folder; give the --out folder of a finished `memberseg run`.")
     report_path = directory / REPORT_NAME
     if not report_path.is_file():
-        hint = (" The last run there failed (see error.json)." if (directory / "error.json").is_file()
+        hint = (f" The last run there failed (see {ERROR_NAME})." if (directory / ERROR_NAME).is_file()
                 else " Run `memberseg run ... --out DIR` first.")
         raise PushError(f"{directory} holds no finished run: {REPORT_NAME} is missing.{hint}")
     report_bytes = report_path.read_bytes()
@@ -115,7 +113,7 @@ def load_outputs(directory: Path) -> RunOutputs:
     missing = [name for name in names if not (directory / name).is_file() or name not in requests]
     if missing:
         raise PushError(f"{directory} lacks the HubSpot file(s) {', '.join(missing)} that {REPORT_NAME} lists, "
-                        "or their import requests in hubspot_properties.json.")
+                        f"or their import requests in {PROPERTIES_NAME}.")
     return RunOutputs(directory=directory, run_id=hashlib.sha256(report_bytes).hexdigest()[:12],
                       as_of=str(report.get("as_of", "")), group=definitions["group"],
                       properties=definitions["inputs"], import_requests=requests,
@@ -162,7 +160,7 @@ def new_push_token() -> str:
 
 
 def read_previous(outputs: RunOutputs) -> dict | None:
-    path = outputs.directory / RESULT_NAME
+    path = outputs.directory / HUBSPOT_IMPORT_NAME
     if not path.is_file():
         return None
     previous = _read_json(path)
@@ -173,7 +171,7 @@ def read_previous(outputs: RunOutputs) -> dict | None:
 
 def write_result(directory: Path, result: dict) -> None:
     """Atomically: a crash mid-write never leaves a half file that hides an import."""
-    path = directory / RESULT_NAME
+    path = directory / HUBSPOT_IMPORT_NAME
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, path)
@@ -214,14 +212,14 @@ def row_error_summary(result: dict, directory: Path) -> str:
             listed = ", ".join(f"{count} {kind}" for kind, count in sorted(types.items()))
             parts.append(f"{entry['file']}: {listed}; first at line {first['line']}: {first['message']}")
     return (f"memberseg: HubSpot did not import every row ({'; '.join(parts)}). "
-            f"Every row error is listed in {directory / RESULT_NAME}.")
+            f"Every row error is listed in {directory / HUBSPOT_IMPORT_NAME}.")
 
 
 class Pusher:
     """One push of one run's outputs. `progress` gets a line per step (the CLI shows it on a terminal)."""
 
     def __init__(self, outputs: RunOutputs, client: HubSpotClient, *, settings: PushSettings | None = None,
-                 progress: Progress | None = None, clock: Callable[[], float] = time.monotonic,
+                 progress: MessageCallback | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.outputs = outputs
         self.client = client
@@ -452,20 +450,17 @@ def all_done(previous: dict | None, outputs: RunOutputs) -> bool:
 
 
 def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force: bool = False,
-         settings: PushSettings | None = None, progress: Progress | None = None,
+         settings: PushSettings | None = None, progress: MessageCallback | None = None,
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PushOutcome:
     """Push DIR's outputs. Raises PushError or HubSpotError (each with `exit_code`) when it cannot finish."""
     outputs = load_outputs(directory)
     previous = read_previous(outputs)
     if not force and previous is not None and all_done(previous, outputs):
         return PushOutcome(exit_code_for(previous["imports"]), previous,
-                           [f"hubspot: every file of this run was imported already ({RESULT_NAME}); "
+                           [f"hubspot: every file of this run was imported already ({HUBSPOT_IMPORT_NAME}); "
                             "--force imports it again"] + summary_lines(previous)[1:])
     pusher = Pusher(outputs, client, settings=settings, progress=progress, clock=clock, sleep=sleep)
     if dry_run:
         return pusher.dry_run(previous, force=force)
     return pusher.run(previous, force=force)
 
-
-__all__ = ["HubSpotConfigError", "HubSpotUnavailable", "PushError", "PushOutcome", "PushSettings", "load_outputs",
-           "plan_properties", "push"]

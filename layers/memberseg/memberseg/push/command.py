@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 
-from .hubspot_client import DEFAULT_API_BASE, HubSpotClient, HubSpotError
-from .push import RESULT_NAME, PushError, PushSettings, push, row_error_summary
+from ..job_protocol import HUBSPOT_IMPORT_NAME
+from .client import DEFAULT_API_BASE, HubSpotClient, HubSpotError
+from .steps import MessageCallback, PushError, PushSettings, push, row_error_summary
 
 TOKEN_VARIABLE = "HUBSPOT_ACCESS_TOKEN"  # noqa: S105 - the variable's name, not a secret
 BASE_VARIABLE = "HUBSPOT_API_BASE"
@@ -17,7 +17,7 @@ SCOPES = ("crm.import", "crm.schemas.contacts.read", "crm.schemas.contacts.write
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def client_from_environment(environ: dict[str, str], progress: Callable[[str], None]) -> HubSpotClient:
+def client_from_environment(environ: dict[str, str], progress: MessageCallback) -> HubSpotClient:
     token = environ.get(TOKEN_VARIABLE, "").strip()
     if not token:
         raise PushError(f"{TOKEN_VARIABLE} is not set. Create a private app in HubSpot (Settings > Integrations > "
@@ -40,15 +40,15 @@ def push_configuration_problem(environ: dict[str, str] | None = None) -> str | N
 
 
 def run_push(directory: Path, *, dry_run: bool, force: bool, deadline_seconds: float,
-             progress: Callable[[str], None], environ: dict[str, str] | None = None) -> int:
+             progress: MessageCallback, environ: dict[str, str] | None = None) -> int:
     """Exit 0 all imported; 3 some rows failed; 2 bad input or configuration; 1 internal or timed out."""
     try:
         client = client_from_environment(dict(os.environ if environ is None else environ), progress)
         outcome = push(directory, client, dry_run=dry_run, force=force,
                        settings=PushSettings(deadline_seconds=deadline_seconds), progress=progress)
     except (PushError, HubSpotError) as exc:
-        saved = " The state so far is in " + str(Path(directory) / RESULT_NAME) + "." \
-            if (Path(directory) / RESULT_NAME).is_file() and exc.exit_code == 1 else ""
+        saved = " The state so far is in " + str(Path(directory) / HUBSPOT_IMPORT_NAME) + "." \
+            if (Path(directory) / HUBSPOT_IMPORT_NAME).is_file() and exc.exit_code == 1 else ""
         print(f"memberseg push: {exc}{saved}", file=sys.stderr)
         return exc.exit_code
     print("\n".join(outcome.messages))

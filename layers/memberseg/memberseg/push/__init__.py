@@ -1,0 +1,27 @@
+"""`memberseg push`: send a finished run's HubSpot files to a HubSpot portal (docs/hubspot-push.md).
+
+- `client`: a small HubSpot HTTP client on the standard library (timeouts, retries, typed errors);
+- `steps`: the push itself (`Pusher`, `plan_properties`, hubspot_import.json, exit codes);
+- `command`: `memberseg push` on the command line (environment, token, messages). Not imported
+  here: the CLI imports it only when a push is asked for.
+
+Importing this package costs the standard library only (never pandas).
+"""
+
+from .client import HubSpotClient, HubSpotConfigError, HubSpotError, HubSpotUnavailable
+from .steps import (
+    MessageCallback,
+    PushError,
+    PushOutcome,
+    PushSettings,
+    import_name,
+    load_outputs,
+    plan_properties,
+    push,
+    row_error_count,
+    write_result,
+)
+
+__all__ = ["HubSpotClient", "HubSpotConfigError", "HubSpotError", "HubSpotUnavailable", "MessageCallback",
+           "PushError", "PushOutcome", "PushSettings", "import_name", "load_outputs", "plan_properties", "push",
+           "row_error_count", "write_result"]
