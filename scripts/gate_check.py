@@ -26,12 +26,12 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 from memberseg.errors import InputError
-from memberseg.rules import Limits
+from memberseg.rules import load_rules
 from memberseg.safety import inspect_file
 path = Path(sys.argv[1])
 start = time.perf_counter()
 try:
-    result = {"kind": inspect_file(path, Limits(), role="orders")}
+    result = {"kind": inspect_file(path, load_rules().limits, role="orders")}
 except InputError as exc:
     result = {"code": exc.code, "message": exc.message}
 result["seconds"] = round(time.perf_counter() - start, 3)

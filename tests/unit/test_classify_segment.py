@@ -1,6 +1,8 @@
 """Status classification, row order and the default segments."""
 
 import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,6 +27,40 @@ def test_expiring_soon_days_is_a_setting(tmp_path):
     rules = rules_with({"status": {"expiring_soon_days": 60}})
     result = run_rows(tmp_path, [membership(1, "Acme", d("2020-01-01"), days_from_as_of(45))], rules=rules)
     assert result.members.iloc[0]["membership_status"] == "Expiring Soon"
+
+
+@pytest.fixture
+def default_rules_file(tmp_path, monkeypatch):
+    """A copy of default_rules.yaml that the loader reads in place of the packaged one."""
+    from memberseg.rules import load
+
+    copy = tmp_path / "defaults" / load.DEFAULT_RULES_NAME
+    copy.parent.mkdir()
+    copy.write_text((Path(load.__file__).parents[1] / load.DEFAULT_RULES_NAME).read_text(encoding="utf-8"))
+    monkeypatch.setattr(load, "resources", SimpleNamespace(files=lambda package: copy.parent))
+    load.default_rules_data.cache_clear()
+    load._default_rules.cache_clear()
+    yield copy
+    load.default_rules_data.cache_clear()
+    load._default_rules.cache_clear()
+
+
+def test_expiring_soon_days_is_set_only_in_the_default_rules_file(tmp_path, default_rules_file):
+    from memberseg.rules import load_rules, parse_rules
+
+    rows = [membership(1, "Acme", d("2020-01-01"), days_from_as_of(40))]
+    assert run_rows(tmp_path, rows, rules=load_rules()).members.iloc[0]["membership_status"] == "Active"
+    text = default_rules_file.read_text(encoding="utf-8")
+    assert "  expiring_soon_days: 30\n" in text
+    default_rules_file.write_text(text.replace("  expiring_soon_days: 30\n", "  expiring_soon_days: 45\n"))
+    from memberseg.rules import load
+
+    load.default_rules_data.cache_clear()
+    load._default_rules.cache_clear()
+    for rules in (load_rules(), parse_rules("orders: {savings_rate: 0.1}")):
+        assert rules.status.expiring_soon_days == 45
+        result = run_rows(tmp_path, rows, rules=rules)
+        assert result.members.iloc[0]["membership_status"] == "Expiring Soon"
 
 
 def test_row_order_is_status_then_expiration_then_name(tmp_path):

@@ -56,7 +56,7 @@ def test_the_engine_and_the_functions_use_the_contracts_names():
     assert write.WORKBOOK_NAME == protocol.WORKBOOK_NAME
     assert write.PROPERTIES_NAME == protocol.PROPERTIES_NAME
     assert write.REPORT_NAME == protocol.REPORT_NAME
-    assert hubspot.CSV_NAME == protocol.HUBSPOT_CSV_STEM
+    assert hubspot.HUBSPOT_CSV_STEM == protocol.HUBSPOT_CSV_STEM
     assert runner.ERROR_NAME == protocol.ERROR_NAME
     assert api_core.ROLES == protocol.ROLES
     assert set(api_core.EXTENSIONS) == set(protocol.DATA_EXTENSIONS)

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import job_rules
+import memberseg
 import pytest
 from memberseg.errors import InputError
 from memberseg.rules import load_rules
 
-DEFAULT_TEXT = (Path(load_rules.__code__.co_filename).parent / "default_rules.yaml").read_text()
+DEFAULT_TEXT = (Path(memberseg.__file__).parent / "default_rules.yaml").read_text()
 
 
 def write(tmp_path: Path, text: str) -> Path:

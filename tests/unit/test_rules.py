@@ -2,9 +2,10 @@
 
 import pytest
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from memberseg.errors import InputError
-from memberseg.rules import load_rules, parse_rules
+from memberseg.rules import Rules, default_rules_data, load_rules, parse_rules
 
 
 def default_data() -> dict:
@@ -32,6 +33,26 @@ def test_defaults_load_and_match_the_spec():
     assert rules.limits.max_rows == 1_048_576
     assert rules.inputs.date_order == "auto" and rules.inputs.date_order_default == "MDY"
     assert rules.inputs.decimal_separator == "auto" and rules.inputs.decimal_separator_default == "."
+
+
+def _defaults_written_twice(model: type[BaseModel], data: dict, path: str = "") -> list[str]:
+    """Keys of default_rules.yaml whose model field also carries a default of its own."""
+    twice = []
+    for key, value in data.items():
+        field = model.model_fields[key]
+        if not field.is_required():
+            twice.append(f"{path}{key}")
+        if isinstance(value, dict) and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            twice += _defaults_written_twice(field.annotation, value, f"{path}{key}.")
+    return twice
+
+
+def test_every_default_is_written_once_in_default_rules_yaml():
+    data = default_rules_data()
+    assert _defaults_written_twice(Rules, data) == []
+    assert set(Rules.model_fields) == set(data)   # and the file states every key
+    with pytest.raises(ValidationError):          # so the model alone can build no rules
+        Rules.model_validate({})
 
 
 def test_negative_grace_days_names_the_key():

@@ -12,10 +12,15 @@ import hostile
 import pytest
 
 from memberseg.errors import InputError
-from memberseg.rules import Limits
+from memberseg.rules import Limits, load_rules
 from memberseg.safety import inspect_file
 
-LIMITS = Limits()
+LIMITS = load_rules().limits   # the defaults, from default_rules.yaml
+
+
+def limits_with(**changes: float) -> Limits:
+    """The default limits with some replaced."""
+    return Limits.model_validate(LIMITS.model_dump() | changes)
 
 
 def reject(path: Path, code: str, *words: str, limits: Limits = LIMITS, role: str = "memberships") -> InputError:
@@ -79,7 +84,7 @@ def test_empty_file(tmp_path):
 
 def test_file_too_large(tmp_path):
     path = hostile.valid_memberships_csv(tmp_path, rows=50)
-    reject(path, "file_too_large", "MB", limits=Limits(max_file_bytes=100))
+    reject(path, "file_too_large", "MB", limits=limits_with(max_file_bytes=100))
 
 
 @pytest.mark.parametrize("name", ["members.txt", "members.ods", "members", "members.xlsb"])
@@ -133,9 +138,9 @@ def test_csv_with_nul(tmp_path):
 
 def test_csv_too_many_rows(tmp_path):
     path = hostile.csv_too_many_rows(tmp_path, lines=102)
-    reject(path, "too_many_rows", "102", limits=Limits(max_rows=100))
+    reject(path, "too_many_rows", "102", limits=limits_with(max_rows=100))
     ok = hostile.csv_too_many_rows(tmp_path, lines=101)
-    assert inspect_file(ok, Limits(max_rows=100), role="orders") == "csv"
+    assert inspect_file(ok, limits_with(max_rows=100), role="orders") == "csv"
 
 
 # --- zip structure ---------------------------------------------------------------------------
@@ -151,7 +156,7 @@ def test_zip_without_workbook(tmp_path):
 
 def test_too_many_entries(tmp_path):
     reject(hostile.too_many_entries_xlsx(tmp_path, entries=60), "unsafe_file", "internal parts",
-           limits=Limits(max_zip_entries=50))
+           limits=limits_with(max_zip_entries=50))
 
 
 def test_zip_bomb_ratio(tmp_path):
@@ -163,7 +168,7 @@ def test_zip_bomb_ratio(tmp_path):
 def test_total_uncompressed_size(tmp_path):
     path = hostile.zip_bomb_xlsx(tmp_path, megabytes=20)
     reject(path, "unsafe_file", "would unpack to",
-           limits=Limits(max_compression_ratio=10_000, max_uncompressed_bytes=10_000_000))
+           limits=limits_with(max_compression_ratio=10_000, max_uncompressed_bytes=10_000_000))
 
 
 @pytest.mark.parametrize(("part", "utf16"), [("sharedStrings", False), ("sheet", False), ("sheet", True)])
@@ -200,24 +205,24 @@ def test_cells_without_r_attribute(tmp_path):
 
 def test_too_many_cells(tmp_path):
     path = hostile.valid_memberships_xlsx(tmp_path, rows=200)
-    reject(path, "sheet_too_large", "cells", limits=Limits(max_cells=600))
+    reject(path, "sheet_too_large", "cells", limits=limits_with(max_cells=600))
 
 
 def test_too_many_rows_in_sheet(tmp_path):
     path = hostile.valid_memberships_xlsx(tmp_path, rows=200)
-    reject(path, "sheet_too_large", "row", limits=Limits(max_rows=100))
+    reject(path, "sheet_too_large", "row", limits=limits_with(max_rows=100))
 
 
 def test_too_many_columns_in_sheet(tmp_path):
     path = hostile.valid_memberships_xlsx(tmp_path, rows=3)
-    reject(path, "sheet_too_large", "column", limits=Limits(max_columns=4))
+    reject(path, "sheet_too_large", "column", limits=limits_with(max_columns=4))
 
 
 @pytest.mark.parametrize("ref", ["XFD1048576", "C5", "ALM10", "A1048577", "A100000", "c7", "$Z$9"])
 def test_far_cell_hidden_mid_sheet(tmp_path, ref):
     # 3000 ordinary rows of two columns; one extra cell in row 1500 is the only thing out of line.
     path = hostile.hidden_far_cell_xlsx(tmp_path, ref)
-    limits = Limits(max_columns=2, max_rows=3000)
+    limits = limits_with(max_columns=2, max_rows=3000)
     reject(path, "sheet_too_large", limits=limits)
 
 
@@ -236,4 +241,4 @@ def test_an_understated_end_record_is_still_caught_by_the_directory(tmp_path):
     at = data.rfind(b"PK\x05\x06")
     data[at + 8:at + 12] = (3).to_bytes(2, "little") * 2   # claims 3 entries
     path.write_bytes(bytes(data))
-    reject(path, "unsafe_file", "internal parts", limits=Limits(max_zip_entries=50))
+    reject(path, "unsafe_file", "internal parts", limits=limits_with(max_zip_entries=50))

@@ -1,4 +1,4 @@
-"""Stage 7a: the HubSpot outputs: the contacts CSV (split at HubSpot's limits) and property definitions.
+"""The HubSpot outputs: the contacts CSV (split at HubSpot's limits) and property definitions.
 
 HubSpot identifies contacts by email, so there is one row per valid, unique email,
 in Members order; every customer left out is reported with a reason.
@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .job_protocol import HUBSPOT_CSV_STEM
 from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
-
-CSV_NAME = "hubspot_contacts"
 
 
 @dataclass
@@ -138,8 +137,8 @@ def render_files(contacts: pd.DataFrame, rules: Rules) -> dict[str, bytes]:
     frame = contacts_frame(contacts, rules)
     parts = split_csv(frame, rules.hubspot.max_rows_per_file, rules.hubspot.max_bytes_per_file)
     if len(parts) == 1:
-        return {f"{CSV_NAME}.csv": parts[0]}
-    return {f"{CSV_NAME}_{number}.csv": part for number, part in enumerate(parts, start=1)}
+        return {f"{HUBSPOT_CSV_STEM}.csv": parts[0]}
+    return {f"{HUBSPOT_CSV_STEM}_{number}.csv": part for number, part in enumerate(parts, start=1)}
 
 
 def _options(labels: list[str]) -> list[dict]:

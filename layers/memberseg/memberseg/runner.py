@@ -24,12 +24,19 @@ from zoneinfo import ZoneInfo
 
 from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
-from .job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
+from .job_protocol import (
+    ERROR_NAME,
+    HUBSPOT_CSV_STEM,
+    HUBSPOT_IMPORT_NAME,
+    PROPERTIES_NAME,
+    REPORT_NAME,
+    WORKBOOK_NAME,
+)
 from .rules import Rules, load_rules
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
-STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, "hubspot_contacts*.csv",
-                  "hubspot_import.json")
+STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
+                  HUBSPOT_IMPORT_NAME)
 ProgressCallback = Callable[[str], None]
 
 

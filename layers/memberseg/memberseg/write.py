@@ -1,4 +1,4 @@
-"""Stage 7: write the outputs: the workbook, the HubSpot CSV(s), the property definitions and report.json.
+"""Write the outputs: the workbook, the HubSpot CSV(s), the property definitions and report.json.
 
 `write_outputs` writes them into a fresh staging folder, report.json last (it marks a complete set).
 The HubSpot files are rendered in a forked child while this process writes the workbook.
@@ -15,16 +15,14 @@ import pandas as pd
 from . import __version__
 from .hubspot import csv_columns, property_definitions, render_files
 from .isolation import Forked
+from .job_protocol import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
 from .read import RawTable
 from .result import Result
-from .rules import MEMBER_ADDED_COLUMNS, Rules
+from .rules import MEMBER_COLUMNS, Rules
 from .timing import Progress, no_progress, timed
 from .validate import Validated
-from .workbook import Column, Kind, WorkbookWriter, column, excel_serials, raw_column
+from .workbook import Column, WorkbookWriter, column, excel_serials, raw_column
 
-WORKBOOK_NAME = "membership_segments.xlsx"
-PROPERTIES_NAME = "hubspot_properties.json"
-REPORT_NAME = "report.json"
 SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
           "Orders Without Membership")
 # The file's date columns that memberseg recognised are written as date cells, from the parsed values.
@@ -65,17 +63,9 @@ def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
     columns = _original_columns(result.memberships, sources, members["customer_id"], members)
-    for header, name, field in (("Platform Status", "platform_status", "status"), ("Plan", "plan", "plan")):
-        if field in result.memberships.fields:
-            columns.append(column(header, "text", members[name], 16))
-    added: list[tuple[Kind, str]] = [
-        ("date", "member_since"), ("date", "first_joined"), ("integer", "renewal_count"),
-        ("integer", "lapse_count"), ("integer", "records_merged"), ("money", "total_order_value"),
-        ("integer", "order_count"), ("date", "last_order_date"), ("money", "estimated_savings"),
-        ("text", "order_value_tier"), ("text", "membership_status"), ("integer", "days_until_expiration"),
-    ]
-    for header, (kind, name) in zip(MEMBER_ADDED_COLUMNS, added, strict=True):
-        columns.append(column(header, kind, members[name], 15))
+    for added in MEMBER_COLUMNS:
+        if added.needs is None or added.needs in result.memberships.fields:
+            columns.append(column(added.header, added.kind, members[added.name], added.width))
     for seg in result.rules.segments:
         columns.append(column(seg.label, "bool", members[seg.property], max(12, len(seg.label) * 0.9)))
     return columns

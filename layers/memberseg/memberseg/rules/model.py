@@ -1,0 +1,275 @@
+"""The rules file's sections as strict pydantic models: inputs, limits, consolidation, orders, status,
+segments and HubSpot, plus the pieces the profiles share (field aliases, header folding).
+
+No field here carries a default value that `default_rules.yaml` also states: every Rules is built from
+that file with the user's changes merged over it, so the YAML is the one place each default lives.
+Defaults that remain mean "absent" (an optional field, no extra conditions, an inclusive tier).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS
+from .operators import OPERATORS, SEGMENT_FIELDS, operators_for
+
+HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+Scalar = float | int | str
+ConditionValue = Scalar | list[Scalar] | None
+
+
+def _check_option_label(label: str) -> str:
+    """A status or tier label becomes both a CSV value and a HubSpot dropdown option: they must match."""
+    if label.startswith(FORMULA_TRIGGERS):
+        raise ValueError(f"label {label!r} starts with {label[0]!r}: the HubSpot CSV would prefix it with ' "
+                         "(spreadsheet formula protection), so it would never match its dropdown option")
+    if ";" in label:
+        raise ValueError(f"label {label!r} contains ';', which HubSpot reads as a separator between values")
+    return label
+
+
+OptionLabel = Annotated[str, Field(min_length=1), AfterValidator(_check_option_label)]
+
+
+def normalize_header(text: object) -> str:
+    """Header matching ignores case, spaces and punctuation: 'Cust. ID' == 'custid'."""
+    folded = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def deep_merge(base: Any, overlay: Any) -> Any:
+    """`overlay` over `base`: mappings merge key by key; lists and plain values replace."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for key, value in overlay.items():
+            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(overlay)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(Strict):
+    aliases: list[str] = Field(min_length=1)
+    required: bool = False
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_not_blank(cls, aliases: list[str]) -> list[str]:
+        for alias in aliases:
+            if not normalize_header(alias):
+                raise ValueError(f"alias {alias!r} has no letters or digits")
+        return aliases
+
+
+MEMBERSHIP_FIELDS = {"customer_id", "customer_name", "first_name", "last_name", "company", "email",
+                     "created_date", "expiration_date", "start_date", "enrollment", "status", "plan",
+                     "renewal_marker"}
+ORDER_FIELDS = {"customer_id", "email", "customer_name", "first_name", "last_name", "order_value",
+                "refunded_value", "order_date", "status", "order_id", "currency"}
+IDENTITY_FIELDS = ("customer_id", "email", "customer_name", "first_name", "last_name")
+ROLES = ("memberships", "orders")
+MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member")
+ORDER_CLASSES = ("paid", "refunded", "unpaid")
+DateOrder = Literal["MDY", "DMY"]
+DecimalSeparator = Literal[".", ","]
+DedupeKey = Literal["customer_id", "customer_name", "email"]
+
+
+def check_fields(fields: dict[str, FieldSpec], role: str) -> None:
+    known = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
+    unknown = set(fields) - known
+    if unknown:
+        raise ValueError(f"unknown field(s) {sorted(unknown)}; known fields are {sorted(known)}")
+    needed = {"created_date"} if role == "memberships" else {"order_value"}
+    for name in sorted(needed):
+        if name not in fields:
+            raise ValueError(f"field(s) ['{name}'] must be listed")
+        if not fields[name].required:
+            raise ValueError(f"field {name!r} is needed by the pipeline and must stay required: true")
+    if role == "memberships" and "expiration_date" not in fields:
+        raise ValueError("field(s) ['expiration_date'] must be listed")
+    if not any(name in fields for name in IDENTITY_FIELDS):
+        raise ValueError(f"list at least one field that identifies the customer: {', '.join(IDENTITY_FIELDS)}")
+
+
+class FileSettings(Strict):
+    """`inputs.memberships` / `inputs.orders`: settings for that file, and the `standard` profile's fields."""
+
+    profile: str                          # a profile name, or auto: the best-fitting signature
+    sheet: str | None
+    date_order: Literal["inherit", "auto", "MDY", "DMY"]
+    decimal_separator: Literal["inherit", "auto", ".", ","]
+    fields: dict[str, FieldSpec]
+
+
+class Inputs(Strict):
+    header_search_rows: int = Field(ge=1, le=1000)
+    date_order: Literal["auto", "MDY", "DMY"]
+    decimal_separator: Literal["auto", ".", ","]
+    date_order_default: DateOrder                  # when auto and neither the values nor the profile decide
+    decimal_separator_default: DecimalSeparator
+    memberships: FileSettings
+    orders: FileSettings
+
+    @field_validator("memberships", "orders")
+    @classmethod
+    def _role_fields(cls, spec: FileSettings, info: Any) -> FileSettings:
+        check_fields(spec.fields, info.field_name)
+        return spec
+
+
+class Limits(Strict):
+    max_file_bytes: int = Field(ge=1)
+    max_rows: int = Field(ge=1)
+    max_columns: int = Field(ge=1, le=16384)
+    max_cells: int = Field(ge=1)
+    max_zip_entries: int = Field(ge=1)
+    max_uncompressed_bytes: int = Field(ge=1)
+    max_compression_ratio: float = Field(gt=1)
+    timeout_seconds: float = Field(gt=0)
+
+
+class Consolidation(Strict):
+    dedupe_key: DedupeKey
+    renewal_grace_days: int = Field(ge=0)
+
+
+class Tier(Strict):
+    label: OptionLabel
+    min: float
+    inclusive: bool = True
+
+
+class Orders(Strict):
+    savings_rate: float = Field(ge=0, le=1)
+    no_orders_label: OptionLabel
+    base_currency: str = Field(pattern=r"^(auto|[A-Z]{3})$")  # auto: the file's most common currency
+    currency_rates: dict[str, float]        # code -> value of 1 unit in the base currency
+    tiers: list[Tier]
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        for code, rate in rates.items():
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not a three-letter currency code in capitals")
+            if not rate > 0:
+                raise ValueError(f"the rate of {code} must be greater than 0")
+        return rates
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_descending(cls, tiers: list[Tier]) -> list[Tier]:
+        mins = [tier.min for tier in tiers]
+        if mins != sorted(mins, reverse=True):
+            raise ValueError("tiers must be listed from the highest min to the lowest")
+        labels = [tier.label for tier in tiers]
+        if len(set(labels)) != len(labels):
+            raise ValueError("tier labels must be unique")
+        return tiers
+
+
+class StatusLabels(Strict):
+    expired: OptionLabel
+    expiring_soon: OptionLabel
+    active: OptionLabel
+    inactive: OptionLabel
+
+    def all(self) -> list[str]:
+        return [self.expired, self.expiring_soon, self.active, self.inactive]
+
+
+class Status(Strict):
+    timezone: str
+    expiring_soon_days: int = Field(ge=0)
+    labels: StatusLabels
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r}") from exc
+        return zone
+
+
+class Condition(Strict):
+    field: str
+    op: str
+    value: ConditionValue = None
+
+    @model_validator(mode="after")
+    def _op_fits_field(self) -> Condition:
+        kind = SEGMENT_FIELDS.get(self.field)
+        if kind is None:
+            raise ValueError(f"unknown field {self.field!r}; choose one of {sorted(SEGMENT_FIELDS)}")
+        operator = OPERATORS.get(self.op)
+        if operator is None or kind not in operator.kinds:
+            raise ValueError(f"op {self.op!r} does not apply to {kind} field {self.field!r}; "
+                             f"use one of {operators_for(kind)}")
+        if operator.takes == "nothing":
+            if self.value is not None:
+                raise ValueError(f"op {self.op!r} takes no value")
+        elif operator.takes == "pair":
+            if not isinstance(self.value, list) or len(self.value) != 2:
+                raise ValueError(f"op {self.op!r} takes a list of two values [low, high] (inclusive)")
+        elif operator.takes == "list":
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"op {self.op!r} takes a non-empty list")
+        elif self.value is None or isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} takes a single value")
+        return self
+
+
+class Segment(Strict):
+    property: str
+    label: str = Field(min_length=1)
+    description: str = ""
+    all: list[Condition] = []
+    any: list[Condition] = []
+
+    @field_validator("property")
+    @classmethod
+    def _hubspot_name(cls, name: str) -> str:
+        if not HUBSPOT_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a valid HubSpot internal name: lowercase letters, digits and _, "
+                "starting with a letter, at most 100 characters"
+            )
+        if name in HUBSPOT_BASE_COLUMNS or name in HUBSPOT_PERSON_COLUMNS:
+            raise ValueError(f"{name!r} is already a column of the HubSpot file")
+        return name
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> Segment:
+        if not self.all and not self.any:
+            raise ValueError("a segment needs at least one condition under 'all' or 'any'")
+        if any(self.label == column.header for column in MEMBER_COLUMNS):
+            raise ValueError(f"label {self.label!r} is already a column of the Members sheet")
+        return self
+
+
+class HubSpot(Strict):
+    group_name: str
+    group_label: str
+    max_rows_per_file: int = Field(ge=1)
+    max_bytes_per_file: int = Field(ge=1024)    # HubSpot's "512 MB", read as decimal megabytes
+    marketable_contact_import: bool             # imported contacts count as marketing contacts (billed)
+    push: bool                                  # S3 flow: push this job when the stack's HubSpotPush is on
+
+    @field_validator("group_name")
+    @classmethod
+    def _group_name(cls, name: str) -> str:
+        if not HUBSPOT_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid HubSpot internal name")
+        return name
