@@ -213,15 +213,50 @@ def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict
 
 
 def _input_profiles(report: dict) -> dict[str, dict]:
-    """Which profile read each file, and the headers that decided it (report.json inputs.<role>.profile)."""
+    """Which profile read each file, the headers that decided it (report.json inputs.<role>.profile),
+    and that layout in plain words (`read_as`)."""
     out = {}
     for role, info in (report.get("inputs") or {}).items():
         profile = info.get("profile") if isinstance(info, dict) else None
         if isinstance(profile, dict) and isinstance(profile.get("name"), str):
-            out[str(role)] = {"file": str(info.get("file") or ""), "profile": profile["name"],
-                              "title": str(profile.get("title") or ""),
-                              "deciding_headers": [str(h) for h in profile.get("deciding_headers") or []]}
+            title = str(profile.get("title") or "")
+            headers = [str(h) for h in profile.get("deciding_headers") or []]
+            out[str(role)] = {"file": str(info.get("file") or ""), "profile": profile["name"], "title": title,
+                              "deciding_headers": headers, "read_as": read_as(profile["name"], title, headers)}
     return out
+
+
+# The packaged profiles (layers/memberseg/memberseg/profiles/*.yaml) in the page's words. A layout
+# the user keeps themselves is named by its first recognised headers instead of a platform.
+OWN_LAYOUT_PROFILES = frozenset({"standard", "members_sheet"})
+PLATFORM_EXPORTS = {
+    "memberpress_transactions": "MemberPress transactions export",
+    "pmpro_members": "Paid Memberships Pro members list",
+    "pmpro_old_members": "Paid Memberships Pro old members list",
+    "pmpro_orders": "Paid Memberships Pro orders export",
+    "sap_va05_de": "SAP sales order list, German column names",
+    "sap_va05_en": "SAP sales order list",
+    "shopify_orders": "Shopify orders export",
+    "stripe_payments": "Stripe payments export",
+    "stripe_subscriptions": "Stripe subscriptions export",
+    "wild_apricot_contacts": "Wild Apricot contacts export",
+    "woocommerce_analytics_orders": "WooCommerce orders export",
+    "woocommerce_memberships": "WooCommerce Memberships members export",
+}
+OWN_LAYOUT_HEADERS_SHOWN = 2
+
+
+def read_as(profile: str, title: str, deciding_headers: list[str]) -> str:
+    """A file's layout in plain words: "your own layout (columns Cust ID, Customer Name, …)" or
+    "Stripe subscriptions export"; never the profile's internal description in brackets."""
+    if profile in OWN_LAYOUT_PROFILES:
+        shown = deciding_headers[:OWN_LAYOUT_HEADERS_SHOWN]
+        more = ", …" if len(deciding_headers) > len(shown) else ""
+        return f"your own layout (columns {', '.join(shown)}{more})" if shown else "your own layout"
+    if profile in PLATFORM_EXPORTS:
+        return PLATFORM_EXPORTS[profile]
+    plain = re.sub(r"\s*\([^)]*\)", "", title).strip()     # a profile newer than this table: its title, no asides
+    return plain or profile.replace("_", " ")
 
 
 def property_labels(properties: dict | None) -> dict[str, str]:
@@ -272,11 +307,32 @@ def status_message(status: str, files: list[dict], error: dict | None = None) ->
     return f"Received the {next(iter(have))} file; waiting for the {missing[0]} file."
 
 
+ACCEPTED_HEADERS_RE = re.compile(r"Accepted headers: (.+?)\. Headers found")
+
+
 def plain_error(error: dict | None) -> dict:
+    """error.json's error for the page: code, message and file, plus what the page's advice needs:
+    for a missing column the field, the other missing ones and the headers that would be accepted;
+    for an error about both files, both file names (`files`)."""
     error = error or {}
-    return {"code": str(error.get("code") or "error"),
-            "message": str(error.get("message") or "The job failed for an unknown reason."),
-            "file": error.get("file")}
+    message = str(error.get("message") or "The job failed for an unknown reason.")
+    view: dict[str, Any] = {"code": str(error.get("code") or "error"), "message": message, "file": error.get("file")}
+    if isinstance(error.get("column"), str):
+        view["column"] = error["column"]
+    details = error.get("details")
+    if not isinstance(details, dict):
+        details = {}
+    problems = details.get("problems")
+    if isinstance(problems, list) and len(problems) > 1:
+        view["files"] = [p.get("file") for p in problems if isinstance(p, dict)]
+    missing = details.get("missing")
+    if isinstance(missing, list):
+        view["missing"] = [str(name) for name in missing]
+    # error.json's details do not list the accepted headers; its message does (headers.missing_column_error)
+    accepted = ACCEPTED_HEADERS_RE.search(message) if view["code"] == "missing_column" else None
+    if accepted:
+        view["accepted"] = accepted.group(1).split(", ")
+    return view
 
 
 HUBSPOT_MESSAGES = {

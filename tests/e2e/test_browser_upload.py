@@ -67,6 +67,17 @@ def _read_output(stack, job_id: str, name: str) -> bytes:
     return s3.get_object(Bucket=stack.local.stack.output_bucket, Key=prefix + name)["Body"].read()
 
 
+def _job_id(page) -> str:
+    """The job's id: the page shows its first characters, the whole id is in data-job-id and the title."""
+    job_id = page.get_attribute("#job-id", "data-job-id")
+    assert re.fullmatch(r"[0-9a-f]{32}", job_id) and page.get_attribute("#job-id", "title") == job_id
+    return job_id
+
+
+def _colour(page, selector: str, prop: str) -> str:
+    return page.eval_on_selector(selector, f"el => getComputedStyle(el).{prop}")
+
+
 def _choose_both(page, memberships: Path, orders: Path) -> None:
     page.set_input_files("#memberships-input", str(memberships))
     page.set_input_files("#orders-input", str(orders))
@@ -84,9 +95,15 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
         page.wait_for_selector(f"#{role}-progress[aria-valuenow='100']", timeout=30_000)
         assert page.inner_text(f"#{role}-pct") == "100 %"
     page.wait_for_selector("#result-panel:not([hidden])", timeout=60_000)
-    job_id = page.inner_text("#job-id")
-    assert re.fullmatch(r"[0-9a-f]{32}", job_id)
+    job_id = _job_id(page)
     assert page.get_attribute("body", "data-job-status") == "SUCCEEDED"
+    # the id is small print beside the result, not a heading: its first characters, the whole id on hover
+    ref = "#job-ref-result code"
+    assert page.inner_text(ref) == job_id[:8] + "…" and page.get_attribute(ref, "title") == job_id
+    assert job_id not in page.inner_text("#result-panel")
+    size = {sel: float(_colour(page, sel, "fontSize").removesuffix("px"))
+            for sel in ("#job-ref-result", "#result-title")}
+    assert size["#job-ref-result"] < size["#result-title"]
 
     # the summary shows report.json's numbers
     report = json.loads(_read_output(stack, job_id, "report.json"))
@@ -97,12 +114,13 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
     statuses = {li.get_attribute("data-status"): int(li.query_selector(".count").inner_text().replace(",", ""))
                 for li in page.query_selector_all("#status-counts li")}
     assert statuses == report["status_counts"]
-    # ... and which profile read each file, with the headers that decided it
-    profiles = page.inner_text("#result-profiles")
-    for role in ("memberships", "orders"):
-        profile = report["inputs"][role]["profile"]
-        assert report["inputs"][role]["file"] in profiles and profile["title"] in profiles
-        assert all(header in profiles for header in profile["deciding_headers"])
+    # ... and which layout each file was read as, in plain words (first recognised headers, no internal title)
+    assert [report["inputs"][role]["profile"]["name"] for role in ("memberships", "orders")] == ["standard"] * 2
+    assert page.inner_text("#result-profiles li[data-role='memberships']") == \
+        "memberships.xlsx · Read as: your own layout (columns Cust ID, Customer Name, …)"
+    assert page.inner_text("#result-profiles li[data-role='orders']") == \
+        "orders.xlsx · Read as: your own layout (columns Sold-To Party, Net Value)"
+    assert report["inputs"]["memberships"]["profile"]["title"] not in page.inner_text("#result-panel")
     bars = {g.get_attribute("data-segment"): int(g.query_selector(".bar-value").text_content().replace(",", ""))
             for g in page.query_selector_all("#chart svg g[data-segment]")}
     assert bars == report["segment_counts"]
@@ -110,6 +128,20 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
               for g in page.query_selector_all("#chart svg g[data-segment]")}
     biggest = max(report["segment_counts"], key=report["segment_counts"].get)
     assert widths[biggest] == max(widths.values()) > 0
+    # a segment that is one status has that status's colour (the status list's dot), the others one neutral colour
+    fills = {g.get_attribute("data-segment"): g.query_selector("rect").evaluate("el => getComputedStyle(el).fill")
+             for g in page.query_selector_all("#chart svg g[data-segment]")}
+    dots = {status: _colour(page, f"#status-counts li[data-status='{status}'] .dot", "backgroundColor")
+            for status in report["status_counts"]}
+    assert fills["active_membership"] == dots["Active"] == "rgb(20, 128, 74)"
+    assert fills["expiring_soon"] == dots["Expiring Soon"] and fills["expired_membership"] == dots["Expired"]
+    assert len(set(dots.values())) == len(dots)
+    status_segments = ("active_membership", "expiring_soon", "expired_membership")
+    neutral = {fill for name, fill in fills.items() if name not in status_segments}
+    assert len(neutral) == 1 and not neutral & set(dots.values())
+    assert page.get_attribute("#chart g[data-segment='expired_membership']", "data-status") == "Expired"
+    # rejected rows: where to find why, and what the user can do
+    assert report["memberships"]["rejected"] and "Needs Attention" in page.inner_text("#rejected-advice")
 
     kinds = [a.get_attribute("data-kind") for a in page.query_selector_all("#downloads a")]
     assert {"workbook", "hubspot_csv", "properties"} <= set(kinds)
@@ -138,11 +170,12 @@ def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, c
     page.click("#start")
     page.wait_for_selector("#error-panel:not([hidden])", timeout=60_000)
     message = page.inner_text("#error-text")
-    job_id = page.inner_text("#job-id")
+    job_id = _job_id(page)
     error = json.loads(_read_output(stack, job_id, "error.json"))["error"]
     assert message == error["message"] and "memberships" in message.lower()
     assert not re.search(r"Traceback|Exception|Error:|\{", message)      # plain words, no internals
     assert page.get_attribute("body", "data-job-status") == "FAILED"
+    assert page.is_hidden("#error-advice")        # the message says what to do: no advice beside it
     shot = tmp_path / "upload-failure.png"
     page.screenshot(path=str(shot), full_page=True)
     with capsys.disabled():
@@ -151,6 +184,43 @@ def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, c
     page.click("#start-over")
     assert page.is_hidden("#error-panel") and page.is_visible("#upload-panel")
     assert page.is_disabled("#start") and page.is_hidden("#memberships-file")
+
+
+def test_missing_column_shows_what_to_do_from_the_page(stack, page, tmp_path, capsys):
+    """An error that says "add … in a rules file" comes with what the user can do here: rename the column."""
+    members = tmp_path / "memberships.csv"
+    members.write_text("Cust ID,Customer Name,Created Date,Valid Until\nC-1,Acme,01/05/2025,01/05/2026\n",
+                       encoding="utf-8")
+    page.goto(stack.url)
+    _choose_both(page, members, EXAMPLES / "orders.xlsx")
+    page.click("#start")
+    page.wait_for_selector("#error-panel:not([hidden])", timeout=60_000)
+    error = json.loads(_read_output(stack, _job_id(page), "error.json"))["error"]
+    assert error["code"] == "missing_column" and "in a rules file" in error["message"]
+    assert page.inner_text("#error-text") == error["message"]                  # the original message stays
+    assert page.get_attribute("#error-advice", "data-code") == "missing_column"
+    advice = page.inner_text("#error-advice")
+    assert "What you can do now" in advice
+    assert ("If your file has the expiration date under another header, rename that column to one of "
+            "“Expiration Date”, “Expiry Date”") in advice and "upload the file again" in advice
+    assert "this page cannot yet" in advice
+    job_id = _job_id(page)
+    assert page.inner_text("#job-ref-error code") == job_id[:8] + "…"
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url.rstrip("/"))
+    page.click("#job-ref-error .copy-id")                      # the whole id, for support
+    page.wait_for_selector("#job-ref-error .copy-id:text-is('Copied')")   # (wait_for_function would need eval)
+    assert page.evaluate("navigator.clipboard.readText()") == job_id
+    page.context.clear_permissions()
+    shot = tmp_path / "upload-advice.png"
+    page.screenshot(path=str(shot), full_page=True)
+    with capsys.disabled():
+        print(f"\nscreenshot of an error with advice: {shot}")
+    # the way: choose the corrected memberships file, the orders file stays chosen
+    assert page.inner_text("#retry-file") == "Choose a corrected memberships file"
+    page.click("#retry-file")
+    assert page.is_hidden("#error-panel") and page.is_visible("#upload-panel")
+    assert page.is_hidden("#memberships-file") and page.inner_text("#orders-name") == "orders.xlsx"
+    assert page.is_disabled("#start") and "Add the memberships file" in page.inner_text("#start-hint")
 
 
 def test_wrong_type_and_keyboard_file_picker(stack, page, tmp_path):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import pytest_socket
+import yaml
 
 from api_support import Context, JOB_ID, RUN_PREFIX, SAMPLE_PROPERTIES, SAMPLE_REPORT, api_app, committed_item, event, fake_deps, http_event
 
 import api_core as core
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -107,3 +112,32 @@ def test_get_job_routes(api):
     data = json.loads(body)
     assert status == 200 and headers["Cache-Control"] == "no-store"
     assert data["status"] == "SUCCEEDED" and data["summary"]["customers"] == 182 and len(data["downloads"]) == 4
+
+
+APP_JS = (ROOT / "functions" / "api" / "static" / "app.js").read_text(encoding="utf-8")
+ENGINE = ROOT / "layers" / "memberseg" / "memberseg"
+
+
+def _js_table(name: str) -> str:
+    start = APP_JS.index(f"const {name} = {{")
+    return APP_JS[start:APP_JS.index("};", start)]
+
+
+def test_page_advice_is_only_for_error_codes_the_engine_raises():
+    """app.js's ADVICE table (what to do, by error.json code) names no invented code."""
+    codes = re.findall(r"^    ([a-z_]+): ", _js_table("ADVICE"), re.M)
+    engine = "".join(path.read_text(encoding="utf-8") for path in ENGINE.rglob("*.py"))
+    assert {"missing_column", "contradictory_values"} <= set(codes)
+    assert [code for code in codes if f'InputError("{code}"' not in engine] == []
+
+
+def test_segments_coloured_as_a_status_are_exactly_that_status():
+    """app.js's SEGMENT_STATUS: a bar takes a status colour only when its segment is that status."""
+    pairs = dict(re.findall(r'([a-z_]+): "([A-Za-z ]+)"', _js_table("SEGMENT_STATUS")))
+    rules = [yaml.safe_load((ENGINE / "default_rules.yaml").read_text(encoding="utf-8"))]
+    rules += [yaml.safe_load(path.read_text(encoding="utf-8")) for path in (ENGINE / "profiles").glob("*.yaml")]
+    segments = {s["property"]: s for r in rules for s in r.get("segments") or []}
+    assert set(pairs) == {"active_membership", "expiring_soon", "expired_membership", "inactive_membership"}
+    for name, status in pairs.items():
+        assert segments[name].get("all") == [{"field": "membership_status", "op": "eq", "value": status}], name
+        assert f'"{status}": "' in _js_table("STATUS_TONES")

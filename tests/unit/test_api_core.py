@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from api_support import JOB_ID, SAMPLE_PROPERTIES, SAMPLE_REPORT, settings
@@ -148,7 +150,64 @@ def test_summary_names_the_profile_that_read_each_file():
     inputs = core.summarise_report(report)["inputs"]
     assert inputs == {"memberships": {"file": "members.csv", "profile": "woocommerce_memberships",
                                       "title": "WooCommerce Memberships",
-                                      "deciding_headers": ["membership_status", "member_since"]}}
+                                      "deciding_headers": ["membership_status", "member_since"],
+                                      "read_as": "WooCommerce Memberships members export"}}
+
+
+STANDARD_TITLE = "memberseg standard layout (hand-kept sheets, SAP-style order lists)"
+
+
+@pytest.mark.parametrize("profile, title, headers, expected", [
+    ("standard", STANDARD_TITLE, ["Cust ID", "Customer Name", "Created Date", "Expiration Date"],
+     "your own layout (columns Cust ID, Customer Name, …)"),
+    ("standard", STANDARD_TITLE, ["Sold-To Party", "Net Value"], "your own layout (columns Sold-To Party, Net Value)"),
+    ("standard", STANDARD_TITLE, [], "your own layout"),           # chosen by the rules, no header decided
+    ("members_sheet", "A hand-kept members sheet keyed by email (e.g. beside Shopify orders)",
+     ["Email", "Start Date", "End Date"], "your own layout (columns Email, Start Date, …)"),
+    ("stripe_subscriptions", "Stripe Dashboard subscriptions export", ["Customer ID", "Plan"],
+     "Stripe subscriptions export"),
+    ("sap_va05_de", "SAP SD VA05 Liste der Kundenaufträge, deutsche Spaltentexte", ["Auftraggeber"],
+     "SAP sales order list, German column names"),
+    # a profile newer than the page's table: its title without the bracketed aside
+    ("acme_export", "Acme CRM members CSV (one row per seat)", ["Seat"], "Acme CRM members CSV"),
+    ("acme_export", "", [], "acme export"),
+])
+def test_read_as_says_the_layout_in_plain_words(profile, title, headers, expected):
+    assert core.read_as(profile, title, headers) == expected
+
+
+def test_every_packaged_profile_has_plain_words():
+    profiles = Path(__file__).resolve().parents[2] / "layers" / "memberseg" / "memberseg" / "profiles"
+    names = {path.stem for path in profiles.glob("*.yaml")}
+    assert names and names == core.OWN_LAYOUT_PROFILES | set(core.PLATFORM_EXPORTS)
+    assert not any("(" in words for words in core.PLATFORM_EXPORTS.values())
+
+
+def test_missing_column_error_carries_what_the_page_advice_needs():
+    message = ("The memberships file 'memberships.csv' has no expiration_date column (also missing: email). "
+               "Accepted headers: Expiration Date, Expiry Date, Current Period End (UTC). Headers found in row 1: "
+               "Cust ID, Valid Until. To accept another header, add it to "
+               "inputs.memberships.fields.expiration_date.aliases in a rules file.")
+    error = core.plain_error({"code": "missing_column", "message": message, "file": "memberships.csv", "row": 1,
+                              "column": "expiration_date", "details": {"missing": ["expiration_date", "email"],
+                                                                       "found": ["Cust ID", "Valid Until"]}})
+    assert error == {"code": "missing_column", "message": message, "file": "memberships.csv",
+                     "column": "expiration_date", "missing": ["expiration_date", "email"],
+                     "accepted": ["Expiration Date", "Expiry Date", "Current Period End (UTC)"]}
+    # other codes pass no accepted headers, and a bare error is still plain
+    other = core.plain_error({"code": "contradictory_values", "message": "Accepted headers: x. Headers found",
+                              "column": "Created Date", "details": "not a mapping"})
+    assert other == {"code": "contradictory_values", "message": "Accepted headers: x. Headers found", "file": None,
+                     "column": "Created Date"}
+
+
+def test_an_error_about_both_files_names_both():
+    """headers.both_files_error: the page offers no one-file retry when both files need correcting."""
+    problems = [{"code": "missing_column", "message": "m", "file": "memberships.xlsx"},
+                {"code": "missing_column", "message": "o", "file": "orders.csv"}]
+    error = core.plain_error({"code": "missing_column", "message": "m Also: o", "file": "memberships.xlsx",
+                              "details": {"problems": problems}})
+    assert error["file"] == "memberships.xlsx" and error["files"] == ["memberships.xlsx", "orders.csv"]
 
 
 def test_downloads_come_from_report_outputs_and_drop_unsafe_names():

@@ -9,8 +9,15 @@
   const TOKEN_KEY = "memberseg.token";
   const POLL_MS = 1000;
   const POLL_LIMIT_MS = 15 * 60 * 1000;
-  const STATUS_COLOURS = { "Active": "#14804a", "Expiring Soon": "#d97706", "Expired": "#c2261c", "Inactive": "#64748b" };
-  const FALLBACK_COLOURS = ["#315efb", "#7c3aed", "#0891b2", "#64748b"];
+  // Membership statuses in display order, each with its tone: app.css colours a tone (--status-*),
+  // the same for the status counts and for the segment bars of that status.
+  const STATUS_TONES = { "Active": "active", "Expiring Soon": "expiring", "Expired": "expired", "Inactive": "inactive" };
+  // The segments that are one status (default_rules.yaml: membership_status eq ...); others stay neutral.
+  const SEGMENT_STATUS = {
+    active_membership: "Active", expiring_soon: "Expiring Soon", expired_membership: "Expired", inactive_membership: "Inactive",
+  };
+  const JOB_ID_SHOWN = 8;
+  const RULES_OWNER = "whoever runs memberseg for you";
 
   const body = document.body;
   const config = {
@@ -19,7 +26,7 @@
     extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
   };
   const $ = (id) => document.getElementById(id);
-  const state = { files: {}, jobId: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
+  const state = { files: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
 
   class AuthError extends Error {}
 
@@ -30,6 +37,8 @@
     if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
     return (bytes / 1024 / 1024).toFixed(1) + " MB";
   }
+  const quoted = (items) => items.map((item) => "“" + item + "”").join(", ");
+  const fieldWords = (name) => String(name || "").replace(/_/g, " ");
   function extension(name) {
     const dot = name.lastIndexOf(".");
     return dot < 0 ? "" : name.slice(dot).toLowerCase();
@@ -166,7 +175,7 @@
         orders: extension(state.files.orders.name),
       });
       state.jobId = job.job_id;
-      $("job-id").textContent = job.job_id;
+      showJobRef(job.job_id);
       showStatus("Uploading both files…");
       await Promise.all(ROLES.map((r) => upload(r, state.files[r], job.uploads[r])));
       showStatus("Both files uploaded. Waiting for the job to start…");
@@ -178,6 +187,33 @@
     }
   }
   $("start").addEventListener("click", start);
+
+  // ---------------------------------------------------------------- job reference
+  // The job id is for support, not for reading: its first characters, the whole id in the title
+  // and on the copy button (or shown in full, selected, where the clipboard is not available).
+  function showJobRef(jobId) {
+    document.querySelectorAll(".job-ref").forEach((ref) => {
+      const code = ref.querySelector("code");
+      code.textContent = jobId.slice(0, JOB_ID_SHOWN) + "…";
+      code.title = jobId;
+      code.dataset.jobId = jobId;
+      const copy = ref.querySelector(".copy-id");
+      if (copy) copy.textContent = "Copy";
+    });
+  }
+  document.querySelectorAll(".job-ref .copy-id").forEach((button) => {
+    button.addEventListener("click", () => {
+      const code = button.parentElement.querySelector("code");
+      const jobId = code.dataset.jobId || "";
+      const showWhole = () => {
+        code.textContent = jobId;
+        window.getSelection().selectAllChildren(code);
+        button.textContent = "Press Ctrl+C to copy";
+      };
+      if (!navigator.clipboard) { showWhole(); return; }
+      navigator.clipboard.writeText(jobId).then(() => { button.textContent = "Copied"; }, showWhole);
+    });
+  });
 
   // ---------------------------------------------------------------- job status
   function showStatus(text, tone) {
@@ -209,6 +245,56 @@
     state.pollTimer = setTimeout(poll, POLL_MS);
   }
 
+  // What the user can do from this page, by error.json's code, beside the message (which stays as it is).
+  // Until the page can map columns itself, a message that says "add … in a rules file" becomes
+  // what to change in the file, and who can change the job's rules. No advice guesses a value:
+  // a wrong guess would give wrong numbers.
+  const ADVICE = {
+    missing_column: (e) => {
+      if (!e.column) {      // the job's rules chose a platform's layout and the file lacks its headers
+        return ["Check that you chose the right file: " + quoted(e.missing || []) + " are headers of the export the job's rules expect.",
+                "If the rules name the wrong layout, " + RULES_OWNER + " can change them; this page cannot yet."];
+      }
+      const field = fieldWords(e.column);
+      const accepted = e.accepted || [];
+      const others = (e.missing || []).slice(1);
+      return [
+        "If your file has the " + field + " under another header, rename that column to " +
+          (accepted.length ? (accepted.length > 1 ? "one of " : "") + quoted(accepted) : "one of the accepted headers above") +
+          ", then upload the file again.",
+        "If the file has no " + field + " at all, export it again with that column included.",
+        ...(others.length ? ["Do the same for the other missing column" + (others.length > 1 ? "s" : "") + ": " +
+                             others.map(fieldWords).join(", ") + "."] : []),
+        "To have your own header accepted as it is, " + RULES_OWNER + " can add it to the job's rules; this page cannot yet.",
+      ];
+    },
+    contradictory_values: (e) => [
+      "Make every value " + (e.column ? "in the column " + quoted([e.column]) + " " : "") +
+        "follow one format (for dates: the same order of day and month), then upload the file again.",
+      "If the file has to stay as it is, " + RULES_OWNER + " can set how this file is read in the job's rules.",
+    ],
+    sheet_not_found: () => [
+      "Rename the sheet that holds the data to the name the message gives, then upload the file again.",
+      "If the job's rules name the wrong sheet, " + RULES_OWNER + " can change them.",
+    ],
+  };
+
+  function showAdvice(error) {
+    const lines = ADVICE[error.code] ? ADVICE[error.code](error) : [];
+    const list = $("error-advice-list");
+    list.replaceChildren(...lines.map((line) => { const li = document.createElement("li"); li.textContent = line; return li; }));
+    $("error-advice").hidden = !lines.length;
+    $("error-advice").dataset.code = lines.length ? error.code : "";
+  }
+
+  // The role of the one file an error names (an upload key's name starts with its role); none when
+  // the error names no file or both (error.files: each file of an error about both).
+  function failedRole(error) {
+    const roleOf = (file) => ROLES.find((r) => String(file || "").toLowerCase().startsWith(r));
+    const roles = new Set((error.files || [error.file]).map(roleOf));
+    return roles.size === 1 ? [...roles][0] : undefined;
+  }
+
   function fail(error) {
     state.busy = false;
     $("upload-panel").classList.add("finished");
@@ -217,7 +303,13 @@
     $("error-panel").hidden = false;
     $("error-text").textContent = error.message || "Something went wrong.";
     $("error-file").textContent = error.file ? "File: " + error.file : "";
-    $("start-over").focus();
+    showAdvice(error);
+    state.failedRole = failedRole(error);
+    $("retry-file").hidden = !state.failedRole || !state.jobId;
+    if (state.failedRole) $("retry-file").textContent = "Choose a corrected " + LABEL[state.failedRole] + " file";
+    $("start-over").classList.toggle("primary", $("retry-file").hidden);
+    $("job-ref-error").hidden = !state.jobId;
+    (state.failedRole && state.jobId ? $("retry-file") : $("start-over")).focus();
   }
 
   function succeed(job) {
@@ -226,12 +318,13 @@
     showStatus(job.message, "ok");
     $("upload-panel").hidden = true;
     $("result-panel").hidden = false;
-    $("result-sub").textContent = "Job " + job.job_id + (s.as_of ? " · statuses as of " + s.as_of : "");
+    $("result-sub").textContent = s.as_of ? "Statuses as of " + s.as_of : "";
+    showJobRef(job.job_id);
     document.querySelectorAll("[data-stat]").forEach((el) => { el.textContent = number(s[el.dataset.stat]); });
     $("stat-rows-note").textContent = "from " + number(s.membership_rows) + " membership rows";
-    $("result-profiles").textContent = Object.entries(s.inputs || {}).map(([role, p]) =>
-      p.file + " read as " + (p.title || p.profile) + " (recognised by " + p.deciding_headers.join(", ") + ")"
-    ).join(" · ");
+    $("stat-rejected-note").textContent = s.rejected ? "see Needs Attention in the workbook" : "none";
+    $("rejected-advice").hidden = !s.rejected;
+    renderReadAs(s.inputs || {});
     $("stat-left-out").textContent = s.hubspot_left_out ? number(s.hubspot_left_out) + " left out (no usable email)" : "all customers included";
     renderStatusCounts(s.status_counts);
     renderChart(s.segments);
@@ -251,6 +344,21 @@
         .catch(() => {})
         .finally(() => { if (state.jobId === job.job_id) state.pollTimer = setTimeout(refresh, every); });
     }, every);
+  }
+
+  // Which layout each file was read as, in plain words (api_core.read_as).
+  function renderReadAs(inputs) {
+    const list = $("result-profiles");
+    list.replaceChildren();
+    ROLES.filter((role) => inputs[role]).forEach((role) => {
+      const li = document.createElement("li");
+      li.dataset.role = role;
+      const file = document.createElement("span");
+      file.className = "file";
+      file.textContent = inputs[role].file;
+      li.append(file, " · Read as: " + (inputs[role].read_as || inputs[role].profile));
+      list.append(li);
+    });
   }
 
   // The push to HubSpot (only when the stack pushes): its state, counts and the first refused rows.
@@ -288,14 +396,15 @@
   function renderStatusCounts(counts) {
     const list = $("status-counts");
     list.replaceChildren();
-    const order = Object.keys(STATUS_COLOURS);
+    const order = Object.keys(STATUS_TONES);
     const rank = (label) => (order.includes(label) ? order.indexOf(label) : order.length);
-    Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0])).forEach(([label, count], i) => {
+    Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0])).forEach(([label, count]) => {
       const li = document.createElement("li");
       li.dataset.status = label;
+      li.dataset.tone = STATUS_TONES[label] || "other";
       const dot = document.createElement("span");
       dot.className = "dot";
-      dot.style.background = STATUS_COLOURS[label] || FALLBACK_COLOURS[i % FALLBACK_COLOURS.length];
+      dot.setAttribute("aria-hidden", "true");
       const name = document.createElement("span");
       name.className = "label";
       name.textContent = label;
@@ -336,10 +445,12 @@
     segments.forEach((seg, i) => {
       const y = top + i * rowH;
       const w = Math.max(seg.count ? 2 : 0, (seg.count / max) * plotW);
-      const g = svg("g", { "data-segment": seg.name });
+      const status = SEGMENT_STATUS[seg.name];
+      const g = svg("g", { "data-segment": seg.name, "data-tone": status ? STATUS_TONES[status] : "other" });
+      if (status) g.dataset.status = status;
       g.append(svg("text", { x: labelW - 10, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "middle", class: "bar-label" }, seg.label));
       const bar = svg("rect", { x: labelW, y: y + (rowH - barH) / 2, width: w.toFixed(1), height: barH, rx: 4, class: "bar" });
-      bar.append(svg("title", {}, seg.label + ": " + number(seg.count)));
+      bar.append(svg("title", {}, seg.label + ": " + number(seg.count) + (status ? " (status " + status + ")" : "")));
       g.append(bar);
       g.append(svg("text", { x: labelW + w + 8, y: y + rowH / 2, "dominant-baseline": "middle", class: "bar-value" }, number(seg.count)));
       chart.append(g);
@@ -377,12 +488,13 @@
     refreshStart();
   }
 
-  function startOver() {
+  // keep: the role whose chosen file stays (the other file of a job whose error named one file)
+  function startOver(keep) {
     clearTimeout(state.pollTimer);
     state.jobId = null;
-    state.files = {};
+    state.files = keep && state.files[keep] ? { [keep]: state.files[keep] } : {};
     delete body.dataset.jobStatus;
-    ROLES.forEach((r) => {
+    ROLES.filter((r) => r !== keep).forEach((r) => {
       $(r + "-input").value = "";
       $(r + "-file").hidden = true;
       $(r + "-error").textContent = "";
@@ -394,10 +506,11 @@
     $("result-panel").hidden = true;
     $("upload-panel").classList.remove("finished");
     $("upload-panel").hidden = false;
-    $("zone-memberships").focus();
+    $("zone-" + (ROLES.find((r) => !state.files[r]) || ROLES[0])).focus();
   }
-  $("start-over").addEventListener("click", startOver);
-  $("again").addEventListener("click", startOver);
+  $("start-over").addEventListener("click", () => startOver());
+  $("again").addEventListener("click", () => startOver());
+  $("retry-file").addEventListener("click", () => startOver(ROLES.find((r) => r !== state.failedRole)));
 
   // ---------------------------------------------------------------- boot
   $("result-title").tabIndex = -1;
