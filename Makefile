@@ -35,7 +35,7 @@ system-deps:
 
 ## ruff (rules in pyproject.toml) and mypy over the engine, the functions, infra and scripts.
 LINT_DIRS := layers functions infra scripts
-TYPED_DIRS := layers/memberseg/memberseg functions/api functions/process_upload functions/hubspot_push infra scripts
+TYPED_DIRS := layers/memberseg/memberseg layers/memberseg/memberseg_aws functions/api functions/process_upload functions/hubspot_push infra scripts
 lint-python: venv
 	$(VENV)/bin/ruff check $(LINT_DIRS)
 	$(VENV)/bin/mypy $(TYPED_DIRS)
