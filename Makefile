@@ -43,7 +43,7 @@ system-deps:
 	bash infra/system-deps.sh
 
 LINT_DIRS := layers functions infra scripts
-TYPED_DIRS := layers/memberseg/memberseg functions/api functions/process_upload functions/hubspot_push infra scripts
+TYPED_DIRS := layers/memberseg/memberseg layers/memberseg/memberseg_aws functions/api functions/process_upload functions/hubspot_push infra scripts
 ## ruff (rules in pyproject.toml) and mypy over the engine, the functions, infra and scripts.
 lint-python: venv
 	$(VENV)/bin/ruff check $(LINT_DIRS)

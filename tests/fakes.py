@@ -1,4 +1,4 @@
-"""In-memory fakes for the job flow's ports (jobs.ObjectStore, JobStore, EventPublisher), a
+"""In-memory fakes for the job flow's ports (job_ports.ObjectStore, JobStore, EventPublisher), a
 controlled clock and a fast stand-in engine, so the state machine is unit-tested without moto.
 
 InMemoryJobStore applies the same conditions as storage.DynamoJobStore (docs/job-protocol.md);
@@ -111,6 +111,7 @@ class InMemoryJobStore:
         with self.lock:
             sk = run_sk(fingerprint)
             item = self.items.get((job_id, sk))
+            # storage.CLAIM_CONDITION: NEW_RUN or RETRY_PENDING or LEASE_EXPIRED
             free = (item is None or item["run_status"] == RunStatus.RETRYING
                     or (item["run_status"] == RunStatus.PROCESSING and item["lease_expires_at"] < now))
             if not free:

@@ -24,6 +24,7 @@ from memberseg.job_protocol import (
     JobStatus,
     PushState,
     file_role,
+    parse_run_id,
 )
 
 # ------------------------------------------------------------------ the upload policy (one place)
@@ -134,16 +135,13 @@ def results_prefix(settings: Settings, job_id: str) -> str:
     return f"{settings.results_prefix}{validate_job_id(job_id)}/"
 
 
-RUN_ID_RE = re.compile(r"^[0-9]{1,20}-[0-9a-f]{16}-a[0-9]{1,3}$")
-
-
 def committed_prefix(settings: Settings, job_id: str, item: dict | None) -> str | None:
     """The committed run's folder named by the status item, if it is one of this job's run folders."""
     prefix = (item or {}).get("output_prefix")
     base = results_prefix(settings, job_id) + RUNS_FOLDER
     if not isinstance(prefix, str) or not prefix.startswith(base) or not prefix.endswith("/"):
         return None
-    return prefix if RUN_ID_RE.fullmatch(prefix[len(base):-1]) else None
+    return prefix if parse_run_id(prefix[len(base):-1]) is not None else None
 
 
 @dataclass(frozen=True)

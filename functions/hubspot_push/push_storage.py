@@ -1,5 +1,6 @@
 """AWS adapters for push_flow.py: the committed run's objects (S3), the status item's `hubspot`
-attribute (DynamoDB, conditional UpdateItem), events (EventBridge) and the token (Secrets Manager)."""
+attribute (DynamoDB, conditional UpdateItem), events (EventBridge, memberseg_aws.events) and the token
+(Secrets Manager)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from memberseg.job_protocol import (
-    EVENT_SOURCE,
     STATUS_SK,
     JobStatus,
     PushState,
@@ -20,6 +20,7 @@ from memberseg.job_protocol import (
     iso_utc,
     to_item_value,
 )
+from memberseg_aws.events import EventBridgePublisher as EventBridgePublisher  # shared with process_upload
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
@@ -94,19 +95,6 @@ class DynamoPushStore:
 
     def mark_published(self, job_id: str, *, run_id: str) -> bool:
         return self._update(job_id, "SET #h.#published = :yes", "#h.#run = :run", {":yes": True, ":run": run_id})
-
-
-class EventBridgePublisher:
-    def __init__(self, bus_name: str = "default", client: Any = None):
-        self.bus_name = bus_name
-        self.events = client or boto3.client("events")
-
-    def publish(self, detail_type: str, detail: dict) -> None:
-        response = self.events.put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": detail_type, "EventBusName": self.bus_name,
-            "Detail": json.dumps(detail, default=str, ensure_ascii=False)}])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge rejected the {detail_type!r} event: {response['Entries']}")
 
 
 class SecretToken:

@@ -69,13 +69,13 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
 
 def _record_metrics(outcome: jobs.Outcome) -> None:
     metrics.add_metric(name="UploadEvents", unit=MetricUnit.Count, value=1)
-    if outcome.action == "succeeded":
+    if outcome.action == jobs.Action.SUCCEEDED:
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=outcome.counts.get("rows_in", 0))
         metrics.add_metric(name="CustomersOut", unit=MetricUnit.Count, value=outcome.counts.get("customers_out", 0))
-    elif outcome.action == "failed":
+    elif outcome.action == jobs.Action.FAILED:
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    elif outcome.action == "duplicate":
+    elif outcome.action == jobs.Action.DUPLICATE:
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
     if outcome.published is False:
         metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)

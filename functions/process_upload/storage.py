@@ -1,13 +1,14 @@
-"""AWS adapters for jobs.py: S3 objects, the DynamoDB job table, EventBridge events.
+"""AWS adapters for jobs.py: S3 objects, the DynamoDB job table, EventBridge events (the
+layer's memberseg_aws.events, shared with the push function), the sweeper's failure queue.
 
 Every write to the job table is one conditional UpdateItem (docs/job-protocol.md lists the
-conditions). The low-level DynamoDB client is used (thread-safe: the lease heartbeat runs
-on its own thread); a ConditionalCheckFailed becomes False, every other error propagates.
+conditions; each clause is named below, with what it admits). The low-level DynamoDB client is
+used (thread-safe: the lease heartbeat runs on its own thread); a ConditionalCheckFailed becomes
+False, every other error propagates.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from jobs import ObjectInfo
+from job_ports import ObjectInfo
 from memberseg.job_protocol import (
-    EVENT_SOURCE,
     STATUS_SK,
     JobStatus,
     RunStatus,
@@ -27,14 +27,42 @@ from memberseg.job_protocol import (
     run_sk,
     to_item_value,
 )
+from memberseg_aws.events import EventBridgePublisher as EventBridgePublisher  # shared with hubspot_push
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
 
+# ------------------------------------------------------------------ the job table's conditions
+# Attribute names are written #name, values :name (DynamoJobStore._update aliases them).
 
+# Run item RUN#{fingerprint}: who may claim it (claim_run; job_run.claim explains the gate).
+NEW_RUN = "attribute_not_exists(#job_id)"                       # no delivery has claimed these versions yet
+RETRY_PENDING = "#run_status = :retrying"                       # the last attempt failed and handed the run back
+LEASE_EXPIRED = "(#run_status = :processing AND #lease_expires_at < :now)"   # the holder stopped renewing: dead
+CLAIM_CONDITION = f"{NEW_RUN} OR {RETRY_PENDING} OR {LEASE_EXPIRED}"
 
+# Run item: writes by the attempt that claimed it.
+HOLDS_CLAIM = "#claim_token = :token"                           # this attempt's claim; a later claimant's wins
+STILL_PROCESSING = "#run_status = :processing"                  # not yet final or handed back
+HEARTBEAT_CONDITION = f"{HOLDS_CLAIM} AND {STILL_PROCESSING}"
 
+# Status item: waiting for files (set_waiting).
+NO_STATUS_YET = "attribute_not_exists(#status)"                 # a new job
+STILL_WAITING = "#status = :waiting"                            # never after a run began: that would regress
+WAITING_CONDITION = f"{NO_STATUS_YET} OR {STILL_WAITING}"
 
+# Status item: which run is active (begin).
+NO_RUN_BEGUN = "attribute_not_exists(#input_seq)"               # the job's first run
+NOT_OLDER_INPUTS = "#input_seq <= :seq"                         # older inputs never take the job back
+BEGIN_CONDITION = f"{NO_RUN_BEGUN} OR {NOT_OLDER_INPUTS}"
 
+# Status item: the commit point (commit, release).
+IS_ACTIVE_RUN = "#run_id = :run"                                # only the active run commits or gives way
+
+# Status item: the outbox (take_outbox, clear_outbox).
+IS_COMMITTED_RUN = "#committed_run = :run"                      # the event of the run that is committed now
+OUTBOX_PENDING = "attribute_exists(#outbox)"                    # not sent yet
+PUBLISH_LEASE_FREE = "(attribute_not_exists(#outbox_lease_until) OR #outbox_lease_until < :now)"  # nobody sending
+TAKE_OUTBOX_CONDITION = f"{IS_COMMITTED_RUN} AND {OUTBOX_PENDING} AND {PUBLISH_LEASE_FREE}"
 def _is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -151,22 +179,23 @@ class DynamoJobStore:
             set_={"status": JobStatus.WAITING_FOR_FILES, "files": files, "missing": missing,
                   "updated_at": iso_utc(now), "expires_at": ttl},
             set_if_absent={"created_at": iso_utc(now)},
-            condition="attribute_not_exists(#status) OR #status = :waiting",
+            condition=WAITING_CONDITION,
             condition_values={":waiting": JobStatus.WAITING_FOR_FILES},
         ) is not None
 
     # -- run items
     def claim_run(self, job_id: str, fingerprint: str, *, token: str, now: float, lease_until: float,
                   deadline_at: float, input_seq: int, files: dict, ttl: int) -> int | None:
-        """Returns the attempt number, or None if another delivery owns the run (or it is final)."""
+        """Returns the attempt number, or None if another delivery owns the run (or it is final).
+
+        CLAIM_CONDITION: NEW_RUN or RETRY_PENDING or LEASE_EXPIRED (job_run.claim says what that means)."""
         item = self._update(
             {"job_id": job_id, "sk": run_sk(fingerprint)},
             set_={"run_status": RunStatus.PROCESSING, "lease_expires_at": round(lease_until, 3),
                   "deadline_at": round(deadline_at, 3), "claimed_at": iso_utc(now), "claim_token": token,
                   "input_seq": input_seq, "fingerprint": fingerprint, "files": files, "expires_at": ttl},
             add={"attempts": 1},
-            condition="attribute_not_exists(#job_id) OR #run_status = :retrying "
-                      "OR (#run_status = :processing AND #lease_expires_at < :now)",
+            condition=CLAIM_CONDITION,
             condition_values={":retrying": RunStatus.RETRYING, ":processing": RunStatus.PROCESSING,
                               ":now": round(now, 3)},
             return_new=True,
@@ -179,12 +208,12 @@ class DynamoJobStore:
     def heartbeat(self, job_id: str, fingerprint: str, *, token: str, lease_until: float) -> bool:
         return self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
                             set_={"lease_expires_at": round(lease_until, 3)},
-                            condition="#claim_token = :token AND #run_status = :processing",
+                            condition=HEARTBEAT_CONDITION,
                             condition_values={":token": token, ":processing": RunStatus.PROCESSING}) is not None
 
     def mark_run(self, job_id: str, fingerprint: str, *, token: str | None, run_status: str, now: float) -> bool:
         """Only the attempt holding the claim moves its run item (a later claimant's state wins)."""
-        condition, values = ("#claim_token = :token", {":token": token}) if token else (None, None)
+        condition, values = (HOLDS_CLAIM, {":token": token}) if token else (None, None)
         return self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
                             set_={"run_status": run_status, "finished_at": iso_utc(now)},
                             condition=condition, condition_values=values) is not None
@@ -201,7 +230,7 @@ class DynamoJobStore:
         return self._update(
             {"job_id": job_id, "sk": STATUS_SK}, set_=set_, set_if_absent={"created_at": iso_utc(now)},
             remove=("missing",),
-            condition="attribute_not_exists(#input_seq) OR #input_seq <= :seq",
+            condition=BEGIN_CONDITION,
             condition_values={":seq": input_seq},
         ) is not None
 
@@ -217,7 +246,7 @@ class DynamoJobStore:
                   "outbox": outbox, "outbox_lease_until": round(publish_lease_until, 3), "expires_at": ttl,
                   **fields},
             remove=stale,
-            condition="#run_id = :run",
+            condition=IS_ACTIVE_RUN,
             condition_values={":run": run_id},
         ) is not None
 
@@ -232,20 +261,19 @@ class DynamoJobStore:
         else:
             remove = ("run_id",)
         return self._update({"job_id": job_id, "sk": STATUS_SK}, set_=set_, remove=remove,
-                            condition="#run_id = :run", condition_values={":run": run_id}) is not None
+                            condition=IS_ACTIVE_RUN, condition_values={":run": run_id}) is not None
 
     def take_outbox(self, job_id: str, *, run_id: str, now: float, lease_until: float) -> bool:
         return self._update({"job_id": job_id, "sk": STATUS_SK},
                             set_={"outbox_lease_until": round(lease_until, 3)},
-                            condition="#committed_run = :run AND attribute_exists(#outbox) "
-                                      "AND (attribute_not_exists(#outbox_lease_until) OR #outbox_lease_until < :now)",
+                            condition=TAKE_OUTBOX_CONDITION,
                             condition_values={":run": run_id, ":now": round(now, 3)}) is not None
 
     def clear_outbox(self, job_id: str, *, run_id: str, now: float) -> bool:
         return self._update({"job_id": job_id, "sk": STATUS_SK},
                             set_={"published_run": run_id, "published_at": iso_utc(now)},
                             remove=("outbox", "outbox_lease_until"),
-                            condition="#committed_run = :run", condition_values={":run": run_id}) is not None
+                            condition=IS_COMMITTED_RUN, condition_values={":run": run_id}) is not None
 
     def get_status(self, job_id: str) -> dict | None:
         return self._get(job_id, STATUS_SK)
@@ -263,20 +291,6 @@ class DynamoJobStore:
         for page in self.client.get_paginator("scan").paginate(**kwargs):
             found.extend(self._item(raw) for raw in page.get("Items", []))
         return found
-
-
-class EventBridgePublisher:
-    def __init__(self, bus_name: str = "default", client: Any = None):
-        self.bus_name = bus_name
-        self.events = client or boto3.client("events")
-
-    def publish(self, detail_type: str, detail: dict) -> None:
-        response = self.events.put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": detail_type, "EventBusName": self.bus_name,
-            "Detail": json.dumps(detail, default=str, ensure_ascii=False),
-        }])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge rejected the {detail_type!r} event: {response['Entries']}")
 
 
 class SqsDeadLetters:

@@ -21,12 +21,16 @@ deletes the message.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
-import jobs
-from jobs import Deps, FinalError, Settings
+from job_commit import publish_outbox
+from job_errors import FinalError, internal_error, timeout_error
+from job_folder import split_key
+from job_ports import Action, Deps, Settings
+from job_run import record_final_failure
+from jobs import record_dead_event
 from memberseg.job_protocol import RUN_SK_PREFIX, RunStatus
 
 DEFAULT_STALE_AFTER_S = 600.0
@@ -58,7 +62,7 @@ def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STAL
         try:
             if str(item.get("sk", "")).startswith(RUN_SK_PREFIX):
                 _sweep_run(deps, settings, item, stale_after_s, report)
-            elif item.get("outbox") and jobs.publish_outbox(deps, item["job_id"], item, lease_s=settings.lease_s):
+            elif item.get("outbox") and publish_outbox(deps, item["job_id"], item, lease_s=settings.lease_s):
                 report.published.append(item["job_id"])
         except Exception:  # noqa: BLE001 - one broken job must not stop the sweep of the others
             deps.logger.exception("sweeping a job failed; the next sweep retries", extra={"job_id": item.get("job_id")})
@@ -69,8 +73,7 @@ def _error_for(item: dict) -> FinalError:
     # heartbeats every heartbeat_s < lease_s: a lease that outlived the deadline was renewed until the end
     alive_until_deadline = (item.get("run_status") == RunStatus.PROCESSING
                             and float(item.get("lease_expires_at", 0)) >= float(item.get("deadline_at", 0)))
-    error = (jobs.timeout_error() if alive_until_deadline else jobs.internal_error())["error"]
-    return FinalError(error["code"], error["message"])
+    return FinalError.of(timeout_error() if alive_until_deadline else internal_error())
 
 
 def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float, report: SweepReport) -> None:
@@ -81,19 +84,16 @@ def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float,
     if int(item.get("attempts", 0)) < settings.max_attempts and now - lease < stale_after_s:
         report.waiting += 1                      # Lambda's next retry will take it
         return
-    job_id, fingerprint, seq = item["job_id"], item["fingerprint"], int(item["input_seq"])
-    problem = _error_for(item)
-    token, ttl = deps.new_token(), int(now + settings.retention_days * 86400)
-    attempt = jobs.claim(deps, settings, job_id, fingerprint, seq, token, now, now + 60, item.get("files") or {}, ttl)
-    if attempt is None:
+    job_id, problem = item["job_id"], _error_for(item)
+    # a newer run that began holds the status (the commit refuses us); else record it even if inputs changed
+    outcome = record_final_failure(deps, settings, job_id=job_id, fingerprint=item["fingerprint"],
+                                   input_seq=int(item["input_seq"]), files=item.get("files") or {}, error=problem,
+                                   now=now, check_current=False)
+    if outcome is None:
         return                                   # a retry took it meanwhile
-    final_settings = replace(settings, max_attempts=0)      # any fault while recording: record again, no retry
-    run = jobs.Run(deps, final_settings, job_id, fingerprint, seq, attempt, token, ttl, now, now + 60)
-    run.check_current = False       # a newer run that began holds the status (commit refuses us); else record it
-    outcome = run.go({}, item.get("files") or {}, problem)
     deps.logger.warning("swept a job whose attempts all died", extra={"job_id": job_id, "outcome": outcome.action,
                                                                     "code": problem.error["error"]["code"]})
-    if outcome.action == "failed":
+    if outcome.action == Action.FAILED:
         report.failed.append(job_id)
 
 
@@ -115,11 +115,11 @@ def _drain_dead_letters(deps: Deps, settings: Settings, queue: DeadLetters, limi
     for receipt, body in queue.receive(limit):
         target = s3_object_of(body)
         try:
-            action = "done" if target is None else jobs.record_dead_event(target[0], target[1], deps, settings)
+            action = "done" if target is None else record_dead_event(target[0], target[1], deps, settings)
         except Exception:  # noqa: BLE001 - the message stays; the next sweep tries again
             deps.logger.exception("handling a failure-queue message failed; it stays for the next sweep")
             continue
-        if action == "failed":
-            report.failed.append(jobs.split_key(target[1], settings.upload_prefix)[0])  # type: ignore[index]
+        if action == Action.FAILED:
+            report.failed.append(split_key(target[1], settings.upload_prefix)[0])  # type: ignore[index]
         report.dead_events += 1
         queue.delete(receipt)

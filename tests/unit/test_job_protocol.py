@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import api_core
+import job_folder
 import jobs
 import memberseg.job_protocol as protocol
 import pytest
@@ -70,7 +71,7 @@ def test_the_function_and_the_api_recognise_a_file_by_the_same_rule(name):
     settings = api_core.Settings(input_bucket="in-bucket", output_bucket="out-bucket", table_name="jobs")
     job = "a" * 32
     (seen,) = api_core.received_files(settings, job, [(f"uploads/{job}/{name}", 1)])
-    expected = jobs.classify(name)
+    expected = job_folder.classify(name)
     assert seen["role"] == (expected if expected in protocol.ROLES else None)
 
 
@@ -94,3 +95,41 @@ def test_job_table_values_round_trip_through_decimal():
     assert type(stored["state"]) is str
     assert from_item_value({"n": Decimal("4"), "f": Decimal("0.25"), "l": [Decimal("2")]}) == {"n": 4, "f": 0.25,
                                                                                               "l": [2]}
+
+
+def test_one_run_id_format_written_by_the_function_and_read_by_the_api():
+    fingerprint = "5c47394a26eb1224" + "0" * 16
+    run_id = protocol.format_run_id(1_763_195_400_000, fingerprint, 2)
+    assert run_id == "001763195400000-5c47394a26eb1224-a2"
+    assert protocol.parse_run_id(run_id) == protocol.RunId(1_763_195_400_000, "5c47394a26eb1224", 2)
+    settings = api_core.Settings(input_bucket="in-bucket", output_bucket="out-bucket", table_name="jobs")
+    job = "a" * 32
+    folder = f"results/{job}/runs/{run_id}/"
+    assert api_core.committed_prefix(settings, job, {"output_prefix": folder}) == folder
+    for other in ("latest", "1-2-3", "001763195400000-5C47394A26EB1224-a1", "001763195400000-5c47394a26eb1224-a",
+                  "001763195400000-5c47394a26eb1224-a1\n", "../x-5c47394a26eb1224-a1"):
+        assert protocol.parse_run_id(other) is None, other
+        assert api_core.committed_prefix(settings, job, {"output_prefix": f"results/{job}/runs/{other}/"}) is None
+
+
+def test_a_commit_removes_older_runs_and_its_other_attempts_only():
+    from fakes import FakeClock, InMemoryObjects, RecordingEvents
+    from job_commit import remove_older_runs
+
+    clock = FakeClock()
+    objects = InMemoryObjects(clock)
+    deps = jobs.Deps(objects=objects, jobs=None, events=RecordingEvents(), clock=clock)  # type: ignore[arg-type]
+    settings = jobs.Settings(input_bucket="in", output_bucket="out")
+    mine, theirs = "a" * 16, "b" * 16
+    committed = protocol.format_run_id(200, mine, 2)
+    folders = {protocol.format_run_id(100, theirs, 1): "gone",     # older inputs
+               protocol.format_run_id(200, mine, 1): "gone",       # this run's other attempt
+               committed: "kept",
+               protocol.format_run_id(200, theirs, 1): "kept",     # same input_seq, other versions
+               protocol.format_run_id(300, theirs, 1): "kept",     # newer inputs
+               "not-a-run": "kept"}
+    for folder in folders:
+        objects.put("out", f"results/j/runs/{folder}/report.json", b"{}")
+    remove_older_runs(deps, settings, "j", committed)
+    left = {key.split("/")[3] for key in objects.list_keys("out", "results/j/runs/")}
+    assert left == {folder for folder, fate in folders.items() if fate == "kept"}

@@ -8,8 +8,9 @@ import json
 import time
 from dataclasses import replace
 
-import jobs
+import job_folder
 import job_rules
+import jobs
 import pytest
 import sweep
 from fakes import FakeClock, InMemoryJobStore, InMemoryObjects, RecordingEvents, fake_engine, input_digest
@@ -200,7 +201,7 @@ def test_set_processing_failing_is_inside_the_failure_handling():
     world.store.begin = lambda *a, **k: (_ for _ in ()).throw(ConnectionError("DynamoDB unreachable"))
     with pytest.raises(ConnectionError):
         both(world)
-    assert world.store.items[("j", run_sk(jobs.fingerprint_of(world.objects.list_latest(IN, "uploads/j/"))))][
+    assert world.store.items[("j", run_sk(job_folder.fingerprint_of(world.objects.list_latest(IN, "uploads/j/"))))][
         "run_status"] == RunStatus.RETRYING
     world.store.begin = real_begin
     world.clock.advance(60)
@@ -343,7 +344,7 @@ def test_an_attempt_alive_until_its_deadline_is_swept_as_a_timeout():
     world = World()
     world.upload("j", "memberships.xlsx", b"m")
     world.upload("j", "orders.xlsx", b"o")
-    fingerprint = jobs.fingerprint_of(world.objects.list_latest(IN, "uploads/j/"))
+    fingerprint = job_folder.fingerprint_of(world.objects.list_latest(IN, "uploads/j/"))
     now = world.clock()
     # what three attempts leave when each one heartbeats until Lambda kills it at its deadline
     world.store.claim_run("j", fingerprint, token="t", now=now, lease_until=now + 900 + 25, deadline_at=now + 900,

@@ -9,10 +9,11 @@ stay cheap. tests/unit/test_job_protocol.py guards that.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 # ------------------------------------------------------------------ where things live
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
@@ -33,6 +34,31 @@ def job_results_prefix(job_id: str, results_prefix: str = RESULTS_PREFIX) -> str
 def run_results_prefix(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
     """Every run writes only here; the status item names the committed one (its output_prefix)."""
     return f"{results_prefix}{job_id}/{RUNS_FOLDER}{run_id}/"
+
+
+# ------------------------------------------------------------------ run ids
+# One attempt of one set of input versions: {input_seq:015d}-{fingerprint[:16]}-a{attempt}, e.g.
+# 001763195400000-5c47394a26eb1224-a1. The zero-padded input_seq first orders run folders by their inputs.
+_RUN_ID = re.compile(r"([0-9]{1,20})-([0-9a-f]{16})-a([0-9]{1,3})")
+
+
+class RunId(NamedTuple):
+    input_seq: int
+    fingerprint: str        # the fingerprint's first 16 hex digits
+    attempt: int
+
+
+def format_run_id(input_seq: int, fingerprint: str, attempt: int) -> str:
+    return f"{input_seq:015d}-{fingerprint[:16]}-a{attempt}"
+
+
+def parse_run_id(text: str) -> RunId | None:
+    """A run folder's name as its parts; None for anything that is not a run id."""
+    match = _RUN_ID.fullmatch(text)
+    if match is None:
+        return None
+    seq, fingerprint, attempt = match.groups()
+    return RunId(int(seq), fingerprint, int(attempt))
 
 
 # ------------------------------------------------------------------ output names

@@ -1,0 +1,103 @@
+"""The job folder uploads/{job_id}/ as the flow sees it: which key belongs to which job, which
+object plays which role, what identifies a set of versions (fingerprint, input_seq), and the
+problems a listing alone reveals (an unknown or second file, a file over the size limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import job_rules
+from job_errors import FinalError
+from job_ports import Deps, ObjectInfo
+from memberseg.job_protocol import DATA_EXTENSIONS, ROLES, ErrorCode, file_role
+
+
+def split_key(key: str, upload_prefix: str = "uploads/") -> tuple[str, str] | None:
+    """`uploads/{job_id}/{name}` -> (job_id, name); None for keys outside any job folder."""
+    if not key.startswith(upload_prefix):
+        return None
+    rest = key[len(upload_prefix):]
+    job_id, sep, name = rest.partition("/")
+    if not sep or not job_id.strip():
+        return None
+    return job_id, name
+
+
+classify = file_role     # the contract's rule (the API uses the same one)
+
+
+def fingerprint_of(objects: list[ObjectInfo]) -> str:
+    digest = hashlib.sha256()
+    for obj in sorted(objects, key=lambda o: o.key):
+        digest.update(f"{obj.key}\0{obj.identity}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def input_seq_of(objects: list[ObjectInfo]) -> int:
+    """Runs are ordered by their inputs: the newest LastModified (ms) of the set's objects."""
+    return max(obj.modified_ms for obj in objects)
+
+
+def listing(deps: Deps, bucket: str, prefix: str) -> list[ObjectInfo]:
+    """The folder's latest versions (folder placeholder keys left out)."""
+    return [o for o in deps.objects.list_latest(bucket, prefix) if not o.key.endswith("/")]
+
+
+def file_entry(obj: ObjectInfo) -> dict:
+    """One input as the job table records it (the status item's and the run item's `files`)."""
+    return {"key": obj.key, "version_id": obj.version_id or "", "size": obj.size}
+
+
+def file_entries(files: dict[str, ObjectInfo]) -> dict[str, dict]:
+    return {role: file_entry(obj) for role, obj in files.items()}
+
+
+def inspect_folder(objects: list[ObjectInfo],
+                   prefix: str) -> tuple[dict[str, ObjectInfo], list[str], FinalError | None]:
+    """Map roles to objects; report the first folder problem (unknown or ambiguous file)."""
+    by_role: dict[str, list[ObjectInfo]] = {}
+    unknown: list[str] = []
+    for obj in objects:
+        name = obj.key[len(prefix):]
+        role = classify(name)
+        if role is None:
+            unknown.append(name)
+        else:
+            by_role.setdefault(role, []).append(obj)
+    files = {role: objs[0] for role, objs in by_role.items()}
+    missing = [role for role in ROLES if role not in by_role]
+    if unknown:
+        name = sorted(unknown)[0]
+        others = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        return files, missing, FinalError(
+            ErrorCode.UNRECOGNISED_FILE,
+            f"'{name}'{others} is not part of the job protocol: a job folder holds one file whose name "
+            f"starts with 'memberships' and one starting with 'orders' ({', '.join(DATA_EXTENSIONS)}), "
+            "plus an optional rules.yaml or rules.toml. Remove it and upload the job again.",
+            file=name)
+    for role, objs in sorted(by_role.items()):
+        if len(objs) > 1:
+            names = sorted(o.key[len(prefix):] for o in objs)
+            return files, missing, FinalError(
+                ErrorCode.AMBIGUOUS_FILE,
+                f"The job folder holds more than one {role} file ({', '.join(names)}); keep exactly one and "
+                "upload again.", file=names[0])
+    return files, missing, None
+
+
+def size_problem(files: dict[str, ObjectInfo], max_file_bytes: int) -> FinalError | None:
+    """Refuse from the listing, before any download: a rules file over 64 KB, a data file over the limit."""
+    rules = files.get("rules")
+    if rules is not None and rules.size > job_rules.RULES_MAX_BYTES:
+        err = job_rules.rules_too_large(rules.key.rsplit("/", 1)[-1], rules.size)
+        return FinalError(err.code, err.message, err.file)
+    for role in ROLES:
+        obj = files.get(role)
+        if obj is not None and obj.size > max_file_bytes:
+            name = obj.key.rsplit("/", 1)[-1]
+            return FinalError(ErrorCode.FILE_TOO_LARGE,
+                              f"The {role} file {name} is {obj.size / 1e6:,.1f} MB; the limit is "
+                              f"{max_file_bytes / 1e6:,.0f} MB. Export fewer rows or columns and upload again.",
+                              file=name)
+    return None

@@ -1,0 +1,220 @@
+"""One run: claim the set of versions, then begin, download, run the engine and hand the result
+to the commit (job_commit.py), with every fault sorted into final (recorded FAILED) or transient
+(Lambda retries; the last attempt records FAILED).
+
+The same S3 event twice, or a retry: `claim` is the exactly-once gate. Only one delivery at a
+time works on a set of versions, and a retry takes over only a run its predecessor handed back
+or stopped renewing (storage.DynamoJobStore.claim_run, condition storage.CLAIM_CONDITION).
+"""
+
+from __future__ import annotations
+
+import errno
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import job_rules
+from job_commit import RunCommit, publish_outbox
+from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
+from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
+from memberseg.job_protocol import JobStatus, RunStatus
+
+
+def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
+          deadline_at: float, files: dict) -> Claim | None:
+    """Claim the run item RUN#{fingerprint} for this delivery; None: another delivery owns it, or it is final.
+
+    The claim succeeds (storage.CLAIM_CONDITION; tests/fakes.InMemoryJobStore.claim_run mirrors it) when
+    - NEW_RUN: no delivery has claimed these versions yet (the run item does not exist);
+    - RETRY_PENDING: the previous attempt failed transiently and handed the run back (RETRYING);
+    - LEASE_EXPIRED: the holder is PROCESSING but stopped renewing its lease (it died).
+    So a second delivery of the same event, while the first works or after it finished, gets None
+    ("duplicate"). Each successful claim adds one attempt and writes a fresh claim_token. A claim
+    whose response was lost and which botocore resent fails its own condition: finding our own
+    token on the item, it counts as ours.
+    """
+    token, ttl = deps.new_token(), settings.ttl(now)
+    attempt = deps.jobs.claim_run(job_id, fingerprint, token=token, now=now, lease_until=now + settings.lease_s,
+                                  deadline_at=deadline_at, input_seq=input_seq, files=files, ttl=ttl)
+    if attempt is None:
+        run = deps.jobs.get_run(job_id, fingerprint) or {}
+        if run.get("claim_token") != token:
+            return None
+        deps.logger.info("claim response was lost and resent: the claim is ours")   # the resend lost to itself
+        attempt = int(run.get("attempts", 1))
+    return Claim(job_id=job_id, fingerprint=fingerprint, input_seq=input_seq, attempt=attempt, token=token,
+                 ttl=ttl, started=now, deadline_at=deadline_at)
+
+
+class _Heartbeat:
+    """Renews the run item's lease every `interval` seconds while the run works (a thread)."""
+
+    def __init__(self, renew: Callable[[], Any], interval: float, logger: Any):
+        self._renew, self._interval, self._log = renew, interval, logger
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-heartbeat", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._renew()
+            except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the next one may work
+                self._log.warning("lease heartbeat failed", exc_info=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class Run:
+    """The claimed attempt's work, from begin to its commit (or its recorded fault)."""
+
+    def __init__(self, deps: Deps, settings: Settings, claim: Claim, *, check_current: bool = True):
+        self.deps, self.settings, self.claim, self.log = deps, settings, claim, deps.logger
+        self.run_id = claim.run_id
+        self.commit = RunCommit(deps, settings, claim, check_current=check_current)
+
+    # -- the whole run, with every bookkeeping write inside the failure handling
+    def go(self, files: dict[str, ObjectInfo], file_entries: dict, problem: FinalError | None) -> Outcome:
+        try:
+            earlier = self._committed_earlier()
+            if earlier is not None:
+                return earlier
+            if not self.commit.begin(file_entries, self.deps.clock()):
+                return self.commit.superseded("a newer upload already claimed this job")
+            with _Heartbeat(self._renew_lease, self.settings.heartbeat_s, self.log):
+                if problem is not None:
+                    return self.commit.failed(problem.error)
+                return self.execute(files)
+        except FinalError as final:
+            return self._final(final)
+        except Exception as exc:
+            self.on_fault(exc, internal_error())
+            raise
+
+    def _renew_lease(self) -> None:
+        self.deps.jobs.heartbeat(self.claim.job_id, self.claim.fingerprint, token=self.claim.token,
+                                 lease_until=self.deps.clock() + self.settings.lease_s)
+
+    def _committed_earlier(self) -> Outcome | None:
+        """A retry of a run that had already committed (its response or its marking was lost)."""
+        c = self.claim
+        status = self.deps.jobs.get_status(c.job_id) or {}
+        if status.get("committed_fingerprint") != c.fingerprint:
+            return None
+        self.log.info("these file versions were already committed: finishing the bookkeeping only")
+        published = True
+        if status.get("outbox"):
+            published = publish_outbox(self.deps, c.job_id, status, lease_s=self.settings.lease_s)
+        final = RunStatus.SUCCEEDED if status.get("status") == JobStatus.SUCCEEDED else RunStatus.FAILED
+        self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token, run_status=final, now=self.deps.clock())
+        return Outcome(Action.COMMITTED_EARLIER, job_id=c.job_id, fingerprint=c.fingerprint,
+                       run_id=status.get("committed_run"), attempt=c.attempt, published=published)
+
+    # -- main path
+    def execute(self, files: dict[str, ObjectInfo]) -> Outcome:
+        with tempfile.TemporaryDirectory(prefix="memberseg-job-", dir=self.settings.work_dir) as tmp:
+            local = self._download(files, Path(tmp, "in"))
+            rules_path = None
+            if "rules" in local:
+                try:
+                    rules_path = job_rules.prepare(local["rules"], Path(tmp), self._engine_budget())
+                except Exception as exc:
+                    raise_final_if_known(exc, elapsed=0, budget=float("inf"))
+                    raise
+            outcome = self._run_engine(local, rules_path, Path(tmp, "out"))
+            if not outcome.ok:
+                return self.commit.failed(outcome.error)
+            return self.commit.succeeded(Path(tmp, "out"), outcome, files)
+
+    def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
+        local: dict[str, Path] = {}
+        for role, obj in sorted(files.items()):
+            role_dir = inputs / role                # one folder per role: names never collide
+            role_dir.mkdir(parents=True)
+            local[role] = role_dir / obj.key.rsplit("/", 1)[-1]
+            try:
+                self.deps.objects.download(self.settings.input_bucket, obj.key, obj.version_id, local[role])
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise too_large(role, obj) from exc
+                raise
+        self.log.info("inputs downloaded", extra={"bytes": sum(o.size for o in files.values())})
+        return local
+
+    def _engine_budget(self) -> float:
+        return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
+
+    def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path) -> Any:
+        run_job: Runner | None = self.deps.run_job
+        if run_job is None:
+            from memberseg import runner  # the layer's engine; imported on first use
+            run_job = runner.run_job
+        budget = self._engine_budget()
+        if budget <= 1:
+            raise timeout(0)
+        began = time.monotonic()
+        try:
+            outcome = run_job(local["memberships"], local["orders"], out_dir, rules_path=rules_path,
+                              as_of=self.settings.as_of, deadline_s=budget,
+                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}))
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise no_room() from exc
+            raise
+        except Exception as exc:
+            raise_final_if_known(exc, elapsed=time.monotonic() - began, budget=budget)
+            raise
+        if not outcome.ok and not (outcome.exit_code == 2 and outcome.error):
+            raise RuntimeError(f"engine returned exit code {outcome.exit_code} without an error")
+        return outcome
+
+    def _final(self, final: FinalError) -> Outcome:
+        self.log.warning("final failure", extra={"error": final.error["error"]})
+        try:
+            return self.commit.failed(final.error)
+        except Exception as exc:
+            self.on_fault(exc, final.error)
+            raise
+
+    # -- transient faults
+    def on_fault(self, exc: Exception, error: dict) -> None:
+        """Let Lambda retry; on the last attempt record `error`. Never hides the original fault."""
+        c = self.claim
+        try:
+            if c.attempt >= self.settings.max_attempts:
+                self.log.exception("job failed on its last attempt", extra={"attempt": c.attempt})
+                self.commit.failed(error)
+            else:
+                self.log.exception("transient fault: Lambda will retry", extra={"attempt": c.attempt})
+                self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token,
+                                        run_status=RunStatus.RETRYING, now=self.deps.clock())
+        except Exception:  # noqa: BLE001 - the original fault is what Lambda must see; the sweeper finishes
+            self.log.exception("could not record the fault (the lease expires; a retry or the sweeper takes over)")
+
+
+def record_final_failure(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int,
+                         files: dict, error: FinalError, now: float, check_current: bool = True) -> Outcome | None:
+    """Claim a run whose attempts all died (like a retry would) and commit `error` as its final FAILED:
+    error.json, the status, the Failed event. None: a live attempt or a retry holds the claim.
+
+    Serves the sweeper (a dead run item) and jobs.record_dead_event (attempts that died before their
+    claim). Any fault while recording is not retried (max_attempts=0 records again, then raises).
+    check_current=False: record it even if newer inputs arrived; a newer run that began holds the
+    status, and the commit's condition refuses this one.
+    """
+    held = claim(deps, settings, job_id=job_id, fingerprint=fingerprint, input_seq=input_seq, now=now,
+                 deadline_at=now + 60, files=files)
+    if held is None:
+        return None
+    run = Run(deps, replace(settings, max_attempts=0), held, check_current=check_current)
+    return run.go({}, files, error)
