@@ -18,7 +18,7 @@ serve: venv
 
 ## The API's unit, integration and local-stack tests.
 test-api: venv
-	$(PY) -m pytest -q tests/unit/test_api_*.py tests/integration/test_api_*.py tests/e2e/test_api_*.py
+	$(PY) -m pytest -q tests/unit/api tests/integration/test_api_*.py tests/e2e/test_api_*.py
 
 ## The real-Chromium tests of the upload page.
 test-browser: venv

@@ -256,7 +256,7 @@ def create_buckets(st: Stack, s3: Any) -> None:
                       "MaxAgeSeconds": int(r.get("MaxAge", 0))} for r in p["CorsConfiguration"]["CorsRules"]]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
     # Bucket policies (deny aws:SecureTransport=false) are not applied: moto ignores policy
-    # conditions, so it would deny every request. tests/unit/test_template.py checks them.
+    # conditions, so it would deny every request. tests/unit/jobs/test_template.py checks them.
 
 
 def create_table(st: Stack, dynamodb: Any) -> None:

@@ -108,7 +108,7 @@ class PortKiller:
 
 class Env:
     """The deployed handler's environment with the heartbeat thread off (its beats would be timing-dependent;
-    tests/unit/test_job_state_machine.py covers the heartbeat)."""
+    tests/unit/jobs/test_job_state_machine.py covers the heartbeat)."""
 
     def __init__(self, real: Any):
         self._real = real

@@ -3,7 +3,7 @@ the sweeper and the upload API (docs/job-protocol.md is the prose contract).
 
 Pure standard library, no boto3, no pandas: the upload API function ships this file (and
 memberseg/__init__.py, which imports nothing) without the engine layer, so importing it must
-stay cheap. tests/unit/test_job_protocol.py guards that.
+stay cheap. tests/unit/jobs/test_job_protocol.py guards that.
 """
 
 from __future__ import annotations

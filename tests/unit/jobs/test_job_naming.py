@@ -9,7 +9,7 @@ import job_folder
 import jobs
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("key,expected", [

@@ -16,7 +16,7 @@ import memberseg.job_protocol as protocol
 import pytest
 from memberseg import hubspot, runner, write
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "layers" / "memberseg" / "memberseg"
 
 

@@ -177,7 +177,7 @@ def test_read_as_says_the_layout_in_plain_words(profile, title, headers, expecte
 
 
 def test_every_packaged_profile_has_plain_words():
-    profiles = Path(__file__).resolve().parents[2] / "layers" / "memberseg" / "memberseg" / "profiles"
+    profiles = Path(__file__).resolve().parents[3] / "layers" / "memberseg" / "memberseg" / "profiles"
     names = {path.stem for path in profiles.glob("*.yaml")}
     assert names and names == core.OWN_LAYOUT_PROFILES | set(core.PLATFORM_EXPORTS)
     assert not any("(" in words for words in core.PLATFORM_EXPORTS.values())

@@ -652,7 +652,7 @@ def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path
 
     from memberseg.hubspot import render_files
 
-    examples = Path(__file__).resolve().parents[2] / "examples"
+    examples = Path(__file__).resolve().parents[3] / "examples"
     result, report = run(tmp_path, examples / "memberships.xlsx", examples / "orders.xlsx")
     assert report["inputs"]["memberships"]["profile"]["name"] == "standard"
     data = render_files(result.hubspot.contacts, result.rules)["hubspot_contacts.csv"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from platform_files import AS_OF, run
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def test_the_readme_states_the_customers_and_statuses_the_demo_reports(tmp_path):

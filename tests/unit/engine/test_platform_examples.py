@@ -11,7 +11,7 @@ import pytest
 from memberseg.rules import parse_rules
 from platform_files import run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "platforms"
 EXPECTED = {
     "woocommerce": ("woocommerce_memberships", "woocommerce_analytics_orders"),

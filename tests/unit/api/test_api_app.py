@@ -14,7 +14,7 @@ from api_support import Context, JOB_ID, RUN_PREFIX, SAMPLE_PROPERTIES, SAMPLE_R
 
 import api_core as core
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

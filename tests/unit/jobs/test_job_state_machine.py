@@ -370,7 +370,7 @@ def test_the_status_item_is_never_left_processing_by_a_swept_job_without_events(
 
 
 # ------------------------------------------------------------------ the failure queue
-EVENTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "events"
+EVENTS = __import__("pathlib").Path(__file__).resolve().parents[3] / "events"
 
 
 def test_failure_queue_messages_name_the_object_in_both_shapes():

@@ -10,7 +10,7 @@ import jobs
 import local_aws
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 TEMPLATE = local_aws.load_template()
 RES = TEMPLATE["Resources"]
