@@ -452,8 +452,8 @@ def write_readme(path: Path, m: dict, o: dict, customers: list[Customer]) -> Non
     planned = [c.records[-1].expiration for c in customers if c.records[-1].expiration is not None]
     # what the run reports: a rejected record no longer counts, and each row without an ID is a customer
     rejected = set(m["rejected"])
-    demo = [[r for r in c.records if (c.cid, r.created) not in rejected][-1].expiration for c in customers]
-    demo += m["idless_expirations"]
+    latest_valid = [[r for r in c.records if (c.cid, r.created) not in rejected][-1] for c in customers]
+    demo = [r.expiration for r in latest_valid if r.expiration is not None] + m["idless_expirations"]
     scen: dict[str, int] = {}
     for c in customers:
         scen[c.scenario] = scen.get(c.scenario, 0) + 1
