@@ -18,7 +18,9 @@ KB-IMPORT) and HubSpot's v3 reference pages:
 - imports (SPEC-I, GUIDE-I): POST multipart with `importRequest` and `files`, the filename equal to
   files[0].fileName; 200 PublicImportResponse; state STARTED -> PROCESSING -> DONE, one step per
   status GET; GET /crm/v3/imports/ lists imports newest first, paged by `after`; /errors paged by
-  `after` with PublicImportError items (sourceData.lineNumber 1-based, the header being line 1).
+  `after` with PublicImportError items (sourceData.lineNumber 1-based, the header being line 1;
+  errorMessage only with includeErrorMessage=true; invalidValue and invalidValueToDisplay the cell;
+  knownColumnNumber the cell's 0-based column).
 - row handling (KB-IMPORT): UPSERT by the email column mapped as HUBSPOT_ALTERNATE_ID, no identifier
   = every row a new contact, blank cells never clear a value, dropdown values must match an option's
   label or value (the value is dropped and INVALID_ENUMERATION_OPTION listed), numbers are digits with
@@ -116,6 +118,7 @@ class FakeHubSpot:
         self.imports: dict[str, FakeImport] = {}
         self.import_states = import_states or ["STARTED", "PROCESSING", "DONE"]
         self.blocked_emails: set[str] = set()     # GDPR_BLACKLISTED_EMAIL rows
+        self.error_messages: dict[str, str] = {}  # errorType -> the errorMessage to send instead of the default
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []    # method, path (no query), status answered
         self.uploads: list[dict] = []                     # what each import POST carried
@@ -311,13 +314,16 @@ class FakeHubSpot:
             key = values.get("email", "").lower() if id_column else None
             if "email" in values and (not EMAIL.match(values["email"]) or key in self.blocked_emails):
                 kind = "GDPR_BLACKLISTED_EMAIL" if key in self.blocked_emails else "INVALID_EMAIL"
-                row_errors = [(kind, values["email"], f"Email {values['email']} cannot be imported")]
+                message = self.error_messages.get(kind, f"Email {values['email']} cannot be imported")
+                row_errors = [(kind, values["email"], message, header.index(id_column) if id_column else None)]
                 values = {}
-            for kind, value, message in row_errors:
-                errors.append({"id": f"{import_id}-{len(errors)}", "createdAt": 1764547200000, "errorType": kind,
-                               "invalidValue": value, "errorMessage": message, "objectType": "CONTACT",
-                               "sourceData": {"rowData": row, "lineNumber": line, "fileId": int(import_id),
-                                              "containsEncryptedProperties": False}})
+            for kind, value, message, column in row_errors:
+                error = {"id": f"{import_id}-{len(errors)}", "createdAt": 1764547200000, "errorType": kind,
+                         "invalidValue": value, "invalidValueToDisplay": value, "errorMessage": message,
+                         "objectType": "CONTACT", "objectTypeId": "0-1",
+                         "sourceData": {"rowData": row, "lineNumber": line, "fileId": int(import_id),
+                                        "containsEncryptedProperties": False}}
+                errors.append(error if column is None else {**error, "knownColumnNumber": column})
             counters["ERRORS"] += len(row_errors)
             if not values:
                 continue
@@ -335,18 +341,19 @@ class FakeHubSpot:
     def _row_values(self, header: list[str], row: list[str], mappings: dict[str, dict],
                     date_format: str) -> tuple[dict, list]:
         values: dict[str, str] = {}
-        errors: list[tuple[str, str, str]] = []
-        for column, cell in zip(header, row, strict=False):
+        errors: list[tuple[str, str, str, int | None]] = []     # errorType, invalidValue, errorMessage, column
+        for number, (column, cell) in enumerate(zip(header, row, strict=False)):
             mapping = mappings.get(column)
             if mapping is None or cell == "":      # blank cells never clear a value
                 continue
             prop = self.properties.get(mapping["propertyName"])
             if prop is None:
-                errors.append(("PROPERTY_DEFINITION_NOT_FOUND", cell, f"no property {mapping['propertyName']}"))
+                errors.append(("PROPERTY_DEFINITION_NOT_FOUND", cell, f"no property {mapping['propertyName']}", number))
                 continue
             problem = _value_problem(prop, cell, date_format)
             if problem:
-                errors.append((problem, cell, f"{cell!r} is not a valid value for {prop['name']}"))
+                errors.append((problem, cell, self.error_messages.get(
+                    problem, f"{cell!r} is not a valid value for {prop['name']}"), number))
                 continue
             values[prop["name"]] = cell
         return values, errors

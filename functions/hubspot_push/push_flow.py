@@ -40,10 +40,11 @@ from memberseg.push import (
     HubSpotError,
     PushError,
     PushSettings,
+    counted_errors,
     import_name,
     load_outputs,
     push,
-    row_error_count,
+    row_error_text,
     write_result,
 )
 
@@ -117,8 +118,8 @@ def summarise(result: dict) -> dict:
         counters = entry.get("counters") or {}
         created += int(counters.get("CREATED_OBJECTS", 0))
         updated += int(counters.get("UPDATED_OBJECTS", 0))
-        errors += max(int(counters.get("ERRORS", 0)), row_error_count(entry))
-        first += [{"file": entry.get("file"), "line": e.get("line"), "message": e.get("message")}
+        errors += counted_errors(entry)
+        first += [{"file": entry.get("file"), "line": e.get("line"), "message": row_error_text(e)}
                   for e in entry.get("errors") or []][:FIRST_ERROR_LINES - len(first)]
     return {"created": created, "updated": updated, "errors": errors, "first_errors": first,
             "imports": [{"file": e.get("file"), "import_id": e.get("import_id"), "state": e.get("state")}

@@ -20,6 +20,7 @@ from memberseg.cli import main
 from memberseg.job_protocol import HUBSPOT_IMPORT_NAME
 from memberseg.push import HubSpotClient, HubSpotConfigError, HubSpotUnavailable, PushError, PushSettings, push
 from memberseg.push.client import RetryPolicy
+from memberseg.push.steps import row_error_summary
 
 EMAILS = ["acme@x.com", "beta@x.com", "gamma@x.com"]
 
@@ -298,9 +299,12 @@ def test_row_errors_exit_3_and_are_listed(run_dir: Path, portal: FakeHubSpot, mo
     assert entry["state"] == "DONE"
     assert sorted((e["line"], e["errorType"]) for e in entry["errors"]) == sorted(
         [(lines["beta@x.com"], "GDPR_BLACKLISTED_EMAIL"), (lines["acme@x.com"], "INVALID_ENUMERATION_OPTION")])
-    assert all(e["message"] for e in entry["errors"])
+    assert all(e["errorMessage"] for e in entry["errors"])
+    assert {e["errorType"]: (e["invalidValue"], e["column"]) for e in entry["errors"]} == {
+        "GDPR_BLACKLISTED_EMAIL": ("beta@x.com", "email"), "INVALID_ENUMERATION_OPTION": ("Platnum", "order_value_tier")}
     err = capsys.readouterr().err
     assert "GDPR_BLACKLISTED_EMAIL" in err and "INVALID_ENUMERATION_OPTION" in err and HUBSPOT_IMPORT_NAME in err
+    assert "2 rows not fully imported (2 row errors)" in err
     assert "beta@x.com" not in portal.contacts
 
 
@@ -471,3 +475,79 @@ def test_a_run_without_contacts_has_nothing_to_push(run_dir: Path, portal: FakeH
         do_push(run_dir, portal, fake_time)
     assert raised.value.exit_code == 2 and "no contact with a valid email" in raised.value.message
     assert portal.requests == []
+
+
+@pytest.fixture(scope="module")
+def two_part_run(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same inputs, with the HubSpot CSV split after two rows: hubspot_contacts_1.csv and _2.csv."""
+    folder = tmp_path_factory.mktemp("two-parts")
+    rules = folder / "rules.yaml"
+    rules.write_text("hubspot:\n  max_rows_per_file: 2\n")
+    inputs = finished_run.parent
+    out = folder / "out"
+    assert main(["run", "--memberships", str(inputs / "memberships.xlsx"), "--orders", str(inputs / "orders.xlsx"),
+                 "--out", str(out), "--as-of", "2026-11-15", "--rules", str(rules)]) == 0
+    return out
+
+
+def test_the_report_keeps_hubspots_errors_verbatim_and_totals_them_over_both_parts(
+        two_part_run: Path, tmp_path: Path, portal: FakeHubSpot, monkeypatch, capsys) -> None:
+    run_dir = Path(shutil.copytree(two_part_run, tmp_path / "out"))
+    parts = json.loads((run_dir / "report.json").read_text())["hubspot"]["files"]
+    assert parts == ["hubspot_contacts_1.csv", "hubspot_contacts_2.csv"]
+    rows = {name: list(csv.DictReader(io.StringIO((run_dir / name).read_text()))) for name in parts}
+    header = list(rows[parts[0]][0])
+    # Part 1: one contact GDPR-blocked, the other with a tier that has no option; part 2: a bad number.
+    blocked = rows[parts[0]][0]["email"]
+    portal.blocked_emails = {blocked}
+    first, second = (run_dir / name for name in parts)
+    tier = rows[parts[0]][1]["order_value_tier"]
+    first.write_text(first.read_text().replace(f",{tier},", ",Platnum,"))
+    count = rows[parts[1]][0]["renewal_count"]
+    second.write_text(second.read_text().replace(f",{count},", ",3 ½,", 1))
+    odd = "Ungültiger Wert «Platnum»:  nicht in der Liste\n(order_value_tier) — 値が無効です "
+    portal.error_messages = {"INVALID_ENUMERATION_OPTION": odd}
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("HUBSPOT_API_BASE", portal.url)
+
+    assert main(["push", str(run_dir)]) == 3
+
+    result = saved(run_dir)
+    by_file = {entry["file"]: entry["errors"] for entry in result["imports"]}
+    assert by_file[parts[0]] == [
+        {"line": 2, "errorType": "GDPR_BLACKLISTED_EMAIL", "errorMessage": f"Email {blocked} cannot be imported",
+         "invalidValue": blocked, "column": "email", "knownColumnNumber": 0},
+        {"line": 3, "errorType": "INVALID_ENUMERATION_OPTION", "errorMessage": odd, "invalidValue": "Platnum",
+         "column": "order_value_tier", "knownColumnNumber": header.index("order_value_tier")},
+    ]
+    assert by_file[parts[1]] == [
+        {"line": 2, "errorType": "COULD_NOT_PARSE_NUMBER", "errorMessage": "'3 ½' is not a valid value for "
+         "renewal_count", "invalidValue": "3 ½", "column": "renewal_count",
+         "knownColumnNumber": header.index("renewal_count")},
+    ]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"memberseg push: 3 rows not fully imported (3 row errors): "
+                   f"{parts[0]} line 2 GDPR_BLACKLISTED_EMAIL {blocked!r} in email; "
+                   f"{parts[0]} line 3 INVALID_ENUMERATION_OPTION 'Platnum' in order_value_tier; "
+                   f"{parts[1]} line 2 COULD_NOT_PARSE_NUMBER '3 ½' in renewal_count; "
+                   f"see {run_dir / HUBSPOT_IMPORT_NAME}"]
+
+
+def test_errors_beyond_the_cap_are_fetched_over_pages_and_totalled_as_at_least(
+        run_dir: Path, portal: FakeHubSpot, fake_time: FakeTime) -> None:
+    path = run_dir / "hubspot_contacts.csv"
+    path.write_text(path.read_text().replace("2026-11-15", "15/11/2026").replace("-01,", "/01,"))
+
+    outcome = do_push(run_dir, portal, fake_time,
+                      settings=PushSettings(push_token="t1", errors_page_size=2, max_errors_per_import=3))
+
+    [entry] = saved(run_dir)["imports"]
+    total = portal.imports[entry["import_id"]].counters["ERRORS"]
+    assert outcome.exit_code == 3 and total > 3
+    assert len(entry["errors"]) == 3 and entry["errors_truncated"] is True
+    assert [p for m, p, _ in portal.requests if p.endswith("/errors")] == [f"/crm/v3/imports/{entry['import_id']}"
+                                                                           "/errors"] * 2
+    rows = len({e["line"] for e in entry["errors"]})
+    assert row_error_summary(outcome.result, run_dir).startswith(
+        f"memberseg push: at least {rows} row{'s' if rows > 1 else ''} not fully imported "
+        f"(3 of at least {total} row errors listed): line ")

@@ -197,6 +197,20 @@ def test_row_errors_are_counted_and_their_first_lines_kept(world) -> None:
     assert h["first_errors"][0] == {"file": "hubspot_contacts.csv", "line": 2, "message": "bad email 2"}
 
 
+def test_first_row_errors_on_the_page_carry_hubspots_message_value_and_column(world) -> None:
+    world.portal.row_errors = [{"line": 4, "errorType": "INVALID_EMAIL", "errorMessage": "Adresse «bad@» ungültig",
+                                "invalidValue": "bad@", "column": "email", "knownColumnNumber": 0},
+                               {"line": 5, "errorType": "MANY_ERRORS_IN_ROW", "errorMessage": None,
+                                "invalidValue": None, "column": None, "knownColumnNumber": None}]
+    world.deliver()
+    h = status(world)
+    assert h["errors"] == 2
+    assert h["first_errors"] == [
+        {"file": "hubspot_contacts.csv", "line": 4,
+         "message": "Adresse «bad@» ungültig (INVALID_EMAIL, value 'bad@', column email)"},
+        {"file": "hubspot_contacts.csv", "line": 5, "message": "MANY_ERRORS_IN_ROW"}]
+
+
 def test_an_unsent_event_goes_out_on_the_next_delivery(world) -> None:
     world.events.fail_next = 1
     with pytest.raises(ConnectionError):

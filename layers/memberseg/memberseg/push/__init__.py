@@ -14,14 +14,16 @@ from .steps import (
     PushError,
     PushOutcome,
     PushSettings,
+    counted_errors,
     import_name,
     load_outputs,
     plan_properties,
     push,
     row_error_count,
+    row_error_text,
     write_result,
 )
 
 __all__ = ["HubSpotClient", "HubSpotConfigError", "HubSpotError", "HubSpotUnavailable", "MessageCallback",
-           "PushError", "PushOutcome", "PushSettings", "import_name", "load_outputs", "plan_properties", "push",
-           "row_error_count", "write_result"]
+           "PushError", "PushOutcome", "PushSettings", "counted_errors", "import_name", "load_outputs",
+           "plan_properties", "push", "row_error_count", "row_error_text", "write_result"]

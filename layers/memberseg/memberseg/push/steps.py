@@ -10,6 +10,7 @@ unclear answer to the import POST we look for our import by its run-specific nam
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -177,15 +178,81 @@ def write_result(directory: Path, result: dict) -> None:
     os.replace(temporary, path)
 
 
+ERRORS_COUNTER = "ERRORS"     # metadata.counters key for row errors (HubSpot's key names are unconfirmed)
+ERRORS_ON_STDERR = 5          # row errors named in the stderr line; hubspot_import.json has them all
+SHOWN_VALUE_CHARS = 40        # an invalid value is cut to this on stderr only (the file keeps it whole)
+
+
+def row_error_entry(item: dict, header: list[str] | None = None) -> dict:
+    """One PublicImportError as hubspot_import.json keeps it: HubSpot's `errorMessage` and `invalidValue`
+    verbatim (None when not sent), its 0-based `knownColumnNumber`, and that column's CSV header."""
+    source = item.get("sourceData") or {}
+    given = item.get("knownColumnNumber")
+    number = given if isinstance(given, int) and not isinstance(given, bool) else None
+    column = header[number] if number is not None and header and 0 <= number < len(header) else None
+    value = item["invalidValue"] if item.get("invalidValue") is not None else item.get("invalidValueToDisplay")
+    return {"line": source.get("lineNumber"), "errorType": str(item.get("errorType") or "UNKNOWN"),
+            "errorMessage": item.get("errorMessage"), "invalidValue": value, "column": column,
+            "knownColumnNumber": number}
+
+
+def row_error_text(error: dict) -> str:
+    """One row error for a person (the job page): HubSpot's message verbatim, then type, value, column.
+    An entry written before errorMessage was kept has a `message` of its own: shown as it is."""
+    if "errorMessage" not in error and error.get("message"):
+        return str(error["message"])
+    details = [str(error.get("errorType") or "UNKNOWN")]
+    if error.get("invalidValue") not in (None, ""):
+        details.append(f"value {error['invalidValue']!r}")
+    if error.get("column"):
+        details.append(f"column {error['column']}")
+    message = error.get("errorMessage")
+    return f"{message} ({', '.join(details)})" if message else ", ".join(details)
+
+
+def _row_error_brief(error: dict, file: str | None) -> str:
+    """`line 4 INVALID_EMAIL 'bad@' in email`, for the stderr line."""
+    words = ([file] if file else []) + [f"line {error.get('line') or '?'}", str(error.get("errorType") or "UNKNOWN")]
+    value = error.get("invalidValue")
+    if value not in (None, ""):
+        text = str(value)
+        words.append(repr(text if len(text) <= SHOWN_VALUE_CHARS else text[:SHOWN_VALUE_CHARS] + "…"))
+    if error.get("column"):
+        words.append(f"in {error['column']}")
+    return " ".join(words)
+
+
 def row_error_count(entry: dict) -> int:
+    """The row errors recorded for one import (every page fetched, up to the cap)."""
     return len(entry.get("errors") or [])
+
+
+def counted_errors(entry: dict) -> int:
+    """The most row errors known for one import: HubSpot's counter, or the list when that is longer."""
+    counter = (entry.get("counters") or {}).get(ERRORS_COUNTER, 0)
+    return max(counter if isinstance(counter, int) else 0, row_error_count(entry))
+
+
+def rows_with_errors(entry: dict) -> int:
+    """CSV rows among the recorded errors: one row may have several (a line without a number counts alone)."""
+    lines = [error.get("line") for error in entry.get("errors") or []]
+    return len({line for line in lines if line is not None}) + sum(line is None for line in lines)
+
+
+def errors_incomplete(entry: dict) -> bool:
+    """More row errors exist than were recorded: the cap was reached, or HubSpot's counter says more."""
+    return bool(entry.get("errors_truncated")) or counted_errors(entry) > row_error_count(entry)
 
 
 def exit_code_for(imports: list[dict]) -> int:
     """0: all DONE without row errors; 3: all ended, but some rows (or whole imports) did not make it."""
-    if all(entry.get("state") == "DONE" and not row_error_count(entry) for entry in imports):
+    if all(entry.get("state") == "DONE" and not counted_errors(entry) for entry in imports):
         return 0
     return 3
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def summary_lines(result: dict) -> list[str]:
@@ -193,26 +260,39 @@ def summary_lines(result: dict) -> list[str]:
              f"updated {len(result['properties']['updated'])}, unchanged {len(result['properties']['unchanged'])}"]
     for entry in result["imports"]:
         counters = ", ".join(f"{key} {value:,}" for key, value in sorted((entry.get("counters") or {}).items()))
-        more = " (more in HubSpot)" if entry.get("errors_truncated") else ""
+        more = " (more in HubSpot)" if errors_incomplete(entry) else ""
         lines.append(f"  {entry['file']}: import {entry.get('import_id')} {entry.get('state')}"
-                     f"{'; ' + counters if counters else ''}; {row_error_count(entry)} row errors{more}")
+                     f"{'; ' + counters if counters else ''}; {_counted(row_error_count(entry), 'row error')} "
+                     f"in {_counted(rows_with_errors(entry), 'row')}{more}")
     return lines
 
 
 def row_error_summary(result: dict, directory: Path) -> str:
-    parts = []
+    """The stderr lines after a push with exit 3: one line with the total of rows HubSpot refused (whole,
+    or a value of), over every finished import, naming the first few; then each import that did not end DONE."""
+    done = [entry for entry in result["imports"] if entry.get("state") == "DONE"]
+    named = len(result["imports"]) > 1    # lines are per file: name the file when there are several
+    rows = sum(rows_with_errors(entry) for entry in done)
+    listed = sum(row_error_count(entry) for entry in done)
+    counted = sum(counted_errors(entry) for entry in done)
+    where = directory / HUBSPOT_IMPORT_NAME
+    lines = []
+    if counted:
+        if not any(errors_incomplete(entry) for entry in done):
+            total, errors = _counted(rows, "row"), _counted(listed, "row error")
+        else:   # a row error HubSpot has but did not list may sit in a row not yet counted
+            total = "at least " + _counted(max(rows, 1), "row")
+            errors = (f"{listed:,} of at least {_counted(counted, 'row error')} listed" if counted > listed
+                      else f"{_counted(listed, 'row error')} listed; HubSpot has more")
+        first = [_row_error_brief(error, entry["file"] if named else None)
+                 for entry in done for error in entry.get("errors") or []][:ERRORS_ON_STDERR]
+        named_errors = (": " + "; ".join(first) + ("; …" if listed > len(first) else "")) if first else ""
+        lines.append(f"memberseg push: {total} not fully imported ({errors}){named_errors}; see {where}")
     for entry in result["imports"]:
         if entry.get("state") != "DONE":
-            parts.append(f"{entry['file']}: import ended {entry.get('state')}")
-        elif row_error_count(entry):
-            types: dict[str, int] = {}
-            for error in entry["errors"]:
-                types[error["errorType"]] = types.get(error["errorType"], 0) + 1
-            first = entry["errors"][0]
-            listed = ", ".join(f"{count} {kind}" for kind, count in sorted(types.items()))
-            parts.append(f"{entry['file']}: {listed}; first at line {first['line']}: {first['message']}")
-    return (f"memberseg: HubSpot did not import every row ({'; '.join(parts)}). "
-            f"Every row error is listed in {directory / HUBSPOT_IMPORT_NAME}.")
+            lines.append(f"memberseg push: {entry['file']}: import {entry.get('import_id')} ended "
+                         f"{entry.get('state')}; see HubSpot's import page and {where}")
+    return "\n".join(lines)
 
 
 class Pusher:
@@ -366,7 +446,17 @@ class Pusher:
                     self._save()
             waiting = [entry for entry in waiting if entry["state"] not in TERMINAL_STATES]
 
+    def csv_header(self, file_name: str) -> list[str] | None:
+        """The CSV part's column names, to name the column HubSpot's knownColumnNumber points at."""
+        try:
+            with (self.outputs.directory / file_name).open(encoding="utf-8-sig", newline="") as handle:
+                return next(csv.reader(handle), None)
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return None
+
     def fetch_errors(self, entry: dict) -> None:
+        """Every page of the import's row errors, up to `max_errors_per_import`."""
+        header = self.csv_header(entry["file"])
         errors: list[dict] = []
         after: str | None = None
         cap = self.settings.max_errors_per_import
@@ -374,14 +464,16 @@ class Pusher:
             query: dict[str, Any] = {"limit": self.settings.errors_page_size, "includeErrorMessage": "true",
                                      **({"after": after} if after else {})}
             payload = self.client.get(f"{IMPORTS_PATH}{entry['import_id']}/errors", query=query).json() or {}
-            errors += [_row_error(item) for item in payload.get("results", []) if isinstance(item, dict)]
+            page = [row_error_entry(item, header) for item in payload.get("results", []) if isinstance(item, dict)]
+            errors += page
             after = (payload.get("paging") or {}).get("next", {}).get("after")
-            if not after:
+            if not after or not page:   # an empty page that still names a next one would loop forever
                 break
         entry["errors"] = errors[:cap]
         entry["errors_truncated"] = bool(after) or len(errors) > cap
         if errors:
-            self.progress(f"{entry['file']}: {len(errors):,} row errors")
+            self.progress(f"{entry['file']}: {len(entry['errors']):,} row errors"
+                          f"{' (more in HubSpot)' if entry['errors_truncated'] else ''}")
 
     # -- the whole push --------------------------------------------------------------------------
 
@@ -431,15 +523,6 @@ class Pusher:
                 lines.append(f"  import {path.name} ({path.stat().st_size:,} bytes) as UPSERT by email, "
                              f"marketableContactImport={request.get('marketableContactImport', False)}")
         return PushOutcome(0, None, lines)
-
-
-def _row_error(item: dict) -> dict:
-    source = item.get("sourceData") or {}
-    message = item.get("errorMessage") or item.get("errorType", "error")
-    if item.get("invalidValue") not in (None, ""):
-        message = f"{message} (value {item['invalidValue']!r})"
-    return {"line": source.get("lineNumber"), "errorType": str(item.get("errorType", "UNKNOWN")),
-            "message": str(message)}
 
 
 def all_done(previous: dict | None, outputs: RunOutputs) -> bool:
