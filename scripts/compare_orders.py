@@ -5,9 +5,10 @@
 An INPUT is an orders file (read with the default rules) or a folder holding one orders file and a
 meta.pkl ({"name", "rules", "kind"}), as a capture of a test run leaves it. The old commit's package is
 exported with `git archive`; each side runs in its own interpreter. Every OrdersSummary (by_id, rejected,
-excluded, facts, the source table's description) must be equal: values, dtypes, and the kind of missing
-value in object columns. With --rounds N > 1 each input is also timed N times, old and new interleaved,
-and the medians are printed. Exit status 0 when every summary is the same, 1 when any differs.
+excluded, facts, and the source file's entry in report.json: file, sheet, header row, rows, profile,
+locale) must be equal: values, dtypes, and the kind of missing value in object columns. With --rounds N > 1
+each input is also timed N times, old and new interleaved, and the medians are printed. Exit status 0 when
+every summary is the same, 1 when any differs.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ for number, source in enumerate(json.loads(Path(sys.argv[2]).read_text())):
     else:
         path, rules, kind = source, load_rules(None), None
     try:
-        kind = kind or inspect_file(path, rules.limits, role="orders")
+        checked = P.CheckedFile(kind or inspect_file(path, rules.limits, role="orders"), None)
         started = time.perf_counter()
-        summary = P.summarize_orders(path, rules, kind)
+        summary = P.summarize_orders(path, rules, checked)
         wall = time.perf_counter() - started
-        table = summary.source
+        source = summary.source
+        if hasattr(source, "describe"):   # SourceFacts
+            described = source.describe()
+        else:                             # before SourceFacts: a RawTable with its rows dropped
+            described = {"file": source.file, "sheet": source.sheet, "header_row": source.header_row,
+                         "rows": source.rows_in, "profile": source.describe_profile(), **source.locale}
         result = {"by_id": summary.by_id, "rejected": summary.rejected, "excluded": summary.excluded,
-                  "facts": summary.facts, "profile": table.profile and table.profile.name,
-                  "source": {k: v for k, v in vars(table).items() if k not in ("frame", "profile", "spec")},
-                  "source_frame": table.frame, "wall": wall, "timings": summary.timings}
+                  "facts": summary.facts, "source": described, "wall": wall, "timings": summary.timings}
     except InputError as error:
         result = {"error": error.to_dict()}
     (out / f"{number}.pkl").write_bytes(pickle.dumps(result))

@@ -1,4 +1,4 @@
-"""Stage 5: classify each membership as Expired, Expiring Soon, Active or Inactive, and order the rows.
+"""Classify each membership as Expired, Expiring Soon, Active or Inactive, and order the rows.
 
 The dates decide for a current membership. The platform's own status, read through the
 profile into a class, can overrule them: a renewing subscription is Active until its

@@ -1,4 +1,4 @@
-"""Stage 3: consolidate duplicate and renewal records into one row per customer.
+"""Consolidate duplicate and renewal records into one row per customer.
 
 Records of a customer are walked in created-date order. A record created on or
 before the chain's expiration + grace days renews the chain; otherwise the

@@ -1,9 +1,9 @@
-"""Stage 4: enrich customers with their orders: totals, counts, last order, savings and tier.
+"""Enrich customers with their orders (totals, counts, last order, savings, tier); list orders without membership.
 
 An order belongs to a customer when its join key equals that key of any of the
 customer's valid records: the customer ID match key, or (for orders files without
-IDs) the email, or (without either) the normalised name. A line-item export's
-order counts once, however many rows it has. Totals are summed, then rounded
+IDs) the email, or (without either) the normalised name. What an order counts and
+the sums per customer come from `memberseg.orders`. Totals are summed, then rounded
 half-up to cents; every threshold compares the rounded value.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .orders import orders_per_customer
 from .rules import Rules
 from .values import round_cents
 
@@ -34,26 +35,12 @@ def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
                      dtype=object)
 
 
-def orders_by_id(orders: pd.DataFrame) -> pd.DataFrame:
-    """Valid orders summed per join key (unrounded), with the first-seen key text and name.
-
-    order_count counts orders (a line-item export's continuation rows are not orders); rows counts rows.
-    """
-    if "is_order" not in orders:
-        orders = orders.assign(is_order=True)
-    return orders.groupby("id_key", sort=False).agg(
-        total=("value", "sum"), order_count=("is_order", "sum"), rows=("value", "size"),
-        last_order=("order_date", "max"), customer_id=("customer_id", "first"),
-        customer_name=("customer_name", "first"))
-
-
 def enrich(customers: pd.DataFrame, links: pd.DataFrame, per_id: pd.DataFrame,
            rules: Rules, join_key: str = "customer_id") -> tuple[pd.DataFrame, OrderMatch]:
-    """`links` pairs each value of the join key (column `key` or `id_key`) with a customer code."""
+    """`links` pairs each value of the join key (column `key` or `id_key`) with a customer code;
+    `per_id` is `memberseg.orders.orders_by_id`'s sums."""
     links = links.rename(columns={"key": "id_key"})
-    linked = links.merge(per_id, left_on="id_key", right_index=True)
-    per_customer = linked.groupby("customer").agg(
-        total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"))
+    per_customer = orders_per_customer(links, per_id)
 
     enriched = customers.join(per_customer)
     enriched["total_order_value"] = round_cents(enriched["total"].fillna(0.0))

@@ -1,8 +1,8 @@
-"""Stage 1a: find each file's header row and profile, from its first rows only.
+"""Find each file's header row and profile, from its first rows only.
 
 `check_headers` runs on both files right after the safety gate and before either is parsed in
 full, so one error can list every file's header problems at once. It needs only the first
-`inputs.header_search_rows` rows of each sheet: `memberseg.preview` reads those without parsing
+`inputs.header_search_rows` rows of each sheet: `memberseg.header_check` reads those without parsing
 the rest. `memberseg.read` uses the same matching on the full parse.
 
 No pandas or numpy here: a file with the wrong headers is refused before they load.

@@ -1,4 +1,4 @@
-"""The job's stages in order: check -> read -> validate -> consolidate -> enrich -> classify -> segment.
+"""The job's stages in order: check -> read -> validate / orders -> consolidate -> enrich -> classify -> segment.
 
 `run_pipeline` shows the whole run as four phases, called in order:
 
@@ -6,7 +6,8 @@
    in full, the orders file in its own process (started by `start_orders`), the memberships file
    here; one error lists every file's header problems. Each full read then has calamine parse the
    header's sheet while the stages' modules (pandas) are imported in a thread, so the two overlap;
-1. the orders process goes on: it reads, validates and sums the orders per ID on the second core;
+1. the orders process goes on: it reads the orders, applies their money rules (`memberseg.orders`) and
+   sums them per ID on the second core, and hands back an `OrdersSummary`;
 2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the memberships;
 3. `finish`: waits for the orders summary, then enriches, classifies and segments.
 
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
+from .header_check import SheetParse, check_headers
 from .headers import both_files_error
 from .isolation import Forked, GoSignal, WorkerDied, crash_error
-from .preview import SheetParse, check_headers
 from .rules import Rules
 from .safety import inspect_file
 from .timing import Progress, no_progress, timed
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .consolidate import Consolidated
-    from .read import RawTable
+    from .read import RawTable, SourceFacts
     from .result import Result
     from .validate import Validated
 
@@ -45,12 +46,12 @@ __all__ = ["run_pipeline", "check_inputs", "read_input", "start_orders", "prepar
 class OrdersSummary:
     """What the rest of the pipeline needs from the orders file: small enough to pass between processes."""
 
-    source: RawTable
-    rejected: pd.DataFrame
-    by_id: pd.DataFrame
+    source: SourceFacts        # file, sheet, header row, rows in, profile and locale decisions
+    rejected: pd.DataFrame     # row, customer_id, customer_name, reason
+    by_id: pd.DataFrame        # `memberseg.orders.orders_by_id`: the valid orders summed per join key
     timings: dict[str, float]
-    excluded: pd.DataFrame | None = None   # not paid, or a currency without a rate
-    facts: dict | None = None               # join key, currency: for report.json
+    excluded: pd.DataFrame     # not paid, or a currency without a rate
+    facts: dict                # join key, currency, line items, orders in: for report.json
 
 
 @dataclass
@@ -158,6 +159,7 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_prog
 
 
 def _import_stages() -> None:
+    import memberseg.orders
     import memberseg.read
     import memberseg.validate  # noqa: F401 - imported for the reader, ahead of its use
 
@@ -168,15 +170,13 @@ def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = Non
     timings: dict[str, float] = {}
     with timed(timings, "reading orders", progress):
         table = read_input(path, "orders", rules, progress, checked=checked)
-    from .enrich import orders_by_id
-    from .validate import validate_orders
+    from .orders import orders_by_id, validate_orders
 
     with timed(timings, "validating orders", progress):
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
-    table.frame = table.frame.iloc[:0]
-    return OrdersSummary(source=table, rejected=validated.rejected, by_id=by_id, timings=timings,
-                         excluded=validated.excluded, facts=validated.facts)
+    return OrdersSummary(source=table.facts(validated.locale), rejected=validated.rejected, by_id=by_id,
+                         timings=timings, excluded=validated.excluded, facts=validated.facts)
 
 
 def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True) -> PendingOrders:
@@ -241,7 +241,7 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
         orders = pending.result()
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
-        join_key = (orders.facts or {}).get("join_key", "customer_id")
+        join_key = orders.facts["join_key"]
         customers, order_match = enrich(memberships.consolidated.customers, memberships.consolidated.links[join_key],
                                         orders.by_id, rules, join_key)
     with timed(timings, "classifying", progress):
@@ -252,7 +252,7 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
     return Result(rules=rules, as_of=as_of, memberships=memberships.table, orders=orders.source, members=members,
                   member_validation=memberships.validation, orders_rejected=orders.rejected,
                   duplicates=memberships.consolidated.duplicates, order_match=order_match, hubspot=hubspot,
-                  timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts or {})
+                  timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts)
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,

@@ -1,4 +1,4 @@
-"""Stage 1: read a file (already passed by the safety gate) into a raw table.
+"""Read a file (already passed by the safety gate) into a raw table.
 
 Finds the sheet and header row, recognises the export's profile from its
 headers, maps headers to fields through the profile's aliases and returns the
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .header_check import SheetParse
 from .headers import (
     CSV_SAMPLE_BYTES,
     Choice,
@@ -33,8 +34,32 @@ from .headers import (
     required_fields,
     sniff_delimiter,
 )
-from .preview import SheetParse
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
+from .safety.scanner import col_letters
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """Where an input's rows came from and how it was read: what report.json and the workbook say about the
+    file once its rows are no longer needed (small enough to pass between processes)."""
+
+    role: str                 # "memberships" or "orders"
+    file: str                 # file name as uploaded
+    sheet: str | None         # None for CSV
+    header_row: int           # as Excel shows it (1-based)
+    rows_in: int              # data rows read (fully blank rows are not counted)
+    profile: str              # the profile that read it
+    profile_title: str        # "" for the standard layout
+    profile_chosen_by: str    # "forced" or "headers"
+    deciding_headers: tuple[str, ...]  # the headers that chose the profile
+    locale: dict = field(default_factory=dict)  # date_order / decimal_separator and their evidence
+
+    def describe(self) -> dict:
+        """The file's entry under report.json's "inputs"."""
+        profile = {"name": self.profile, "title": self.profile_title, "chosen_by": self.profile_chosen_by,
+                   "deciding_headers": list(self.deciding_headers)}
+        return {"file": self.file, "sheet": self.sheet, "header_row": self.header_row, "rows": self.rows_in,
+                "profile": profile, **self.locale}
 
 
 @dataclass
@@ -53,13 +78,14 @@ class RawTable:
     spec: RoleSpec | None = None
     deciding_headers: list[str] = field(default_factory=list)  # the headers that chose the profile
     profile_forced: bool = False
-    locale: dict = field(default_factory=dict)  # date_order / decimal_separator and their evidence
 
-    def describe_profile(self) -> dict:
-        name = self.profile.name if self.profile else STANDARD_PROFILE
-        return {"name": name, "title": self.profile.title if self.profile else "",
-                "chosen_by": "forced" if self.profile_forced else "headers",
-                "deciding_headers": list(self.deciding_headers)}
+    def facts(self, locale: dict) -> SourceFacts:
+        """The table's source facts, with the date order and decimal separator its validation decided."""
+        return SourceFacts(role=self.role, file=self.file, sheet=self.sheet, header_row=self.header_row,
+                           rows_in=self.rows_in, profile=self.profile.name if self.profile else STANDARD_PROFILE,
+                           profile_title=self.profile.title if self.profile else "",
+                           profile_chosen_by="forced" if self.profile_forced else "headers",
+                           deciding_headers=tuple(self.deciding_headers), locale=dict(locale))
 
     @property
     def rows_in(self) -> int:
@@ -142,7 +168,7 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
                          dtype=object)
     del columns, data
     position_of = {old: new for new, old in enumerate(keep)}
-    kept_headers = [headers[p] or f"Column {_column_letter(p)}" for p in keep]
+    kept_headers = [headers[p] or f"Column {col_letters(p + 1)}" for p in keep]
     assert header.spec is not None  # noqa: S101 - set by find_header
     deciding = header.signature or [headers_at(header.cells, header.found[name])
                                     for name in required_fields(header.spec)]
@@ -150,15 +176,6 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
                     headers=kept_headers, fields={f: position_of[p] for f, p in fields.items()},
                     frame=frame, rows=rows, profile=header.profile, spec=header.spec,
                     deciding_headers=deciding)
-
-
-def _column_letter(position: int) -> str:
-    letters = ""
-    position += 1
-    while position:
-        position, remainder = divmod(position - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
 
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
@@ -240,7 +257,7 @@ def read_table(path: Path, kind: str, *, role: str, rules: Rules, forced_profile
                keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
     """Read one input file with the profile that fits it best (or the forced one).
 
-    `early`: a spreadsheet's sheet already being parsed (see `memberseg.preview.SheetParse`)."""
+    `early`: a spreadsheet's sheet already being parsed (see `memberseg.header_check.SheetParse`)."""
     choices = candidate_profiles(rules, role, forced_profile)
     settings = {"role": role, "choices": choices, "sheet": getattr(rules.inputs, role).sheet, "limits": rules.limits,
                 "search_rows": rules.inputs.header_search_rows, "keep_only_fields": keep_only_fields}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .enrich import OrderMatch
 from .hubspot import HubSpotExport
-from .read import RawTable
+from .read import RawTable, SourceFacts
 from .rules import Rules
 from .validate import Validated
 
@@ -19,7 +19,7 @@ class Result:
     rules: Rules
     as_of: dt.date
     memberships: RawTable
-    orders: RawTable               # metadata only: its frame is dropped once summarised
+    orders: SourceFacts            # the orders file's rows stay in the orders process
     members: pd.DataFrame          # one row per customer, in output order
     member_validation: Validated
     orders_rejected: pd.DataFrame  # row, customer_id, customer_name, reason

@@ -141,15 +141,12 @@ def build_report(result: Result) -> dict:
     if orders_in != match.matched_rows + match.unmatched_rows + len(result.orders_rejected) + orders_excluded:
         raise RuntimeError(f"order rows do not add up: {orders_in} rows in")
 
-    def describe(table: RawTable) -> dict:
-        return {"file": table.file, "sheet": table.sheet, "header_row": table.header_row, "rows": table.rows_in,
-                "profile": table.describe_profile(), **table.locale}
-
     return {
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
-        "inputs": {"memberships": describe(result.memberships), "orders": describe(result.orders)},
+        "inputs": {"memberships": result.memberships.facts(result.member_validation.locale).describe(),
+                   "orders": result.orders.describe()},
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
                         "excluded": excluded},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,

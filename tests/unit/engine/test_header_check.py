@@ -1,6 +1,6 @@
 """Both files' headers are checked from their first rows, before either is parsed in full.
 
-The preview reader (`memberseg.preview`) must see the header search window exactly as calamine,
+The preview reader (`memberseg.header_check`) must see the header search window exactly as calamine,
 the full reader, does; and a header problem in either file must be reported, for both files at
 once, without the full read starting.
 """
@@ -16,12 +16,12 @@ import python_calamine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import memberseg.preview
+import memberseg.header_check
 import memberseg.read
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, membership, order, write_csv, write_xlsx
 from memberseg.errors import InputError
+from memberseg.header_check import check_headers, first_rows
 from memberseg.pipeline import run_pipeline
-from memberseg.preview import check_headers, first_rows
 from memberseg.rules import load_rules
 
 AS_OF = dt.date(2026, 11, 15)
@@ -99,7 +99,7 @@ def test_a_named_sheet_that_is_missing_is_a_header_problem(tmp_path):
 
 def test_first_rows_too_large_to_preview_leave_the_check_to_the_full_read(tmp_path, monkeypatch):
     path = write_xlsx(tmp_path / "m.xlsx", ["Cust ID", "Customer Name"], [["1", "A"]])
-    monkeypatch.setattr(memberseg.preview, "MAX_PREVIEW_XML_BYTES", 16)
+    monkeypatch.setattr(memberseg.header_check, "MAX_PREVIEW_XML_BYTES", 16)
     assert first_rows(path, "xlsx", "memberships", sheet=None, rows=20) is None
     assert check_headers(path, "xlsx", "memberships", RULES).problem is None
     with pytest.raises(InputError) as caught:   # the full read still finds the problem
@@ -175,7 +175,7 @@ def _same_table(a, b) -> bool:
 
 @pytest.mark.parametrize("early_sheet", ["Members", "Notes"], ids=["the-header-sheet", "another-sheet"])
 def test_a_sheet_parsed_ahead_reads_as_the_plain_read(tmp_path, early_sheet):
-    from memberseg.preview import SheetParse
+    from memberseg.header_check import SheetParse
     from memberseg.read import read_table
 
     path = write_xlsx(tmp_path / "m.xlsx", MEMBERSHIP_HEADERS,
@@ -187,7 +187,7 @@ def test_a_sheet_parsed_ahead_reads_as_the_plain_read(tmp_path, early_sheet):
 
 
 def test_a_corrupt_sheet_parsed_ahead_is_an_unreadable_file(tmp_path):
-    from memberseg.preview import SheetParse
+    from memberseg.header_check import SheetParse
     from memberseg.read import read_table
 
     path = tmp_path / "m.xlsx"

@@ -14,8 +14,11 @@ from builders import (
     write_xlsx,
 )
 from memberseg.errors import InputError
-from memberseg.pipeline import read_input
+from memberseg.orders import validate_orders
+from memberseg.pipeline import read_input, summarize_orders
+from memberseg.read import SourceFacts
 from memberseg.rules import load_rules
+from platform_files import SHOPIFY, write
 
 ROWS = [membership(1, "Acme", d("2024-01-01"), d("2025-01-01"), "a@acme.com")]
 
@@ -92,6 +95,42 @@ def test_orders_row_with_cells_only_in_an_unused_column_is_no_blank_row(tmp_path
     assert table.headers == ORDER_HEADERS
     assert table.rows.tolist() == [2, 3, 5]
     assert table.column("customer_id").tolist()[1] in ("", None)
+
+
+def _line_items(tmp_path):
+    """One Shopify order of two line items: the order-level cells are on its first row only."""
+    return write(tmp_path / "orders_export.csv", SHOPIFY, [
+        {"Name": "#1001", "Email": "mia@example.com", "Financial Status": "paid", "Currency": "USD",
+         "Total": "1,250.00", "Created at": "2026-05-01 23:30:11 -0400", "Lineitem name": "Hat"},
+        {"Name": "#1001", "Lineitem name": "Scarf"},
+    ])
+
+
+def test_validating_orders_returns_its_decisions_and_leaves_the_table_as_read(tmp_path):
+    rules = load_rules()
+    table = read_input(_line_items(tmp_path), "orders", rules)
+    as_read = table.frame.copy()
+    validated = validate_orders(table, rules)
+    assert table.frame.equals(as_read) and list(table.frame.columns) == list(as_read.columns)
+    assert table.column("order_value").tolist()[1] in ("", None)   # the continuation row's own cell
+    assert validated.valid["value"].tolist() == [1250.0, 0.0]      # the order counts once
+    assert validated.valid["id_key"].tolist() == ["mia@example.com"] * 2
+    assert validated.locale["decimal_separator"] == "." and validated.locale["decimal_separator_decided_by"] == \
+        "values"
+    assert validated.locale["date_order"] == table.facts(validated.locale).locale["date_order"]
+
+
+def test_the_orders_summary_carries_the_source_facts_not_the_table(tmp_path):
+    path = _line_items(tmp_path)
+    summary = summarize_orders(path, load_rules())
+    assert isinstance(summary.source, SourceFacts)
+    assert (summary.source.file, summary.source.sheet, summary.source.header_row, summary.source.rows_in) == \
+        (path.name, None, 1, 2)
+    assert summary.source.profile == "shopify_orders" and summary.source.profile_chosen_by == "headers"
+    described = summary.source.describe()
+    assert described["rows"] == 2 and described["profile"]["name"] == "shopify_orders"
+    assert described["decimal_separator"] == "." and "date_order_decided_by" in described
+    assert summary.by_id["order_count"].tolist() == [1] and summary.facts["orders_in"] == 1
 
 
 def test_missing_required_column_message(tmp_path):

@@ -1,4 +1,4 @@
-"""Stage 1a: check a file's headers from its first rows, before it is parsed in full.
+"""Check a file's headers from its first rows, before it is parsed in full.
 
 `check_headers` runs right after the safety gate passed the file. It reads only the header search
 window (`inputs.header_search_rows` rows of each sheet) and matches it as `memberseg.read` will:
