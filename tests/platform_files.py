@@ -90,3 +90,46 @@ def csv_rows(result) -> list[dict[str, str]]:
     files = render_files(result.hubspot.contacts, result.rules)
     text = next(iter(files.values())).decode()
     return list(csv.DictReader(text.splitlines()))
+
+
+# WooCommerce Memberships + Analytics orders, as in tests/unit/rules/test_profiles.py's scenarios
+def woo_members(path):
+    rows = [
+        # Jane holds two plans at once: Gold (to 2027-03-01) and Silver (to 2026-12-01). Not a renewal.
+        dict(user_membership_id=11, user_id=7, user_name="jdoe_login", member_first_name="Jane",
+             member_last_name="Doe", member_email="jane@example.com", membership_plan="Gold",
+             membership_status="active", member_since="2026-03-01 09:00:00",
+             membership_expiration="2027-03-01 09:00:00"),
+        dict(user_membership_id=12, user_id=7, user_name="jdoe_login", member_first_name="Jane",
+             member_last_name="Doe", member_email="jane@example.com", membership_plan="Silver",
+             membership_status="active", member_since="2025-12-01 09:00:00",
+             membership_expiration="2026-12-01 09:00:00"),
+        dict(user_membership_id=13, user_id=8, user_name="bob", member_first_name="Bob", member_last_name="Ray",
+             member_email="bob@example.com", membership_plan="Gold", membership_status="cancelled",
+             member_since="2026-01-01 00:00:00", membership_expiration="2027-01-01 00:00:00"),
+        dict(user_membership_id=14, user_id=9, user_name="amy", member_first_name="Amy", member_last_name="Lo",
+             member_email="amy@example.com", membership_plan="Lifetime", membership_status="complimentary",
+             member_since="2020-05-05 10:00:00", membership_expiration=""),
+        dict(user_membership_id=15, user_id=10, user_name="cy", member_first_name="Cy", member_last_name="Po",
+             member_email="cy@example.com", membership_plan="Gold", membership_status="paused",
+             member_since="2026-02-01 00:00:00", membership_expiration="2027-02-01 00:00:00"),
+    ]
+    return write(path, WOO_MEMBERS, rows)
+
+
+def woo_orders(path):
+    rows = [
+        {"Date": "2026-03-01 09:00:00", "Order #": 501, "N. Revenue (formatted)": "$250.00 $200.00",
+         "Status": "completed", "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "200.00"},
+        {"Date": "2026-04-01 09:00:00", "Order #": 502, "N. Revenue (formatted)": "$100.00", "Status": "processing",
+         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "100.00"},
+        {"Date": "2026-04-02 09:00:00", "Order #": 503, "N. Revenue (formatted)": "$999.00", "Status": "failed",
+         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "999.00"},
+        {"Date": "2026-04-03 09:00:00", "Order #": 504, "N. Revenue (formatted)": "$80.00", "Status": "refunded",
+         "Customer": "Bob Ray", "Customer type": "new", "Net Sales": "80.00"},
+        {"Date": "2026-04-04 09:00:00", "Order #": 505, "N. Revenue (formatted)": "$40.00", "Status": "pending",
+         "Customer": "Amy Lo", "Customer type": "new", "Net Sales": "40.00"},
+        {"Date": "2026-04-05 09:00:00", "Order #": 506, "N. Revenue (formatted)": "$15.00", "Status": "completed",
+         "Customer": "Zed Unknown", "Customer type": "new", "Net Sales": "15.00"},
+    ]
+    return write(path, WOO_ORDERS, rows)

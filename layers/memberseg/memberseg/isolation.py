@@ -23,8 +23,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .errors import InputError
+from .timing import Progress
 
-Report = Callable[[str, dict], None]
 _FORK = multiprocessing.get_context("fork")
 
 
@@ -86,7 +86,7 @@ class GoSignal:
 class Forked:
     """`target(*args, report)` running in a child; `result()` returns its value or raises its error."""
 
-    def __init__(self, target: Callable[..., Any], *args: Any, progress: Report | None = None,
+    def __init__(self, target: Callable[..., Any], *args: Any, progress: Progress | None = None,
                  new_process_group: bool = False):
         receiver, sender = _FORK.Pipe(duplex=False)
         self._process = _FORK.Process(target=_child, args=(target, args, sender, new_process_group))

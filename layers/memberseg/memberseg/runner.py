@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,11 +32,11 @@ from .job_protocol import (
     WORKBOOK_NAME,
 )
 from .rules import Rules, load_rules
+from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
                   HUBSPOT_IMPORT_NAME)
-ProgressCallback = Callable[[str], None]
 
 
 @dataclass
@@ -68,7 +67,7 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-         report: Callable[[str, dict], None]) -> list[str]:
+         report: Progress) -> list[str]:
     """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs.
 
     Both files pass the safety gate and the header check before pandas and numpy are imported,
@@ -82,7 +81,7 @@ def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-                  progress: ProgressCallback | None, deadline_s: float | None = None) -> list[str]:
+                  progress: MessageCallback | None, deadline_s: float | None = None) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
@@ -106,7 +105,7 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 
 
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
-            as_of: dt.date | None = None, progress: ProgressCallback | None = None,
+            as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
             rules_overlay: dict | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir`.

@@ -1,4 +1,9 @@
-"""Progress reports and stage timings, shared by the pipeline and the write stage."""
+"""Progress reports and stage timings, shared by the pipeline, the write stage, the runner and push.
+
+The two callback types, one name each:
+- `Progress(stage, info)`: a stage started (the pipeline, the writer, the isolated worker);
+- `MessageCallback(text)`: one line of progress for a person to read (the runner, push).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 Progress = Callable[[str, dict], None]
+MessageCallback = Callable[[str], None]
 
 
 def no_progress(stage: str, info: dict) -> None:

@@ -24,6 +24,7 @@ import memberseg.consolidate
 import memberseg.read
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, write_xlsx
 from memberseg.cli import main
+from platform_files import woo_members, woo_orders
 
 OUTPUTS = {"membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "report.json"}
 AS_OF = "2026-11-15"
@@ -385,3 +386,41 @@ def test_a_good_run_does_import_pandas(files, tmp_path: Path) -> None:  # the ch
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {"pandas", "numpy"} <= _imported_by(proc)
+
+
+# --- The command line ------------------------------------------------------------------------------
+
+def test_cli_profiles_and_rules_commands(tmp_path, capsys):
+    from memberseg.cli import main
+
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("standard", "woocommerce_memberships", "shopify_orders", "sap_va05_de", "wild_apricot_contacts"):
+        assert name in listing
+    assert main(["rules", "show", "--profile", "stripe_subscriptions"]) == 0
+    shown = capsys.readouterr().out
+    assert "renewing_when" in shown and "base_currency: auto" in shown
+    good = tmp_path / "good.yaml"
+    good.write_text("status: {expiring_soon_days: 45}\n")
+    assert main(["rules", "check", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("status: {expiring_soon_dayz: 45}\n")
+    assert main(["rules", "check", str(bad)]) == 2
+    assert "status.expiring_soon_dayz" in capsys.readouterr().err
+
+
+def test_cli_forced_profile_and_summary_shows_the_profiles(tmp_path, capsys):
+    from memberseg.cli import main
+
+    members, orders = woo_members(tmp_path / "members.csv"), woo_orders(tmp_path / "orders.csv")
+    out = tmp_path / "out"
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--memberships-profile", "woocommerce_memberships"])
+    assert code == 0
+    summary = capsys.readouterr().out
+    assert "profile woocommerce_memberships (forced)" in summary
+    assert "profile woocommerce_analytics_orders (by Order #" in summary
+    assert "excluded" in summary and "joined on customer_name" in summary
+    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
+                 "--as-of", "2026-11-15", "--orders-profile", "shopify_orders"])
+    assert code == 2

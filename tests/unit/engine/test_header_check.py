@@ -23,6 +23,7 @@ from memberseg.errors import InputError
 from memberseg.header_check import check_headers, first_rows
 from memberseg.pipeline import run_pipeline
 from memberseg.rules import load_rules
+from platform_files import WOO_MEMBERS, run, woo_members, woo_orders, write
 
 AS_OF = dt.date(2026, 11, 15)
 RULES = load_rules()
@@ -203,3 +204,63 @@ def test_sheet_names_with_markup_characters_read_as_calamine_reads_them(tmp_path
     preview = first_rows(path, "xlsx", "memberships", sheet=None, rows=5)
     assert [name for name, _ in preview] == python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names
     assert check_headers(path, "xlsx", "memberships", RULES).sheet == "R&D <'members'>"
+
+
+# --- Detection, forcing and errors ------------------------------------------------------------------
+
+def test_forced_profile_and_an_unknown_profile(tmp_path):
+    members = woo_members(tmp_path / "members.csv")
+    orders = woo_orders(tmp_path / "orders.csv")
+    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "woocommerce_memberships"}}})
+    _, report = run(tmp_path, members, orders, rules)
+    assert report["inputs"]["memberships"]["profile"]["chosen_by"] == "forced"
+    with pytest.raises(InputError, match="unknown profile 'nope'"):
+        load_rules(overlay={"inputs": {"orders": {"profile": "nope"}}})
+    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "stripe_subscriptions"}}})
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders, rules)
+    assert caught.value.code == "missing_column"
+
+
+def test_a_file_that_fits_no_profile_names_the_closest_and_the_rules_key(tmp_path):
+    headers = [h for h in WOO_MEMBERS if h != "membership_status"]
+    members = write(tmp_path / "members.csv", headers, [])
+    orders = woo_orders(tmp_path / "orders.csv")
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    message = caught.value.message
+    assert "closest profile is 'woocommerce_memberships'" in message
+    assert "membership_status" in message.split("closest profile")[1]
+    assert "inputs.memberships.fields." in message
+    assert caught.value.details["closest_profile"]["name"] == "woocommerce_memberships"
+
+
+def test_closest_header_is_never_taken_and_shares_a_word(tmp_path):
+    from memberseg.headers import closest_header
+
+    headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Zip"]
+    taken = {"Cust ID", "Customer Name", "Created Date"}
+    assert closest_header("expiration_date", ["Expiration Date", "Expiry Date"], headers, taken) == "Expiry Dt"
+    # "Created Date" is the most similar text to "Expiration Date" but another field took it.
+    assert closest_header("expiration_date", ["Expiration Date"], ["Created Date", "Zip"], {"Created Date"}) is None
+    assert closest_header("order_value", ["Total Value"], ["Zip", "Shipping Date"], set()) is None
+
+
+def test_aliases_are_a_priority_list(tmp_path):
+    from memberseg.headers import match_header_row
+
+    rules = load_rules()
+    spec = rules.spec_for(rules.catalog["standard"], "memberships")
+    found = match_header_row(["Company", "Cust ID", "Customer Name", "Created", "Expires"], spec)
+    assert found["customer_name"] == 2   # "Customer Name" comes first among the aliases, though not leftmost
+
+
+def test_one_error_lists_both_files_problems(tmp_path):
+    members = write(tmp_path / "members.csv", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "2026-01-01"]])
+    orders = write(tmp_path / "orders.csv", ["Cust ID", "Totl"], [["1", "5"]])
+    with pytest.raises(InputError) as caught:
+        run(tmp_path, members, orders)
+    message = caught.value.message
+    assert "members.csv" in message and "orders.csv" in message
+    assert "expiration_date" in message and "order_value" in message
+    assert [p["file"] for p in caught.value.details["problems"]] == ["members.csv", "orders.csv"]

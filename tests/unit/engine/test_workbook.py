@@ -18,6 +18,7 @@ import pandas as pd
 
 from memberseg.workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, raw_column
 from memberseg.write import _date_column
+from platform_files import SHOPIFY, WILD_APRICOT, run, write
 
 
 def _write(tmp_path: Path, columns: list[Column], rows: int, **kwargs) -> openpyxl.Workbook:
@@ -158,3 +159,39 @@ def test_the_file_is_a_valid_deflated_zip(tmp_path: Path) -> None:
         assert archive.testzip() is None
         sheet = archive.getinfo("xl/worksheets/sheet1.xml")
         assert sheet.compress_type == zipfile.ZIP_DEFLATED and sheet.compress_size < sheet.file_size / 10
+
+
+# --- The workbook: Excluded Rows, Platform Status and Plan, recognised dates as dates ----------------
+
+def test_workbook_lists_excluded_rows_and_shows_platform_status_plan_and_dates(tmp_path):
+    import datetime as dt
+
+    import openpyxl
+
+    from memberseg.write import write_outputs
+
+    contacts = write(tmp_path / "contacts.csv", WILD_APRICOT, [
+        {"User ID": 601, "First name": "Ivy", "Last name": "Ng", "Email": "ivy@example.com",
+         "Membership level": "Business", "Membership status": "Active", "Member since": "2024-03-01",
+         "Renewal due": "2027-03-01"},
+        {"User ID": 602, "First name": "Lea", "Last name": "Po", "Email": "lea@example.com"},
+    ])
+    orders = write(tmp_path / "orders_export.csv", SHOPIFY, [
+        {"Name": "#1", "Email": "ivy@example.com", "Financial Status": "voided", "Currency": "USD", "Total": "5.00",
+         "Lineitem quantity": 1, "Lineitem name": "x", "Lineitem price": "5.00"},
+    ])
+    result, _ = run(tmp_path, contacts, orders)
+    out = tmp_path / "out"
+    out.mkdir()
+    write_outputs(result, out)
+    book = openpyxl.load_workbook(out / "membership_segments.xlsx")
+    excluded = [[cell.value for cell in row] for row in book["Excluded Rows"].iter_rows()]
+    assert excluded[0][0] == "Source" and len(excluded) == 3
+    assert ("Memberships", 3, "not a member (Membership status '')") in {(r[0], r[3], r[6]) for r in excluded[1:]}
+    assert ("Orders", 2, "order status 'voided' is not paid") in {(r[0], r[3], r[6]) for r in excluded[1:]}
+    members = book["Members"]
+    headers = [cell.value for cell in members[1]]
+    assert "Platform Status" in headers and "Plan" in headers
+    row = {h: c.value for h, c in zip(headers, members[2])}
+    assert (row["Platform Status"], row["Plan"]) == ("Active", "Business")
+    assert row["Member since"] == dt.datetime(2024, 3, 1)        # the CSV's text, as a real date cell

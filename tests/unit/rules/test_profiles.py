@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from memberseg.errors import InputError
-from memberseg.rules import load_rules, parse_rules
+from memberseg.rules import parse_rules
 from platform_files import (
     MEMBERS_SHEET,
     MEPR,
@@ -18,57 +17,15 @@ from platform_files import (
     STRIPE_PAYMENTS,
     STRIPE_SUBS,
     WILD_APRICOT,
-    WOO_MEMBERS,
-    WOO_ORDERS,
     csv_rows,
     member,
     run,
+    woo_members,
+    woo_orders,
     write,
 )
 
 # --- WooCommerce Memberships + WooCommerce Analytics orders -----------------------------------
-
-
-def woo_members(path):
-    rows = [
-        # Jane holds two plans at once: Gold (to 2027-03-01) and Silver (to 2026-12-01). Not a renewal.
-        dict(user_membership_id=11, user_id=7, user_name="jdoe_login", member_first_name="Jane",
-             member_last_name="Doe", member_email="jane@example.com", membership_plan="Gold",
-             membership_status="active", member_since="2026-03-01 09:00:00",
-             membership_expiration="2027-03-01 09:00:00"),
-        dict(user_membership_id=12, user_id=7, user_name="jdoe_login", member_first_name="Jane",
-             member_last_name="Doe", member_email="jane@example.com", membership_plan="Silver",
-             membership_status="active", member_since="2025-12-01 09:00:00",
-             membership_expiration="2026-12-01 09:00:00"),
-        dict(user_membership_id=13, user_id=8, user_name="bob", member_first_name="Bob", member_last_name="Ray",
-             member_email="bob@example.com", membership_plan="Gold", membership_status="cancelled",
-             member_since="2026-01-01 00:00:00", membership_expiration="2027-01-01 00:00:00"),
-        dict(user_membership_id=14, user_id=9, user_name="amy", member_first_name="Amy", member_last_name="Lo",
-             member_email="amy@example.com", membership_plan="Lifetime", membership_status="complimentary",
-             member_since="2020-05-05 10:00:00", membership_expiration=""),
-        dict(user_membership_id=15, user_id=10, user_name="cy", member_first_name="Cy", member_last_name="Po",
-             member_email="cy@example.com", membership_plan="Gold", membership_status="paused",
-             member_since="2026-02-01 00:00:00", membership_expiration="2027-02-01 00:00:00"),
-    ]
-    return write(path, WOO_MEMBERS, rows)
-
-
-def woo_orders(path):
-    rows = [
-        {"Date": "2026-03-01 09:00:00", "Order #": 501, "N. Revenue (formatted)": "$250.00 $200.00",
-         "Status": "completed", "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "200.00"},
-        {"Date": "2026-04-01 09:00:00", "Order #": 502, "N. Revenue (formatted)": "$100.00", "Status": "processing",
-         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "100.00"},
-        {"Date": "2026-04-02 09:00:00", "Order #": 503, "N. Revenue (formatted)": "$999.00", "Status": "failed",
-         "Customer": "Jane Doe", "Customer type": "returning", "Net Sales": "999.00"},
-        {"Date": "2026-04-03 09:00:00", "Order #": 504, "N. Revenue (formatted)": "$80.00", "Status": "refunded",
-         "Customer": "Bob Ray", "Customer type": "new", "Net Sales": "80.00"},
-        {"Date": "2026-04-04 09:00:00", "Order #": 505, "N. Revenue (formatted)": "$40.00", "Status": "pending",
-         "Customer": "Amy Lo", "Customer type": "new", "Net Sales": "40.00"},
-        {"Date": "2026-04-05 09:00:00", "Order #": 506, "N. Revenue (formatted)": "$15.00", "Status": "completed",
-         "Customer": "Zed Unknown", "Customer type": "new", "Net Sales": "15.00"},
-    ]
-    return write(path, WOO_ORDERS, rows)
 
 
 @pytest.fixture
@@ -429,216 +386,6 @@ def test_sap_va05_english_is_recognised(tmp_path):
     assert member(result, customer_id="1001")["total_order_value"] == pytest.approx(1234.50)
 
 
-# --- Locale: evidence, defaults and contradictions ------------------------------------------------
-
-def test_contradicting_dates_in_one_column_are_an_error_naming_both(tmp_path):
-    from builders import MEMBERSHIP_HEADERS
-    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [
-        ["1", "A", "13/01/2026", "13/01/2027", "", ""],
-        ["2", "B", "01/14/2026", "01/14/2027", "", ""],
-    ])
-    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [])
-    with pytest.raises(InputError) as caught:
-        run(tmp_path, members, orders)
-    error = caught.value
-    assert error.code == "contradictory_values" and error.file == "m.csv"
-    assert "'Created Date'" in error.message and "13/01/2026" in error.message and "01/14/2026" in error.message
-
-
-def test_undecided_dates_use_the_rules_default_and_say_so(tmp_path):
-    from builders import MEMBERSHIP_HEADERS
-    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "05/01/2026", "05/01/2027", "", ""]])
-    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [["1", "1.000"]])
-    result, report = run(tmp_path, members, orders)
-    m_in, o_in = report["inputs"]["memberships"], report["inputs"]["orders"]
-    assert (m_in["date_order"], m_in["date_order_decided_by"]) == ("MDY", "rules default")
-    assert "inputs.date_order_default" in m_in["date_order_evidence"][0]
-    assert (o_in["decimal_separator"], o_in["decimal_separator_decided_by"]) == (".", "rules default")
-
-
-def test_decimal_comma_evidence_makes_1_000_one_thousand(tmp_path):
-    from builders import MEMBERSHIP_HEADERS
-    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "2026-01-05", "2027-01-05", "", ""]])
-    orders = write(tmp_path / "o.csv", ["Cust ID", "Total"], [["1", "1.000"], ["1", "12,50"]], delimiter=";")
-    result, report = run(tmp_path, members, orders)
-    assert report["inputs"]["orders"]["decimal_separator"] == ","
-    assert "12,50" in report["inputs"]["orders"]["decimal_separator_evidence"][0]
-    assert member(result, customer_id="1")["total_order_value"] == pytest.approx(1012.50)
-
-
-# --- Detection, forcing and errors ------------------------------------------------------------------
-
-def test_forced_profile_and_an_unknown_profile(tmp_path):
-    members = woo_members(tmp_path / "members.csv")
-    orders = woo_orders(tmp_path / "orders.csv")
-    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "woocommerce_memberships"}}})
-    _, report = run(tmp_path, members, orders, rules)
-    assert report["inputs"]["memberships"]["profile"]["chosen_by"] == "forced"
-    with pytest.raises(InputError, match="unknown profile 'nope'"):
-        load_rules(overlay={"inputs": {"orders": {"profile": "nope"}}})
-    rules = load_rules(overlay={"inputs": {"memberships": {"profile": "stripe_subscriptions"}}})
-    with pytest.raises(InputError) as caught:
-        run(tmp_path, members, orders, rules)
-    assert caught.value.code == "missing_column"
-
-
-def test_a_file_that_fits_no_profile_names_the_closest_and_the_rules_key(tmp_path):
-    headers = [h for h in WOO_MEMBERS if h != "membership_status"]
-    members = write(tmp_path / "members.csv", headers, [])
-    orders = woo_orders(tmp_path / "orders.csv")
-    with pytest.raises(InputError) as caught:
-        run(tmp_path, members, orders)
-    message = caught.value.message
-    assert "closest profile is 'woocommerce_memberships'" in message
-    assert "membership_status" in message.split("closest profile")[1]
-    assert "inputs.memberships.fields." in message
-    assert caught.value.details["closest_profile"]["name"] == "woocommerce_memberships"
-
-
-def test_closest_header_is_never_taken_and_shares_a_word(tmp_path):
-    from memberseg.headers import closest_header
-
-    headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Zip"]
-    taken = {"Cust ID", "Customer Name", "Created Date"}
-    assert closest_header("expiration_date", ["Expiration Date", "Expiry Date"], headers, taken) == "Expiry Dt"
-    # "Created Date" is the most similar text to "Expiration Date" but another field took it.
-    assert closest_header("expiration_date", ["Expiration Date"], ["Created Date", "Zip"], {"Created Date"}) is None
-    assert closest_header("order_value", ["Total Value"], ["Zip", "Shipping Date"], set()) is None
-
-
-def test_aliases_are_a_priority_list(tmp_path):
-    from memberseg.headers import match_header_row
-
-    rules = load_rules()
-    spec = rules.spec_for(rules.catalog["standard"], "memberships")
-    found = match_header_row(["Company", "Cust ID", "Customer Name", "Created", "Expires"], spec)
-    assert found["customer_name"] == 2   # "Customer Name" comes first among the aliases, though not leftmost
-
-
-# --- Rules files are overlays --------------------------------------------------------------------
-
-def test_a_rules_file_holds_only_what_it_changes(tmp_path):
-    rules = parse_rules("consolidation: {renewal_grace_days: 3}\n", source="mine.yaml")
-    assert rules.consolidation.renewal_grace_days == 3
-    assert rules.status.expiring_soon_days == 30 and len(rules.segments) == 9   # the rest stays default
-
-
-def test_a_full_copy_of_the_defaults_keeps_working():
-    from importlib import resources
-
-    text = resources.files("memberseg").joinpath("default_rules.yaml").read_text()
-    assert parse_rules(text).digest == load_rules().digest
-
-
-def test_mappings_merge_and_lists_replace():
-    rules = parse_rules("inputs: {orders: {fields: {order_value: {aliases: [Betrag]}}}}\n"
-                        "orders: {tiers: [{label: Any, min: 0}]}\n")
-    fields = rules.inputs.orders.fields
-    assert fields["order_value"].aliases == ["Betrag"] and fields["order_value"].required   # merged, list replaced
-    assert "customer_id" in fields
-    assert [tier.label for tier in rules.orders.tiers] == ["Any"]
-
-
-def test_a_rules_file_can_change_a_profile_and_bad_changes_are_named():
-    rules = parse_rules("profiles: {shopify_orders: {orders: {fields: {email: {aliases: [Customer Email]}}}}}")
-    assert rules.catalog["shopify_orders"].orders.fields["email"].aliases == ["Customer Email"]
-    assert rules.catalog["shopify_orders"].orders.fields["order_value"].aliases == ["Total"]
-    with pytest.raises(InputError, match=r"profiles\.shopify_orders\.orders\.statuses"):
-        parse_rules("profiles: {shopify_orders: {orders: {statuses: {paid: maybe}}}}")
-    with pytest.raises(InputError, match="unknown profile"):
-        parse_rules("profiles: {not_a_platform: {}}")
-
-
-def test_every_profile_names_its_source_and_what_it_reads():
-    for profile in load_rules().catalog.values():
-        assert profile.source and profile.export and profile.roles()
-
-
-# --- The command line ------------------------------------------------------------------------------
-
-def test_cli_profiles_and_rules_commands(tmp_path, capsys):
-    from memberseg.cli import main
-
-    assert main(["profiles"]) == 0
-    listing = capsys.readouterr().out
-    for name in ("standard", "woocommerce_memberships", "shopify_orders", "sap_va05_de", "wild_apricot_contacts"):
-        assert name in listing
-    assert main(["rules", "show", "--profile", "stripe_subscriptions"]) == 0
-    shown = capsys.readouterr().out
-    assert "renewing_when" in shown and "base_currency: auto" in shown
-    good = tmp_path / "good.yaml"
-    good.write_text("status: {expiring_soon_days: 45}\n")
-    assert main(["rules", "check", str(good)]) == 0
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("status: {expiring_soon_dayz: 45}\n")
-    assert main(["rules", "check", str(bad)]) == 2
-    assert "status.expiring_soon_dayz" in capsys.readouterr().err
-
-
-def test_cli_forced_profile_and_summary_shows_the_profiles(tmp_path, capsys):
-    from memberseg.cli import main
-
-    members, orders = woo_members(tmp_path / "members.csv"), woo_orders(tmp_path / "orders.csv")
-    out = tmp_path / "out"
-    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
-                 "--as-of", "2026-11-15", "--memberships-profile", "woocommerce_memberships"])
-    assert code == 0
-    summary = capsys.readouterr().out
-    assert "profile woocommerce_memberships (forced)" in summary
-    assert "profile woocommerce_analytics_orders (by Order #" in summary
-    assert "excluded" in summary and "joined on customer_name" in summary
-    code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
-                 "--as-of", "2026-11-15", "--orders-profile", "shopify_orders"])
-    assert code == 2
-
-
-# --- The workbook: Excluded Rows, Platform Status and Plan, recognised dates as dates ----------------
-
-def test_workbook_lists_excluded_rows_and_shows_platform_status_plan_and_dates(tmp_path):
-    import datetime as dt
-
-    import openpyxl
-
-    from memberseg.write import write_outputs
-
-    contacts = write(tmp_path / "contacts.csv", WILD_APRICOT, [
-        {"User ID": 601, "First name": "Ivy", "Last name": "Ng", "Email": "ivy@example.com",
-         "Membership level": "Business", "Membership status": "Active", "Member since": "2024-03-01",
-         "Renewal due": "2027-03-01"},
-        {"User ID": 602, "First name": "Lea", "Last name": "Po", "Email": "lea@example.com"},
-    ])
-    orders = write(tmp_path / "orders_export.csv", SHOPIFY, [
-        {"Name": "#1", "Email": "ivy@example.com", "Financial Status": "voided", "Currency": "USD", "Total": "5.00",
-         "Lineitem quantity": 1, "Lineitem name": "x", "Lineitem price": "5.00"},
-    ])
-    result, _ = run(tmp_path, contacts, orders)
-    out = tmp_path / "out"
-    out.mkdir()
-    write_outputs(result, out)
-    book = openpyxl.load_workbook(out / "membership_segments.xlsx")
-    excluded = [[cell.value for cell in row] for row in book["Excluded Rows"].iter_rows()]
-    assert excluded[0][0] == "Source" and len(excluded) == 3
-    assert ("Memberships", 3, "not a member (Membership status '')") in {(r[0], r[3], r[6]) for r in excluded[1:]}
-    assert ("Orders", 2, "order status 'voided' is not paid") in {(r[0], r[3], r[6]) for r in excluded[1:]}
-    members = book["Members"]
-    headers = [cell.value for cell in members[1]]
-    assert "Platform Status" in headers and "Plan" in headers
-    row = {h: c.value for h, c in zip(headers, members[2])}
-    assert (row["Platform Status"], row["Plan"]) == ("Active", "Business")
-    assert row["Member since"] == dt.datetime(2024, 3, 1)        # the CSV's text, as a real date cell
-
-
-def test_one_error_lists_both_files_problems(tmp_path):
-    members = write(tmp_path / "members.csv", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "2026-01-01"]])
-    orders = write(tmp_path / "orders.csv", ["Cust ID", "Totl"], [["1", "5"]])
-    with pytest.raises(InputError) as caught:
-        run(tmp_path, members, orders)
-    message = caught.value.message
-    assert "members.csv" in message and "orders.csv" in message
-    assert "expiration_date" in message and "order_value" in message
-    assert [p["file"] for p in caught.value.details["problems"]] == ["members.csv", "orders.csv"]
-
-
 # --- The standard layout gives today's HubSpot file, byte for byte -----------------------------------
 
 # sha256 of hubspot_contacts.csv for examples/ at --as-of 2026-11-15, written by memberseg before profiles
@@ -659,24 +406,3 @@ def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path
     assert hashlib.sha256(data).hexdigest() == BEFORE_PROFILES
 
 
-def test_an_old_full_copy_of_the_rules_still_loads_and_keeps_its_fixed_locale():
-    rules = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
-    assert (rules.inputs.date_order, rules.inputs.decimal_separator) == ("MDY", ".")
-
-
-def test_garbage_amount_text_is_no_currency_and_does_not_choose_the_base(tmp_path):
-    from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS
-    from memberseg.values import currency_codes_in_text
-
-    import pandas as pd
-    codes = currency_codes_in_text(pd.Series(["USD 75", "abc", "1.000 JPY", "(USD 10)", "12,50 EUR", "n/a", 100],
-                                             dtype=object))
-    assert [None if pd.isna(c) else c for c in codes] == ["USD", None, "JPY", "USD", "EUR", None, None]
-    members = write(tmp_path / "m.csv", MEMBERSHIP_HEADERS, [["1", "A", "2024-01-01", "2025-01-10", "", ""]])
-    orders = write(tmp_path / "o.csv", ORDER_HEADERS, [["1", "", "2026-01-24", "USD 75"], ["1", "", "", "100"],
-                                                       ["1", "", "", "abc"]])
-    result, report = run(tmp_path, members, orders)
-    o = report["orders"]
-    assert (o["matched"], o["rejected"], o["excluded"]) == (2, 1, 0)
-    assert o["currency"]["base"] == "USD" and o["currency"]["rows_without_currency_read_as_base"] >= 1
-    assert member(result, customer_id="1")["total_order_value"] == pytest.approx(175.0)

@@ -148,3 +148,47 @@ def test_digest_changes_with_the_rules():
     data["orders"]["savings_rate"] = 0.09
     assert parse_rules(yaml.safe_dump(data)).digest != load_rules().digest
     assert load_rules().digest == load_rules().digest
+
+
+# --- Rules files are overlays --------------------------------------------------------------------
+
+def test_a_rules_file_holds_only_what_it_changes(tmp_path):
+    rules = parse_rules("consolidation: {renewal_grace_days: 3}\n", source="mine.yaml")
+    assert rules.consolidation.renewal_grace_days == 3
+    assert rules.status.expiring_soon_days == 30 and len(rules.segments) == 9   # the rest stays default
+
+
+def test_a_full_copy_of_the_defaults_keeps_working():
+    from importlib import resources
+
+    text = resources.files("memberseg").joinpath("default_rules.yaml").read_text()
+    assert parse_rules(text).digest == load_rules().digest
+
+
+def test_mappings_merge_and_lists_replace():
+    rules = parse_rules("inputs: {orders: {fields: {order_value: {aliases: [Betrag]}}}}\n"
+                        "orders: {tiers: [{label: Any, min: 0}]}\n")
+    fields = rules.inputs.orders.fields
+    assert fields["order_value"].aliases == ["Betrag"] and fields["order_value"].required   # merged, list replaced
+    assert "customer_id" in fields
+    assert [tier.label for tier in rules.orders.tiers] == ["Any"]
+
+
+def test_a_rules_file_can_change_a_profile_and_bad_changes_are_named():
+    rules = parse_rules("profiles: {shopify_orders: {orders: {fields: {email: {aliases: [Customer Email]}}}}}")
+    assert rules.catalog["shopify_orders"].orders.fields["email"].aliases == ["Customer Email"]
+    assert rules.catalog["shopify_orders"].orders.fields["order_value"].aliases == ["Total"]
+    with pytest.raises(InputError, match=r"profiles\.shopify_orders\.orders\.statuses"):
+        parse_rules("profiles: {shopify_orders: {orders: {statuses: {paid: maybe}}}}")
+    with pytest.raises(InputError, match="unknown profile"):
+        parse_rules("profiles: {not_a_platform: {}}")
+
+
+def test_every_profile_names_its_source_and_what_it_reads():
+    for profile in load_rules().catalog.values():
+        assert profile.source and profile.export and profile.roles()
+
+
+def test_an_old_full_copy_of_the_rules_still_loads_and_keeps_its_fixed_locale():
+    rules = parse_rules("inputs: {date_order: MDY, decimal_separator: '.'}")
+    assert (rules.inputs.date_order, rules.inputs.decimal_separator) == ("MDY", ".")

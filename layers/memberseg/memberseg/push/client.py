@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..timing import MessageCallback
+
 DEFAULT_API_BASE = "https://api.hubapi.com"
 USER_AGENT = "memberseg-push"
 CHUNK_BYTES = 1 << 20
@@ -231,7 +233,7 @@ class HubSpotClient:
 
     def __init__(self, token: str, api_base: str = DEFAULT_API_BASE, *, transport: Transport | None = None,
                  timeout_seconds: float = 30.0, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, on_wait: Callable[[str], None] | None = None):
+                 sleep: Callable[[float], None] = time.sleep, on_wait: MessageCallback | None = None):
         self._token = token
         self.api_base = api_base.rstrip("/")
         self.transport = transport or HttpTransport()

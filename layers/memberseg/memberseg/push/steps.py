@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..job_protocol import ERROR_NAME, HUBSPOT_IMPORT_NAME, PROPERTIES_NAME, REPORT_NAME
+from ..timing import MessageCallback
 from .client import HubSpotClient, Multipart, OutcomeUnknown
 
 TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELED", "REVERTED"})
@@ -31,7 +32,6 @@ SUBMITTING = "SUBMITTING"           # our own marker: the POST went out, no impo
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
 GROUPS_PATH = "/crm/v3/properties/contacts/groups"
 IMPORTS_PATH = "/crm/v3/imports/"   # as HubSpot's Python client posts it
-MessageCallback = Callable[[str], None]     # one line of progress, for a person to read
 
 
 class PushError(Exception):
