@@ -220,41 +220,26 @@ def _input_profiles(report: dict) -> dict[str, dict]:
             title = str(profile.get("title") or "")
             headers = [str(h) for h in profile.get("deciding_headers") or []]
             out[str(role)] = {"file": str(info.get("file") or ""), "profile": profile["name"], "title": title,
-                              "deciding_headers": headers, "read_as": read_as(profile["name"], title, headers)}
+                              "deciding_headers": headers, "read_as": read_as(profile, headers)}
     return out
 
 
-# The packaged profiles (layers/memberseg/memberseg/profiles/*.yaml) in the page's words. A layout
-# the user keeps themselves is named by its first recognised headers instead of a platform.
-OWN_LAYOUT_PROFILES = frozenset({"standard", "members_sheet"})
-PLATFORM_EXPORTS = {
-    "memberpress_transactions": "MemberPress transactions export",
-    "pmpro_members": "Paid Memberships Pro members list",
-    "pmpro_old_members": "Paid Memberships Pro old members list",
-    "pmpro_orders": "Paid Memberships Pro orders export",
-    "sap_va05_de": "SAP sales order list, German column names",
-    "sap_va05_en": "SAP sales order list",
-    "shopify_orders": "Shopify orders export",
-    "stripe_payments": "Stripe payments export",
-    "stripe_subscriptions": "Stripe subscriptions export",
-    "wild_apricot_contacts": "Wild Apricot contacts export",
-    "woocommerce_analytics_orders": "WooCommerce orders export",
-    "woocommerce_memberships": "WooCommerce Memberships members export",
-}
 OWN_LAYOUT_HEADERS_SHOWN = 2
 
 
-def read_as(profile: str, title: str, deciding_headers: list[str]) -> str:
-    """A file's layout in plain words: "your own layout (columns Cust ID, Customer Name, …)" or
-    "Stripe subscriptions export"; never the profile's internal description in brackets."""
-    if profile in OWN_LAYOUT_PROFILES:
-        shown = deciding_headers[:OWN_LAYOUT_HEADERS_SHOWN]
-        more = ", …" if len(deciding_headers) > len(shown) else ""
-        return f"your own layout (columns {', '.join(shown)}{more})" if shown else "your own layout"
-    if profile in PLATFORM_EXPORTS:
-        return PLATFORM_EXPORTS[profile]
-    plain = re.sub(r"\s*\([^)]*\)", "", title).strip()     # a profile newer than this table: its title, no asides
-    return plain or profile.replace("_", " ")
+def read_as(profile: dict, headers: list[str]) -> str:
+    """A file's layout in plain words: the profile's `plain_name` ("Stripe subscriptions export"), or for a
+    layout the user keeps themselves (no plain name) "your own layout (columns Cust ID, Customer Name, …)";
+    never the profile's internal title with its asides in brackets."""
+    plain = profile.get("plain_name")
+    if isinstance(plain, str) and plain:
+        return plain
+    if "plain_name" not in profile and profile.get("title") and profile.get("name") != "standard":
+        # a report written before profiles named themselves in plain words: the title without asides
+        return re.sub(r"\s*\([^)]*\)", "", str(profile["title"])).strip()
+    shown = headers[:OWN_LAYOUT_HEADERS_SHOWN]
+    more = ", …" if len(headers) > len(shown) else ""
+    return f"your own layout (columns {', '.join(shown)}{more})" if shown else "your own layout"
 
 
 def property_labels(properties: dict | None) -> dict[str, str]:

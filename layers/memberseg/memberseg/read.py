@@ -50,13 +50,15 @@ class SourceFacts:
     rows_in: int              # data rows read (fully blank rows are not counted)
     profile: str              # the profile that read it
     profile_title: str        # "" for the standard layout
+    profile_plain_name: str | None    # the export in a user's words; None for the user's own layout
     profile_chosen_by: str    # "forced" or "headers"
     deciding_headers: tuple[str, ...]  # the headers that chose the profile
     locale: dict = field(default_factory=dict)  # date_order / decimal_separator and their evidence
 
     def describe(self) -> dict:
         """The file's entry under report.json's "inputs"."""
-        profile = {"name": self.profile, "title": self.profile_title, "chosen_by": self.profile_chosen_by,
+        profile = {"name": self.profile, "title": self.profile_title, "plain_name": self.profile_plain_name,
+                   "chosen_by": self.profile_chosen_by,
                    "deciding_headers": list(self.deciding_headers)}
         return {"file": self.file, "sheet": self.sheet, "header_row": self.header_row, "rows": self.rows_in,
                 "profile": profile, **self.locale}
@@ -84,6 +86,7 @@ class RawTable:
         return SourceFacts(role=self.role, file=self.file, sheet=self.sheet, header_row=self.header_row,
                            rows_in=self.rows_in, profile=self.profile.name if self.profile else STANDARD_PROFILE,
                            profile_title=self.profile.title if self.profile else "",
+                           profile_plain_name=self.profile.plain_name if self.profile else None,
                            profile_chosen_by="forced" if self.profile_forced else "headers",
                            deciding_headers=tuple(self.deciding_headers), locale=dict(locale))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -146,6 +145,7 @@ def test_report_summary_uses_report_numbers_and_property_labels():
 def test_summary_names_the_profile_that_read_each_file():
     report = dict(SAMPLE_REPORT, inputs={"memberships": {"file": "members.csv", "profile": {
         "name": "woocommerce_memberships", "title": "WooCommerce Memberships", "chosen_by": "headers",
+        "plain_name": "WooCommerce Memberships members export",
         "deciding_headers": ["membership_status", "member_since"]}}, "orders": {"file": "o.csv"}})
     inputs = core.summarise_report(report)["inputs"]
     assert inputs == {"memberships": {"file": "members.csv", "profile": "woocommerce_memberships",
@@ -157,30 +157,33 @@ def test_summary_names_the_profile_that_read_each_file():
 STANDARD_TITLE = "memberseg standard layout (hand-kept sheets, SAP-style order lists)"
 
 
-@pytest.mark.parametrize("profile, title, headers, expected", [
-    ("standard", STANDARD_TITLE, ["Cust ID", "Customer Name", "Created Date", "Expiration Date"],
+@pytest.mark.parametrize("profile, headers, expected", [
+    ({"name": "standard", "title": STANDARD_TITLE, "plain_name": None},
+     ["Cust ID", "Customer Name", "Created Date", "Expiration Date"],
      "your own layout (columns Cust ID, Customer Name, …)"),
-    ("standard", STANDARD_TITLE, ["Sold-To Party", "Net Value"], "your own layout (columns Sold-To Party, Net Value)"),
-    ("standard", STANDARD_TITLE, [], "your own layout"),           # chosen by the rules, no header decided
-    ("members_sheet", "A hand-kept members sheet keyed by email (e.g. beside Shopify orders)",
-     ["Email", "Start Date", "End Date"], "your own layout (columns Email, Start Date, …)"),
-    ("stripe_subscriptions", "Stripe Dashboard subscriptions export", ["Customer ID", "Plan"],
-     "Stripe subscriptions export"),
-    ("sap_va05_de", "SAP SD VA05 Liste der Kundenaufträge, deutsche Spaltentexte", ["Auftraggeber"],
-     "SAP sales order list, German column names"),
-    # a profile newer than the page's table: its title without the bracketed aside
-    ("acme_export", "Acme CRM members CSV (one row per seat)", ["Seat"], "Acme CRM members CSV"),
-    ("acme_export", "", [], "acme export"),
+    ({"name": "standard", "title": STANDARD_TITLE, "plain_name": None}, ["Sold-To Party", "Net Value"],
+     "your own layout (columns Sold-To Party, Net Value)"),
+    ({"name": "standard", "title": "", "plain_name": None}, [], "your own layout"),   # chosen by the rules
+    ({"name": "members_sheet", "title": "A hand-kept members sheet keyed by email (e.g. beside Shopify orders)",
+      "plain_name": None}, ["Email", "Start Date", "End Date"], "your own layout (columns Email, Start Date, …)"),
+    ({"name": "stripe_subscriptions", "title": "Stripe Dashboard subscriptions export",
+      "plain_name": "Stripe subscriptions export"}, ["Customer ID", "Plan"], "Stripe subscriptions export"),
+    # a report written before profiles had plain names: the title without its bracketed aside
+    ({"name": "acme_export", "title": "Acme CRM members CSV (one row per seat)"}, ["Seat"], "Acme CRM members CSV"),
+    ({"name": "standard", "title": STANDARD_TITLE}, ["Cust ID"], "your own layout (columns Cust ID)"),
 ])
-def test_read_as_says_the_layout_in_plain_words(profile, title, headers, expected):
-    assert core.read_as(profile, title, headers) == expected
+def test_read_as_says_the_layout_in_plain_words(profile, headers, expected):
+    assert core.read_as(profile, headers) == expected
 
 
-def test_every_packaged_profile_has_plain_words():
-    profiles = Path(__file__).resolve().parents[3] / "layers" / "memberseg" / "memberseg" / "profiles"
-    names = {path.stem for path in profiles.glob("*.yaml")}
-    assert names and names == core.OWN_LAYOUT_PROFILES | set(core.PLATFORM_EXPORTS)
-    assert not any("(" in words for words in core.PLATFORM_EXPORTS.values())
+def test_every_packaged_profile_reads_in_plain_words_from_its_own_file():
+    from memberseg.rules import load_rules
+
+    for profile in load_rules().catalog.values():
+        words = core.read_as(profile.model_dump(mode="json"), ["Col A", "Col B", "Col C"])
+        assert words and "(" not in words.replace("(columns", "")
+        # only the layouts users keep themselves are named by their headers
+        assert words.startswith("your own layout") == (profile.platform == "Spreadsheet")
 
 
 def test_missing_column_error_carries_what_the_page_advice_needs():

@@ -84,6 +84,9 @@ class Profile(Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)
+    # the export in a user's words ("Stripe subscriptions export"); none for a layout the user keeps
+    # themselves (a hand-kept sheet), which the page names by its headers instead
+    plain_name: str | None = Field(default=None, min_length=1, pattern=r"^[^()]*$")
     platform: str = Field(min_length=1)
     export: str = Field(min_length=1)     # the menu path that exports the file
     source: str = Field(min_length=1)     # the exporter's code path or documentation page
