@@ -43,6 +43,14 @@ def normalize_header(text: object) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
+def headers_with_letters(headers: list[str], what: str) -> list[str]:
+    """A header that normalises to nothing ("---", " ") could never match a column: refuse it by name."""
+    for header in headers:
+        if not normalize_header(header):
+            raise ValueError(f"{what} {header!r} has no letters or digits")
+    return headers
+
+
 def deep_merge(base: Any, overlay: Any) -> Any:
     """`overlay` over `base`: mappings merge key by key; lists and plain values replace."""
     if isinstance(base, dict) and isinstance(overlay, dict):
@@ -64,10 +72,7 @@ class FieldSpec(Strict):
     @field_validator("aliases")
     @classmethod
     def _aliases_not_blank(cls, aliases: list[str]) -> list[str]:
-        for alias in aliases:
-            if not normalize_header(alias):
-                raise ValueError(f"alias {alias!r} has no letters or digits")
-        return aliases
+        return headers_with_letters(aliases, "alias")
 
 
 MEMBERSHIP_FIELDS = {"customer_id", "customer_name", "first_name", "last_name", "company", "email",

@@ -24,7 +24,7 @@ from .model import (
     Segment,
     Strict,
     check_fields,
-    normalize_header,
+    headers_with_letters,
 )
 
 PACKAGE = "memberseg"                   # the package that holds the YAML files (profiles/, default_rules.yaml)
@@ -60,10 +60,7 @@ class RoleSpec(Strict):
     @field_validator("signature")
     @classmethod
     def _signature_not_blank(cls, headers: list[str]) -> list[str]:
-        for header in headers:
-            if not normalize_header(header):
-                raise ValueError(f"signature header {header!r} has no letters or digits")
-        return headers
+        return headers_with_letters(headers, "signature header")
 
     def check(self, role: str) -> RoleSpec:
         classes = MEMBERSHIP_CLASSES if role == "memberships" else ORDER_CLASSES
