@@ -38,12 +38,15 @@ class InMemoryObjects:
         self.clock = clock
         self.versions: dict[tuple[str, str], list[tuple[str, bytes, float]]] = {}
         self.content_types: dict[tuple[str, str], str] = {}
+        self.user_metadata: dict[tuple[str, str, str], dict[str, str]] = {}     # (bucket, key, version)
         self.downloads: list[str] = []
+        self.heads: list[tuple[str, str | None]] = []                           # (key, version_id)
         self._ids = itertools.count(1)
 
-    def put(self, bucket: str, key: str, data: bytes) -> str:
+    def put(self, bucket: str, key: str, data: bytes, metadata: dict[str, str] | None = None) -> str:
         version = f"v{next(self._ids)}"
         self.versions.setdefault((bucket, key), []).append((version, data, self.clock()))
+        self.user_metadata[(bucket, key, version)] = dict(metadata or {})
         return version
 
     def read(self, bucket: str, key: str) -> bytes:
@@ -67,6 +70,12 @@ class InMemoryObjects:
         versions = self.versions[(bucket, key)]
         data = versions[-1][1] if version_id is None else next(d for v, d, _ in versions if v == version_id)
         dest.write_bytes(data)
+
+    def metadata(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        self.heads.append((key, version_id))
+        versions = self.versions[(bucket, key)]
+        version = versions[-1][0] if version_id is None else next(v for v, _, _ in versions if v == version_id)
+        return dict(self.user_metadata[(bucket, key, version)])
 
     def upload(self, bucket: str, key: str, src: Path, content_type: str) -> None:
         self.put(bucket, key, src.read_bytes())

@@ -16,6 +16,7 @@ from typing import Any
 
 from memberseg.job_protocol import (
     HUBSPOT_CSV_STEM,
+    ORIGINAL_NAME_FIELD,
     PROPERTIES_NAME,
     REPORT_NAME,
     ROLES,
@@ -23,8 +24,11 @@ from memberseg.job_protocol import (
     WORKBOOK_NAME,
     JobStatus,
     PushState,
+    clean_file_name,
+    encode_original_name,
     file_role,
     parse_run_id,
+    user_file_name,
 )
 
 # ------------------------------------------------------------------ the upload policy (one place)
@@ -144,25 +148,53 @@ def committed_prefix(settings: Settings, job_id: str, item: dict | None) -> str 
     return prefix if parse_run_id(prefix[len(base):-1]) is not None else None
 
 
+def original_names(body: Any) -> dict[str, str]:
+    """The user's own file names, cleaned, from {"files": {role: {"name": "Members Q4.xlsx"}}}.
+
+    A role given only its extension, or whose name cleans to nothing, is left out: its file then
+    goes by its key's name, as before."""
+    nested = body.get("files") if isinstance(body, dict) else None
+    out = {}
+    for role in ROLES:
+        value = nested.get(role) if isinstance(nested, dict) else None
+        name = value.get("name") if isinstance(value, dict) else None
+        cleaned = clean_file_name(name) if isinstance(name, str) else ""
+        if cleaned:
+            out[role] = cleaned
+    return out
+
+
 @dataclass(frozen=True)
 class UploadPlan:
     role: str
     key: str
     content_type: str
+    original_name: str = ""     # cleaned (clean_file_name); "" = none given
+
+    @property
+    def name(self) -> str:
+        """What every message of the job will call this file (job_protocol.user_file_name)."""
+        return user_file_name(self.original_name, self.key.rsplit("/", 1)[-1])
 
     def fields(self) -> dict[str, str]:
-        return {"Content-Type": self.content_type}
+        fields = {"Content-Type": self.content_type}
+        if self.original_name:
+            fields[ORIGINAL_NAME_FIELD] = encode_original_name(self.original_name)
+        return fields
 
     def conditions(self, settings: Settings) -> list:
-        """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date."""
+        """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date.
+        Every field of fields() is pinned to its exact value: the name cannot be swapped at upload."""
         return [
-            {"Content-Type": self.content_type},
+            *({name: value} for name, value in self.fields().items()),
             ["content-length-range", UPLOAD_MIN_BYTES, settings.max_upload_bytes],
         ]
 
 
-def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str]) -> list[UploadPlan]:
-    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext])
+def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
+                 names: Mapping[str, str] | None = None) -> list[UploadPlan]:
+    names = names or {}
+    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""))
             for role, ext in extensions.items()]
 
 

@@ -40,6 +40,7 @@ class Deps:
 def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
     """POST /jobs: a new job id and one presigned POST per file."""
     extensions = core.parse_create_request(body)
+    names = core.original_names(body)
     now = deps.clock()
     for _ in range(3):                      # a uuid4 collision is astronomically rare; never reuse a job
         job_id = core.validate_job_id(deps.new_id())
@@ -49,11 +50,11 @@ def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
     else:
         raise RuntimeError("could not mint a fresh job id")
     uploads = {}
-    for plan in core.plan_uploads(settings, job_id, extensions):
+    for plan in core.plan_uploads(settings, job_id, extensions, names):
         post = deps.objects.presigned_post(settings.input_bucket, plan.key, plan.fields(),
                                            plan.conditions(settings), core.UPLOAD_URL_TTL_S)
         uploads[plan.role] = {"url": post["url"], "fields": post["fields"], "key": plan.key,
-                              "content_type": plan.content_type}
+                              "content_type": plan.content_type, "name": plan.name}
     return {"job_id": job_id, "uploads": uploads, "expires_in": core.UPLOAD_URL_TTL_S,
             "max_upload_bytes": settings.max_upload_bytes}
 

@@ -43,7 +43,7 @@ def timeout(limit_s: float) -> FinalError:
 
 def too_large(role: str, obj: ObjectInfo) -> FinalError:
     """An input that does not fit in /tmp (ENOSPC while downloading it)."""
-    name = obj.key.rsplit("/", 1)[-1]
+    name = obj.name
     return FinalError(ErrorCode.FILE_TOO_LARGE, f"The {role} file {name} ({obj.size / 1e6:,.1f} MB) does not fit "
                       "in the function's temporary storage. Upload a smaller file.", file=name)
 

@@ -1,16 +1,25 @@
 """The job folder uploads/{job_id}/ as the flow sees it: which key belongs to which job, which
-object plays which role, what identifies a set of versions (fingerprint, input_seq), and the
-problems a listing alone reveals (an unknown or second file, a file over the size limit).
+object plays which role, what identifies a set of versions (fingerprint, input_seq), the user's
+own name of each data file (its metadata), and the problems a listing alone reveals (an unknown
+or second file, a file over the size limit).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import job_rules
 from job_errors import FinalError
 from job_ports import Deps, ObjectInfo
-from memberseg.job_protocol import DATA_EXTENSIONS, ROLES, ErrorCode, file_role
+from memberseg.job_protocol import (
+    DATA_EXTENSIONS,
+    ORIGINAL_NAME_METADATA,
+    ROLES,
+    ErrorCode,
+    decode_original_name,
+    file_role,
+)
 
 
 def split_key(key: str, upload_prefix: str = "uploads/") -> tuple[str, str] | None:
@@ -42,6 +51,16 @@ def input_seq_of(objects: list[ObjectInfo]) -> int:
 def listing(deps: Deps, bucket: str, prefix: str) -> list[ObjectInfo]:
     """The folder's latest versions (folder placeholder keys left out)."""
     return [o for o in deps.objects.list_latest(bucket, prefix) if not o.key.endswith("/")]
+
+
+def with_original_names(deps: Deps, bucket: str, files: dict[str, ObjectInfo]) -> dict[str, ObjectInfo]:
+    """The data files with the user's own names, from each listed version's metadata (the page's
+    upload sets it; a file dropped straight into the bucket has none and keeps its key's name)."""
+    def named(obj: ObjectInfo) -> ObjectInfo:
+        value = deps.objects.metadata(bucket, obj.key, obj.version_id).get(ORIGINAL_NAME_METADATA)
+        return replace(obj, original_name=decode_original_name(value))
+
+    return {role: named(obj) if role in ROLES else obj for role, obj in files.items()}
 
 
 def file_entry(obj: ObjectInfo) -> dict:
@@ -87,7 +106,8 @@ def inspect_folder(objects: list[ObjectInfo],
 
 
 def size_problem(files: dict[str, ObjectInfo], max_file_bytes: int) -> FinalError | None:
-    """Refuse from the listing, before any download: a rules file over 64 KB, a data file over the limit."""
+    """Refuse from the listing, before any download: a rules file over 64 KB, a data file over the limit
+    (named as with_original_names named it)."""
     rules = files.get("rules")
     if rules is not None and rules.size > job_rules.RULES_MAX_BYTES:
         err = job_rules.rules_too_large(rules.key.rsplit("/", 1)[-1], rules.size)
@@ -95,7 +115,7 @@ def size_problem(files: dict[str, ObjectInfo], max_file_bytes: int) -> FinalErro
     for role in ROLES:
         obj = files.get(role)
         if obj is not None and obj.size > max_file_bytes:
-            name = obj.key.rsplit("/", 1)[-1]
+            name = obj.name
             return FinalError(ErrorCode.FILE_TOO_LARGE,
                               f"The {role} file {name} is {obj.size / 1e6:,.1f} MB; the limit is "
                               f"{max_file_bytes / 1e6:,.0f} MB. Export fewer rows or columns and upload again.",

@@ -18,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from memberseg.job_protocol import format_run_id
+from memberseg.job_protocol import format_run_id, user_file_name
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,12 @@ class ObjectInfo:
     etag: str
     size: int
     last_modified: str          # ISO-8601
+    original_name: str = ""     # the user's own name (its metadata, decoded); a listing leaves it ""
+
+    @property
+    def name(self) -> str:
+        """The name every message, error.json and report.json give this file: the user's own, else the key's."""
+        return user_file_name(self.original_name, self.key.rsplit("/", 1)[-1])
 
     @property
     def identity(self) -> str:
@@ -42,6 +48,7 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     def list_latest(self, bucket: str, prefix: str) -> list[ObjectInfo]: ...
     def download(self, bucket: str, key: str, version_id: str | None, dest: Path) -> None: ...
+    def metadata(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]: ...
     def upload(self, bucket: str, key: str, src: Path, content_type: str) -> None: ...
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
     def list_keys(self, bucket: str, prefix: str) -> list[str]: ...

@@ -21,6 +21,7 @@ from typing import Any
 import job_rules
 from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
+from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
 from memberseg.job_protocol import JobStatus, RunStatus
 
@@ -85,6 +86,7 @@ class Run:
 
     # -- the whole run, with every bookkeeping write inside the failure handling
     def go(self, files: dict[str, ObjectInfo], file_entries: dict, problem: FinalError | None) -> Outcome:
+        """`problem`: the folder's own (job_folder.inspect_folder), or the error a dead run records."""
         try:
             earlier = self._committed_earlier()
             if earlier is not None:
@@ -92,6 +94,9 @@ class Run:
             if not self.commit.begin(file_entries, self.deps.clock()):
                 return self.commit.superseded("a newer upload already claimed this job")
             with _Heartbeat(self._renew_lease, self.settings.heartbeat_s, self.log):
+                if problem is None:
+                    files = with_original_names(self.deps, self.settings.input_bucket, files)
+                    problem = size_problem(files, job_rules.default_max_file_bytes())
                 if problem is not None:
                     return self.commit.failed(problem.error)
                 return self.execute(files)
@@ -141,7 +146,7 @@ class Run:
         for role, obj in sorted(files.items()):
             role_dir = inputs / role                # one folder per role: names never collide
             role_dir.mkdir(parents=True)
-            local[role] = role_dir / obj.key.rsplit("/", 1)[-1]
+            local[role] = role_dir / obj.name       # the user's own name: the engine's messages use it
             try:
                 self.deps.objects.download(self.settings.input_bucket, obj.key, obj.version_id, local[role])
             except OSError as exc:

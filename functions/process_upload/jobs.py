@@ -34,7 +34,6 @@ injected (storage.py has the AWS adapters, tests/fakes.py in-memory ones).
 
 from __future__ import annotations
 
-import job_rules
 from job_errors import FinalError, internal_error
 from job_folder import (
     classify,
@@ -43,7 +42,6 @@ from job_folder import (
     input_seq_of,
     inspect_folder,
     listing,
-    size_problem,
     split_key,
 )
 from job_ports import (
@@ -104,7 +102,7 @@ def handle_object_created(bucket: str, key: str, deps: Deps, settings: Settings,
         return Outcome(Action.DUPLICATE, job_id=job_id, fingerprint=fingerprint)
     run = Run(deps, settings, held)
     log.info("run claimed", extra={"fingerprint": fingerprint, "attempt": held.attempt, "run_id": run.run_id})
-    return run.go(files, entries, problem or size_problem(files, job_rules.default_max_file_bytes()))
+    return run.go(files, entries, problem)
 
 
 def record_dead_event(bucket: str, key: str, deps: Deps, settings: Settings) -> str:

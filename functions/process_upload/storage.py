@@ -91,6 +91,11 @@ class S3ObjectStore:
         extra = {"VersionId": version_id} if version_id else None
         self.s3.download_file(bucket, key, str(dest), ExtraArgs=extra)
 
+    def metadata(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        """The object version's user metadata (x-amz-meta-*, names without the prefix)."""
+        extra = {"VersionId": version_id} if version_id else {}
+        return dict(self.s3.head_object(Bucket=bucket, Key=key, **extra).get("Metadata") or {})
+
     def upload(self, bucket: str, key: str, src: Path, content_type: str) -> None:
         self.s3.upload_file(str(src), bucket, key, ExtraArgs={"ContentType": content_type})
 

@@ -163,7 +163,7 @@ def test_upload_both_files_and_get_the_segments(stack, page, tmp_path, capsys):
 
 
 def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, capsys):
-    broken = tmp_path / "memberships.xlsx"
+    broken = tmp_path / "garbage.xlsx"
     broken.write_bytes(bytes(range(256)) * 40)           # random bytes with a workbook's name
     page.goto(stack.url)
     _choose_both(page, broken, EXAMPLES / "orders.xlsx")
@@ -173,6 +173,10 @@ def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, c
     job_id = _job_id(page)
     error = json.loads(_read_output(stack, job_id, "error.json"))["error"]
     assert message == error["message"] and "memberships" in message.lower()
+    # the user's own file name, never the upload key's (issue 15 B, item 4)
+    assert error["file"] == "garbage.xlsx" and "'garbage.xlsx'" in message and "memberships.xlsx" not in message
+    assert page.inner_text("#error-file") == "File: garbage.xlsx"
+    assert page.inner_text("#retry-file") == "Choose a corrected memberships file"   # the role, from the name
     assert not re.search(r"Traceback|Exception|Error:|\{", message)      # plain words, no internals
     assert page.get_attribute("body", "data-job-status") == "FAILED"
     assert page.is_hidden("#error-advice")        # the message says what to do: no advice beside it
@@ -188,7 +192,7 @@ def test_broken_workbook_shows_the_error_and_start_over(stack, page, tmp_path, c
 
 def test_missing_column_shows_what_to_do_from_the_page(stack, page, tmp_path, capsys):
     """An error that says "add … in a rules file" comes with what the user can do here: rename the column."""
-    members = tmp_path / "memberships.csv"
+    members = tmp_path / "Mitglieder März.csv"            # the user's own name, not ASCII
     members.write_text("Cust ID,Customer Name,Created Date,Valid Until\nC-1,Acme,01/05/2025,01/05/2026\n",
                        encoding="utf-8")
     page.goto(stack.url)
@@ -197,6 +201,7 @@ def test_missing_column_shows_what_to_do_from_the_page(stack, page, tmp_path, ca
     page.wait_for_selector("#error-panel:not([hidden])", timeout=60_000)
     error = json.loads(_read_output(stack, _job_id(page), "error.json"))["error"]
     assert error["code"] == "missing_column" and "in a rules file" in error["message"]
+    assert error["file"] == "Mitglieder März.csv" and page.inner_text("#error-file") == "File: Mitglieder März.csv"
     assert page.inner_text("#error-text") == error["message"]                  # the original message stays
     assert page.get_attribute("#error-advice", "data-code") == "missing_column"
     advice = page.inner_text("#error-advice")

@@ -13,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import serve_local
+from api_support import api_app
 from s3_world import World, local_aws
 
 
@@ -29,6 +31,19 @@ def world(deploy_process_function):
         session = boto3.Session(region_name="us-east-1")
         local, app = deploy_process_function(session)
         yield World(session, local, app, session.client("s3"), session.client("sqs"))
+
+
+@pytest.fixture
+def api(world, monkeypatch):
+    """The API handler with the template's environment for ApiFunction (on the same moto backend)."""
+    for name, value in serve_local.api_stack().function_environment(serve_local.API_FUNCTION).items():
+        monkeypatch.setenv(name, value)
+    module = api_app()
+    module.settings.cache_clear()
+    module.dependencies.cache_clear()
+    yield module
+    module.settings.cache_clear()
+    module.dependencies.cache_clear()
 
 
 @pytest.fixture

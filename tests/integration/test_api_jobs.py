@@ -14,19 +14,6 @@ EXAMPLES = serve_local.ROOT / "examples"
 TOKEN = "integration-token-0123456789abcdef"
 
 
-@pytest.fixture
-def api(world, monkeypatch):
-    """The API handler with the template's environment for ApiFunction (on the same moto backend)."""
-    for name, value in serve_local.api_stack().function_environment(serve_local.API_FUNCTION).items():
-        monkeypatch.setenv(name, value)
-    module = api_app()
-    module.settings.cache_clear()
-    module.dependencies.cache_clear()
-    yield module
-    module.settings.cache_clear()
-    module.dependencies.cache_clear()
-
-
 def call(module, method, path, body=None, headers=None):
     response = module.handler(http_event(method, path, body, headers), Context())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None

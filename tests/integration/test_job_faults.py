@@ -288,6 +288,7 @@ def test_a_normal_job_makes_a_known_sequence_of_aws_calls(stack):
         "UpdateItem",                            # claim RUN#{fingerprint}
         "GetItem",                               # committed earlier? (a retry after a lost commit response)
         "UpdateItem",                            # begin: STATUS.run_id := this attempt, if no newer inputs
+        "HeadObject", "HeadObject",              # the user's own file names (metadata), by version id
         "HeadObject", "GetObject", "HeadObject", "GetObject",        # download both by version id
         "PutObject", "PutObject", "PutObject", "PutObject",          # into the run's own folder, report last
         "ListObjectVersions",                    # still current?

@@ -26,7 +26,8 @@
     extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
   };
   const $ = (id) => document.getElementById(id);
-  const state = { files: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
+  // names: what the job calls each file (POST /jobs uploads.<role>.name: the user's own name, cleaned)
+  const state = { files: {}, names: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
 
   class AuthError extends Error {}
 
@@ -138,6 +139,8 @@
     $(role + "-pct").textContent = pct + " %";
   }
 
+  const fileWords = (role, file) => "The " + LABEL[role] + " file “" + file.name + "”";
+
   function upload(role, file, target) {
     return new Promise((resolve, reject) => {
       const form = new FormData();
@@ -155,10 +158,10 @@
           resolve();
         } else {
           const match = /<Message>([^<]*)<\/Message>/.exec(xhr.responseText || "");
-          reject(new Error("The " + LABEL[role] + " file was refused by storage" + (match ? ": " + match[1] : " (" + xhr.status + ")") + "."));
+          reject(new Error(fileWords(role, file) + " was refused by storage" + (match ? ": " + match[1] : " (" + xhr.status + ")") + "."));
         }
       });
-      xhr.addEventListener("error", () => reject(new Error("The " + LABEL[role] + " file could not be uploaded: the connection failed.")));
+      xhr.addEventListener("error", () => reject(new Error(fileWords(role, file) + " could not be uploaded: the connection failed.")));
       xhr.send(form);
     });
   }
@@ -170,11 +173,12 @@
     ROLES.forEach((r) => { $("zone-" + r).classList.add("locked"); $("zone-" + r).setAttribute("aria-disabled", "true"); setProgress(r, 0); });
     showStatus("Preparing the upload…");
     try {
+      // the user's own names: the job's messages, error.json and report.json use them
       const job = await api("POST", "jobs", {
-        memberships: extension(state.files.memberships.name),
-        orders: extension(state.files.orders.name),
+        files: Object.fromEntries(ROLES.map((r) => [r, { name: state.files[r].name }])),
       });
       state.jobId = job.job_id;
+      state.names = Object.fromEntries(ROLES.map((r) => [r, (job.uploads[r] && job.uploads[r].name) || state.files[r].name]));
       showJobRef(job.job_id);
       showStatus("Uploading both files…");
       await Promise.all(ROLES.map((r) => upload(r, state.files[r], job.uploads[r])));
@@ -287,10 +291,16 @@
     $("error-advice").dataset.code = lines.length ? error.code : "";
   }
 
-  // The role of the one file an error names (an upload key's name starts with its role); none when
-  // the error names no file or both (error.files: each file of an error about both).
+  // The role of the one file an error names: the file the job called by that name (or, for a name
+  // the page did not give, one starting with its role); none when the error names no file, both
+  // files (error.files: each file of an error about both), or a name both files share.
+  function roleOf(file) {
+    const named = ROLES.filter((r) => state.names[r] === file);
+    if (named.length) return named.length === 1 ? named[0] : undefined;
+    return ROLES.find((r) => String(file || "").toLowerCase().startsWith(r));
+  }
+
   function failedRole(error) {
-    const roleOf = (file) => ROLES.find((r) => String(file || "").toLowerCase().startsWith(r));
     const roles = new Set((error.files || [error.file]).map(roleOf));
     return roles.size === 1 ? [...roles][0] : undefined;
   }
@@ -492,6 +502,7 @@
   function startOver(keep) {
     clearTimeout(state.pollTimer);
     state.jobId = null;
+    state.names = {};
     state.files = keep && state.files[keep] ? { [keep]: state.files[keep] } : {};
     delete body.dataset.jobStatus;
     ROLES.filter((r) => r !== keep).forEach((r) => {

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
+from urllib.parse import quote, unquote
 
 # ------------------------------------------------------------------ where things live
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
@@ -148,6 +150,70 @@ def file_role(name: str) -> str | None:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:
             return role
     return None
+
+
+# ------------------------------------------------------------------ the user's own file names
+# The page uploads each file to a fixed key (uploads/{job_id}/memberships.xlsx); the name the user
+# chose travels as user metadata, percent-encoded UTF-8 (S3 user metadata is US-ASCII; S3 itself
+# decodes and re-encodes RFC 2047 values, moto does not, so only plain ASCII reads back the same).
+ORIGINAL_NAME_METADATA = "original-name"                      # head_object's Metadata key
+ORIGINAL_NAME_FIELD = f"x-amz-meta-{ORIGINAL_NAME_METADATA}"  # the presigned POST's form field
+FILE_NAME_MAX_CHARS = 200
+FILE_NAME_MAX_BYTES = 240          # UTF-8; a key's extension appended still fits a file name (255 bytes)
+_KEPT_SUFFIX_CHARS = 10            # a suffix up to this long survives the length cap
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})   # controls, bidi overrides, ...
+
+
+def _clean_once(text: str) -> str:
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cs")   # lone surrogates: not UTF-8
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(" " if ch.isspace() else ch for ch in text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    name = re.split(r"[/\\]", text)[-1]                 # a path (C:\fakepath\x.xlsx): its last part
+    name = name.strip(" .")                                # never "", ".", "..", a hidden or a dangling name
+    if len(name) <= FILE_NAME_MAX_CHARS and len(name.encode()) <= FILE_NAME_MAX_BYTES:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    suffix = dot + suffix if dot and len(suffix) <= _KEPT_SUFFIX_CHARS else ""
+    stem = name[:len(name) - len(suffix)][:FILE_NAME_MAX_CHARS - len(suffix)]
+    while stem and len((stem + suffix).encode()) > FILE_NAME_MAX_BYTES:
+        stem = stem[:-1]
+    return (stem.rstrip(" .") + suffix).strip(" .")
+
+
+def clean_file_name(text: str) -> str:
+    """A user's file name as one safe path component: no folders, no control or bidi-override
+    characters, NFC, at most FILE_NAME_MAX_CHARS / FILE_NAME_MAX_BYTES, not starting or ending in a
+    dot or space (so never "." or ".."), its extension kept when the name is shortened.
+    "" when nothing is left (the caller falls back to the key's own name)."""
+    for _ in range(4):                                     # shortening can un-normalise; settle it
+        cleaned = _clean_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return cleaned
+
+
+def encode_original_name(name: str) -> str:
+    """The metadata value for a name (cleaned first): percent-encoded UTF-8, plain ASCII."""
+    return quote(clean_file_name(name), safe="")
+
+
+def decode_original_name(value: str | None) -> str:
+    """The name a metadata value carries, cleaned again (it is untrusted); "" when none."""
+    return clean_file_name(unquote(value or "", errors="replace"))
+
+
+def user_file_name(original: str | None, key_name: str) -> str:
+    """The name a job's input goes by in every message, error.json and report.json: the user's own
+    (cleaned), ending in the key's extension (which decided the file's role and kind), else the
+    key's own name."""
+    name = clean_file_name(original or "")
+    if not name:
+        return key_name
+    extension = PurePosixPath(key_name).suffix
+    same = PurePosixPath(name).suffix.lower() == extension.lower()      # as the engine reads a suffix
+    return name if same else name + extension
 
 
 # ------------------------------------------------------------------ timestamps
