@@ -2,6 +2,8 @@
 # The system programs the test suite drives as a user's machine would:
 #   chromium  (Debian's; Playwright drives /usr/bin/chromium, tests/e2e/test_browser_*.py)
 #   soffice   (Debian's libreoffice-calc-nogui; opens the workbook, tests/e2e/test_libreoffice_*.py)
+#   pdftotext, pdftoppm, pdfinfo  (Debian's poppler-utils; read the workbook LibreOffice printed to PDF,
+#             tests/e2e/test_libreoffice_layout.py)
 # Missing ones are installed with apt-get when running as root with apt available; otherwise this
 # stops at once with one line saying what to install. Idempotent: does nothing when all are present.
 set -euo pipefail
@@ -10,6 +12,9 @@ set -euo pipefail
 declare -A PACKAGE_OF=(
   [/usr/bin/chromium]=chromium
   [/usr/bin/soffice]=libreoffice-calc-nogui
+  [/usr/bin/pdftotext]=poppler-utils
+  [/usr/bin/pdftoppm]=poppler-utils
+  [/usr/bin/pdfinfo]=poppler-utils
 )
 
 missing=()

@@ -97,3 +97,16 @@ def rules_with(changes: dict):
 
     merge(data, changes)
     return Rules.model_validate(data)
+
+
+def written_workbook(root: Path, membership_headers: Sequence[str], memberships: Sequence[Sequence[Any]],
+                     orders: Sequence[Sequence[Any]], as_of: dt.date = dt.date(2026, 11, 15)) -> Path:
+    """Run the whole job (as the CLI does, in this process) on rows written to two small workbooks; return
+    the analysis workbook it wrote."""
+    from memberseg.runner import run_job
+
+    members = write_xlsx(root / "members.xlsx", membership_headers, memberships, sheet="Members")
+    orders_file = write_xlsx(root / "orders.xlsx", ORDER_HEADERS, orders, sheet="Orders")
+    outcome = run_job(members, orders_file, root / "out", as_of=as_of, isolate=False)
+    assert outcome.ok, outcome.error
+    return root / "out" / "membership_segments.xlsx"

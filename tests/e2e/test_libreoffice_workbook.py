@@ -12,16 +12,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from builders import ORDER_HEADERS, d, order, write_xlsx
+from builders import d, order, written_workbook
+from office import convert
 from memberseg.rules import load_rules
-from memberseg.runner import run_job
 
 pytestmark = [pytest.mark.e2e]
 
@@ -41,22 +39,9 @@ ORDERS = [order(777, 1234.50, d("2025-03-01"), "Acme"), order(2001, -125.25, d("
           order("0999", 10, d("2026-01-01"), "Ghost"), order(None, 50, d("2026-01-01"), "Nobody")]
 
 
-def _soffice() -> str:
-    path = shutil.which("soffice")
-    if path is None:
-        pytest.fail("LibreOffice is not installed: this test needs `soffice` on PATH "
-                    "(apt-get install libreoffice-calc-nogui; `make test` installs it on a fresh machine)")
-    return path
-
-
 def _convert(workbook: Path, out: Path) -> dict[str, list[list[str]]]:
     """Sheet name -> its rows, as LibreOffice exported them."""
-    profile = out / "profile"   # a private profile: other soffice processes on the machine don't interfere
-    done = subprocess.run(  # noqa: S603 - a fixed argv
-        [_soffice(), f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
-         "--convert-to", CSV_FILTER, "--outdir", str(out), str(workbook)],
-        capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr
+    convert(workbook, out, CSV_FILTER)
     sheets = {}
     for path in out.glob(f"{workbook.stem}-*.csv"):
         with open(path, newline="", encoding="utf-8") as handle:
@@ -82,12 +67,7 @@ def _same(value: object, text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("libreoffice")
-    members = write_xlsx(root / "members.xlsx", HEADERS, ROWS, sheet="Members")
-    orders = write_xlsx(root / "orders.xlsx", ORDER_HEADERS, ORDERS, sheet="Orders")
-    outcome = run_job(members, orders, root / "out", as_of=dt.date(2026, 11, 15), isolate=False)
-    assert outcome.ok, outcome.error
-    return root / "out" / "membership_segments.xlsx"
+    return written_workbook(tmp_path_factory.mktemp("libreoffice"), HEADERS, ROWS, ORDERS)
 
 
 def test_libreoffice_shows_every_sheet_with_the_cells_memberseg_wrote(written: Path, tmp_path: Path) -> None:

@@ -47,8 +47,10 @@ def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Members with a valid email not used by an earlier row; and the rest, with reasons."""
     email = members["email"]
     no_email = email.isna()
-    first_row_of_email = members.groupby("email", sort=False)["row"].transform("first")
-    first_id_of_email = members.groupby("email", sort=False)["customer_id"].transform("first")
+    # dropna=False: a blank email is a group too, so no row gets NaN and the row numbers stay integers.
+    by_email = members.groupby("email", sort=False, dropna=False)
+    first_row_of_email = by_email["row"].transform("first")
+    first_id_of_email = by_email["customer_id"].transform("first")
     repeated = ~no_email & email.duplicated()
     reason = pd.Series("", index=members.index, dtype=object)
     reason[no_email] = "no valid email, so the customer is not in the HubSpot file"

@@ -1,4 +1,4 @@
-"""Stage 7b: the analysis workbook, written by rustpy-xlsxwriter (a binding to rust_xlsxwriter).
+"""The analysis workbook, written by rustpy-xlsxwriter (a binding to rust_xlsxwriter).
 
 Sheets are collected as typed column frames and written in one call when the book is closed;
 the Rust writer streams each sheet row by row (constant memory) and zips it.
@@ -14,11 +14,18 @@ What the writer is given, and why:
   the file) and counted in `WorkbookWriter.truncated_cells`;
 - NaN and None are empty cells; +/-inf (which a cell cannot hold) is written as the text INF/-INF;
 - a sheet past Excel's row limit continues on "Name (2)", "Name (3)", right after it.
+
+How it reads and prints: each column is as wide as its widest cell as displayed (text by its length,
+money and dates by their format), within WIDTH_FLOOR..WIDTH_CAP characters; a header wider than its
+column wraps onto a second line. Tables print landscape, one page wide, with the header row on every
+page; the Summary wraps its long texts; the Segments sheet prints on one page, chart included.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import textwrap
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -32,8 +39,23 @@ EXCEL_MAX_DATA_ROWS = 1_048_575  # plus the header row
 EXCEL_MAX_STRING = 32_767
 INF_TEXT = "INF"
 Kind = Literal["raw", "text", "number", "integer", "money", "date", "bool"]
-NUMBER_FORMATS = {"date": "yyyy-mm-dd", "money": "#,##0.00", "integer": "0"}
+# Booleans: Excel shows TRUE/FALSE whatever the format; LibreOffice shows 1/0 unless told (its own format).
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "money": "#,##0.00", "integer": "0", "bool": '"TRUE";"TRUE";"FALSE"'}
 EXCEL_EPOCH = np.datetime64("1899-12-30")
+
+# Column widths, in Excel's unit (the width of one digit of the default font).
+WIDTH_FLOOR, WIDTH_CAP = 6, 60
+CELL_PADDING = 2          # the cell's margins, so text never touches the grid line
+FILTER_BUTTON = 2         # a table's header also holds the autofilter's drop-down button
+BOLD = 1.1                # headers are bold, so a little wider than their character count
+LINE_HEIGHT = 15          # points: one line of the default font, Excel's default row height
+GENERAL_DIGITS = 11       # Excel's General format shows at most this many characters of a number
+FIXED_WIDTHS = {"date": len("yyyy-mm-dd"), "bool": len("FALSE")}
+TABLE_PRINT = {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0}
+SUMMARY_PRINT = {"fit_to_pages": (1, 0)}
+CHART_PRINT = {"landscape": True, "fit_to_pages": (1, 1)}
+# The bar chart, in pixels: the plot, plus room for its longest category label and one bar per category.
+CHART_WIDTH, CHART_LABEL_CHAR, CHART_HEIGHT, CHART_BAR_HEIGHT = 480, 8, 60, 28
 
 
 @dataclass
@@ -41,7 +63,6 @@ class Column:
     header: str
     kind: Kind
     values: Any            # a sequence of len(rows): numpy array, pandas Series or list
-    width: float = 14
 
 
 def excel_serials(series: pd.Series) -> np.ndarray:
@@ -56,14 +77,14 @@ def _text(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(pd.isna(cells), None, cells), dtype=object)
 
 
-def column(header: str, kind: Kind, series: pd.Series, width: float = 14) -> Column:
+def column(header: str, kind: Kind, series: pd.Series) -> Column:
     if kind == "date":
-        return Column(header, kind, excel_serials(series), width)
+        return Column(header, kind, excel_serials(series))
     if kind == "bool":
-        return Column(header, kind, pd.Series(series).astype(bool).to_numpy(), width)
+        return Column(header, kind, pd.Series(series).astype(bool).to_numpy())
     if kind in ("number", "money", "integer"):
-        return Column(header, kind, pd.Series(series).astype(float).to_numpy(), width)
-    return Column(header, kind, _text(series), width)
+        return Column(header, kind, pd.Series(series).astype(float).to_numpy())
+    return Column(header, kind, _text(series))
 
 
 def _plain(value: Any) -> Any:
@@ -81,7 +102,7 @@ def _plain(value: Any) -> Any:
 _TEXT, _NUMBERS, _DATES = {"string", "empty"}, {"floating", "integer", "mixed-integer-float"}, {"datetime", "date"}
 
 
-def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
+def raw_column(header: str, cells: np.ndarray) -> Column:
     """A column of the input file, as the file holds it; a typed column when the column is uniform."""
     cells = np.asarray(cells, dtype=object)
     present = pd.notna(cells) & (cells != "")  # NumPy's elementwise != on objects: pandas' .ne is far slower
@@ -89,18 +110,18 @@ def raw_column(header: str, cells: np.ndarray, width: float = 16) -> Column:
     if inferred in _TEXT:
         text = cells.copy()
         text[~present] = None
-        return Column(header, "text", pd.Series(text, dtype=object), width)
+        return Column(header, "text", pd.Series(text, dtype=object))
     series = pd.Series(cells, dtype=object)
     if inferred in _NUMBERS:
-        return Column(header, "number", series.where(present).astype(float).to_numpy(), width)
+        return Column(header, "number", series.where(present).astype(float).to_numpy())
     if inferred in _DATES:
-        return Column(header, "date", excel_serials(series.where(present)), width)
+        return Column(header, "date", excel_serials(series.where(present)))
     values = series.map(_plain)
     kinds = set(values[present].map(type).unique())
     if kinds & {dt.datetime, dt.date} and kinds & {float, int, bool}:
         # See the module docstring: the writer would put a date format on the numbers too.
         values = values.map(lambda v: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
-    return Column(header, "raw", values.astype(object), width)
+    return Column(header, "raw", values.astype(object))
 
 
 def _text_lengths(values: pd.Series) -> np.ndarray:
@@ -114,6 +135,73 @@ def _text_lengths(values: pd.Series) -> np.ndarray:
     # len over the text cells only: pandas' .str.len() does the same call with a type check per cell.
     lengths[is_text] = np.fromiter(map(len, cells[is_text]), dtype=np.int64, count=int(is_text.sum()))
     return lengths
+
+
+def _number_chars(kind: Kind, values: np.ndarray) -> int:
+    """How many characters the widest number of the column takes in its format: the largest or the most
+    negative value, whichever is longer."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    infinite = len("-" + INF_TEXT) if len(finite) < np.count_nonzero(~np.isnan(values)) else 0
+    if not finite.size:
+        return infinite
+    places = 0
+    if kind == "number":                                 # General shows only the decimals the values have
+        places = next((n for n in range(GENERAL_DIGITS) if (np.round(finite, n) == finite).all()), GENERAL_DIGITS)
+
+    def shown(value: float) -> int:
+        digits = len(str(int(abs(value))))
+        if kind == "money":                              # #,##0.00
+            return int(value < 0) + digits + (digits - 1) // 3 + len(".00")
+        if kind == "integer":                            # 0
+            return int(value < 0) + digits
+        return min(GENERAL_DIGITS, int(value < 0) + digits + (places + 1 if places else 0))
+
+    return max(shown(float(finite.max())), shown(float(finite.min())), infinite)
+
+
+def content_chars(kind: Kind, values: Any, text_lengths: np.ndarray | None = None) -> int:
+    """The widest cell of a column as displayed, in characters: text by its length (`text_lengths`),
+    numbers in their format, dates as yyyy-mm-dd; a mixed column's non-text cells as General numbers."""
+    if kind in FIXED_WIDTHS:
+        return FIXED_WIDTHS[kind]
+    if kind not in ("text", "raw"):
+        return _number_chars(kind, values)
+    widest = int(text_lengths.max(initial=0)) if text_lengths is not None else 0
+    if kind == "raw" and (pd.notna(np.asarray(values, dtype=object)) & (text_lengths == 0)).any():
+        widest = max(widest, GENERAL_DIGITS)          # a number, date or boolean among the texts
+    return widest
+
+
+def _two_line_chars(header: str) -> int:
+    """The longest line of `header` wrapped at a space onto at most two lines, split where it is shortest."""
+    words = header.split(" ")
+    return min((max(len(" ".join(words[:cut])), len(" ".join(words[cut:]))) for cut in range(1, len(words))),
+               default=len(header))
+
+
+def _header_padding(table: bool) -> int:
+    return CELL_PADDING + (FILTER_BUTTON if table else 0)
+
+
+def fitted_width(header: str, content: int, table: bool = True) -> float:
+    """A column's width: its widest cell plus padding, and room for its header on at most two lines
+    (bold, beside the filter button in a table), between WIDTH_FLOOR and WIDTH_CAP."""
+    header_chars = math.ceil(_two_line_chars(header) * BOLD) + _header_padding(table)
+    return float(min(WIDTH_CAP, max(WIDTH_FLOOR, content + CELL_PADDING, header_chars)))
+
+
+def wrapped_lines(text: str, width: float, padding: int = CELL_PADDING, scale: float = 1.0) -> int:
+    """The lines `text` takes in a wrapping cell `width` wide, `padding` of it margins, at `scale` width per
+    character. Neither Excel nor LibreOffice grows a row to fit when it opens the file: the writer sets it."""
+    return max(1, len(textwrap.wrap(text, max(1, math.floor((width - padding) / scale + 1e-9)))))
+
+
+def header_height(headers: list[str], widths: list[float], table: bool = True) -> dict[int, float]:
+    """The header row's height when a header wraps (see fitted_width), else nothing: the default height."""
+    lines = max((wrapped_lines(h, w, _header_padding(table), BOLD) for h, w in zip(headers, widths, strict=True)),
+                default=1)
+    return {0: LINE_HEIGHT * lines} if lines > 1 else {}
 
 
 def unique_headers(headers: list[str]) -> list[str]:
@@ -136,8 +224,10 @@ class _Sheet:
     frame: pd.DataFrame
     formats: dict[str, Any]
     widths: list[float]
+    print_setup: dict[str, Any]
     table: bool = True                      # frozen header and autofilter
     row_formats: dict[int, Any] = field(default_factory=dict)
+    row_heights: dict[int, float] = field(default_factory=dict)
     charts: list[dict] = field(default_factory=list)
 
 
@@ -150,26 +240,34 @@ class WorkbookWriter:
         self.truncated_cells = 0
         self._sheets: list[_Sheet] = []
 
-    def _frame(self, columns: list[Column], start: int, count: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def _frame(self, columns: list[Column], start: int, count: int, table: bool = True
+               ) -> tuple[pd.DataFrame, dict[str, Any], list[float]]:
+        """The rows start..start+count of `columns`: the frame, its number formats and its fitted widths."""
         headers = unique_headers([col.header for col in columns])
         data: dict[str, Any] = {}
         formats: dict[str, Any] = {}
+        widths = []
         for header, col in zip(headers, columns, strict=True):
             values = col.values[start:start + count]
+            lengths = None
             if col.kind in ("text", "raw"):
-                values = self._fit_text(pd.Series(values, dtype=object).reset_index(drop=True))
+                values, lengths = self._fit_text(pd.Series(values, dtype=object).reset_index(drop=True))
             data[header] = values
+            widths.append(fitted_width(header, content_chars(col.kind, values, lengths), table))
             if col.kind in NUMBER_FORMATS:
                 formats[header] = rx.Format().set_num_format(NUMBER_FORMATS[col.kind])
-        return pd.DataFrame(data, columns=headers), formats
+        return pd.DataFrame(data, columns=headers), formats, widths
 
-    def _fit_text(self, values: pd.Series) -> pd.Series:
-        long = _text_lengths(values) > EXCEL_MAX_STRING
+    def _fit_text(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+        """The texts cut to Excel's cell limit, and each cell's length as written."""
+        lengths = _text_lengths(values)
+        long = lengths > EXCEL_MAX_STRING
         if long.any():
             self.truncated_cells += int(long.sum())
             values = values.copy()
             values[long] = values[long].str.slice(stop=EXCEL_MAX_STRING)
-        return values
+            lengths = np.minimum(lengths, EXCEL_MAX_STRING)
+        return values, lengths
 
     def table(self, name: str, columns: list[Column], rows: int) -> list[str]:
         """Add a sheet (continuing on "name (2)" past Excel's limit); return the sheet names used."""
@@ -178,8 +276,9 @@ class WorkbookWriter:
         while True:
             sheet_name = name if part == 1 else f"{name} ({part})"
             count = min(self.max_rows, rows - start)
-            frame, formats = self._frame(columns, start, count)
-            self._sheets.append(_Sheet(sheet_name, frame, formats, [col.width for col in columns]))
+            frame, formats, widths = self._frame(columns, start, count)
+            self._sheets.append(_Sheet(sheet_name, frame, formats, widths, TABLE_PRINT,
+                                       row_heights=header_height(list(frame.columns), widths)))
             names.append(sheet_name)
             start += count
             part += 1
@@ -196,17 +295,33 @@ class WorkbookWriter:
             titles.append(len(records) + 1)            # sheet row: the header is row 0
             records.append({"Item": title, "Value": None})
             records += [{"Item": label, "Value": _plain(value)} for label, value in items]
-        frame = pd.DataFrame.from_records(records, columns=["Item", "Value"])
+        cells = pd.DataFrame.from_records(records, columns=["Item", "Value"])
+        frame, _, widths = self._frame([Column(header, "raw", cells[header]) for header in cells], 0, len(cells),
+                                       table=False)
         bold = rx.Format().set_bold().set_font_size(12)
-        self._sheets.append(_Sheet(name, frame, {}, [40, 18], table=False,
-                                   row_formats={row: bold for row in titles}))
+        # Long values (a profile and the headers that decided it) wrap; each label stays level with its value,
+        # and numbers sit beside their labels rather than at the far edge of a column sized for text.
+        top = {"Item": rx.Format().set_align("top"),
+               "Value": rx.Format().set_text_wrap().set_align("left").set_align("top")}
+        lines = {row + 1: wrapped_lines(value, widths[1]) for row, value in enumerate(frame["Value"])
+                 if isinstance(value, str)}
+        self._sheets.append(_Sheet(name, frame, top, widths, SUMMARY_PRINT, table=False,
+                                   row_formats={row: bold for row in titles},
+                                   row_heights={row: LINE_HEIGHT * n for row, n in lines.items() if n > 1}))
 
     def bar_chart(self, name: str, label: str, value: str, items: list[tuple[str, int]], title: str) -> None:
-        """A two-column sheet of `items` and a bar chart of exactly those rows beside it."""
-        frame = pd.DataFrame({label: [k for k, _ in items], value: [float(v) for _, v in items]})
+        """A two-column sheet of `items` and a horizontal bar chart of exactly those rows beside it, wide
+        enough for the longest label and tall enough for one bar per item; it prints on one page."""
+        labels = pd.Series([k for k, _ in items], dtype=object)
+        frame, formats, widths = self._frame([Column(label, "text", labels),
+                                              Column(value, "number", np.array([float(v) for _, v in items]))],
+                                             0, len(items))
+        longest = max((len(k) for k, _ in items), default=0)
         chart = {"type": "bar", "series": [value], "categories": label, "title": title, "legend": False,
-                 "row": 0, "col": 3, "width": 640, "height": 60 + 28 * max(len(items), 1)}
-        self._sheets.append(_Sheet(name, frame, {}, [34, 14], charts=[chart] if items else []))
+                 "row": 0, "col": 3, "width": CHART_WIDTH + CHART_LABEL_CHAR * longest,
+                 "height": CHART_HEIGHT + CHART_BAR_HEIGHT * max(len(items), 1)}
+        self._sheets.append(_Sheet(name, frame, formats, widths, CHART_PRINT, charts=[chart] if items else [],
+                                   row_heights=header_height(list(frame.columns), widths)))
 
     def close(self) -> None:
         sheets = self._sheets
@@ -218,8 +333,10 @@ class WorkbookWriter:
             autofilter={sheet.name: True for sheet in sheets if sheet.table},
             column_formats={sheet.name: sheet.formats for sheet in sheets if sheet.formats},
             column_widths={sheet.name: sheet.widths for sheet in sheets},
+            page_setup={sheet.name: sheet.print_setup for sheet in sheets},
             header_format={sheet.name: header for sheet in sheets if sheet.table},
             row_formats={sheet.name: sheet.row_formats for sheet in sheets if sheet.row_formats},
+            row_heights={sheet.name: sheet.row_heights for sheet in sheets if sheet.row_heights},
             charts={sheet.name: sheet.charts for sheet in sheets if sheet.charts},
             datetime_format=NUMBER_FORMATS["date"],
             inf_value=INF_TEXT,

@@ -40,7 +40,7 @@ def _original_columns(table: RawTable, sources: np.ndarray, ids: pd.Series,
     for position, header in enumerate(table.headers):
         cells = table.frame[position].to_numpy()[sources]
         if position == id_position:
-            columns.append(column(header, "text", ids.reset_index(drop=True), 14))
+            columns.append(column(header, "text", ids.reset_index(drop=True)))
         elif position in dates and typed is not None:
             columns.append(_date_column(header, cells, typed[dates[position]].to_numpy()))
         else:
@@ -55,7 +55,7 @@ def _date_column(header: str, cells: np.ndarray, parsed: np.ndarray) -> Column:
     if usable.any() and not (present & ~usable).any() and parsed.dtype.kind == "M":
         # Every cell the file holds parsed: a plain date column, straight from the parsed values (what
         # raw_column makes of the same dates as objects, without building a Timestamp per cell).
-        return Column(header, "date", np.where(usable, excel_serials(parsed), np.nan), 16)
+        return Column(header, "date", np.where(usable, excel_serials(parsed), np.nan))
     return raw_column(header, np.where(usable, pd.Series(parsed).astype(object), cells))
 
 
@@ -65,9 +65,9 @@ def _member_columns(result: Result) -> list[Column]:
     columns = _original_columns(result.memberships, sources, members["customer_id"], members)
     for added in MEMBER_COLUMNS:
         if added.needs is None or added.needs in result.memberships.fields:
-            columns.append(column(added.header, added.kind, members[added.name], added.width))
+            columns.append(column(added.header, added.kind, members[added.name]))
     for seg in result.rules.segments:
-        columns.append(column(seg.label, "bool", members[seg.property], max(12, len(seg.label) * 0.9)))
+        columns.append(column(seg.label, "bool", members[seg.property]))
     return columns
 
 
@@ -75,9 +75,9 @@ def _duplicate_columns(memberships: RawTable, validation: Validated, duplicates:
     sources = duplicates["source"].to_numpy()
     ids = validation.valid.loc[sources, "customer_id"]
     columns = _original_columns(memberships, sources, ids, validation.valid.loc[sources])
-    columns += [column("Customer Key", "text", duplicates["customer_key"], 18),
-                column("Kept Row", "integer", duplicates["kept_row"], 10),
-                column("Reason", "text", duplicates["reason"], 28)]
+    columns += [column("Customer Key", "text", duplicates["customer_key"]),
+                column("Kept Row", "integer", duplicates["kept_row"]),
+                column("Reason", "text", duplicates["reason"])]
     return columns
 
 
@@ -104,11 +104,11 @@ def excluded_rows(result: Result) -> pd.DataFrame:
 
 
 def _attention_columns(attention: pd.DataFrame) -> list[Column]:
-    return [column("Source", "text", attention["source"], 16), column("File", "text", attention["file"], 22),
-            column("Sheet", "text", attention["sheet"], 14), column("Row", "integer", attention["row"], 8),
-            column("Customer ID", "text", attention["customer_id"], 14),
-            column("Customer Name", "text", attention["customer_name"], 28),
-            column("Reason", "text", attention["reason"], 70)]
+    return [column("Source", "text", attention["source"]), column("File", "text", attention["file"]),
+            column("Sheet", "text", attention["sheet"]), column("Row", "integer", attention["row"]),
+            column("Customer ID", "text", attention["customer_id"]),
+            column("Customer Name", "text", attention["customer_name"]),
+            column("Reason", "text", attention["reason"])]
 
 
 def _counts(result: Result) -> tuple[dict, dict, dict]:
@@ -208,10 +208,10 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
     workbook.table("Excluded Rows", _attention_columns(excluded), len(excluded))
     unmatched = result.order_match.unmatched
     workbook.table("Orders Without Membership", [
-        column("Customer ID", "text", unmatched["customer_id"], 16),
-        column("Customer Name", "text", unmatched["customer_name"], 30),
-        column("Order Count", "integer", unmatched["order_count"], 12),
-        column("Total Order Value", "money", unmatched["total"], 18),
+        column("Customer ID", "text", unmatched["customer_id"]),
+        column("Customer Name", "text", unmatched["customer_name"]),
+        column("Order Count", "integer", unmatched["order_count"]),
+        column("Total Order Value", "money", unmatched["total"]),
     ], len(unmatched))
     workbook.close()
     return {"members_sheets": members, "truncated_cells": workbook.truncated_cells}
