@@ -4,7 +4,12 @@ triggers that status and tier labels may not start with. Plain data: the writers
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Literal, NamedTuple
+
+import yaml
+
+MEMBER_COLUMNS_NAME = "members_columns.yaml"   # the Members sheet's added columns, in order
 
 # CSV columns that come before the segment columns; segment properties may not reuse them.
 HUBSPOT_BASE_COLUMNS = (
@@ -25,23 +30,13 @@ class MemberColumn(NamedTuple):
     header: str
     name: str                                              # the members frame's column
     kind: Literal["text", "integer", "money", "date"]      # how the workbook writes it
-    width: float
     needs: str | None = None                               # written only when the file has this field
 
 
-MEMBER_COLUMNS = (
-    MemberColumn("Platform Status", "platform_status", "text", 16, needs="status"),
-    MemberColumn("Plan", "plan", "text", 16, needs="plan"),
-    MemberColumn("Member Since", "member_since", "date", 15),
-    MemberColumn("First Joined", "first_joined", "date", 15),
-    MemberColumn("Renewal Count", "renewal_count", "integer", 15),
-    MemberColumn("Lapse Count", "lapse_count", "integer", 15),
-    MemberColumn("Records Merged", "records_merged", "integer", 15),
-    MemberColumn("Total Order Value", "total_order_value", "money", 15),
-    MemberColumn("Order Count", "order_count", "integer", 15),
-    MemberColumn("Last Order Date", "last_order_date", "date", 15),
-    MemberColumn("Estimated Savings", "estimated_savings", "money", 15),
-    MemberColumn("Order Value Tier", "order_value_tier", "text", 15),
-    MemberColumn("Membership Status", "membership_status", "text", 15),
-    MemberColumn("Days Until Expiration", "days_until_expiration", "integer", 15),
-)
+def _member_columns() -> tuple[MemberColumn, ...]:
+    text = resources.files(__package__).joinpath(MEMBER_COLUMNS_NAME).read_text(encoding="utf-8")
+    return tuple(MemberColumn(entry["header"], entry["column"], entry["kind"], entry.get("needs"))
+                 for entry in yaml.safe_load(text))
+
+
+MEMBER_COLUMNS = _member_columns()
