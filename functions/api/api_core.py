@@ -60,6 +60,15 @@ class BadRequest(ValueError):
     """The client sent something we refuse (-> 400)."""
 
 
+ECHO_MAX_CHARS = 40      # a 400 names what was wrong, never echoes a large or hostile value whole
+
+
+def echo(value: Any) -> str:
+    """A client value as a 400 may quote it: its repr, cut to ECHO_MAX_CHARS with an ellipsis."""
+    text = repr(value)
+    return text if len(text) <= ECHO_MAX_CHARS else text[:ECHO_MAX_CHARS - 1] + "…"
+
+
 @dataclass(frozen=True)
 class Settings:
     input_bucket: str
@@ -99,7 +108,7 @@ def normalise_extension(value: Any, role: str) -> str:
         raise BadRequest(f"'{role}': give the file's extension, one of {', '.join(EXTENSIONS)}")
     ext = "." + value.strip().lower().lstrip(".")
     if ext not in CONTENT_TYPES:
-        raise BadRequest(f"'{role}': extension {value!r} is not accepted; use one of {', '.join(EXTENSIONS)}")
+        raise BadRequest(f"'{role}': extension {echo(value)} is not accepted; use one of {', '.join(EXTENSIONS)}")
     return ext
 
 

@@ -77,7 +77,7 @@ def static_asset(name: str) -> Response:
 def create_job() -> Response:
     try:
         body = json.loads(resolver.current_event.decoded_body or "{}")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):      # RecursionError: JSON nested thousands deep
         return _json(400, {"message": "the request body must be JSON"})
     created = api_service.create_job(settings(), dependencies(), body)
     logger.append_keys(job_id=created["job_id"])

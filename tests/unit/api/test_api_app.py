@@ -99,6 +99,22 @@ def test_post_jobs_bad_body_is_400(api, body):
     assert api[1].jobs.items == {}
 
 
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000,
+                                  "\ud800", "\x00", "1e999999"])
+def test_post_jobs_any_body_that_does_not_parse_is_400_never_500(api, body):
+    """A body nested thousands deep raises RecursionError in json.loads: still the client's fault."""
+    status, _, text = call(api[0], http_event("POST", "/jobs", body))
+    assert status == 400 and json.loads(text)["message"]
+    assert api[1].jobs.items == {}
+
+
+def test_a_400_never_echoes_a_large_value_whole(api):
+    huge = "x" * 200_000
+    status, _, text = call(api[0], http_event("POST", "/jobs", json.dumps({"memberships": huge, "orders": "xlsx"})))
+    message = json.loads(text)["message"]
+    assert status == 400 and len(message) < 200 and "…" in message and "memberships" in message
+
+
 def test_get_job_routes(api):
     module, deps = api
     status, _, body = call(module, http_event("GET", "/jobs/NOT-A-JOB"))
