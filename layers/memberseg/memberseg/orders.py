@@ -19,11 +19,14 @@ import pandas as pd
 from .read import RawTable
 from .rules import RoleSpec, Rules
 from .validate import (
+    Reason,
     Validated,
     decide_locale,
     ids_of,
     names_of,
     quoting,
+    read_dates,
+    read_either_way,
     reasons,
     spec_of,
     split_rows,
@@ -38,7 +41,6 @@ from .values import (
     is_blank,
     last_amount,
     names_with_keys,
-    to_dates,
     to_money,
     to_text,
     valid_email,
@@ -141,7 +143,7 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     `table` is left as it was read."""
     index = table.frame.index
     spec = spec_of(table)
-    locale = decide_locale(table, rules)
+    locale, date_columns = decide_locale(table, rules)
     table, head = _order_level(table)
     join = join_key_of(table)
     id_parts = ids_of(table)
@@ -154,20 +156,21 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
         grouped = zero_decimal_amounts(value_raw)
         value = value.mask(zero_decimal & grouped.notna(), grouped)
     value_blank = is_blank(value_raw, amounts.kinds)
-    date_raw = table.column("order_date")
-    order_date = (to_dates(date_raw, locale["date_order"]) if date_raw is not None
+    date_column = read_dates(table, "order_date", date_columns)
+    order_date = (date_column.dates if date_column is not None
                   else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
     status_text, klass, unknown = status_classes(table, spec.statuses)
     klass = klass.fillna("paid") if table.column("status") is None else klass
     key = _join_values(join, id_parts, names, table)
     missing_key = {"customer_id": "no customer ID", "email": "no valid email",
                    "customer_name": "no customer name"}[join]
-    reason = reasons([
+    checks: list[tuple[pd.Series, Reason]] = [
         (key.isna(), missing_key),
         (unknown, unknown_status(table, status_text)),
         (value_blank, "order value is blank"),
         (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number")),
-    ], index)
+    ]
+    reason = reasons(checks + read_either_way(date_column), index)
     net = value - refunded
     if table.column("refunded_value") is not None:  # refunded in full (or more) counts 0
         net = net.where(~(net < 0), 0.0)

@@ -1,6 +1,6 @@
 """Turn the memberships file's raw cells into typed columns, read what each row means, and reject rows that
-break the rules; plus what both files' validation shares (each file's locale, reasons, the split into
-valid, rejected and excluded rows).
+break the rules; plus what both files' validation shares (each date column's order and each file's
+decimal separator, reasons, the split into valid, rejected and excluded rows).
 
 Every input row ends up valid, rejected (bad data, with a reason) or excluded (a contact that is
 no member, with a reason); nothing is dropped silently. Valid rows carry their Excel row number
@@ -79,26 +79,55 @@ def quoting(raw: pd.Series, before: str, after: str) -> Callable[[pd.Series], pd
     return lambda failed: before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
 
 
-def _date_checks(raw: pd.Series | None, parsed: pd.Series, label: str,
+def _date_checks(column: DateColumn | None, parsed: pd.Series, label: str,
                  blank_ok: pd.Series | None = None) -> list[tuple[pd.Series, Reason]]:
-    if raw is None:
+    if column is None:
         return []
+    raw = column.raw
     blank = is_blank(raw)
-    unparsed = ~blank & parsed.isna()
+    unparsed = ~blank & parsed.isna() & ~column.either_way
     if blank_ok is not None:  # open-ended: blank or "N/A" means no expiry
         blank, unparsed = blank & ~blank_ok, unparsed & ~blank_ok
-    return [(blank, f"{label} is missing"), (unparsed, quoting(raw, label, "is not a date"))]
+    checks: list[tuple[pd.Series, Reason]] = [(blank, f"{label} is missing"),
+                                              (unparsed, quoting(raw, label, "is not a date"))]
+    return checks + read_either_way(column)
 
 
-# --- Locale: each file's date order and decimal separator, decided from its own values ---
+# --- Locale: each date column's order and each file's decimal separator, decided from their own values ---
+
+MIXED = "mixed"   # a date column (or a file's columns) that uses both orders
+
+
+@dataclass(frozen=True)
+class ColumnOrder:
+    """How one date column is read: "DMY", "MDY" or MIXED (each row in its own order), and why."""
+
+    header: str
+    order: str
+    decided_by: str            # values, other columns, profile default, rules default, rules setting
+    evidence: list[str]
+    votes: dict[str, str] = field(default_factory=dict)   # order -> a value that can only be read that way
+
+    def describe(self) -> dict:
+        return {"order": self.order, "decided_by": self.decided_by, "evidence": list(self.evidence)}
+
 
 def _setting(rules: Rules, role: str, key: str) -> str:
     own = getattr(getattr(rules.inputs, role), key)
     return own if own != "inherit" else getattr(rules.inputs, key)
 
 
+def _default(table: RawTable, rules: Rules, key: str) -> tuple[str, str, str]:
+    """(value, decided_by, evidence) when no value decides: the profile's default, then the rules'."""
+    profile_default = getattr(spec_of(table), f"{key}_default")
+    if profile_default is not None:
+        return profile_default, "profile default", "no value decides; the profile's default applies"
+    return getattr(rules.inputs, f"{key}_default"), "rules default", f"no value decides; inputs.{key}_default applies"
+
+
 def _decide(table: RawTable, rules: Rules, key: str, fields: tuple[str, ...],
             votes_of: Callable[[pd.Series], dict[str, str]], what: str) -> dict:
+    """One value for the whole file (the decimal separator): its columns must agree."""
     setting = _setting(rules, table.role, key)
     if setting != "auto":
         return {"value": setting, "decided_by": "rules setting", "evidence": []}
@@ -127,25 +156,126 @@ def _decide(table: RawTable, rules: Rules, key: str, fields: tuple[str, ...],
         choice, (header, example) = next(iter(evidence.items()))
         return {"value": choice, "decided_by": "values",
                 "evidence": [f"'{example}' in column '{header}' can only be read as {choice}"]}
-    assert table.spec is not None  # noqa: S101 - set by read_table
-    profile_default = getattr(table.spec, f"{key}_default")
-    if profile_default is not None:
-        return {"value": profile_default, "decided_by": "profile default",
-                "evidence": ["no value decides; the profile's default applies"]}
-    return {"value": getattr(rules.inputs, f"{key}_default"), "decided_by": "rules default",
-            "evidence": [f"no value decides; inputs.{key}_default applies"]}
+    value, decided_by, because = _default(table, rules, key)
+    return {"value": value, "decided_by": decided_by, "evidence": [because]}
 
 
-def decide_locale(table: RawTable, rules: Rules) -> dict:
-    """date_order (and for orders decimal_separator) for this file, with the evidence, for the report."""
-    dates = _decide(table, rules, "date_order", DATE_FIELDS, date_order_votes, "dates")
-    locale = {"date_order": dates["value"], "date_order_decided_by": dates["decided_by"],
-              "date_order_evidence": dates["evidence"]}
+def _date_orders(table: RawTable, rules: Rules) -> dict[str, ColumnOrder]:
+    """Each date column's order, from its own values.
+
+    A column none of whose values decides follows the file's other date columns when every one that
+    decided agrees; otherwise the profile's default, then inputs.date_order_default.
+    """
+    present = {name: table.headers[table.fields[name]] for name in DATE_FIELDS if table.column(name) is not None}
+    setting = _setting(rules, table.role, "date_order")
+    if setting != "auto":
+        return {name: ColumnOrder(header, setting, "rules setting", []) for name, header in present.items()}
+    decided: dict[str, ColumnOrder] = {}
+    for name, header in present.items():
+        column = table.column(name)
+        assert column is not None  # noqa: S101 - present
+        votes = date_order_votes(column)
+        evidence = [f"'{example}' can only be read as {choice}" for choice, example in votes.items()]
+        if len(votes) > 1:
+            evidence.append("each such value is read in its own order; one that reads both ways is rejected")
+        if votes:
+            decided[name] = ColumnOrder(header, next(iter(votes)) if len(votes) == 1 else MIXED, "values",
+                                        evidence, votes)
+    agreed = {choice for column in decided.values() for choice in column.votes}
+    orders = dict(decided)
+    for name, header in present.items():
+        if name in decided:
+            continue
+        if len(agreed) == 1:
+            (choice,) = agreed
+            witness = next(iter(decided.values()))
+            orders[name] = ColumnOrder(header, choice, "other columns", [
+                f"no value decides; column '{witness.header}' reads {choice} ('{witness.votes[choice]}')"])
+        else:
+            value, decided_by, because = _default(table, rules, "date_order")
+            if agreed:
+                because += " (the other date columns disagree)"
+            orders[name] = ColumnOrder(header, value, decided_by, [because])
+    return {name: orders[name] for name in present}
+
+
+def _file_date_order(table: RawTable, rules: Rules, columns: dict[str, ColumnOrder]) -> dict:
+    """The file's date_order for report.json: the order every column uses, or MIXED."""
+    if not columns:
+        setting = _setting(rules, table.role, "date_order")
+        if setting != "auto":
+            return {"date_order": setting, "date_order_decided_by": "rules setting", "date_order_evidence": []}
+        value, decided_by, because = _default(table, rules, "date_order")
+        return {"date_order": value, "date_order_decided_by": decided_by, "date_order_evidence": [because]}
+    used = {column.order for column in columns.values()}
+    by_values = [column for column in columns.values() if column.decided_by == "values"]
+    evidence = [f"'{example}' in column '{column.header}' can only be read as {choice}"
+                for column in by_values for choice, example in column.votes.items()]
+    if len(used) == 1 and MIXED not in used:
+        first = next(iter(columns.values()))
+        if by_values:
+            return {"date_order": first.order, "date_order_decided_by": "values", "date_order_evidence": evidence[:1]}
+        return {"date_order": first.order, "date_order_decided_by": first.decided_by,
+                "date_order_evidence": list(first.evidence)}
+    return {"date_order": MIXED, "date_order_decided_by": "values", "date_order_evidence": evidence}
+
+
+def decide_locale(table: RawTable, rules: Rules) -> tuple[dict, dict[str, ColumnOrder]]:
+    """The file's locale for the report (date_order, for orders decimal_separator, with the evidence, and
+    each date column's order under date_orders), and each date field's ColumnOrder."""
+    columns = _date_orders(table, rules)
+    locale = _file_date_order(table, rules, columns)
+    locale["date_orders"] = {column.header: column.describe() for column in columns.values()}
     if table.role == "orders":
         decimals = _decide(table, rules, "decimal_separator", AMOUNT_FIELDS, decimal_separator_votes, "amounts")
         locale.update({"decimal_separator": decimals["value"], "decimal_separator_decided_by": decimals["decided_by"],
                        "decimal_separator_evidence": decimals["evidence"]})
-    return locale
+    return locale, columns
+
+
+@dataclass
+class DateColumn:
+    """A date column read in its order: the dates, and the rows whose value reads two ways in a MIXED column."""
+
+    raw: pd.Series
+    dates: pd.Series
+    either_way: pd.Series
+    reason: Reason
+
+
+def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> DateColumn | None:
+    """The field's dates; in a MIXED column each value in the one order it can be read in.
+
+    A value of a MIXED column that reads as two different dates is never guessed: it stays NaT and
+    `either_way` marks it, with its reason. A MIXED column none of whose values can be read refuses the file.
+    """
+    raw = table.column(name)
+    if raw is None:
+        return None
+    column = columns[name]
+    if column.order != MIXED:
+        return DateColumn(raw, to_dates(raw, column.order), pd.Series(False, index=raw.index), "")
+    day_first, month_first = to_dates(raw, "DMY"), to_dates(raw, "MDY")
+    either_way = day_first.notna() & month_first.notna() & day_first.ne(month_first)
+    dates = day_first.fillna(month_first).mask(either_way)
+    if not dates.notna().any():
+        examples = " and ".join(f"'{example}' ({choice})" for choice, example in column.votes.items())
+        raise InputError("contradictory_values", f"The {table.role} file '{table.file}' column '{column.header}' "
+                         f"holds dates that contradict each other: {examples}, and no value of the column can be "
+                         f"read. Fix the column, or set inputs.{table.role}.date_order in a rules file.",
+                         file=table.file, sheet=table.sheet, column=column.header)
+
+    def reason(failed: pd.Series) -> pd.Series:
+        def spoken(dates: pd.Series) -> pd.Series:
+            return dates[failed].dt.day.astype(str) + " " + dates[failed].dt.month_name()
+        return (column.header + " '" + raw[failed].astype(str).str.strip().str.slice(0, 40) + "' could be "
+                + spoken(day_first) + " or " + spoken(month_first) + ": the column uses both orders")
+    return DateColumn(raw, dates, either_way, reason)
+
+
+def read_either_way(column: DateColumn | None) -> list[tuple[pd.Series, Reason]]:
+    """The check that rejects the rows of a MIXED date column whose value reads as two dates."""
+    return [] if column is None else [(column.either_way, column.reason)]
 
 
 # --- Shared with memberseg.orders ---
@@ -253,20 +383,21 @@ def _open_ended(table: RawTable, spec: RoleSpec) -> pd.Series:
 def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     index = table.frame.index
     spec = spec_of(table)
-    locale = decide_locale(table, rules)
-    date_order = locale["date_order"]
+    locale, date_columns = decide_locale(table, rules)
     id_parts = ids_of(table)
     names, first, last = names_of(table)
     name_parts = names_with_keys(names)
     ids = id_parts["text"]
-    created_raw, expiration_raw = table.column("created_date"), table.column("expiration_date")
-    created = to_dates(created_raw, date_order)
+    created_column = read_dates(table, "created_date", date_columns)
+    expiration_column = read_dates(table, "expiration_date", date_columns)
+    start_column = read_dates(table, "start_date", date_columns)
+    assert created_column is not None  # noqa: S101 - a required field
+    created = created_column.dates
     open_ended = _open_ended(table, spec)
-    expiration = (to_dates(expiration_raw, date_order) if expiration_raw is not None
+    expiration = (expiration_column.dates if expiration_column is not None
                   else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
     expiration = expiration.mask(open_ended, OPEN_ENDED)
-    start_raw = table.column("start_date")
-    start = to_dates(start_raw, date_order) if start_raw is not None else created.copy()
+    start = start_column.dates if start_column is not None else created.copy()
     start = start.fillna(created)  # blank or unparseable start falls back to created
     email_text = text_of(table, "email")
     email = valid_email(email_text.fillna(""))
@@ -278,8 +409,9 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     reason = reasons(
         [(_no_identity(spec, ids, name_parts["key"], email), _identity_text(spec))]
         + [(unknown, unknown_status(table, status_text))]
-        + _date_checks(created_raw, created, "created date")
-        + _date_checks(expiration_raw, expiration, "expiration date", blank_ok=open_ended)
+        + _date_checks(created_column, created, "created date")
+        + _date_checks(expiration_column, expiration, "expiration date", blank_ok=open_ended)
+        + read_either_way(start_column)
         + [(expiration < created, "expiration date is before created date")],
         index,
     )

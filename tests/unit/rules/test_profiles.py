@@ -140,7 +140,10 @@ def test_memberpress_one_file_is_both_inputs(tmp_path):
     assert cat["membership_status"] == "Active" and cat["expiration"] != cat["expiration"]  # NaT: no expiry
     assert member(result, email="dan@example.com")["membership_status"] == "Inactive"
     assert member(result, email="dan@example.com")["total_order_value"] == 0
-    assert member(result, email="eve@example.com")["membership_status"] == "Inactive"
+    # Eve's only payment failed: it bought no term, so she is no customer (her row is excluded, with the reason).
+    assert "eve@example.com" not in set(result.members["email"])
+    excluded = result.member_validation.excluded
+    assert excluded.loc[excluded["customer_id"].eq("25"), "reason"].tolist() == ["not a member (status 'failed')"]
     o = report["orders"]
     assert o["excluded"] == 1 and o["join_key"]["key"] == "customer_id"
     rows = {row["email"]: row for row in csv_rows(result)}
@@ -148,6 +151,43 @@ def test_memberpress_one_file_is_both_inputs(tmp_path):
     assert rows["ann@example.com"]["auto_renewing"] == "true"
     assert rows["ann@example.com"]["low_value_at_risk"] == "false"
     assert rows["ben@example.com"]["firstname"] == ""
+
+
+def _mepr_row(**cells):
+    base = dict(user_login="u", first_name="", last_name="", product_id=4, product_name="Yearly", subscr_id="None",
+                amount="100.00", total="100.00")
+    return {**base, **cells}
+
+
+def test_memberpress_failed_renewal_after_a_paid_term_that_ran_out_is_expired(tmp_path):
+    """The failed 2026 renewal buys no term: the paid 2025 term decides, and it has run out."""
+    path = write(tmp_path / "transactions-1764547200.csv", MEPR, [
+        _mepr_row(id=1, created_at="2025-03-01 10:00:00", expires_at="2026-03-01 10:00:00", user_email="fay@example.com",
+                  user_id=31, subscr_id="sub_31", trans_num="t1", status="complete"),
+        _mepr_row(id=2, created_at="2026-03-01 10:00:00", expires_at="2027-03-01 10:00:00", user_email="fay@example.com",
+                  user_id=31, subscr_id="sub_31", trans_num="t2", status="failed"),
+        # Gus: his renewal is pending, and the term he paid for runs until next year.
+        _mepr_row(id=3, created_at="2026-02-01 10:00:00", expires_at="2027-02-01 10:00:00", user_email="gus@example.com",
+                  user_id=32, trans_num="t3", status="complete"),
+        _mepr_row(id=4, created_at="2026-11-01 10:00:00", expires_at="2027-11-01 10:00:00", user_email="gus@example.com",
+                  user_id=32, trans_num="t4", status="pending"),
+        # Hal: refunded, as before: the platform ended it.
+        _mepr_row(id=5, created_at="2026-06-01 10:00:00", expires_at="2027-06-01 10:00:00", user_email="hal@example.com",
+                  user_id=33, trans_num="t5", status="refunded"),
+    ])
+    result, report = run(tmp_path, path, path)
+    fay = member(result, email="fay@example.com")
+    assert fay["membership_status"] == "Expired" and str(fay["expiration"].date()) == "2026-03-01"
+    assert fay["records_merged"] == 1 and fay["total_order_value"] == pytest.approx(100.0)
+    gus = member(result, email="gus@example.com")
+    assert gus["membership_status"] == "Active" and str(gus["expiration"].date()) == "2027-02-01"
+    assert member(result, email="hal@example.com")["membership_status"] == "Inactive"
+    excluded = result.member_validation.excluded
+    assert excluded[["row", "customer_id", "reason"]].values.tolist() == [
+        [3, "31", "not a member (status 'failed')"], [5, "32", "not a member (status 'pending')"]]
+    assert report["memberships"]["excluded"] == 2
+    rows = {row["email"]: row for row in csv_rows(result)}
+    assert rows["fay@example.com"]["inactive_membership"] == "false"
 
 
 # --- Paid Memberships Pro ----------------------------------------------------------------------
