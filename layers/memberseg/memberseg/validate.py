@@ -32,6 +32,11 @@ from .values import (
 )
 
 # Far enough ahead for the renewal-chain logic, inside pandas' datetime range; never shown.
+# Status classes whose rows are no membership: excluded (Excluded Rows), with these words and the status.
+EXCLUDED_MEMBERSHIP_CLASSES = {
+    "not_member": "not a member",
+    "no_term": "the payment did not complete, so it bought no term",
+}
 OPEN_ENDED = pd.Timestamp("2200-01-01")
 DATE_FIELDS = ("created_date", "expiration_date", "start_date", "order_date")
 AMOUNT_FIELDS = ("order_value", "refunded_value")
@@ -404,7 +409,7 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     status_text, klass, unknown = status_classes(table, spec.statuses)
     klass = klass.fillna("current") if table.column("status") is None else klass
     klass = klass.mask(klass.eq("current") & _renewing(table, spec.renewing_when), "renewing")
-    not_member = klass.eq("not_member")
+    not_member = klass.isin(list(EXCLUDED_MEMBERSHIP_CLASSES))
 
     reason = reasons(
         [(_no_identity(spec, ids, name_parts["key"], email), _identity_text(spec))]
@@ -419,8 +424,8 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     excluded_reason = pd.Series("", index=index, dtype=object)
     if not_member.any():
         label = table.headers[table.fields["status"]]
-        excluded_reason[not_member] = ("not a member (" + label + " '" + status_text[not_member].fillna("")
-                                       + "')")
+        why = klass[not_member].map(EXCLUDED_MEMBERSHIP_CLASSES)
+        excluded_reason[not_member] = why + " (" + label + " '" + status_text[not_member].fillna("") + "')"
     plan = text_of(table, "plan")
     names_are_people = spec.names == "person"
     if names_are_people and table.column("first_name") is None and table.column("last_name") is None:

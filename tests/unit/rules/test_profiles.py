@@ -143,7 +143,7 @@ def test_memberpress_one_file_is_both_inputs(tmp_path):
     # Eve's only payment failed: it bought no term, so she is no customer (her row is excluded, with the reason).
     assert "eve@example.com" not in set(result.members["email"])
     excluded = result.member_validation.excluded
-    assert excluded.loc[excluded["customer_id"].eq("25"), "reason"].tolist() == ["not a member (status 'failed')"]
+    assert excluded.loc[excluded["customer_id"].eq("25"), "reason"].tolist() == ["the payment did not complete, so it bought no term (status 'failed')"]
     o = report["orders"]
     assert o["excluded"] == 1 and o["join_key"]["key"] == "customer_id"
     rows = {row["email"]: row for row in csv_rows(result)}
@@ -184,7 +184,7 @@ def test_memberpress_failed_renewal_after_a_paid_term_that_ran_out_is_expired(tm
     assert member(result, email="hal@example.com")["membership_status"] == "Inactive"
     excluded = result.member_validation.excluded
     assert excluded[["row", "customer_id", "reason"]].values.tolist() == [
-        [3, "31", "not a member (status 'failed')"], [5, "32", "not a member (status 'pending')"]]
+        [3, "31", "the payment did not complete, so it bought no term (status 'failed')"], [5, "32", "the payment did not complete, so it bought no term (status 'pending')"]]
     assert report["memberships"]["excluded"] == 2
     rows = {row["email"]: row for row in csv_rows(result)}
     assert rows["fay@example.com"]["inactive_membership"] == "false"

@@ -82,7 +82,7 @@ ORDER_FIELDS = {"customer_id", "email", "customer_name", "first_name", "last_nam
                 "refunded_value", "order_date", "status", "order_id", "currency"}
 IDENTITY_FIELDS = ("customer_id", "email", "customer_name", "first_name", "last_name")
 ROLES = ("memberships", "orders")
-MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member")
+MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member", "no_term")
 ORDER_CLASSES = ("paid", "refunded", "unpaid")
 DateOrder = Literal["MDY", "DMY"]
 DecimalSeparator = Literal[".", ","]
