@@ -166,6 +166,33 @@ def test_job_table_failure_path_alarms_and_outputs():
     assert {"InputBucketName", "OutputBucketName", "ProcessUploadFunctionArn", "JobTableName"} <= set(TEMPLATE["Outputs"])
 
 
+def test_processing_concurrency_is_a_parameter_with_alarms():
+    """0 = no cap (a fixed one would fail deployment on new accounts); either way an alarm watches it."""
+    param = TEMPLATE["Parameters"]["ProcessingReservedConcurrency"]
+    assert param["Type"] == "Number" and param["Default"] == 0 and param["MinValue"] == 0
+    assert TEMPLATE["Conditions"]["CapProcessing"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessingReservedConcurrency"}, "0"]}]}
+    assert FUNCTION["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["CapProcessing", {"Ref": "ProcessingReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    skips = {s["id"] for s in FUNCTION["Metadata"]["checkov"]["skip"]}
+    assert "CKV_AWS_115" not in skips                        # checkov sees the parameter, no skip needed
+    concurrency = RES["ProcessingConcurrencyAlarm"]
+    assert "Condition" not in concurrency
+    assert concurrency["Properties"]["MetricName"] == "ConcurrentExecutions"
+    assert concurrency["Properties"]["Threshold"] == {"Ref": "ProcessingConcurrencyAlarmAt"}
+    throttles = RES["ProcessingThrottlesAlarm"]
+    assert throttles["Condition"] == "CapProcessing" and throttles["Properties"]["MetricName"] == "Throttles"
+    for alarm in (concurrency, throttles):
+        props = alarm["Properties"]
+        assert props["Namespace"] == "AWS/Lambda" and props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ProcessUploadFunction"}}]
+    # a job over the cap waits in Lambda's event queue; one that waited too long reaches the failure
+    # queue, which the sweeper reads (docs/job-protocol.md "Concurrency")
+    invoke = FUNCTION["Properties"]["EventInvokeConfig"]
+    assert invoke["MaximumEventAgeInSeconds"] == 3600
+    assert RES["SweeperFunction"]["Properties"]["Environment"]["Variables"]["FAILURE_QUEUE_URL"] == {"Ref": "FailureQueue"}
+
+
 def test_every_checkov_skip_carries_a_reason():
     skips = [(name, skip) for name, r in RES.items()
              for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
