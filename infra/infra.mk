@@ -39,9 +39,11 @@ checkov: tools
 	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
 
 # sam build runs layers/memberseg/Makefile (pip --platform manylinux2014_aarch64, no Docker),
-# which prints the layer size and fails above 150 MB unzipped.
+# which prints the layer size and fails above 150 MB unzipped. It uses the tools venv's pip (>= 24):
+# an older pip checks the lock's Requires-Python against this machine's Python, not the layer's 3.13.
 sam-build: tools
-	$(SAM_ENV) $(SAM) build --template template.yaml --build-dir $(SAM_BUILD_DIR)
+	$(SAM_ENV) PIP="$(abspath $(TOOLS_VENV))/sam/bin/python -m pip" \
+		$(SAM) build --template template.yaml --build-dir $(SAM_BUILD_DIR)
 
 $(UV):
 	rm -rf "$(TOOLS_VENV)/uv"
