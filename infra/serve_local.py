@@ -4,12 +4,14 @@
 - moto's server is S3 (buckets, CORS, EventBridge notifications as template.yaml
   defines them, via infra/local_aws.py) and the DynamoDB job table;
 - a local HTTP server turns each request into the HTTP API (payload 2.0) event API
-  Gateway would send, runs the Lambda authorizer when auth is on (routes other than
-  the page), and hands the event to the same API handler (functions/api/app.py);
+  Gateway would send, guards the job routes as the template's HTTP API does (when auth is
+  on: 401 without an Authorization header, else the Lambda authorizer), and hands the event
+  to the same API handler (functions/api/api_handler.py). A connection that sends nothing for
+  REQUEST_TIMEOUT_S is closed, and a body above API Gateway's 10 MB is refused;
 - the browser uploads straight to the local S3 with the presigned POSTs;
 - when an upload lands, the template's EventBridge rule delivers the event to a
   queue that stands in for the Lambda target, and a worker thread runs the
-  processing handler (functions/process_upload/app.py) in-process on it.
+  processing handler (functions/process_upload/process_upload_handler.py) in-process on it.
 
     python infra/serve_local.py [--port 8000] [--token TOKEN] [--as-of YYYY-MM-DD] [--verbose]
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import importlib
+import json
 import logging
 import os
 import sys
@@ -52,7 +55,10 @@ import local_aws  # noqa: E402
 
 API_FUNCTION = "ApiFunction"
 AUTHORIZER_FUNCTION = "ApiAuthorizerFunction"
-PUBLIC_ROUTES = (("GET", "/"), ("GET", "/static/"))     # Auth: Authorizer: NONE in the template
+PUBLIC_ROUTES = (("GET", "/"), ("GET", "/static/"))     # no `security` in the template's OpenAPI body
+REQUEST_TIMEOUT_S = 30.0        # a client that opens a connection and goes quiet is dropped after this
+MAX_BODY_BYTES = 10 * 1024 * 1024       # API Gateway's payload limit (413 above it)
+HEADER_SOURCE = "$request.header."
 ACCOUNT = local_aws.ACCOUNT_ID
 REGION = local_aws.REGION
 log = logging.getLogger("memberseg.serve")
@@ -86,6 +92,20 @@ def template_with_api() -> dict:
 
 def api_stack(overrides: dict | None = None) -> local_aws.Stack:
     return local_aws.Stack(local_aws.Resolver(template_with_api(), overrides or {}))
+
+
+def job_route_identity(st: local_aws.Stack) -> tuple[str, ...] | None:
+    """How the template's HTTP API guards the job routes: None when they have no authorizer
+    (AuthEnabled false), else the request headers its identity source names, lower-cased
+    (API Gateway answers 401 itself when one is missing, without invoking the authorizer)."""
+    body = st.props("HttpApi")["DefinitionBody"]
+    security = body["paths"]["/jobs"]["post"].get("security")
+    if not security:
+        return None
+    (name,) = security[0]
+    authorizer = body["components"]["securitySchemes"][name]["x-amazon-apigateway-authorizer"]
+    return tuple(source.removeprefix(HEADER_SOURCE).lower() for source in authorizer.get("identitySource", [])
+                 if source.startswith(HEADER_SOURCE))
 
 
 # ------------------------------------------------------------------ HTTP API (payload 2.0) emulation
@@ -127,7 +147,7 @@ def authorizer_event(event: dict, method: str) -> dict:
     return {
         "version": "2.0", "type": "REQUEST",
         "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/$default/{method}{path}",
-        "identitySource": [event["headers"].get("authorization", "")],
+        "identitySource": [event["headers"].get("authorization", "")],     # the template's one source
         "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": event["rawQueryString"],
         "headers": event["headers"], "requestContext": event["requestContext"],
     }
@@ -139,15 +159,21 @@ def is_public(method: str, path: str) -> bool:
 
 @dataclass
 class ApiGateway:
-    """Routes an HTTP request through the authorizer (if on) and the API handler, as API Gateway would."""
+    """Routes an HTTP request through the authorizer (if on) and the API handler, as API Gateway would.
+
+    `identity_headers`: the authorizer's identity source (job_route_identity); a request missing one
+    gets 401 and never reaches the authorizer."""
     api: ModuleType
     authorizer: ModuleType | None
+    identity_headers: tuple[str, ...] = ()
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes,
                source_ip: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
         event = http_api_event(method, target, headers, body, source_ip)
         if self.authorizer is not None and not is_public(method, event["rawPath"]):
-            # no identity source in the template: every request reaches the authorizer, which says 403 or allows
+            if not all(event["headers"].get(name, "").strip() for name in self.identity_headers):
+                return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
+            # the deployed API caches this decision per token for 300 s; locally every request asks
             context = local_aws.LambdaContext("memberseg-api-authorizer", 512)
             decision = self.authorizer.handler(authorizer_event(event, method), context)
             if not decision.get("isAuthorized"):
@@ -161,37 +187,63 @@ class ApiGateway:
         return int(result.get("statusCode", 200)), out_headers, data
 
 
-def _request_handler(gateway: ApiGateway, verbose: bool) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "memberseg-local-api"
+class _Handler(BaseHTTPRequestHandler):
+    """One connection of the local HTTP API; `_request_handler` binds the gateway and the timeout."""
+    protocol_version = "HTTP/1.1"
+    server_version = "memberseg-local-api"
+    gateway: ApiGateway
+    verbose = False
+    # the socket's timeout for every read: a silent or trickling client is dropped, not waited on
+    timeout = REQUEST_TIMEOUT_S
 
-        def _serve(self) -> None:
+    def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _body(self) -> bytes | None:
+        """The request body, or None after refusing a malformed or oversized Content-Length."""
+        try:
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            try:
-                status, headers, data = gateway.handle(self.command, self.path, dict(self.headers.items()), body,
-                                                       self.client_address[0])
-            except Exception:  # noqa: BLE001 - API Gateway's answer to a crashed function is a 500
-                traceback.print_exc()
-                headers = {"content-type": "application/json"}
-                status, data = 500, b'{"message":"Internal Server Error"}'
-            self.send_response(status)
-            for name, value in headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
+        except ValueError:
+            length = -1
+        if 0 <= length <= MAX_BODY_BYTES:
+            return self.rfile.read(length) if length else b""
+        self.close_connection = True            # the unread body must not be taken for the next request
+        status, message = (413, "Request Entity Too Large") if length > 0 else (400, "Bad Request")
+        self._send(status, {"content-type": "application/json"}, json.dumps({"message": message}).encode())
+        return None
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+    def _serve(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        try:
+            status, headers, data = self.gateway.handle(self.command, self.path, dict(self.headers.items()), body,
+                                                        self.client_address[0])
+        except Exception:  # noqa: BLE001 - API Gateway's answer to a crashed function is a 500
+            traceback.print_exc()
+            headers = {"content-type": "application/json"}
+            status, data = 500, b'{"message":"Internal Server Error"}'
+        self._send(status, headers, data)
 
-        def log_message(self, fmt: str, *args: Any) -> None:
-            if verbose:
-                sys.stderr.write("api: " + (fmt % args) + "\n")
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
-    return Handler
+    def log_message(self, fmt: str, *args: Any) -> None:
+        if self.verbose:
+            sys.stderr.write("api: " + (fmt % args) + "\n")
+
+
+def _request_handler(gateway: ApiGateway, verbose: bool,
+                     timeout_s: float = REQUEST_TIMEOUT_S) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"gateway": gateway, "verbose": verbose, "timeout": timeout_s})
 
 
 # ------------------------------------------------------------------ the local stack
@@ -202,6 +254,7 @@ class LocalServe:
     token: str | None = None                # auth on (with this token) when given
     as_of: str | None = None
     verbose: bool = False
+    request_timeout_s: float = REQUEST_TIMEOUT_S
     url: str = ""
     endpoint: str = ""
     session: Any = None
@@ -256,7 +309,9 @@ class LocalServe:
                 self._saved_levels.append((module.logger, module.logger.log_level))
                 if not self.verbose:
                     module.logger.setLevel("WARNING")
-            self._http.RequestHandlerClass = _request_handler(ApiGateway(api, authorizer), self.verbose)
+            identity = job_route_identity(api_stack(overrides))
+            gateway = ApiGateway(api, authorizer if identity is not None else None, identity or ())
+            self._http.RequestHandlerClass = _request_handler(gateway, self.verbose, self.request_timeout_s)
             for target in (self._http.serve_forever, self._process_uploads):
                 thread = threading.Thread(target=target, daemon=True, name=f"serve-{target.__name__}")
                 thread.start()

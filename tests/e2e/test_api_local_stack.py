@@ -1,14 +1,16 @@
 """The upload API over real HTTP on 127.0.0.1 (the `make serve` stack): presigned POSTs to
-moto's server with the browser's CORS origin, the job followed to the end, and the
-presigned GET links fetched from moto's server."""
+moto's server with the browser's CORS origin, the job followed to the end, the
+presigned GET links fetched from moto's server, and a silent client dropped."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
 EXAMPLES = ROOT / "examples"
+REQUEST_TIMEOUT_S = 3.0         # short, so the silent-client test is quick; the default is 30 s
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with serve_local.LocalServe(port=0, as_of="2026-11-15") as serve:
+    with serve_local.LocalServe(port=0, as_of="2026-11-15", request_timeout_s=REQUEST_TIMEOUT_S) as serve:
         yield serve
 
 
@@ -92,3 +95,36 @@ def test_status_of_unknown_and_malformed_jobs(stack):
     assert requests.get(stack.url + "jobs/" + "0" * 32, timeout=10).status_code == 404
     assert requests.get(stack.url + "jobs/..%2F..%2Fetc", timeout=10).status_code in (400, 404)
     assert requests.get(stack.url + "jobs/xyz", timeout=10).status_code == 400
+
+
+def address(stack) -> tuple[str, int]:
+    parts = urlsplit(stack.url)
+    return parts.hostname, parts.port
+
+
+def test_a_silent_client_is_dropped_and_others_are_served_meanwhile(stack):
+    host, port = address(stack)
+    with socket.create_connection((host, port), timeout=REQUEST_TIMEOUT_S + 10) as silent:
+        opened = time.monotonic()
+        assert requests.get(stack.url, timeout=10).status_code == 200       # served while the socket idles
+        assert silent.recv(1024) == b""                                      # the server closed it
+        assert time.monotonic() - opened < REQUEST_TIMEOUT_S + 5
+
+
+def test_a_client_that_stops_mid_body_is_dropped(stack):
+    host, port = address(stack)
+    with socket.create_connection((host, port), timeout=REQUEST_TIMEOUT_S + 10) as slow:
+        slow.sendall(b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{")
+        opened = time.monotonic()
+        assert slow.recv(1024) == b""
+        assert time.monotonic() - opened < REQUEST_TIMEOUT_S + 5
+
+
+def test_a_body_above_api_gateways_limit_is_refused_unread(stack):
+    host, port = address(stack)
+    with socket.create_connection((host, port), timeout=10) as client:
+        client.sendall(b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                       % (serve_local.MAX_BODY_BYTES + 1))
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in answer

@@ -4,13 +4,15 @@ and `memberseg push DIR [--dry-run] [--force]`.
 Also `memberseg profiles` (the export formats it reads), `memberseg rules show [--profile NAME]`
 (the effective rules) and `memberseg rules check FILE` (validate a rules file).
 Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault;
-`push` also exits 3 when HubSpot imported the files but refused some rows.
+`push` also exits 3 when HubSpot imported the files but refused some rows. A rules file is loaded
+within the same bounds as a job folder's (memberseg.rules.bounded: 64 KB, 10 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,8 +22,11 @@ import yaml
 from . import __version__
 from .errors import InputError
 from .isolation import WorkerFault
+from .job_protocol import ERROR_NAME
 from .rules import Rules, load_rules
-from .runner import JobOutcome, run_job
+from .rules.bounded import load_rules_bounded
+from .runner import JobOutcome, remove_stale_outputs, run_job
+from .timing import MessageCallback
 
 
 def _date(text: str) -> dt.date:
@@ -75,15 +80,20 @@ def profiles_table(rules: Rules) -> str:
     return "\n".join(lines)
 
 
+def _user_rules(path: Path | None) -> Rules:
+    """The defaults, or a rules file given on the command line, loaded within bounds."""
+    return load_rules() if path is None else load_rules_bounded(path)
+
+
 def _rules_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "profiles":
-            print(profiles_table(load_rules(args.rules)))
+            print(profiles_table(_user_rules(args.rules)))
         elif args.rules_command == "check":
-            rules = load_rules(args.file)
+            rules = _user_rules(args.file)
             print(f"memberseg: {args.file} is valid ({len(rules.segments)} segments, rules digest {rules.digest})")
         else:
-            rules = load_rules(args.rules)
+            rules = _user_rules(args.rules)
             data = rules.model_dump(mode="json")
             if args.profile:
                 if args.profile not in rules.catalog:
@@ -142,9 +152,44 @@ def format_summary(report: dict, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _refused_rules(out_dir: Path, error: InputError) -> int:
+    """A --rules file refused before the run: the run's bad-input contract (exit 2, one message,
+    error.json and no stale outputs in DIR)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_outputs(out_dir)
+    (out_dir / ERROR_NAME).write_text(json.dumps(error.to_dict(), indent=2) + "\n", encoding="utf-8")
+    print(f"memberseg: {error.message}", file=sys.stderr)
+    return 2
+
+
 def _push_configuration_problem() -> str | None:
     from .push.command import push_configuration_problem  # here, not at the top: see main
     return push_configuration_problem()
+
+
+def _run(args: argparse.Namespace, progress: MessageCallback) -> int:
+    """`memberseg run` without the push: the summary on stdout and 0, or the failure's exit code."""
+    if args.rules is not None:
+        try:
+            _user_rules(args.rules)         # bounded here, so the run's own load of it is quick
+        except InputError as exc:
+            return _refused_rules(args.out, exc)
+    try:
+        outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
+                                      as_of=args.as_of, progress=progress, rules_overlay=_overlay(args))
+    except WorkerFault as exc:
+        print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for a user
+        print(f"memberseg: internal error, no outputs written: {exc}", file=sys.stderr)
+        return 1
+    if outcome.error is not None or outcome.report is None:
+        message = outcome.error["error"]["message"] if outcome.error else "the run left no report"
+        print(f"memberseg: {message}", file=sys.stderr)
+        return outcome.exit_code or 1
+    print(format_summary(outcome.report, args.out))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,22 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.push and (problem := _push_configuration_problem()):
         print(f"memberseg push: {problem}", file=sys.stderr)   # before a long run, not after it
         return 2
-    try:
-        outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
-                                      as_of=args.as_of, progress=progress, rules_overlay=_overlay(args))
-    except WorkerFault as exc:
-        print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
-              file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for a user
-        print(f"memberseg: internal error, no outputs written: {exc}", file=sys.stderr)
-        return 1
-    if outcome.error is not None or outcome.report is None:
-        message = outcome.error["error"]["message"] if outcome.error else "the run left no report"
-        print(f"memberseg: {message}", file=sys.stderr)
-        return outcome.exit_code or 1
-    print(format_summary(outcome.report, args.out))
-    if args.push:
-        from .push.command import run_push
-        return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)
-    return 0
+    code = _run(args, progress)
+    if code or not args.push:
+        return code
+    from .push.command import run_push
+    return run_push(args.out, dry_run=False, force=False, deadline_seconds=3600, progress=progress)

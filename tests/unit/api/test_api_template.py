@@ -53,21 +53,63 @@ def test_api_permissions_are_least_privilege():
     assert read_token["Resource"] == {"Ref": "ApiTokenSecret"}
 
 
+def body_authorizer(body, name="TokenAuthorizer"):
+    return body["components"]["securitySchemes"][name]["x-amazon-apigateway-authorizer"]
+
+
 def test_token_routes_and_public_page():
-    auth = RES["HttpApi"]["Properties"]["Auth"]
-    assert auth["DefaultAuthorizer"] == "TokenAuthorizer"
-    authorizer = auth["Authorizers"]["TokenAuthorizer"]
-    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["ApiAuthorizerFunction", "Arn"]}
-    assert authorizer["EnableSimpleResponses"] is True and authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
-    # no identity source: API Gateway would answer 401 itself and AuthEnabled=false could not open the API
-    assert "Headers" not in authorizer.get("Identity", {}) and authorizer["Identity"]["ReauthorizeEvery"] == 0
-    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth", {}).get("Authorizer")
-              for e in API["Events"].values()}
-    assert routes == {("GET", "/"): "NONE", ("GET", "/static/{name}"): "NONE",
-                      ("POST", "/jobs"): None, ("GET", "/jobs/{job_id}"): None}
+    http_api = RES["HttpApi"]["Properties"]
+    assert "Auth" not in http_api              # the authorizer lives in the OpenAPI body, with a condition
+    body = http_api["DefinitionBody"]
+    authorizer = body_authorizer(body)
+    assert authorizer["type"] == "request" and "${ApiAuthorizerFunction.Arn}" in sub(authorizer["authorizerUri"])
+    assert authorizer["enableSimpleResponses"] is True and authorizer["authorizerPayloadFormatVersion"] == "2.0"
+    # API Gateway answers 401 to a request without the header, and caches each token's decision
+    assert authorizer["identitySource"] == ["$request.header.Authorization"]
+    assert authorizer["authorizerResultTtlInSeconds"] == 300
+    guarded = {(method.upper(), path) for path, methods in body["paths"].items() for method in methods}
+    assert guarded == {("POST", "/jobs"), ("GET", "/jobs/{job_id}")}
+    for methods in body["paths"].values():
+        for operation in methods.values():
+            assert operation["security"] == {"Fn::If": ["AuthOn", [{"TokenAuthorizer": []}], {"Ref": "AWS::NoValue"}]}
+    assert TEMPLATE["Conditions"]["AuthOn"] == {"Fn::Equals": [{"Ref": "AuthEnabled"}, "true"]}
+    permission = RES["ApiAuthorizerPermission"]
+    assert permission["Condition"] == "AuthOn" and permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["ApiAuthorizerFunction", "Arn"]}
+    assert sub(permission["Properties"]["SourceArn"]).endswith(":${HttpApi}/authorizers/*")
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in API["Events"].values()}
+    assert routes == guarded | {("GET", "/"), ("GET", "/static/{name}")}
+    assert not any("Auth" in e["Properties"] for e in API["Events"].values())
     for path in ("/", "/static/{name}"):
         assert serve_local.is_public("GET", path.replace("{name}", "app.js"))
     assert not serve_local.is_public("POST", "/jobs") and not serve_local.is_public("GET", "/jobs/x")
+
+
+def test_the_local_gateway_guards_the_job_routes_as_the_template_does():
+    assert serve_local.job_route_identity(serve_local.api_stack({"AuthEnabled": "true"})) == ("authorization",)
+    assert serve_local.job_route_identity(serve_local.api_stack({"AuthEnabled": "false"})) is None
+
+
+class _Recording:
+    """A stand-in handler module that records its events and answers with `answer`."""
+
+    def __init__(self, answer):
+        self.events, self.answer = [], answer
+
+    def handler(self, event, context):
+        self.events.append(event)
+        return self.answer
+
+
+def test_a_request_without_the_identity_header_never_reaches_the_authorizer():
+    api = _Recording({"statusCode": 200, "body": "{}"})
+    authorizer = _Recording({"isAuthorized": False})
+    gateway = serve_local.ApiGateway(api, authorizer, ("authorization",))
+    status, _, body = gateway.handle("POST", "/jobs", {}, b"{}")
+    assert (status, body) == (401, b'{"message":"Unauthorized"}') and not authorizer.events and not api.events
+    assert gateway.handle("POST", "/jobs", {"Authorization": "Bearer wrong"}, b"{}")[0] == 403
+    assert len(authorizer.events) == 1 and not api.events
+    assert gateway.handle("GET", "/", {}, b"")[0] == 200 and not authorizer.events[1:]     # the page is public
 
 
 def test_auth_switch_and_upload_limit_come_from_parameters():

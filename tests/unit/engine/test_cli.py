@@ -251,6 +251,63 @@ def test_unknown_rules_key_is_named(files, tmp_path: Path) -> None:
     assert "renewal_grace_dayz" in json.loads((out / "error.json").read_text())["error"]["message"]
 
 
+def _alias_bomb(path: Path, size: int) -> Path:
+    """A billion-laughs YAML rules file padded to `size` bytes."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    text = "\n".join(lines) + "\nversion: 1\nthresholds:\n  big: *a8\n"
+    path.write_text(text + "#" * (size - len(text) - 1) + "\n")
+    assert path.stat().st_size == size
+    return path
+
+
+def test_a_120_kb_alias_bomb_is_refused_by_rules_check_before_parsing(tmp_path, capsys, monkeypatch) -> None:
+    from memberseg.rules import bounded
+    bomb = _alias_bomb(tmp_path / "bomb.yaml", 120 * 1024)
+    monkeypatch.setattr(bounded, "Forked", None)            # refused from its size: nothing is parsed
+    assert main(["rules", "check", str(bomb)]) == 2
+    err = capsys.readouterr().err
+    assert str(bomb) in err and "122,880 bytes" in err and "at most 64 KB" in err
+    assert main(["rules", "show", "--rules", str(bomb)]) == 2
+    assert main(["profiles", "--rules", str(bomb)]) == 2
+
+
+def test_a_120_kb_alias_bomb_stops_run_with_exit_2_and_error_json(files, tmp_path: Path) -> None:
+    bomb = _alias_bomb(tmp_path / "bomb.yaml", 120 * 1024)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")                   # a stale output: removed
+    proc = _cli(*_args(files["memberships"], files["orders"], out, "--rules", str(bomb)))
+    error = _assert_bad_input(proc, out, proc.stderr, bomb.name)
+    assert error["code"] == "rules_too_large" and "at most 64 KB" in error["message"]
+
+
+def test_a_rules_file_within_the_size_cap_has_a_time_bound(files, tmp_path: Path, capsys, monkeypatch) -> None:
+    from memberseg.rules import bounded
+
+    def slow(path, overlay, report):                       # stands in for a file that takes forever
+        import time
+        time.sleep(30)
+
+    monkeypatch.setattr(bounded, "_load_in_worker", slow)
+    monkeypatch.setattr(bounded, "RULES_PARSE_TIMEOUT_S", 0.5)
+    rules = _alias_bomb(tmp_path / "small_bomb.yaml", 4 * 1024)
+    out = tmp_path / "out"
+    assert main(_args(files["memberships"], files["orders"], out, "--rules", str(rules))) == 2
+    err = capsys.readouterr().err
+    assert str(rules) in err and "could not be checked within 0.5 s" in err
+    assert json.loads((out / "error.json").read_text())["error"]["file"] == rules.name
+    assert _listing(out) == {"error.json"}
+    assert main(["rules", "check", str(rules)]) == 2
+    assert "could not be checked within 0.5 s" in capsys.readouterr().err
+
+
+def test_a_small_alias_bomb_is_answered_at_once(tmp_path, capsys) -> None:
+    bomb = _alias_bomb(tmp_path / "small_bomb.yaml", 4 * 1024)
+    assert main(["rules", "check", str(bomb)]) == 2
+    assert "small_bomb.yaml" in capsys.readouterr().err
+
+
 # --- tricky but valid -------------------------------------------------------------------------
 
 def test_header_under_title_rows(files, tmp_path: Path) -> None:

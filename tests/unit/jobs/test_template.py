@@ -166,6 +166,33 @@ def test_job_table_failure_path_alarms_and_outputs():
     assert {"InputBucketName", "OutputBucketName", "ProcessUploadFunctionArn", "JobTableName"} <= set(TEMPLATE["Outputs"])
 
 
+def test_processing_concurrency_is_a_parameter_with_alarms():
+    """0 = no cap (a fixed one would fail deployment on new accounts); either way an alarm watches it."""
+    param = TEMPLATE["Parameters"]["ProcessingReservedConcurrency"]
+    assert param["Type"] == "Number" and param["Default"] == 0 and param["MinValue"] == 0
+    assert TEMPLATE["Conditions"]["CapProcessing"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProcessingReservedConcurrency"}, "0"]}]}
+    assert FUNCTION["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["CapProcessing", {"Ref": "ProcessingReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    skips = {s["id"] for s in FUNCTION["Metadata"]["checkov"]["skip"]}
+    assert "CKV_AWS_115" not in skips                        # checkov sees the parameter, no skip needed
+    concurrency = RES["ProcessingConcurrencyAlarm"]
+    assert "Condition" not in concurrency
+    assert concurrency["Properties"]["MetricName"] == "ConcurrentExecutions"
+    assert concurrency["Properties"]["Threshold"] == {"Ref": "ProcessingConcurrencyAlarmAt"}
+    throttles = RES["ProcessingThrottlesAlarm"]
+    assert throttles["Condition"] == "CapProcessing" and throttles["Properties"]["MetricName"] == "Throttles"
+    for alarm in (concurrency, throttles):
+        props = alarm["Properties"]
+        assert props["Namespace"] == "AWS/Lambda" and props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ProcessUploadFunction"}}]
+    # a job over the cap waits in Lambda's event queue; one that waited too long reaches the failure
+    # queue, which the sweeper reads (docs/job-protocol.md "Concurrency")
+    invoke = FUNCTION["Properties"]["EventInvokeConfig"]
+    assert invoke["MaximumEventAgeInSeconds"] == 3600
+    assert RES["SweeperFunction"]["Properties"]["Environment"]["Variables"]["FAILURE_QUEUE_URL"] == {"Ref": "FailureQueue"}
+
+
 def test_every_checkov_skip_carries_a_reason():
     skips = [(name, skip) for name, r in RES.items()
              for skip in r.get("Metadata", {}).get("checkov", {}).get("skip", [])]
@@ -187,3 +214,47 @@ def test_layer_requirements_match_the_project_dependencies():
         assert layer[name].split("#")[0].strip() == spec.split("#")[0].strip(), name
     for spec in layer.values():
         assert re.search(r">=", spec) and re.search(r"<", spec), f"unbounded: {spec}"
+
+
+def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (pinned version, hashes) of a pip requirements lock (`name==version \\ --hash=...`)."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, tuple[str, list[str]]] = {}
+    for entry in re.sub(r"\\\n", " ", path.read_text()).splitlines():
+        entry = entry.split("#", 1)[0].strip() if not entry.lstrip().startswith("--hash") else entry.strip()
+        if not entry:
+            continue
+        requirement, *options = entry.split()
+        name, _, version = requirement.partition("==")
+        assert version, f"{path.name}: {requirement} is not pinned with =="
+        hashes = [o.removeprefix("--hash=") for o in options if o.startswith("--hash=sha256:")]
+        pins[canonicalize_name(name)] = (version, hashes)
+    return pins
+
+
+@pytest.mark.parametrize("ranges, lock", [("requirements.txt", "requirements.lock"),
+                                          ("requirements-nodeps.txt", "requirements-nodeps.lock")])
+def test_the_layer_installs_a_hashed_lock_that_satisfies_every_range(ranges, lock):
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    folder = ROOT / "layers" / "memberseg"
+    pins = _locked(folder / lock)
+    wanted = [Requirement(line.split("#", 1)[0]) for line in (folder / ranges).read_text().splitlines()
+              if line.split("#", 1)[0].strip()]
+    assert wanted
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{lock} does not pin {name}"
+        assert requirement.specifier.contains(pins[name][0], prereleases=True), \
+            f"{lock} pins {name}=={pins[name][0]}, outside {requirement.specifier} ({ranges})"
+    for name, (_, hashes) in pins.items():
+        assert hashes, f"{lock}: {name} has no hash (pip's --require-hashes would refuse it)"
+    if lock == "requirements-nodeps.lock":
+        assert set(pins) == {canonicalize_name(r.name) for r in wanted}    # installed --no-deps: nothing else
+    makefile = (folder / "Makefile").read_text()
+    assert f'-r "$(LAYER_DIR){lock}"' in makefile and f'-r "$(LAYER_DIR){ranges}"' not in makefile
+    installs = [line for line in makefile.splitlines() if line.strip().startswith("$(PIP) install")]
+    assert len(installs) == 2 and all("--require-hashes" in line for line in installs)
+    assert "\nlock:" in makefile
