@@ -95,8 +95,10 @@ def test_uploads_without_a_created_job_are_still_reported(world, api):
 
 @pytest.fixture
 def gateway(world, api, monkeypatch):
-    """API Gateway's order: the authorizer (with the token in Secrets Manager), then the API."""
-    env = serve_local.api_stack({"AuthEnabled": "true"}).function_environment(serve_local.AUTHORIZER_FUNCTION)
+    """API Gateway's order: the identity source (401 without the header), the authorizer (with the token in
+    Secrets Manager), then the API, as the template deploys them."""
+    stack = serve_local.api_stack({"AuthEnabled": "true"})
+    env = stack.function_environment(serve_local.AUTHORIZER_FUNCTION)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     arn = world.session.client("secretsmanager").create_secret(Name="memberseg-api-token", SecretString=TOKEN)["ARN"]
@@ -104,12 +106,12 @@ def gateway(world, api, monkeypatch):
     module = authorizer()
     from aws_lambda_powertools.utilities import parameters
     parameters.clear_caches()
-    yield serve_local.ApiGateway(api, module)
+    yield serve_local.ApiGateway(api, module, serve_local.job_route_identity(stack) or ())
     parameters.clear_caches()
 
 
 def test_auth_on_requires_the_token(gateway, monkeypatch):
-    assert gateway.handle("POST", "/jobs", {}, b'{"memberships":"xlsx","orders":"xlsx"}')[0] == 403
+    assert gateway.handle("POST", "/jobs", {}, b'{"memberships":"xlsx","orders":"xlsx"}')[0] == 401   # no header
     assert gateway.handle("POST", "/jobs", {"Authorization": "Bearer wrong-token-0123456789abcdef"},
                           b'{"memberships":"xlsx","orders":"xlsx"}')[0] == 403
     assert gateway.handle("GET", f"/jobs/{JOB_ID}", {"Authorization": "Bearer " + TOKEN[:-1]}, b"")[0] == 403
@@ -123,8 +125,10 @@ def test_auth_on_requires_the_token(gateway, monkeypatch):
     assert gateway.handle("GET", "/static/app.js", {}, b"")[0] == 200
 
 
-def test_auth_off_needs_no_token(gateway, api, monkeypatch):
+def test_auth_off_needs_no_token(api, monkeypatch):
     monkeypatch.setenv("AUTH_ENABLED", "false")
     api.settings.cache_clear()
+    assert serve_local.job_route_identity(serve_local.api_stack({"AuthEnabled": "false"})) is None
+    gateway = serve_local.ApiGateway(api, None)        # the template deploys no authorizer on the job routes
     assert gateway.handle("POST", "/jobs", {}, b'{"memberships":"xlsx","orders":"xlsx"}')[0] == 201
     assert b'data-auth="off"' in gateway.handle("GET", "/", {}, b"")[2]
