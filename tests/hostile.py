@@ -510,3 +510,50 @@ def hidden_far_cell_xlsx(dir: Path, ref: str = "XFD1048576", rows: int = 3000) -
         body.append(f'<row r="{r}">{cells}</row>')
     sheet = f'{SHEET_HEAD}<dimension ref="A1:B{rows}"/><sheetData>{"".join(body)}</sheetData></worksheet>'
     return _write_zip(Path(dir) / "hidden_far_cell.xlsx", _raw_parts(sheet))
+
+
+# --------------------------------------------------------------------------------------
+# Hostile and careless CSV text
+# --------------------------------------------------------------------------------------
+
+
+def _membership_csv_lines(rows: int, names: dict[int, str] | None = None) -> list[str]:
+    lines = [",".join(MEMBERSHIP_HEADERS)]
+    for i, values in enumerate(_membership_rows(rows)):
+        values[1] = (names or {}).get(i, values[1])
+        lines.append(",".join(str(v) for v in values))
+    return lines
+
+
+def mixed_encoding_csv(dir: Path) -> Path:
+    """UTF-8 ("Zoë Müller" in row 2) with one Windows-1252 byte (é as 0xE9) in row 4's name."""
+    path = Path(dir) / "mixed_encoding.csv"
+    lines = _membership_csv_lines(4, {0: "Zoë Müller"})
+    data = "\r\n".join(lines).encode("utf-8").replace(b"Customer 2", "Renée".encode("cp1252"))
+    path.write_bytes(data + b"\r\n")
+    return path
+
+
+def undefined_cp1252_csv(dir: Path) -> Path:
+    """ASCII but for byte 0x81 (no character in Windows-1252 and not UTF-8) in row 3."""
+    path = Path(dir) / "undefined_byte.csv"
+    data = "\r\n".join(_membership_csv_lines(3)).encode("ascii").replace(b"Customer 1", b"Cust\x81mer 1")
+    path.write_bytes(data + b"\r\n")
+    return path
+
+
+def late_nul_csv(dir: Path, rows: int = 2000) -> Path:
+    """A valid memberships CSV whose last row's name holds a NUL byte, past the gate's 64 KB head."""
+    path = Path(dir) / "late_nul.csv"
+    lines = _membership_csv_lines(rows)
+    lines[-1] = lines[-1].replace(f"Customer {rows - 1}", f"Customer\x00{rows - 1}")
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def form_feed_title_csv(dir: Path, rows: int = 3) -> Path:
+    """A title line holding a form feed above the header (str.splitlines breaks there, pandas does not)."""
+    path = Path(dir) / "form_feed_title.csv"
+    lines = ["Membership export\x0cpage 1"] + _membership_csv_lines(rows)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return path

@@ -18,8 +18,6 @@ to the full read. No pandas or numpy here.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import posixpath
 import re
 import threading
@@ -31,7 +29,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from .errors import InputError
-from .headers import CSV_SAMPLE_BYTES, candidate_profiles, find_header, missing_column_error, sniff_delimiter
+from .headers import CSV_SAMPLE_BYTES, candidate_profiles, csv_head, decode_text, find_header, missing_column_error
 from .rules import Rules
 from .safety.scanner import col_number
 
@@ -210,22 +208,18 @@ def _xls(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
             for name in _chosen(workbook.sheet_names, sheet, role, path.name)]
 
 
-def _csv(path: Path, rows: int) -> Sheets:
+def _csv(path: Path, role: str, rows: int) -> Sheets:
     with path.open("rb") as stream:
-        head = stream.read(CSV_PREVIEW_BYTES)
-    try:  # as `headers.decode_text`, on a prefix that may end inside a character
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        text = head.decode("cp1252", errors="replace")
-    sample = text[:CSV_SAMPLE_BYTES]
-    delimiter = sniff_delimiter(sample)
-    return [(None, list(csv.reader(sample.splitlines()[: max(rows, 1)], delimiter=delimiter)))]
+        head = stream.read(CSV_PREVIEW_BYTES + 1)
+    complete = len(head) <= CSV_PREVIEW_BYTES
+    text = decode_text(head[:CSV_PREVIEW_BYTES], role, path.name, final=complete).text
+    return [(None, csv_head(text, rows, complete=complete).rows)]
 
 
 def first_rows(path: Path, kind: str, role: str, *, sheet: str | None, rows: int) -> Sheets | None:
     """The first `rows` rows of each candidate sheet; None when they cannot be read cheaply."""
     if kind == "csv":
-        return _csv(path, rows)
+        return _csv(path, role, rows)
     try:
         return _xls(path, role, sheet, rows) if kind == "xls" else _xlsx(path, role, sheet, rows)
     except InputError:

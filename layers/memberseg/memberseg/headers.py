@@ -10,10 +10,12 @@ No pandas or numpy here: a file with the wrong headers is refused before they lo
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,23 +23,149 @@ from .errors import InputError
 from .rules import STANDARD_PROFILE, Profile, RoleSpec, Rules, normalize_header
 
 CSV_SAMPLE_BYTES = 64 * 1024
+UTF8_BOM = codecs.BOM_UTF8
+CONTROL_BYTES = tuple(bytes([code]) for code in range(32) if code not in (9, 10, 13))  # C0 but tab, LF, CR
+_CONTROL_NAMES = {0: "NUL", 11: "vertical tab", 12: "form feed", 27: "escape"}
 
 
-def decode_text(raw: bytes) -> str:
-    """UTF-8 (with or without BOM), falling back to cp1252."""
+@dataclass(frozen=True)
+class DecodedText:
+    """A CSV file's text and the one encoding that decoded all of it."""
+
+    text: str
+    encoding: str             # "utf-8" or "cp1252"
+    bom: int = 0              # bytes of the UTF-8 byte order mark before the text
+
+    def byte_offset(self, chars: int) -> int:
+        """The file's byte offset of the text's character `chars`."""
+        return self.bom + len(self.text[:chars].encode(self.encoding))
+
+
+def _has_utf8_sequence(body: bytes) -> bool:
+    """True when the bytes hold at least one valid multi-byte UTF-8 sequence."""
+    text = body.decode("utf-8", "surrogateescape")   # invalid bytes become lone surrogates, dropped below
+    return len(text.encode("utf-8", "ignore")) != len(text.encode("ascii", "ignore"))
+
+
+def row_of(text: str) -> int:
+    """The row (as a spreadsheet shows it) of the character just after `text`, the file's start."""
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return sum(1 for _ in csv.reader(io.StringIO(text + "x", newline="")))
+    except csv.Error:  # a field past the csv module's size limit: count the lines instead
+        return len(_LINE_BREAK.findall(text)) + 1
+
+
+def _encoding_error(body: bytes, at: int, bom: int, role: str, file: str, prefix: str, mixed: bool) -> InputError:
+    byte, offset, row = body[at], bom + at, row_of(prefix)
+    if mixed:
+        code, what = "mixed_encoding", (
+            f"mixes two text encodings: it is UTF-8, but byte {offset:,} (0x{byte:02X}, in row {row}) is not "
+            "(it is probably Windows-1252). Read either way, names with accents would come out garbled.")
+    else:
+        code, what = "unknown_encoding", (
+            f"is neither UTF-8 nor Windows-1252 text: byte {offset:,} (0x{byte:02X}, in row {row}) is no "
+            "character in either.")
+    return InputError(code, f"The {role} file '{file}' {what} Re-save the file as UTF-8 (in Excel: Save As > "
+                      "'CSV UTF-8') and upload it again.", file=file, row=row,
+                      details={"byte_offset": offset, "byte": f"0x{byte:02X}"})
+
+
+def decode_text(raw: bytes, role: str, file: str, *, final: bool = True) -> DecodedText:
+    """UTF-8 (with or without BOM); else Windows-1252 when no byte sequence in it is UTF-8.
+
+    One file, one encoding: a file with both valid UTF-8 sequences and bytes that are not UTF-8 is
+    refused, as is a byte that is no Windows-1252 character; the error names the row and the byte.
+    `final=False` decodes the start of a file, which may end inside a character."""
+    bom = len(UTF8_BOM) if raw.startswith(UTF8_BOM) else 0
+    body = raw[bom:]
+    try:
+        return DecodedText(codecs.getincrementaldecoder("utf-8")().decode(body, final=final), "utf-8", bom)
+    except UnicodeDecodeError as exc:
+        if _has_utf8_sequence(body):
+            raise _encoding_error(body, exc.start, bom, role, file, body[:exc.start].decode("utf-8"),
+                                  mixed=True) from None
+    try:
+        return DecodedText(body.decode("cp1252"), "cp1252", bom)
+    except UnicodeDecodeError as exc:
+        raise _encoding_error(body, exc.start, bom, role, file, body[:exc.start].decode("cp1252"),
+                              mixed=False) from None
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")   # the record separators of pandas and the csv module
 
 
 def sniff_delimiter(sample: str) -> str:
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
-        first_lines = sample.splitlines()[:20]
+        first_lines = _LINE_BREAK.split(sample, maxsplit=20)[:20]
         counts = {d: sum(line.count(d) for line in first_lines) for d in ",;\t"}
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+@dataclass
+class CsvHead:
+    """The first records of a CSV file, split as pandas splits them."""
+
+    delimiter: str
+    rows: list[list[str]]
+    starts: list[int]         # the text offset where each row starts
+
+
+def csv_head(text: str, rows: int, *, complete: bool = True) -> CsvHead:
+    """The delimiter and the first `rows` records of the text's first CSV_SAMPLE_BYTES characters.
+
+    Records end at \\r\\n, \\r or \\n outside quoted fields, as in pandas: never at a form feed,
+    U+2028 or another character that `str.splitlines` breaks at. `complete=False`: `text` is the
+    start of the file only."""
+    sample = text[:CSV_SAMPLE_BYTES]
+    truncated = not complete or len(sample) < len(text)
+    delimiter = sniff_delimiter(sample)
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for line in io.StringIO(sample, newline=""):
+            consumed += len(line)
+            yield line
+
+    wanted = max(rows, 1)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    start = 0
+    for record in csv.reader(lines(), delimiter=delimiter):  # pulls only the lines of the records it returns
+        records.append(record)
+        starts.append(start)
+        start = consumed
+        if len(records) > wanted:
+            break
+    if truncated and len(records) <= wanted and records:   # the last record may go on past the sample
+        records.pop()
+        starts.pop()
+    return CsvHead(delimiter, records[:wanted], starts[:wanted])
+
+
+def control_character_error(raw: bytes, decoded: DecodedText, start: int, role: str, file: str) -> InputError | None:
+    """The refusal for the first C0 control character (NUL, form feed, ...; not tab, CR or LF) at or
+    after the file's byte `start`, or None: such a character is invisible in a spreadsheet and would
+    reach the CRM as it is. The file's text is searched in 1 MB blocks, one `bytes.find` per character."""
+    block_bytes = 1024 * 1024
+    for block_start in range(start, len(raw), block_bytes):
+        block = raw[block_start:block_start + block_bytes]
+        found = [at for at in (block.find(code) for code in CONTROL_BYTES) if at >= 0]
+        if found:
+            offset = block_start + min(found)
+            break
+    else:
+        return None
+    code = raw[offset]
+    prefix = raw[decoded.bom:offset].decode(decoded.encoding)
+    row = row_of(prefix)
+    name = _CONTROL_NAMES.get(code, "control character")
+    return InputError("control_character", f"The {role} file '{file}' has an invisible control character "
+                      f"(0x{code:02X}, {name}) in row {row}, at byte {offset:,}. It would reach the CRM as it is. "
+                      "Remove it (a text editor's search and replace, or export the file again) and upload it "
+                      "again.", file=file, row=row, details={"byte_offset": offset, "byte": f"0x{code:02X}"})
 
 
 def describe_file(role: str, file: str, sheet: str | None) -> str:

@@ -8,7 +8,6 @@ can show them as-is. Row numbers are the ones Excel shows.
 
 from __future__ import annotations
 
-import csv
 import io
 import operator
 from collections.abc import Iterator
@@ -22,17 +21,17 @@ import pandas as pd
 from .errors import InputError
 from .header_check import SheetParse
 from .headers import (
-    CSV_SAMPLE_BYTES,
     Choice,
     HeaderCandidate,
     candidate_profiles,
+    control_character_error,
+    csv_head,
     decode_text,
     describe_file,
     find_header,
     headers_at,
     missing_column_error,
     required_fields,
-    sniff_delimiter,
 )
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
 from .safety.scanner import col_letters
@@ -234,25 +233,28 @@ def _short(exc: Exception) -> str:
 def read_csv(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
              search_rows: int, keep_only_fields: bool = False) -> RawTable:
     file = path.name
-    text = decode_text(path.read_bytes())
-    delimiter = sniff_delimiter(text[:CSV_SAMPLE_BYTES])
-    head_lines = text[:CSV_SAMPLE_BYTES].splitlines()[: max(search_rows, 1)]
-    preview = list(csv.reader(head_lines, delimiter=delimiter))
-    header, best = find_header([(None, preview)], choices, search_rows)
+    raw = path.read_bytes()
+    decoded = decode_text(raw, role, file)
+    head = csv_head(decoded.text, search_rows)
+    header, best = find_header([(None, head.rows)], choices, search_rows)
     if header is None:
         raise missing_column_error(role, file, best)
-    width = max((len(row) for row in preview), default=0)
+    width = max((len(row) for row in head.rows), default=0)
     if width > limits.max_columns:
         raise InputError("too_many_columns", f"The {role} file '{file}' has {width} columns; the limit is "
                          f"{limits.max_columns}.", file=file)
+    control = control_character_error(raw, decoded, decoded.byte_offset(head.starts[header.row_index]), role, file)
+    if control is not None:
+        raise control
+    del raw
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=object,
-                            keep_default_na=False, skip_blank_lines=False, skiprows=header.row_index + 1,
-                            engine="c")
+        frame = pd.read_csv(io.StringIO(decoded.text), sep=head.delimiter, header=None, names=range(width),
+                            dtype=object, keep_default_na=False, skip_blank_lines=False,
+                            skiprows=header.row_index + 1, engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError("unreadable_file", f"The {role} file '{file}' is not a well-formed CSV file "
                          f"({_short(exc)}).", file=file) from exc
-    del text
+    del decoded
     return _build(role, file, None, header, frame, header.row_index + 2, keep_only_fields, limits)
 
 
