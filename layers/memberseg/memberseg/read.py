@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import operator
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from .header_check import SheetParse
 from .headers import (
     Choice,
     HeaderCandidate,
+    SheetBudget,
     candidate_profiles,
     control_character_error,
     csv_head,
@@ -182,7 +182,12 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
                search_rows: int, keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
-    """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded."""
+    """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded.
+
+    Sheets are parsed one at a time, in the workbook's order, within the sheet budget
+    (`headers.SheetBudget`), and only the header's sheet is kept. With `early` the search starts at
+    its sheet: the header check found no header on the sheets before it. A hidden sheet is the
+    data only when the rules name it."""
     import python_calamine  # imported late: only needed for spreadsheets
 
     file = path.name
@@ -193,27 +198,29 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
         else:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
+        hidden = {meta.name for meta in workbook.sheets_metadata
+                  if meta.visible != python_calamine.SheetVisibleEnum.Visible}
         if sheet is not None:
             if sheet not in names:
                 raise InputError("sheet_not_found", f"The {role} file '{file}' has no sheet named "
                                  f"'{sheet}'. Its sheets are: {', '.join(names)}.", file=file)
-            names = [sheet]
-        # calamine parses a whole sheet on first access: keep it, and parse later sheets only if needed.
-        parsed: dict[str | None, list[list[Any]]] = {}
+            names, hidden = [sheet], set()
+        current: dict[str, list[list[Any]]] = {}   # the sheet being searched: the header's, once found
 
-        def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
-            for name in names:
-                sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
-                parsed[name] = sheet_.to_python(skip_empty_area=False)
-                del sheet_  # the generator waits at `yield`: drop calamine's copy of the sheet first
-                yield name, parsed[name]
+        def parse(name: str) -> list[list[Any]]:
+            current.clear()  # the previous sheet had no header: free it before the next parse
+            sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
+            current[name] = sheet_.to_python(skip_empty_area=False)
             ahead.clear()
+            return current[name]
 
-        header, best = find_header(sheets(), choices, search_rows)
+        start = names.index(early.sheet) if early is not None and early.sheet in names else 0
+        search = find_header(SheetBudget(limits, role, file).sheets(names, parse, start), choices, search_rows,
+                             hidden)
+        header = search.header
         if header is None:
-            raise missing_column_error(role, file, best)
-        rows = parsed.pop(header.sheet)
-        parsed.clear()
+            raise missing_column_error(role, file, search)
+        rows = current.pop(str(header.sheet))
     except InputError:
         raise
     except Exception as exc:  # calamine raises plain errors for corrupt or protected files
@@ -236,9 +243,9 @@ def read_csv(path: Path, *, role: str, choices: list[Choice], sheet: str | None,
     raw = path.read_bytes()
     decoded = decode_text(raw, role, file)
     head = csv_head(decoded.text, search_rows)
-    header, best = find_header([(None, head.rows)], choices, search_rows)
+    header = (search := find_header([(None, head.rows)], choices, search_rows)).header
     if header is None:
-        raise missing_column_error(role, file, best)
+        raise missing_column_error(role, file, search)
     width = max((len(row) for row in head.rows), default=0)
     if width > limits.max_columns:
         raise InputError("too_many_columns", f"The {role} file '{file}' has {width} columns; the limit is "

@@ -10,16 +10,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import python_calamine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hostile
 from memberseg.cli import main
 from memberseg.errors import InputError
-from memberseg.header_check import check_headers, first_rows
-from memberseg.headers import candidate_profiles, find_header
-from memberseg.pipeline import read_input
+from memberseg.header_check import check_headers
+from memberseg.pipeline import check_file, read_input
+from memberseg.read import read_table
 from memberseg.rules import load_rules
+from memberseg.safety import inspect_file
 
 ORDERS = """Cust ID,Total Value
 1000,12.50
@@ -60,12 +62,8 @@ def test_a_form_feed_in_a_title_line_loses_no_row(tmp_path: Path) -> None:
 
 
 def test_the_header_check_agrees_with_the_reader_on_a_form_feed(tmp_path: Path) -> None:
-    path = hostile.form_feed_title_csv(tmp_path)
-    rules = load_rules()
-    preview = first_rows(path, "csv", "memberships", sheet=None, rows=rules.inputs.header_search_rows)
-    header, _ = find_header(preview, candidate_profiles(rules, "memberships"), rules.inputs.header_search_rows)
-    assert header is not None and header.row_index == 1
-    assert check_headers(path, "csv", "memberships", rules).problem is None
+    check = check_headers(hostile.form_feed_title_csv(tmp_path), "csv", "memberships", load_rules())
+    assert (check.problem, check.row) == (None, 2)
 
 
 LINE_BREAKS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]   # str.splitlines breaks at these
@@ -112,10 +110,9 @@ def test_the_header_search_and_the_parser_agree_on_what_a_line_is(case: tuple[st
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "m.csv"
         path.write_bytes(text.encode("utf-8"))
-        preview = first_rows(path, "csv", "memberships", sheet=None, rows=rules.inputs.header_search_rows)
-        header, _ = find_header(preview, candidate_profiles(rules, "memberships"), rules.inputs.header_search_rows)
+        check = check_headers(path, "csv", "memberships", rules)
         table = _read(path)
-    assert header is not None and header.row_index == title_records
+    assert (check.problem, check.row) == (None, title_records + 1)
     assert table.header_row == title_records + 1
     # every data record is accounted for, with the row number a spreadsheet shows
     data = [(title_records + 2 + i, row) for i, row in enumerate(rows) if row]
@@ -212,3 +209,143 @@ def test_control_characters_in_title_lines_are_not_read(tmp_path: Path) -> None:
                     "2025-01-01,,\n", encoding="utf-8", newline="")
     table = _read(path)
     assert table.column("customer_name").tolist() == ["Ann\ttab"]
+
+
+# ------------------------------------------------------------------ a budget per workbook
+
+
+def _rules(**overlay):
+    return load_rules(overlay=overlay)
+
+
+def _refusal_by_gate_or_read(path: Path, rules=None) -> InputError:
+    with pytest.raises(InputError) as caught:
+        read_input(path, "memberships", rules or load_rules())
+    return caught.value
+
+
+def test_decoy_sheets_are_refused_by_the_gate_before_any_parse(tmp_path: Path) -> None:
+    path = hostile.decoy_sheets_xlsx(tmp_path, decoys=8)
+    assert path.stat().st_size < 10_000
+    with pytest.raises(InputError) as caught:
+        inspect_file(path, load_rules().limits, role="memberships")
+    error = caught.value
+    assert (error.code, error.file, error.sheet) == ("workbook_too_large", "decoy_sheets.xlsx", "Decoy 3")
+    assert error.details["cells"] == 3 * 24 * 1_041_666 and error.details["limit"] == "limits.max_workbook_cells"
+    assert "limits.max_workbook_cells" in error.message and "'decoy_sheets.xlsx'" in error.message
+
+
+def test_decoy_sheets_exit_2_through_the_cli(tmp_path: Path, capsys) -> None:
+    error = _cli_error(tmp_path, hostile.decoy_sheets_xlsx(tmp_path), capsys)
+    assert (error["code"], error["file"], error["sheet"]) == ("workbook_too_large", "decoy_sheets.xlsx", "Decoy 3")
+
+
+def test_the_workbook_cell_limit_is_a_rules_key(tmp_path: Path) -> None:
+    path = hostile.many_sheets_xlsx(tmp_path, sheets=3)
+    assert inspect_file(path, load_rules().limits, role="memberships") == "xlsx"
+    inspect_file(path, _rules(limits={"max_workbook_cells": 27}).limits, role="memberships")
+    with pytest.raises(InputError) as caught:   # three sheets of one cell, then the data's 6 x 4 cells
+        inspect_file(path, _rules(limits={"max_workbook_cells": 26}).limits, role="memberships")
+    assert (caught.value.code, caught.value.sheet, caught.value.details["cells"]) == ("workbook_too_large", "Data", 27)
+
+
+def test_sheets_before_the_headers_sheet_are_not_parsed(tmp_path: Path, monkeypatch) -> None:
+    """Within the workbook limit, two decoys (each at the per-sheet limit) and the data: the header check
+    finds the data's sheet from the first rows and the reader parses only that sheet."""
+    path = hostile.decoy_sheets_xlsx(tmp_path, decoys=2)
+    rules = load_rules()
+    parsed: list[str] = []
+    real = python_calamine.CalamineWorkbook
+
+    class Spy:
+        def __init__(self, book) -> None:
+            self.book = book
+
+        @classmethod
+        def from_path(cls, where: str) -> Spy:
+            return cls(real.from_path(where))
+
+        def get_sheet_by_name(self, name: str):
+            parsed.append(name)
+            if name != "Data":
+                raise AssertionError(f"sheet {name!r} parsed")
+            return self.book.get_sheet_by_name(name)
+
+        def __getattr__(self, name: str):
+            return getattr(self.book, name)
+
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", Spy)
+    checked = check_file(path, "memberships", rules)
+    assert (checked.problem, checked.sheet) == (None, "Data")
+    table = read_input(path, "memberships", rules, checked=checked)
+    assert parsed == ["Data"]
+    assert (table.sheet, table.header_row, table.rows_in) == ("Data", 1, 3)
+
+
+def test_more_sheets_than_the_budget_without_a_header_are_refused(tmp_path: Path) -> None:
+    path = hostile.many_sheets_xlsx(tmp_path, sheets=5000)
+    problem = check_headers(path, "xlsx", "memberships", load_rules()).problem
+    assert problem is not None and (problem.code, problem.file) == ("too_many_sheets", "many_sheets.xlsx")
+    assert problem.details == {"sheets": 5001, "limit": "limits.max_sheets", "max_sheets": 50}
+    assert "limits.max_sheets" in problem.message and "inputs.memberships.sheet" in problem.message
+
+
+def test_the_reader_keeps_the_sheet_budget_without_the_header_check(tmp_path: Path) -> None:
+    path = hostile.many_sheets_xlsx(tmp_path, sheets=60)
+    with pytest.raises(InputError) as caught:
+        read_table(path, "xlsx", role="memberships", rules=_rules(limits={"max_sheets": 5}))
+    assert (caught.value.code, caught.value.details["max_sheets"]) == ("too_many_sheets", 5)
+    assert "limits.max_sheets" in caught.value.message
+
+
+def test_many_sheets_read_when_the_data_comes_first_or_is_named(tmp_path: Path) -> None:
+    first = hostile.many_sheets_xlsx(tmp_path, sheets=5000, data_at=0)
+    assert check_headers(first, "xlsx", "memberships", load_rules()).sheet == "Data"
+    assert _read(first).rows_in == 3
+    last = hostile.many_sheets_xlsx(tmp_path, sheets=5000)
+    named = _rules(inputs={"memberships": {"sheet": "Data"}})
+    assert check_headers(last, "xlsx", "memberships", named).sheet == "Data"
+    assert read_input(last, "memberships", named).rows_in == 3
+
+
+def test_the_header_search_has_a_time_budget(tmp_path: Path) -> None:
+    path = hostile.many_sheets_xlsx(tmp_path, sheets=3)
+    rules = _rules(limits={"max_header_search_seconds": 1e-9})
+    problem = check_headers(path, "xlsx", "memberships", rules).problem
+    assert problem is not None and (problem.code, problem.file, problem.sheet) == (
+        "header_search_too_slow", "many_sheets.xlsx", "Sheet 1")
+    assert "limits.max_header_search_seconds" in problem.message and "inputs.memberships.sheet" in problem.message
+    with pytest.raises(InputError) as caught:   # the reader's own search, as when the preview cannot run
+        read_table(path, "xlsx", role="memberships", rules=rules)
+    assert (caught.value.code, caught.value.details["limit"]) == ("header_search_too_slow",
+                                                                  "limits.max_header_search_seconds")
+
+
+@pytest.mark.parametrize("by", ["header check", "reader"])
+def test_a_hidden_sheet_is_never_the_data_unless_named(tmp_path: Path, by: str) -> None:
+    path = hostile.hidden_data_sheet_xlsx(tmp_path)
+    if by == "header check":
+        error = check_headers(path, "xlsx", "memberships", load_rules()).problem
+    else:
+        with pytest.raises(InputError) as caught:
+            read_table(path, "xlsx", role="memberships", rules=load_rules())
+        error = caught.value
+    assert error is not None
+    assert (error.code, error.file, error.sheet, error.column) == ("missing_column", "hidden_data.xlsx", "Summary",
+                                                                   "expiration_date")
+    assert error.details["hidden_sheet"] == "Data"
+    assert "The hidden sheet 'Data' has the columns" in error.message
+    assert "set inputs.memberships.sheet to 'Data'" in error.message
+
+
+def test_a_named_hidden_sheet_is_read(tmp_path: Path) -> None:
+    table = read_input(hostile.hidden_data_sheet_xlsx(tmp_path), "memberships",
+                       _rules(inputs={"memberships": {"sheet": "Data"}}))
+    assert (table.sheet, table.rows_in) == ("Data", 4)
+
+
+def test_a_visible_sheet_with_the_columns_wins_over_an_earlier_hidden_one(tmp_path: Path) -> None:
+    path = hostile.hidden_data_sheet_xlsx(tmp_path, visible_has_all=True)
+    assert check_headers(path, "xlsx", "memberships", load_rules()).sheet == "Summary"
+    assert (_read(path).sheet, read_table(path, "xlsx", role="memberships", rules=load_rules()).sheet) == (
+        "Summary", "Summary")
