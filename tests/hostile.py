@@ -510,3 +510,114 @@ def hidden_far_cell_xlsx(dir: Path, ref: str = "XFD1048576", rows: int = 3000) -
         body.append(f'<row r="{r}">{cells}</row>')
     sheet = f'{SHEET_HEAD}<dimension ref="A1:B{rows}"/><sheetData>{"".join(body)}</sheetData></worksheet>'
     return _write_zip(Path(dir) / "hidden_far_cell.xlsx", _raw_parts(sheet))
+
+
+# --------------------------------------------------------------------------------------
+# Hostile and careless CSV text
+# --------------------------------------------------------------------------------------
+
+
+def _membership_csv_lines(rows: int, names: dict[int, str] | None = None) -> list[str]:
+    lines = [",".join(MEMBERSHIP_HEADERS)]
+    for i, values in enumerate(_membership_rows(rows)):
+        values[1] = (names or {}).get(i, values[1])
+        lines.append(",".join(str(v) for v in values))
+    return lines
+
+
+def mixed_encoding_csv(dir: Path) -> Path:
+    """UTF-8 ("Zoë Müller" in row 2) with one Windows-1252 byte (é as 0xE9) in row 4's name."""
+    path = Path(dir) / "mixed_encoding.csv"
+    lines = _membership_csv_lines(4, {0: "Zoë Müller"})
+    data = "\r\n".join(lines).encode("utf-8").replace(b"Customer 2", "Renée".encode("cp1252"))
+    path.write_bytes(data + b"\r\n")
+    return path
+
+
+def undefined_cp1252_csv(dir: Path) -> Path:
+    """ASCII but for byte 0x81 (no character in Windows-1252 and not UTF-8) in row 3."""
+    path = Path(dir) / "undefined_byte.csv"
+    data = "\r\n".join(_membership_csv_lines(3)).encode("ascii").replace(b"Customer 1", b"Cust\x81mer 1")
+    path.write_bytes(data + b"\r\n")
+    return path
+
+
+def late_nul_csv(dir: Path, rows: int = 2000) -> Path:
+    """A valid memberships CSV whose last row's name holds a NUL byte, past the gate's 64 KB head."""
+    path = Path(dir) / "late_nul.csv"
+    lines = _membership_csv_lines(rows)
+    lines[-1] = lines[-1].replace(f"Customer {rows - 1}", f"Customer\x00{rows - 1}")
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def form_feed_title_csv(dir: Path, rows: int = 3) -> Path:
+    """A title line holding a form feed above the header (str.splitlines breaks there, pandas does not)."""
+    path = Path(dir) / "form_feed_title.csv"
+    lines = ["Membership export\x0cpage 1"] + _membership_csv_lines(rows)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return path
+
+
+# --------------------------------------------------------------------------------------
+# Workbooks that cost the reader more than their size: many or far-reaching sheets, hidden data
+# --------------------------------------------------------------------------------------
+
+
+def _many_sheets_parts(sheets: list[tuple[str, str]], hidden: frozenset[str] = frozenset()) -> dict[str, str | bytes]:
+    """The parts of a workbook with these (name, sheet XML) sheets, in order; names in `hidden` are hidden."""
+    tags = "".join(f'<sheet name="{name}" sheetId="{i}" r:id="rId{i}"'
+                   + (' state="hidden"' if name in hidden else "") + "/>"
+                   for i, (name, _) in enumerate(sheets, start=1))
+    workbook = WORKBOOK.replace('<sheet name="Sheet1" sheetId="1" r:id="rId1"/>', tags)
+    rels = "".join(f'<Relationship Id="rId{i}" '
+                   'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+                   f'Target="worksheets/sheet{i}.xml"/>' for i in range(1, len(sheets) + 1))
+    parts: dict[str, str | bytes] = {
+        "[Content_Types].xml": CONTENT_TYPES, "_rels/.rels": ROOT_RELS, "xl/workbook.xml": workbook,
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS.replace(WORKBOOK_RELS[WORKBOOK_RELS.index("<Relationship "):
+                                                                      WORKBOOK_RELS.index("</Relationships>")],
+                                                            rels),
+    }
+    for i, (_, xml) in enumerate(sheets, start=1):
+        parts[f"xl/worksheets/sheet{i}.xml"] = xml
+    return parts
+
+
+def _membership_sheet_xml(rows: int = 3, headers: list[str] = MEMBERSHIP_HEADERS) -> str:
+    """A small memberships sheet as raw XML (inline strings, ISO dates as text)."""
+    def row(number: int, values: list[object]) -> str:
+        cells = "".join(_inline(f"{chr(65 + c)}{number}", str(v)) for c, v in enumerate(values))
+        return f'<row r="{number}">{cells}</row>'
+    body = [row(1, list(headers))]
+    for i, values in enumerate(_membership_rows(rows), start=2):
+        by_header = dict(zip(MEMBERSHIP_HEADERS, values))
+        body.append(row(i, [v.isoformat() if isinstance(v, dt.date) else v for v in map(by_header.get, headers)]))
+    return f"{SHEET_HEAD}<sheetData>{''.join(body)}</sheetData></worksheet>"
+
+
+def decoy_sheets_xlsx(dir: Path, decoys: int = 8, ref: str = "X1041666") -> Path:
+    """`decoys` sheets each holding one stray cell at `ref` (24 columns x 1,041,666 rows: just under the
+    25,000,000-cell limit of a sheet), then the data sheet. A few KB on disk; parsed in full, each decoy
+    costs calamine about 800 MB."""
+    row = "".join(ch for ch in ref if ch.isdigit())
+    decoy = (f'{SHEET_HEAD}<sheetData><row r="1">{_inline("A1", "Notes")}</row>'
+             f'<row r="{row}"><c r="{ref}"><v>1</v></c></row></sheetData></worksheet>')
+    sheets = [(f"Decoy {i + 1}", decoy) for i in range(decoys)] + [("Data", _membership_sheet_xml())]
+    return _write_zip(Path(dir) / "decoy_sheets.xlsx", _many_sheets_parts(sheets))
+
+
+def many_sheets_xlsx(dir: Path, sheets: int = 5000, data_at: int | None = None) -> Path:
+    """`sheets` one-cell sheets with the data sheet at position `data_at` (0-based; default: last)."""
+    small = f'{SHEET_HEAD}<sheetData><row r="1">{_inline("A1", "Notes")}</row></sheetData></worksheet>'
+    named = [(f"Sheet {i + 1}", small) for i in range(sheets)]
+    named.insert(sheets if data_at is None else data_at, ("Data", _membership_sheet_xml()))
+    return _write_zip(Path(dir) / "many_sheets.xlsx", _many_sheets_parts(named))
+
+
+def hidden_data_sheet_xlsx(dir: Path, visible_has_all: bool = False) -> Path:
+    """A visible sheet without the Expiration Date column (or, with `visible_has_all`, with every column)
+    and, before it, a hidden sheet "Data" with every column."""
+    visible = MEMBERSHIP_HEADERS if visible_has_all else [h for h in MEMBERSHIP_HEADERS if h != "Expiration Date"]
+    sheets = [("Data", _membership_sheet_xml(rows=4)), ("Summary", _membership_sheet_xml(rows=2, headers=visible))]
+    return _write_zip(Path(dir) / "hidden_data.xlsx", _many_sheets_parts(sheets, hidden=frozenset({"Data"})))

@@ -1,11 +1,12 @@
 """Check a file's headers from its first rows, before it is parsed in full.
 
 `check_headers` runs right after the safety gate passed the file. It reads only the header search
-window (`inputs.header_search_rows` rows of each sheet) and matches it as `memberseg.read` will:
+window (`inputs.header_search_rows` rows of each sheet, one sheet at a time, within the sheet budget
+of `headers.SheetBudget`) and matches it as `memberseg.read` will:
 
 - .xlsx: the start of each sheet's XML, and of the shared strings up to the last one those rows
   use, go through the standard library's XML pull parser, which stops there;
-- CSV: the first 256 KB;
+- CSV: the first 256 KB, split into records as pandas splits them (`headers.csv_head`);
 - .xls (at most 65,536 rows): calamine reads the sheet, as the full read will.
 
 `SheetParse` then has calamine parse the header's sheet in full while pandas is imported in a
@@ -18,8 +19,6 @@ to the full read. No pandas or numpy here.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import posixpath
 import re
 import threading
@@ -31,11 +30,20 @@ from typing import Any
 from xml.etree import ElementTree
 
 from .errors import InputError
-from .headers import CSV_SAMPLE_BYTES, candidate_profiles, find_header, missing_column_error, sniff_delimiter
+from .headers import (
+    CSV_SAMPLE_BYTES,
+    Choice,
+    HeaderSearch,
+    SheetBudget,
+    candidate_profiles,
+    csv_head,
+    decode_text,
+    find_header,
+    missing_column_error,
+)
 from .rules import Rules
 from .safety.scanner import col_number
 
-Sheets = list[tuple[str | None, list[list[Any]]]]
 CSV_PREVIEW_BYTES = 4 * CSV_SAMPLE_BYTES    # at least CSV_SAMPLE_BYTES characters, whatever the encoding
 XML_BLOCK_BYTES = 64 * 1024
 MAX_PREVIEW_XML_BYTES = 16 * 1024 * 1024    # per part; beyond it the full read finds the header
@@ -138,17 +146,23 @@ def _sheet_rows(zf: zipfile.ZipFile, part: str, rows: int) -> tuple[list[list[An
     return grid, shared
 
 
-def _shared_strings(zf: zipfile.ZipFile, part: str | None, last: int) -> list[str]:
-    strings: list[str] = []
-    if part is None or part not in zf.NameToInfo:
-        return strings
-    for element in _pull(zf, part):
-        if _local(element.tag) == "si":
-            strings.append(_text_of(element))
-            element.clear()
-            if len(strings) > last:
+class _SharedStrings:
+    """The shared strings part, read only as far as the previewed rows need, once for every sheet."""
+
+    def __init__(self, zf: zipfile.ZipFile, part: str | None) -> None:
+        self._elements = _pull(zf, part) if part is not None and part in zf.NameToInfo else iter(())
+        self.strings: list[str] = []
+
+    def upto(self, last: int) -> list[str]:
+        """The strings up to index `last` (fewer when the part has fewer)."""
+        while len(self.strings) <= last:
+            element = next(self._elements, None)
+            if element is None:
                 break
-    return strings
+            if _local(element.tag) == "si":
+                self.strings.append(_text_of(element))
+                element.clear()
+        return self.strings
 
 
 def _small_part(zf: zipfile.ZipFile, part: str) -> ElementTree.Element:
@@ -159,8 +173,8 @@ def _small_part(zf: zipfile.ZipFile, part: str) -> ElementTree.Element:
     return ElementTree.fromstring(text)  # noqa: S314 - every DTD was refused by the gate (see _pull)
 
 
-def _parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str]], str | None]:
-    """[(sheet name, part)] in the workbook's order, and the shared strings part."""
+def _parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str]], set[str], str | None]:
+    """[(sheet name, part)] in the workbook's order, the hidden sheets' names and the shared strings part."""
     def target(value: str) -> str:
         return value.lstrip("/") if value.startswith("/") else posixpath.normpath("xl/" + value)
 
@@ -172,9 +186,10 @@ def _parts(zf: zipfile.ZipFile) -> tuple[list[tuple[str, str]], str | None]:
             shared = target(where)
         by_id[rel.get("Id")] = target(where)
     workbook = _small_part(zf, "xl/workbook.xml")
-    sheets = [(sheet.get("name", ""), by_id.get(sheet.get(_REL_NS + "id"), ""))  # ElementTree decodes entities
-              for sheet in workbook.iter() if _local(sheet.tag) == "sheet"]
-    return sheets, shared
+    tags = [tag for tag in workbook.iter() if _local(tag.tag) == "sheet"]
+    sheets = [(tag.get("name", ""), by_id.get(tag.get(_REL_NS + "id"), "")) for tag in tags]  # entities decoded
+    hidden = {tag.get("name", "") for tag in tags if tag.get("state", "visible") != "visible"}
+    return sheets, hidden, shared
 
 
 def _chosen(names: list[str], sheet: str | None, role: str, file: str) -> list[str]:
@@ -186,48 +201,100 @@ def _chosen(names: list[str], sheet: str | None, role: str, file: str) -> list[s
     return [sheet]
 
 
-def _xlsx(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
-    with zipfile.ZipFile(path) as zf:
-        parts, shared_part = _parts(zf)
-        by_name = dict(parts)
-        previews: Sheets = []
-        for name in _chosen([name for name, _ in parts], sheet, role, path.name):
-            part = by_name[name]
-            grid, shared = _sheet_rows(zf, part, rows) if part in zf.NameToInfo else ([], [])
-            if shared:
-                strings = _shared_strings(zf, shared_part, max(index for _, _, index in shared))
-                for row, column, index in shared:
-                    grid[row - 1][column] = strings[index] if index < len(strings) else ""
-            previews.append((name, grid))
-        return previews
+class _Workbook:
+    """The first rows of a workbook's sheets, one sheet at a time: `names` in the workbook's order,
+    `hidden` (hidden or very hidden in Excel), `rows(name)`."""
+
+    names: list[str]
+    hidden: set[str]
+
+    def rows(self, name: str) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
-def _xls(path: Path, role: str, sheet: str | None, rows: int) -> Sheets:
-    import python_calamine  # only for the legacy format, whose sheets are small
+class _Xlsx(_Workbook):
+    def __init__(self, path: Path, rows: int) -> None:
+        self._zf = zipfile.ZipFile(path)
+        self._rows = rows
+        parts, self.hidden, shared_part = _parts(self._zf)
+        self.names = [name for name, _ in parts]
+        self._part = dict(parts)
+        self._strings = _SharedStrings(self._zf, shared_part)
 
-    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    return [(name, workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)[:rows])
-            for name in _chosen(workbook.sheet_names, sheet, role, path.name)]
+    def rows(self, name: str) -> list[list[Any]]:
+        part = self._part[name]
+        grid, shared = _sheet_rows(self._zf, part, self._rows) if part in self._zf.NameToInfo else ([], [])
+        if shared:
+            strings = self._strings.upto(max(index for _, _, index in shared))
+            for row, column, index in shared:
+                grid[row - 1][column] = strings[index] if index < len(strings) else ""
+        return grid
+
+    def close(self) -> None:
+        self._zf.close()
 
 
-def _csv(path: Path, rows: int) -> Sheets:
+class _Xls(_Workbook):
+    def __init__(self, path: Path, rows: int) -> None:
+        import python_calamine  # only for the legacy format, whose sheets are small
+
+        self._book = python_calamine.CalamineWorkbook.from_path(str(path))
+        self._rows = rows
+        sheets = self._book.sheets_metadata
+        self.names = [sheet.name for sheet in sheets]
+        self.hidden = {sheet.name for sheet in sheets if sheet.visible != python_calamine.SheetVisibleEnum.Visible}
+
+    def rows(self, name: str) -> list[list[Any]]:
+        rows: list[list[Any]] = self._book.get_sheet_by_name(name).to_python(skip_empty_area=False)[:self._rows]
+        return rows
+
+
+def _search_workbook(path: Path, kind: str, role: str, rules: Rules, choices: list[Choice]) -> HeaderSearch | None:
+    """The header search over the sheets' first rows, within the sheet budget; None when they cannot be
+    read cheaply (the full read searches then)."""
+    rows = rules.inputs.header_search_rows
+    try:
+        book: _Workbook = _Xls(path, rows) if kind == "xls" else _Xlsx(path, rows)
+    except Exception:  # noqa: BLE001 - malformed or too large: the full read decides, and names the problem
+        return None
+    try:
+        named = getattr(rules.inputs, role).sheet
+        names = _chosen(book.names, named, role, path.name)
+        budget = SheetBudget(rules.limits, role, path.name)
+        return find_header(budget.sheets(names, book.rows), choices, rows, hidden=set() if named else book.hidden)
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001 - as above
+        return None
+    finally:
+        book.close()
+
+
+def _csv(path: Path, role: str, rows: int) -> list[list[str]]:
     with path.open("rb") as stream:
-        head = stream.read(CSV_PREVIEW_BYTES)
-    try:  # as `headers.decode_text`, on a prefix that may end inside a character
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
-    except UnicodeDecodeError:
-        text = head.decode("cp1252", errors="replace")
-    sample = text[:CSV_SAMPLE_BYTES]
-    delimiter = sniff_delimiter(sample)
-    return [(None, list(csv.reader(sample.splitlines()[: max(rows, 1)], delimiter=delimiter)))]
+        head = stream.read(CSV_PREVIEW_BYTES + 1)
+    complete = len(head) <= CSV_PREVIEW_BYTES
+    text = decode_text(head[:CSV_PREVIEW_BYTES], role, path.name, final=complete).text
+    return csv_head(text, rows, complete=complete).rows
+
+
+Sheets = list[tuple[str | None, list[list[Any]]]]
 
 
 def first_rows(path: Path, kind: str, role: str, *, sheet: str | None, rows: int) -> Sheets | None:
-    """The first `rows` rows of each candidate sheet; None when they cannot be read cheaply."""
+    """The first `rows` rows of each candidate sheet (every sheet, or the named one); None when they
+    cannot be read cheaply. The header check reads them one sheet at a time instead, within its budget."""
     if kind == "csv":
-        return _csv(path, rows)
+        return [(None, _csv(path, role, rows))]
     try:
-        return _xls(path, role, sheet, rows) if kind == "xls" else _xlsx(path, role, sheet, rows)
+        book: _Workbook = _Xls(path, rows) if kind == "xls" else _Xlsx(path, rows)
+        try:
+            return [(name, book.rows(name)) for name in _chosen(book.names, sheet, role, path.name)]
+        finally:
+            book.close()
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - malformed or too large: the full read decides, and names the problem
@@ -238,29 +305,34 @@ def first_rows(path: Path, kind: str, role: str, *, sheet: str | None, rows: int
 class HeaderCheck:
     problem: InputError | None          # the file's header problem, if any
     sheet: str | None = None            # the sheet whose first rows hold the header (None: CSV, or not previewed)
+    row: int | None = None              # the header's row, as a spreadsheet shows it (None: not previewed)
 
 
 def check_headers(path: Path, kind: str, role: str, rules: Rules,
                   on_parse: Callable[[], None] | None = None) -> HeaderCheck:
-    """The file's header problem (no column for a required field, no such sheet, ...) and the header's sheet.
+    """The file's header problem (no column for a required field, no such sheet, too many sheets, ...)
+    and where the header is.
 
     `on_parse` is called before a spreadsheet library reads the file (.xls), so that a reader
     that aborts is blamed on the file."""
     path = Path(path)
+    search: HeaderSearch | None
     try:
         choices = candidate_profiles(rules, role)
-        if kind == "xls" and on_parse is not None:
-            on_parse()
-        sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
-                            rows=rules.inputs.header_search_rows)
+        if kind == "csv":
+            rows = rules.inputs.header_search_rows
+            search = find_header([(None, _csv(path, role, rows))], choices, rows)
+        else:
+            if kind == "xls" and on_parse is not None:
+                on_parse()
+            search = _search_workbook(path, kind, role, rules, choices)
     except InputError as problem:
         return HeaderCheck(problem)
-    if sheets is None:
+    if search is None:
         return HeaderCheck(None)
-    header, best = find_header(sheets, choices, rules.inputs.header_search_rows)
-    if header is None:
-        return HeaderCheck(missing_column_error(role, path.name, best))
-    return HeaderCheck(None, header.sheet)
+    if search.header is None:
+        return HeaderCheck(missing_column_error(role, path.name, search))
+    return HeaderCheck(None, search.header.sheet, search.header.row_index + 1)
 
 
 class SheetParse:

@@ -8,10 +8,8 @@ can show them as-is. Row numbers are the ones Excel shows.
 
 from __future__ import annotations
 
-import csv
 import io
 import operator
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +20,18 @@ import pandas as pd
 from .errors import InputError
 from .header_check import SheetParse
 from .headers import (
-    CSV_SAMPLE_BYTES,
     Choice,
     HeaderCandidate,
+    SheetBudget,
     candidate_profiles,
+    control_character_error,
+    csv_head,
     decode_text,
     describe_file,
     find_header,
     headers_at,
     missing_column_error,
     required_fields,
-    sniff_delimiter,
 )
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
 from .safety.scanner import col_letters
@@ -183,7 +182,12 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
                search_rows: int, keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
-    """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded."""
+    """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded.
+
+    Sheets are parsed one at a time, in the workbook's order, within the sheet budget
+    (`headers.SheetBudget`), and only the header's sheet is kept. With `early` the search starts at
+    its sheet: the header check found no header on the sheets before it. A hidden sheet is the
+    data only when the rules name it."""
     import python_calamine  # imported late: only needed for spreadsheets
 
     file = path.name
@@ -194,27 +198,29 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
         else:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
+        hidden = {meta.name for meta in workbook.sheets_metadata
+                  if meta.visible != python_calamine.SheetVisibleEnum.Visible}
         if sheet is not None:
             if sheet not in names:
                 raise InputError("sheet_not_found", f"The {role} file '{file}' has no sheet named "
                                  f"'{sheet}'. Its sheets are: {', '.join(names)}.", file=file)
-            names = [sheet]
-        # calamine parses a whole sheet on first access: keep it, and parse later sheets only if needed.
-        parsed: dict[str | None, list[list[Any]]] = {}
+            names, hidden = [sheet], set()
+        current: dict[str, list[list[Any]]] = {}   # the sheet being searched: the header's, once found
 
-        def sheets() -> Iterator[tuple[str | None, list[list[Any]]]]:
-            for name in names:
-                sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
-                parsed[name] = sheet_.to_python(skip_empty_area=False)
-                del sheet_  # the generator waits at `yield`: drop calamine's copy of the sheet first
-                yield name, parsed[name]
+        def parse(name: str) -> list[list[Any]]:
+            current.clear()  # the previous sheet had no header: free it before the next parse
+            sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
+            current[name] = sheet_.to_python(skip_empty_area=False)
             ahead.clear()
+            return current[name]
 
-        header, best = find_header(sheets(), choices, search_rows)
+        start = names.index(early.sheet) if early is not None and early.sheet in names else 0
+        search = find_header(SheetBudget(limits, role, file).sheets(names, parse, start), choices, search_rows,
+                             hidden)
+        header = search.header
         if header is None:
-            raise missing_column_error(role, file, best)
-        rows = parsed.pop(header.sheet)
-        parsed.clear()
+            raise missing_column_error(role, file, search)
+        rows = current.pop(str(header.sheet))
     except InputError:
         raise
     except Exception as exc:  # calamine raises plain errors for corrupt or protected files
@@ -234,25 +240,28 @@ def _short(exc: Exception) -> str:
 def read_csv(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
              search_rows: int, keep_only_fields: bool = False) -> RawTable:
     file = path.name
-    text = decode_text(path.read_bytes())
-    delimiter = sniff_delimiter(text[:CSV_SAMPLE_BYTES])
-    head_lines = text[:CSV_SAMPLE_BYTES].splitlines()[: max(search_rows, 1)]
-    preview = list(csv.reader(head_lines, delimiter=delimiter))
-    header, best = find_header([(None, preview)], choices, search_rows)
+    raw = path.read_bytes()
+    decoded = decode_text(raw, role, file)
+    head = csv_head(decoded.text, search_rows)
+    header = (search := find_header([(None, head.rows)], choices, search_rows)).header
     if header is None:
-        raise missing_column_error(role, file, best)
-    width = max((len(row) for row in preview), default=0)
+        raise missing_column_error(role, file, search)
+    width = max((len(row) for row in head.rows), default=0)
     if width > limits.max_columns:
         raise InputError("too_many_columns", f"The {role} file '{file}' has {width} columns; the limit is "
                          f"{limits.max_columns}.", file=file)
+    control = control_character_error(raw, decoded, decoded.byte_offset(head.starts[header.row_index]), role, file)
+    if control is not None:
+        raise control
+    del raw
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(width), dtype=object,
-                            keep_default_na=False, skip_blank_lines=False, skiprows=header.row_index + 1,
-                            engine="c")
+        frame = pd.read_csv(io.StringIO(decoded.text), sep=head.delimiter, header=None, names=range(width),
+                            dtype=object, keep_default_na=False, skip_blank_lines=False,
+                            skiprows=header.row_index + 1, engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
         raise InputError("unreadable_file", f"The {role} file '{file}' is not a well-formed CSV file "
                          f"({_short(exc)}).", file=file) from exc
-    del text
+    del decoded
     return _build(role, file, None, header, frame, header.row_index + 2, keep_only_fields, limits)
 
 

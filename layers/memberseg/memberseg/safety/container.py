@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from ..errors import InputError
 from ..rules import Limits
 from .scanner import SheetBounds, TagTooLong, scan_sheet_exactly_if_needed
-from .verdict import Verdicts
+from .verdict import Verdicts, used_area
 
 HEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -97,6 +97,7 @@ class ZipChecks:
         self.limits = limits
         self.say = say
         self.bounds = SheetBounds(limits.max_rows, limits.max_columns, limits.max_cells)
+        self.cells = 0   # the used areas of the sheets checked so far, together
 
     def run(self) -> None:
         entries = declared_entries(self.path)
@@ -209,3 +210,7 @@ class ZipChecks:
         refusal = self.say.judge_sheet(scan, self.limits, info.filename, sheet_name)
         if refusal is not None:
             raise refusal
+        rows, cols = used_area(scan)
+        self.cells += rows * cols
+        if self.cells > self.limits.max_workbook_cells:
+            raise self.say.workbook_too_large(self.cells, self.limits, sheet_name or info.filename)

@@ -61,9 +61,25 @@ class Verdicts:
             max_rows=limits.max_rows,
         )
 
+    def workbook_too_large(self, cells: int, limits: Limits, sheet: str) -> InputError:
+        return self.error(
+            "workbook_too_large",
+            f"{self.who} has {_fmt(cells)} cells in its sheets' used areas together, more than the "
+            f"{_fmt(limits.max_workbook_cells)} this tool reads in one workbook (limits.max_workbook_cells; sheet "
+            f"'{sheet}' went past it). Delete the stray cells far below or right of the data, or copy the data into "
+            "a new workbook, and upload it again.",
+            sheet=sheet, cells=cells, limit="limits.max_workbook_cells", max_workbook_cells=limits.max_workbook_cells,
+        )
+
     def judge_sheet(self, scan: SheetScan, limits: Limits, part: str, sheet_name: str | None) -> InputError | None:
         """The refusal for a scanned sheet, or None when it is within the limits."""
         return _SheetJudgement(self, limits, part, sheet_name).judge(scan)
+
+
+def used_area(scan: SheetScan) -> tuple[int, int]:
+    """(rows, columns) of a sheet's used area: to its farthest cell, or its declared dimension if larger."""
+    return (max(scan.max_row, scan.dim_row if scan.dim_ref else 0),
+            max(scan.max_col, scan.dim_col if scan.dim_ref else 0))
 
 
 class _SheetJudgement:
@@ -120,8 +136,7 @@ class _SheetJudgement:
         return None
 
     def _used_area(self, scan: SheetScan) -> InputError | None:
-        rows = max(scan.max_row, scan.dim_row if scan.dim_ref else 0)
-        cols = max(scan.max_col, scan.dim_col if scan.dim_ref else 0)
+        rows, cols = used_area(scan)
         if rows * cols <= self.limits.max_cells:
             return None
         ref = f"{col_letters(cols)}{rows}"
