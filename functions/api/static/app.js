@@ -281,6 +281,23 @@
       "Rename the sheet that holds the data to the name the message gives, then upload the file again.",
       "If the job's rules name the wrong sheet, " + RULES_OWNER + " can change them.",
     ],
+    mixed_encoding: () => [
+      "Open the file in your spreadsheet program and save it again as \"CSV UTF-8\" (in Excel: Save As > CSV UTF-8), then upload that file.",
+      "Check the names with accents in the row the message gives: they show which text is garbled.",
+    ],
+    unknown_encoding: () => [
+      "Save the file again as \"CSV UTF-8\" from the program that made it, or export it again, then upload that file.",
+    ],
+    control_character: () => [
+      "Open the file, go to the row the message gives, and retype or delete the cell that holds the invisible character; then upload the file again.",
+      "If the file comes from an export, export it again: a damaged download is the usual cause.",
+    ],
+    too_many_sheets: () => [
+      "Move the sheet with the data to the front of the workbook, or delete the sheets you don't need, then upload the file again.",
+    ],
+    workbook_too_large: () => [
+      "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
+    ],
   };
 
   function showAdvice(error) {
