@@ -1,7 +1,8 @@
 """The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
 and `memberseg push DIR [--dry-run] [--force]`.
 
-Also `memberseg profiles` (the export formats it reads), `memberseg rules show [--profile NAME]`
+Also `memberseg profiles` (the export formats it reads, packaged and the rules file's own, each with
+where it came from), `memberseg rules show [--profile NAME]`
 (the effective rules) and `memberseg rules check FILE` (validate a rules file).
 Exit 0 on success, 2 on bad input (one message on stderr, DIR/error.json), 1 on an internal fault;
 `push` also exits 3 when HubSpot imported the files but refused some rows. A rules file is loaded
@@ -49,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memberships-profile", metavar="NAME", help="read the memberships file with this profile")
     run.add_argument("--orders-profile", metavar="NAME", help="read the orders file with this profile")
     run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
-    profiles = commands.add_parser("profiles", help="list the export formats memberseg recognises")
-    profiles.add_argument("--rules", type=Path, help="rules file whose profile changes apply")
+    profiles = commands.add_parser("profiles", help="list the export formats memberseg recognises, and where "
+                                   "each profile came from")
+    profiles.add_argument("--rules", type=Path, help="rules file whose profile changes and own profiles apply")
     rules = commands.add_parser("rules", help="show the effective rules or check a rules file")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
     show = rules_commands.add_parser("show", help="print the effective rules (defaults + --rules) as YAML")
@@ -71,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def profiles_table(rules: Rules) -> str:
-    """One line per profile: name, the files it reads and what it is."""
-    rows = [(profile.name, "+".join(profile.roles()), profile.title) for profile in rules.catalog.values()]
-    width = max(len(name) for name, _, _ in rows)
-    roles = max(len(role) for _, role, _ in rows)
-    lines = [f"{'profile':<{width}}  {'reads':<{roles}}  format"]
-    lines += [f"{name:<{width}}  {role:<{roles}}  {title}" for name, role, title in rows]
+    """One line per profile: name, the files it reads, where it came from and what it is."""
+    rows = [(profile.name, "+".join(profile.roles()), rules.profile_origin(profile.name), profile.title)
+            for profile in rules.catalog.values()]
+    width = max(len(name) for name, _, _, _ in rows)
+    roles = max(len(role) for _, role, _, _ in rows)
+    origins = max(len(origin) for _, _, origin, _ in rows)
+    lines = [f"{'profile':<{width}}  {'reads':<{roles}}  {'from':<{origins}}  format"]
+    lines += [f"{name:<{width}}  {role:<{roles}}  {origin:<{origins}}  {title}" for name, role, origin, title in rows]
     return "\n".join(lines)
 
 

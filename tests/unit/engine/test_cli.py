@@ -454,6 +454,10 @@ def test_cli_profiles_and_rules_commands(tmp_path, capsys):
     listing = capsys.readouterr().out
     for name in ("standard", "woocommerce_memberships", "shopify_orders", "sap_va05_de", "wild_apricot_contacts"):
         assert name in listing
+    lines = listing.splitlines()        # one line per profile, each saying where it came from
+    assert lines[0].split() == ["profile", "reads", "from", "format"]
+    assert lines[1].split()[:3] == ["standard", "memberships+orders", "packaged"]
+    assert all(line.split()[2] == "packaged" for line in lines[1:])
     assert main(["rules", "show", "--profile", "stripe_subscriptions"]) == 0
     shown = capsys.readouterr().out
     assert "renewing_when" in shown and "base_currency: auto" in shown

@@ -180,7 +180,9 @@ def test_a_rules_file_can_change_a_profile_and_bad_changes_are_named():
     assert rules.catalog["shopify_orders"].orders.fields["order_value"].aliases == ["Total"]
     with pytest.raises(InputError, match=r"profiles\.shopify_orders\.orders\.statuses"):
         parse_rules("profiles: {shopify_orders: {orders: {statuses: {paid: maybe}}}}")
-    with pytest.raises(InputError, match="unknown profile"):
+    # a name that is not packaged defines a new profile: an empty one is refused, naming what it lacks
+    with pytest.raises(InputError, match=r"profiles\.not_a_platform: a new profile needs title, platform, export, "
+                                         r"source, memberships or orders; 'not_a_platform' is not a packaged profile"):
         parse_rules("profiles: {not_a_platform: {}}")
 
 

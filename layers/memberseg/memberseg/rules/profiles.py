@@ -3,6 +3,7 @@ texts and quirks), and the packaged profile files in `memberseg/profiles/`, one 
 
 from __future__ import annotations
 
+import difflib
 import functools
 from importlib import resources
 from typing import Any, Literal
@@ -68,7 +69,10 @@ class RoleSpec(Strict):
             if klass not in classes:
                 raise ValueError(f"statuses.{text}: {klass!r} is not a class; use one of {', '.join(classes)}")
         if self.fields:
-            check_fields(self.fields, role)
+            try:
+                check_fields(self.fields, role)
+            except ValueError as exc:
+                raise ValueError(f"fields: {exc}") from exc
         known = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
         for test in self.renewing_when:
             if test.field not in known:
@@ -109,6 +113,36 @@ class Profile(Strict):
         return [role for role in ROLES if getattr(self, role) is not None]
 
 
+# What a profile that is not packaged must state itself: nothing of it can come from a packaged file.
+NEW_PROFILE_KEYS = ("title", "platform", "export", "source")
+
+
+def new_profile_data(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The data of a profile a user writes under a name that is not packaged, with its name (the key)
+    filled in. ValueError names what a new profile lacks: every key of NEW_PROFILE_KEYS, a role, and
+    per role its signature (so it is recognised), its fields, `names` for the memberships (what the
+    name column holds decides HubSpot's company column) and `statuses` when it maps a status."""
+    if "name" in data and data["name"] != name:
+        raise ValueError(f"name: {data['name']!r} differs from the profile's key {name!r}; leave it out or "
+                         "make the two equal")
+    missing = [key for key in NEW_PROFILE_KEYS if not data.get(key)]
+    roles = [role for role in ROLES if data.get(role) is not None]
+    if not roles:
+        missing.append(" or ".join(ROLES))
+    for role in roles:
+        spec = data[role]
+        if not isinstance(spec, dict):
+            continue                       # the Profile model names the wrong type
+        wanted = ["signature", "fields"] + (["names"] if role == "memberships" else [])
+        if isinstance(spec.get("fields"), dict) and "status" in spec["fields"]:
+            wanted.append("statuses")
+        missing += [f"{role}.{key}" for key in wanted if not spec.get(key)]
+    if missing:
+        close = difflib.get_close_matches(name, list(packaged_profiles()), n=1, cutoff=0.8)
+        hint = (f"; '{name}' is not a packaged profile: did you mean '{close[0]}'?" if close
+                else f"; '{name}' is not a packaged profile (see `memberseg profiles`)")
+        raise ValueError(f"a new profile needs {', '.join(missing)}{hint}")
+    return {**data, "name": name}
 
 
 @functools.cache

@@ -1,14 +1,17 @@
-"""The whole rules file as one model: its sections, the packaged profiles with the file's changes merged
-in, the segments a profile adds, and the `$name` thresholds segment conditions refer to."""
+"""The whole rules file as one model: its sections, the profiles (the packaged ones with the file's
+changes merged in, and the user's own), the segments a profile adds, and the `$name` thresholds segment
+conditions refer to."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import InputError
 from .model import (
@@ -23,8 +26,12 @@ from .model import (
     Status,
     Strict,
     deep_merge,
+    normalize_header,
 )
-from .profiles import STANDARD_PROFILE, Profile, RoleSpec, packaged_profiles
+from .profiles import STANDARD_PROFILE, Profile, RoleSpec, new_profile_data, packaged_profiles
+
+PACKAGED = "packaged"
+KEY_PATH = re.compile(r"^[A-Za-z_][\w.]*: ")   # a message that starts with its key, "orders.statuses.x: ..."
 
 
 class Rules(Strict):
@@ -37,32 +44,83 @@ class Rules(Strict):
     thresholds: dict[str, Scalar]
     segments: list[Segment] = Field(min_length=1)
     hubspot: HubSpot
-    profiles: dict[str, dict[str, Any]]        # changes to the packaged profiles, by profile name
+    # by profile name: a packaged name's changes (merged over it), any other name a whole new profile
+    profiles: dict[str, dict[str, Any]]
+    # by profile name: the files that wrote it, in order (set by the loader; not part of the rules' data)
+    _profile_sources: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _profiles_valid(self) -> Rules:
-        unknown = set(self.profiles) - set(packaged_profiles())
-        if unknown:
-            raise ValueError(f"profiles: unknown profile(s) {sorted(unknown)}; known: {sorted(packaged_profiles())}")
+        known = sorted({*packaged_profiles(), *self.profiles})
         for name in (self.inputs.memberships.profile, self.inputs.orders.profile):
-            if name != "auto" and name not in packaged_profiles():
-                raise ValueError(f"inputs: unknown profile {name!r}; known: {sorted(packaged_profiles())}")
-        for name, overlay in self.profiles.items():
+            if name != "auto" and name not in known:
+                raise ValueError(f"inputs: unknown profile {name!r}; known: {known}")
+        for name in self.profiles:
             try:
-                Profile.model_validate(deep_merge(packaged_profiles()[name], overlay))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                location = ".".join([f"profiles.{name}", *(str(part) for part in first["loc"])])
-                message = first["msg"].removeprefix("Value error, ")
-                raise ValueError(f"{location}.{message}" if not first["loc"] else f"{location}: {message}") from None
+                self._built_profile(name)
+            except (ValidationError, ValueError) as exc:
+                raise ValueError(_located(f"profiles.{name}", exc)) from None
+        self._signatures_distinct()
         return self
+
+    def _built_profile(self, name: str) -> Profile:
+        """A packaged profile with this rules file's changes merged in, or a new profile, complete."""
+        packaged = packaged_profiles()
+        if name in packaged:
+            return Profile.model_validate(deep_merge(packaged[name], self.profiles.get(name, {})))
+        return Profile.model_validate(new_profile_data(name, self.profiles[name]))
+
+    def _signatures_distinct(self) -> None:
+        """A new profile whose signature is another profile's could never be told apart from it: the
+        choice between the two would rest on their order, not on the file."""
+        if set(self.profiles) <= set(packaged_profiles()):
+            return
+        for profile in self.catalog.values():
+            if profile.name in packaged_profiles():
+                continue
+            for role in profile.roles():
+                signature = _folded(getattr(profile, role).signature)
+                twin = next((other.name for other in self.catalog.values() if other.name != profile.name
+                             and getattr(other, role) is not None
+                             and _folded(getattr(other, role).signature) == signature), None)
+                if twin is not None:
+                    raise ValueError(
+                        f"profiles.{profile.name}.{role}.signature: the same headers as the profile '{twin}', "
+                        f"so a file could not tell the two apart; add a header only this export has, or change "
+                        f"'{twin}' under profiles.{twin} instead")
 
     @cached_property
     def catalog(self) -> dict[str, Profile]:
-        """Every profile, with this rules file's changes merged in, in a stable order (standard first)."""
-        names = sorted(packaged_profiles(), key=lambda name: (name != STANDARD_PROFILE, name))
-        return {name: Profile.model_validate(deep_merge(packaged_profiles()[name], self.profiles.get(name, {})))
-                for name in names}
+        """Every profile, with this rules file's changes merged in, in a stable order: standard, the
+        packaged ones, then the user's own (that order breaks a tie in detection)."""
+        packaged = sorted(packaged_profiles(), key=lambda name: (name != STANDARD_PROFILE, name))
+        own = sorted(set(self.profiles) - set(packaged))
+        return {name: self._built_profile(name) for name in packaged + own}
+
+    def with_profile_sources(self, sources: Mapping[str, Sequence[str]]) -> Rules:
+        """These rules (just built by the loader), told which files wrote each profile (see profile_origin)."""
+        self._profile_sources = {name: tuple(files) for name, files in sources.items()}
+        return self
+
+    @property
+    def profile_sources(self) -> dict[str, tuple[str, ...]]:
+        return dict(self._profile_sources)
+
+    def profile_origin(self, name: str) -> str:
+        """Where a profile came from: "packaged", "packaged, changed by rules file mine.yaml", "rules file
+        mine.yaml", or "input bucket profiles/acme.yaml, changed by rules file rules.yaml"."""
+        files = list(self._profile_sources.get(name, ()))
+        if name in self.profiles and not files:
+            files = ["the rules"]             # rules built without the loader: the file is not known
+        if name in packaged_profiles():
+            files.insert(0, PACKAGED)
+        return files[0] + (f", changed by {', '.join(files[1:])}" if len(files) > 1 else "")
+
+    @property
+    def most_segments(self) -> int:
+        """The most segments a run with these rules can have: its own plus those of the profile that adds
+        the most (a profile's segments join when it reads the memberships)."""
+        return len(self.segments) + max((len(profile.segments) for profile in self.catalog.values()), default=0)
 
     def profiles_for(self, role: str) -> list[Profile]:
         return [profile for profile in self.catalog.values() if getattr(profile, role) is not None]
@@ -84,7 +142,7 @@ class Rules(Strict):
         data = self.model_dump(mode="json")
         data["segments"] = data["segments"] + [segment.model_dump(mode="json") for segment in profile.segments]
         try:
-            return Rules.model_validate(data)
+            return Rules.model_validate(data).with_profile_sources(self.profile_sources)
         except ValidationError as exc:
             raise InputError("invalid_rules", format_validation_error(f"(with profile {profile.name})", exc)
                              ) from exc
@@ -125,13 +183,29 @@ class Rules(Strict):
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _folded(headers: list[str]) -> frozenset[str]:
+    return frozenset(normalize_header(header) for header in headers)
 
-def format_validation_error(source: str, exc: ValidationError) -> str:
+
+def _located(prefix: str, exc: ValidationError | ValueError) -> str:
+    """A profile's first problem with its full key path: profiles.<name>.<key>: message."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        location = [prefix, *(str(part) for part in first["loc"])]
+        message = first["msg"].removeprefix("Value error, ")
+    else:
+        location, message = [prefix], str(exc)
+    if KEY_PATH.match(message):
+        return ".".join([*location, message])
+    return f"{'.'.join(location)}: {message}"
+
+
+def format_validation_error(source: str, exc: ValidationError, *, kind: str = "rules file") -> str:
     problems = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        location = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{location}: {message}")
-    return f"The rules file {source} is invalid. " + "; ".join(problems[:5]) + (
+        problems.append(f"{location}: {message}" if location else message)   # a whole-file check names its key
+    return f"The {kind} {source} is invalid. " + "; ".join(problems[:5]) + (
         f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     )
