@@ -4,7 +4,8 @@ An order belongs to a customer when its join key equals that key of any of the
 customer's valid records: the customer ID match key, or (for orders files without
 IDs) the email, or (without either) the normalised name. What an order counts and
 the sums per customer come from `memberseg.orders`. Totals are summed, then rounded
-half-up to cents; every threshold compares the rounded value.
+half-up to cents; every threshold compares the rounded value. Every total is a finite number: the
+orders' checks reject any order that could make it inf, and a total that is not is a fault, never output.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def enrich(customers: pd.DataFrame, links: pd.DataFrame, per_id: pd.DataFrame,
     `per_id` is `memberseg.orders.orders_by_id`'s sums."""
     links = links.rename(columns={"key": "id_key"})
     per_customer = orders_per_customer(links, per_id)
+    if not (np.isfinite(per_id["total"]).all() and np.isfinite(per_customer["total"]).all()):
+        raise RuntimeError("an order total is not a finite number, though every order is below MAX_ORDER_VALUE")
 
     enriched = customers.join(per_customer)
     enriched["total_order_value"] = round_cents(enriched["total"].fillna(0.0))

@@ -1,25 +1,44 @@
 """The HubSpot outputs: the contacts CSV (split at HubSpot's limits) and property definitions.
 
 HubSpot identifies contacts by email, so there is one row per valid, unique email,
-in Members order; every customer left out is reported with a reason.
+in Members order; every customer left out is reported with a reason, an address that looks like
+another (an invisible character, mixed scripts) included. Whatever the source held, no cell carries
+a control character or more than HubSpot's 65,536 characters, and no number is inf or NaN; every
+value changed on the way is listed.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .job_protocol import HUBSPOT_CSV_STEM
 from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
+from .values import email_problems, visible_text
+
+# HubSpot's limit for one property value; counted in UTF-16 units (an emoji takes two), the safe reading.
+HUBSPOT_MAX_VALUE_CHARS = 65_536
+# Control characters (C0 and C1, NUL included) never reach the CSV: the line breaks str.splitlines knows and
+# the tab become a space, so words stay apart; the others are dropped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BREAK = re.compile(r"[\t\n\x0b\x0c\r\x1c-\x1e\x85\u2028\u2029]")
+_EMPTY_CHANGES = pd.DataFrame({"row": pd.Series(dtype="int64"), "customer_id": pd.Series(dtype=object),
+                               "customer_name": pd.Series(dtype=object), "reason": pd.Series(dtype=object),
+                               "column": pd.Series(dtype=object), "cleaned": pd.Series(dtype=bool),
+                               "length": pd.Series(dtype="int64")})
 
 
 @dataclass
 class HubSpotExport:
     contacts: pd.DataFrame      # the Members rows that go to HubSpot, in Members order
     left_out: pd.DataFrame      # row, customer_id, customer_name, reason
+    # One row per CSV cell changed on the way (row, customer_id, customer_name, reason, and the CSV column,
+    # whether control characters were taken out, the length before a cut or 0).
+    changed: pd.DataFrame = field(default_factory=_EMPTY_CHANGES.copy)
 
     @property
     def rows(self) -> int:
@@ -33,9 +52,67 @@ def neutralize(text: pd.Series) -> pd.Series:
     return text.where(~risky, "'" + text)
 
 
+@dataclass
+class CsvText:
+    cells: pd.Series        # what the CSV holds
+    cleaned: pd.Series      # True where control characters were taken out
+    cut_from: pd.Series     # the cell's length before it was cut to HubSpot's limit; 0 when it was not cut
+
+
+def _unprintable(cells: np.ndarray) -> np.ndarray:
+    """Which texts hold a character that is not printable; a control character is one. Most columns hold
+    none, and their joined text says so in one call."""
+    if "".join(cells).isprintable():
+        return np.zeros(len(cells), dtype=bool)
+    return ~np.fromiter(map(str.isprintable, cells), dtype=bool, count=len(cells))
+
+
+def _without_controls(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`text` without control characters, and where it had some (only unprintable cells are searched)."""
+    cleaned = pd.Series(False, index=text.index)
+    suspects = text[_unprintable(text.to_numpy(dtype=object))]
+    found = suspects[suspects.str.contains(_CONTROL)]
+    if found.empty:
+        return text, cleaned
+    cleaned[found.index] = True
+    return text.mask(cleaned, found.str.replace(_BREAK, " ", regex=True).str.replace(_CONTROL, "", regex=True)), cleaned
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` UTF-16 units (a character is never split in half)."""
+    return text.encode("utf-16-le")[:2 * limit].decode("utf-16-le", errors="ignore")
+
+
+def csv_text(values: pd.Series, limit: int = HUBSPOT_MAX_VALUE_CHARS) -> CsvText:
+    """A text column's CSV cells: control characters taken out (a line break or tab becomes a space), a
+    formula start prefixed with ' (as `neutralize`, judged on the text before and after the clean-up), and
+    cut to `limit` characters, the prefix included."""
+    text = values.fillna("").astype(str)
+    clean, cleaned = _without_controls(text)
+    cells = neutralize(clean)  # judged after the clean-up: "\x00=cmd" is a formula once the NUL is gone
+    if cleaned.any():  # and one that started like a formula before it ("\t=cmd", now " =cmd") keeps its '
+        lost = cleaned & text.str.startswith(FORMULA_TRIGGERS) & ~clean.str.startswith(FORMULA_TRIGGERS)
+        cells = cells.mask(lost, "'" + clean)
+    cut_from = pd.Series(0, index=text.index, dtype="int64")
+    lengths = np.fromiter(map(len, cells.to_numpy(dtype=object)), dtype=np.int64, count=len(cells))
+    candidates = cells[lengths > limit // 2]  # a character takes one or two UTF-16 units
+    over = candidates[candidates.map(_utf16_length) > limit]
+    if not over.empty:
+        cut_from[over.index] = lengths[cells.index.get_indexer(over.index)]
+        cells = cells.mask(cut_from.gt(0), over.map(lambda cell: _cut(cell, limit)))
+    return CsvText(cells, cleaned, cut_from)
+
+
 def money_text(values: pd.Series) -> pd.Series:
     """Two decimals, no separators; values are rounded already, and +0.0 turns -0.0 into 0.0."""
-    text = np.char.mod("%.2f", values.to_numpy(dtype=float) + 0.0)
+    numbers = values.to_numpy(dtype=float)
+    if not np.isfinite(numbers).all():  # the orders' checks keep every total finite: this is a bug
+        raise RuntimeError("a total that is not a finite number reached the HubSpot CSV")
+    text = np.char.mod("%.2f", numbers + 0.0)
     return pd.Series(np.where(text == "-0.00", "0.00", text), index=values.index, dtype=object)
 
 
@@ -44,21 +121,26 @@ def date_text(values: pd.Series) -> pd.Series:
 
 
 def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Members with a valid email not used by an earlier row; and the rest, with reasons."""
+    """Members with a valid, safe email not used by an earlier row; and the rest, with reasons."""
     email = members["email"]
     no_email = email.isna()
+    problems = email_problems(email)
+    unsafe = problems.ne("")
     # dropna=False: a blank email is a group too, so no row gets NaN and the row numbers stay integers.
     by_email = members.groupby("email", sort=False, dropna=False)
     first_row_of_email = by_email["row"].transform("first")
     first_id_of_email = by_email["customer_id"].transform("first")
-    repeated = ~no_email & email.duplicated()
+    repeated = ~no_email & ~unsafe & email.duplicated()  # an unsafe address is unsafe in every row
     reason = pd.Series("", index=members.index, dtype=object)
     reason[no_email] = "no valid email, so the customer is not in the HubSpot file"
+    if unsafe.any():
+        shown = email[unsafe].map(visible_text).str.slice(0, 80)
+        reason[unsafe] = "email '" + shown + "' " + problems[unsafe] + ", so the customer is not in the HubSpot file"
     reason[repeated] = ("email " + email[repeated] + " already belongs to customer "
                         + first_id_of_email[repeated].fillna("(no ID)").astype(str)
                         + " (memberships row " + first_row_of_email[repeated].astype(str)
                         + "), so this customer is not in the HubSpot file")
-    left = no_email | repeated
+    left = no_email | unsafe | repeated
     left_out = members.loc[left, ["row", "customer_id", "customer_name"]].assign(reason=reason[left])
     return members.loc[~left], left_out.reset_index(drop=True)
 
@@ -78,13 +160,24 @@ def csv_columns(contacts: pd.DataFrame, rules: Rules) -> list[str]:
     return base + [seg.property for seg in rules.segments]
 
 
-def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+def _text_sources(contacts: pd.DataFrame) -> dict[str, pd.Series]:
+    """The CSV's text columns, by CSV name, from the contacts' columns."""
     company = contacts["company"] if "company" in contacts else contacts["customer_name"]
+    sources = {"email": contacts["email"], "company": company, "cust_id": contacts["customer_id"],
+               "membership_status": contacts["membership_status"],
+               "order_value_tier": contacts["order_value_tier"]}
+    if "first_name" in contacts:
+        sources["firstname"], sources["lastname"] = contacts["first_name"], contacts["last_name"]
+    return sources
+
+
+def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    text = {name: csv_text(values).cells for name, values in _text_sources(contacts).items()}
     columns = {
-        "email": neutralize(contacts["email"]),
-        "company": neutralize(company),
-        "cust_id": neutralize(contacts["customer_id"]),
-        "membership_status": neutralize(contacts["membership_status"]),
+        "email": text["email"],
+        "company": text["company"],
+        "cust_id": text["cust_id"],
+        "membership_status": text["membership_status"],
         "membership_start_date": date_text(contacts["start"]),
         "membership_expiration_date": date_text(contacts["expiration"]),
         "days_until_expiration": integer_text(contacts["days_until_expiration"]),
@@ -93,17 +186,48 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         "total_order_value": money_text(contacts["total_order_value"]),
         "order_count": contacts["order_count"].astype(str),
         "estimated_savings": money_text(contacts["estimated_savings"]),
-        "order_value_tier": neutralize(contacts["order_value_tier"]),
+        "order_value_tier": text["order_value_tier"],
     }
     if tuple(columns) != HUBSPOT_BASE_COLUMNS:  # the property definitions are built from the same tuple
         raise RuntimeError("HubSpot CSV columns drifted from HUBSPOT_BASE_COLUMNS")
     if "first_name" in contacts:
-        columns["firstname"] = neutralize(contacts["first_name"])
-        columns["lastname"] = neutralize(contacts["last_name"])
+        columns["firstname"], columns["lastname"] = text["firstname"], text["lastname"]
     for seg in rules.segments:
         columns[seg.property] = np.where(contacts[seg.property].to_numpy(dtype=bool), "true", "false")
     frame = pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)
     return frame[csv_columns(contacts, rules)]
+
+
+def changed_values(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Every CSV cell that `csv_text` changes, in Members order then column order, with the reason."""
+    parts = []
+    for order, (name, values) in enumerate(_text_sources(contacts).items()):
+        cells = values.fillna("").astype(str).to_numpy(dtype=object)
+        lengths = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
+        # Only an unprintable cell or one near the limit (with a ' prefix, in UTF-16) can change: only they
+        # are fitted, so the run does not neutralise every cell twice.
+        maybe = _unprintable(cells) | (lengths + 1 > HUBSPOT_MAX_VALUE_CHARS // 2)
+        if not maybe.any():
+            continue
+        fitted = csv_text(values[maybe])
+        changed = fitted.cleaned | fitted.cut_from.gt(0)
+        if not changed.any():
+            continue
+        cleaned, cut_from = fitted.cleaned[changed], fitted.cut_from[changed]
+        what = pd.Series("", index=cleaned.index, dtype=object)
+        what[cleaned] = "control characters taken out (a line break or tab became a space)"
+        cut = cut_from.gt(0)
+        limit = f" to {HUBSPOT_MAX_VALUE_CHARS:,} characters, HubSpot's limit for a value"
+        what[cut] = (what[cut] + "; cut from " + cut_from[cut].map("{:,}".format) + limit).str.removeprefix("; ")
+        rows = contacts.loc[cleaned.index]
+        parts.append(pd.DataFrame({
+            "row": rows["row"], "customer_id": rows["customer_id"], "customer_name": rows["customer_name"],
+            "reason": name + " in the HubSpot file: " + what, "column": name, "cleaned": cleaned,
+            "length": cut_from, "position": contacts.index.get_indexer(rows.index), "order": order}))
+    if not parts:
+        return _EMPTY_CHANGES.copy()
+    changed = pd.concat(parts).sort_values(["position", "order"], kind="mergesort")
+    return changed.drop(columns=["position", "order"]).reset_index(drop=True)
 
 
 def _render(frame: pd.DataFrame) -> bytes:
@@ -131,7 +255,7 @@ def split_csv(frame: pd.DataFrame, max_rows: int, max_bytes: int) -> list[bytes]
 
 def export(members: pd.DataFrame, rules: Rules) -> HubSpotExport:
     contacts, left_out = select_contacts(members)
-    return HubSpotExport(contacts=contacts, left_out=left_out)
+    return HubSpotExport(contacts=contacts, left_out=left_out, changed=changed_values(contacts))
 
 
 def render_files(contacts: pd.DataFrame, rules: Rules) -> dict[str, bytes]:

@@ -3,11 +3,12 @@
 A row's status class comes from the file's profile: a paid order counts, a refunded one counts 0,
 and an unpaid one is excluded with its reason. A refunded amount (Shopify's Refunded Amount,
 Stripe's Amount Refunded) is subtracted, never below 0. Amounts are converted into the base
-currency with the rules' rates; an order in a currency without a rate is excluded. A line-item
-export's rows of one order share the order's cells, and the order counts once. Orders join
-members on customer ID, else email, else the customer's name: `orders_by_id` sums the valid
-orders per join key (in the orders process), `orders_per_customer` adds those sums up per
-customer once the memberships are consolidated.
+currency with the rules' rates; an order in a currency without a rate is excluded. An order worth
+MAX_ORDER_VALUE or more, in its own currency or converted, is rejected with the reason: no real order
+is, and below it no sum of orders can overflow to inf. A line-item export's rows of one order share
+the order's cells, and the order counts once. Orders join members on customer ID, else email, else
+the customer's name: `orders_by_id` sums the valid orders per join key (in the orders process),
+`orders_per_customer` adds those sums up per customer once the memberships are consolidated.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from .values import (
 )
 
 JOIN_KEYS = ("customer_id", "email", "customer_name")
+# Every counted order is below this (a thousand trillion), so even a billion of them add up to a finite
+# number; two orders of 1e308 would add up to inf.
+MAX_ORDER_VALUE = 1e15
 ORDER_LEVEL_FIELDS = ("order_value", "refunded_value", "status", "currency", "order_date", "customer_id", "email",
                       "customer_name", "first_name", "last_name")
 
@@ -164,19 +168,21 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
     key = _join_values(join, id_parts, names, table)
     missing_key = {"customer_id": "no customer ID", "email": "no valid email",
                    "customer_name": "no customer name"}[join]
-    checks: list[tuple[pd.Series, Reason]] = [
-        (key.isna(), missing_key),
-        (unknown, unknown_status(table, status_text)),
-        (value_blank, "order value is blank"),
-        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number")),
-    ]
-    reason = reasons(checks + read_either_way(date_column), index)
     net = value - refunded
     if table.column("refunded_value") is not None:  # refunded in full (or more) counts 0
         net = net.where(~(net < 0), 0.0)
     net = net.where(klass.ne("refunded"), 0.0)
     # Only amounts that read as numbers have a currency (a rejected row does not choose the base).
     converted, currency_reason, currency_facts = _convert(currency.where(value.notna()), net, rules, index)
+    checks: list[tuple[pd.Series, Reason]] = [
+        (key.isna(), missing_key),
+        (unknown, unknown_status(table, status_text)),
+        (value_blank, "order value is blank"),
+        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number")),
+        (value.notna() & (value.abs().ge(MAX_ORDER_VALUE) | ~converted.abs().lt(MAX_ORDER_VALUE)),
+         quoting(value_raw, "order value", f"is too large to add up (an order is below {MAX_ORDER_VALUE:,.0f})")),
+    ]
+    reason = reasons(checks + read_either_way(date_column), index)
     excluded_reason = currency_reason.copy()
     unpaid = klass.eq("unpaid")
     excluded_reason[unpaid] = "order status '" + status_text[unpaid].fillna("").astype(str) + "' is not paid"

@@ -235,11 +235,85 @@ def round_cents(amount: pd.Series | np.ndarray) -> np.ndarray:
 
 
 def valid_email(text: pd.Series) -> pd.Series:
-    """Trimmed, lowercased email when valid; NA otherwise (also when it starts like a formula)."""
-    email = text.str.strip().str.lower()
+    """Trimmed, NFKC-normalised, lowercased email when valid; NA otherwise (also when it starts like a formula).
+
+    NFKC makes a fullwidth "ｊｏｅ＠ｅｘａｍｐｌｅ.com" the address "joe@example.com" (a duplicate of it)."""
+    email = text.str.strip()
+    wide = ~email.str.isascii().fillna(True).astype(bool)
+    if wide.any():  # ASCII is NFKC already: only the rest is normalised
+        email = email.mask(wide, email[wide].str.normalize("NFKC").str.strip())
+    email = email.str.lower()
     well_formed = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
     ok = well_formed & ~email.str.startswith(FORMULA_START).fillna(False).astype(bool)
     return email.where(ok, pd.NA)
+
+
+EMAIL_MAX_CHARS = 254   # the longest address SMTP can carry (RFC 5321's 256-octet path less its angle brackets)
+# Scripts one part of an address may mix (Unicode TS #39, "highly restrictive"): Latin with Han and Japanese,
+# Chinese or Korean. Any other mix, Latin with a Cyrillic "о" say, is a homoglyph that looks like another address.
+_SCRIPT_MIXES = (frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}), frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+                 frozenset({"LATIN", "CJK", "HANGUL"}))
+_SCRIPT_ALIASES = {"IDEOGRAPHIC": "CJK"}   # 々 and 〆 are Han, by their names' first word they are not
+
+
+def _script(letter: str) -> str:
+    """A letter's script, by the first word of its Unicode name: LATIN, CYRILLIC, GREEK, CJK, HIRAGANA, ..."""
+    word = unicodedata.name(letter, "UNKNOWN").split(" ", 1)[0].split("-", 1)[0]
+    return _SCRIPT_ALIASES.get(word, word)
+
+
+def _mixed_scripts(part: str) -> list[str]:
+    """The scripts of `part`'s letters when they are a mix no single writing system uses, else []."""
+    scripts = {_script(ch) for ch in part if unicodedata.category(ch).startswith("L")}
+    if len(scripts) < 2 or any(scripts <= mix for mix in _SCRIPT_MIXES):
+        return []
+    return sorted(scripts)
+
+
+def _email_problem(email: str) -> str:
+    """Why one valid-looking address is unsafe to send ("" when it is fine)."""
+    if len(email) > EMAIL_MAX_CHARS:
+        return f"is {len(email):,} characters long, more than the {EMAIL_MAX_CHARS} an address can have"
+    hidden = [ch for ch in email if unicodedata.category(ch).startswith("C")]
+    if hidden:
+        ch = hidden[0]
+        return (f"contains an invisible or control character (U+{ord(ch):04X} "
+                f"{unicodedata.name(ch, 'unnamed')})")
+    local, _, domain = email.rpartition("@")
+    for where, part in [("its local part", local)] + [(f"its domain label '{label}'", label)
+                                                     for label in domain.split(".")]:
+        scripts = _mixed_scripts(part)
+        if scripts:
+            return f"mixes {' and '.join(s.title() for s in scripts)} letters in {where} (a look-alike address)"
+    return ""
+
+
+def visible_text(text: str) -> str:
+    """`text` with its invisible and control characters shown as <U+200B>, so a reason can name them."""
+    return "".join(f"<U+{ord(ch):04X}>" if unicodedata.category(ch).startswith("C") else ch for ch in text)
+
+
+def email_problems(email: pd.Series) -> pd.Series:
+    """Why each valid email (valid_email's output) is unsafe to send to HubSpot, "" when it is fine: longer than an
+    address can be, an invisible or control character (a zero-width space, a soft hyphen, a bidi control, NUL), or
+    letters of two scripts in its local part or in one domain label (the Cyrillic "о" in "jоe@example.com").
+
+    A domain wholly in one script ("пример.рф") is fine. Printable ASCII within the length has none of these
+    problems: only the other addresses are looked at, each distinct one once."""
+    problems = pd.Series("", index=email.index, dtype=object)
+    present = email.notna()
+    if not present.any():
+        return problems
+    plain = email[present]
+    cells = plain.to_numpy(dtype=object)
+    printable_ascii = (np.fromiter(map(str.isascii, cells), dtype=bool, count=len(cells))
+                       & np.fromiter(map(str.isprintable, cells), dtype=bool, count=len(cells)))
+    suspect = ~printable_ascii | plain.str.len().gt(EMAIL_MAX_CHARS).to_numpy()
+    if suspect.any():
+        addresses = plain[suspect]
+        found = {address: _email_problem(address) for address in pd.unique(addresses)}
+        problems[addresses.index] = addresses.map(found)
+    return problems
 
 
 # --- Locale evidence: what a file's own values say about its date order and decimal separator ---

@@ -11,7 +11,7 @@ What the writer is given, and why:
   column with dates would be shown as dates: in such a mixed column the dates are written as
   ISO text instead (`raw_column`);
 - text longer than Excel's 32,767-character cell limit is cut to the limit (Excel would refuse
-  the file) and counted in `WorkbookWriter.truncated_cells`;
+  the file), and each cut is listed in `WorkbookWriter.cut_cells` (sheet, row, column, length);
 - NaN and None are empty cells; +/-inf (which a cell cannot hold) is written as the text INF/-INF;
 - a sheet past Excel's row limit continues on "Name (2)", "Name (3)", right after it.
 
@@ -237,10 +237,14 @@ class WorkbookWriter:
     def __init__(self, path: Path, max_rows: int = EXCEL_MAX_DATA_ROWS):
         self.path = Path(path)
         self.max_rows = max_rows
-        self.truncated_cells = 0
+        self.cut_cells: list[dict[str, Any]] = []   # sheet, row (as Excel numbers it), column, length before
         self._sheets: list[_Sheet] = []
 
-    def _frame(self, columns: list[Column], start: int, count: int, table: bool = True
+    @property
+    def truncated_cells(self) -> int:
+        return len(self.cut_cells)
+
+    def _frame(self, columns: list[Column], start: int, count: int, table: bool = True, sheet: str = ""
                ) -> tuple[pd.DataFrame, dict[str, Any], list[float]]:
         """The rows start..start+count of `columns`: the frame, its number formats and its fitted widths."""
         headers = unique_headers([col.header for col in columns])
@@ -251,19 +255,21 @@ class WorkbookWriter:
             values = col.values[start:start + count]
             lengths = None
             if col.kind in ("text", "raw"):
-                values, lengths = self._fit_text(pd.Series(values, dtype=object).reset_index(drop=True))
+                values, lengths = self._fit_text(pd.Series(values, dtype=object).reset_index(drop=True), sheet,
+                                                 header)
             data[header] = values
             widths.append(fitted_width(header, content_chars(col.kind, values, lengths), table))
             if col.kind in NUMBER_FORMATS:
                 formats[header] = rx.Format().set_num_format(NUMBER_FORMATS[col.kind])
         return pd.DataFrame(data, columns=headers), formats, widths
 
-    def _fit_text(self, values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-        """The texts cut to Excel's cell limit, and each cell's length as written."""
+    def _fit_text(self, values: pd.Series, sheet: str, header: str) -> tuple[pd.Series, np.ndarray]:
+        """The texts cut to Excel's cell limit (each cut listed), and each cell's length as written."""
         lengths = _text_lengths(values)
         long = lengths > EXCEL_MAX_STRING
         if long.any():
-            self.truncated_cells += int(long.sum())
+            self.cut_cells += [{"sheet": sheet, "row": int(row) + 2, "column": header, "length": int(length)}
+                               for row, length in zip(np.flatnonzero(long), lengths[long], strict=True)]
             values = values.copy()
             values[long] = values[long].str.slice(stop=EXCEL_MAX_STRING)
             lengths = np.minimum(lengths, EXCEL_MAX_STRING)
@@ -276,7 +282,7 @@ class WorkbookWriter:
         while True:
             sheet_name = name if part == 1 else f"{name} ({part})"
             count = min(self.max_rows, rows - start)
-            frame, formats, widths = self._frame(columns, start, count)
+            frame, formats, widths = self._frame(columns, start, count, sheet=sheet_name)
             self._sheets.append(_Sheet(sheet_name, frame, formats, widths, TABLE_PRINT,
                                        row_heights=header_height(list(frame.columns), widths)))
             names.append(sheet_name)
@@ -285,8 +291,9 @@ class WorkbookWriter:
             if start >= rows:
                 return names
 
-    def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]]) -> None:
-        """Label/value sections, one under another, each under a bold title row."""
+    def summary(self, name: str, sections: list[tuple[str, list[tuple[str, Any]]]], at: int | None = None) -> None:
+        """Label/value sections, one under another, each under a bold title row; the sheet goes at tab
+        position `at` (default: last), so it can be written after the sheets whose cuts it reports."""
         records: list[dict[str, Any]] = []
         titles = []
         for title, items in sections:
@@ -297,7 +304,7 @@ class WorkbookWriter:
             records += [{"Item": label, "Value": _plain(value)} for label, value in items]
         cells = pd.DataFrame.from_records(records, columns=["Item", "Value"])
         frame, _, widths = self._frame([Column(header, "raw", cells[header]) for header in cells], 0, len(cells),
-                                       table=False)
+                                       table=False, sheet=name)
         bold = rx.Format().set_bold().set_font_size(12)
         # Long values (a profile and the headers that decided it) wrap; each label stays level with its value,
         # and numbers sit beside their labels rather than at the far edge of a column sized for text.
@@ -305,9 +312,9 @@ class WorkbookWriter:
                "Value": rx.Format().set_text_wrap().set_align("left").set_align("top")}
         lines = {row + 1: wrapped_lines(value, widths[1]) for row, value in enumerate(frame["Value"])
                  if isinstance(value, str)}
-        self._sheets.append(_Sheet(name, frame, top, widths, SUMMARY_PRINT, table=False,
-                                   row_formats={row: bold for row in titles},
-                                   row_heights={row: LINE_HEIGHT * n for row, n in lines.items() if n > 1}))
+        sheet = _Sheet(name, frame, top, widths, SUMMARY_PRINT, table=False, row_formats={row: bold for row in titles},
+                       row_heights={row: LINE_HEIGHT * n for row, n in lines.items() if n > 1})
+        self._sheets.insert(len(self._sheets) if at is None else at, sheet)
 
     def bar_chart(self, name: str, label: str, value: str, items: list[tuple[str, int]], title: str) -> None:
         """A two-column sheet of `items` and a horizontal bar chart of exactly those rows beside it, wide
@@ -315,7 +322,7 @@ class WorkbookWriter:
         labels = pd.Series([k for k, _ in items], dtype=object)
         frame, formats, widths = self._frame([Column(label, "text", labels),
                                               Column(value, "number", np.array([float(v) for _, v in items]))],
-                                             0, len(items))
+                                             0, len(items), sheet=name)
         longest = max((len(k) for k, _ in items), default=0)
         chart = {"type": "bar", "series": [value], "categories": label, "title": title, "legend": False,
                  "row": 0, "col": 3, "width": CHART_WIDTH + CHART_LABEL_CHAR * longest,

@@ -21,7 +21,7 @@ from .result import Result
 from .rules import MEMBER_COLUMNS, Rules
 from .timing import Progress, no_progress, timed
 from .validate import Validated
-from .workbook import Column, WorkbookWriter, column, excel_serials, raw_column
+from .workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, excel_serials, raw_column
 
 SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
           "Orders Without Membership")
@@ -87,6 +87,8 @@ def needs_attention(result: Result) -> pd.DataFrame:
         ("Memberships", result.memberships, result.member_validation.rejected),
         ("Orders", result.orders, result.orders_rejected),
         ("HubSpot export", result.memberships, result.hubspot.left_out),
+        ("HubSpot export", result.memberships, result.hubspot.changed[["row", "customer_id", "customer_name",
+                                                                       "reason"]]),
     ):
         parts.append(rejected.assign(source=source, file=table.file, sheet=table.sheet or ""))
     return pd.concat(parts, ignore_index=True)
@@ -159,8 +161,18 @@ def build_report(result: Result) -> dict:
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
-                    "push": result.rules.hubspot.push},
+                    "push": result.rules.hubspot.push, **_changed_values(result.hubspot.changed)},
     }
+
+
+def _changed_values(changed: pd.DataFrame) -> dict:
+    """The CSV cells changed on the way to HubSpot: how many, how many lost control characters, and each cut."""
+    cut = changed[changed["length"].gt(0)]
+    ids = cut["customer_id"].astype(object).where(cut["customer_id"].notna(), None)
+    return {"changed_values": len(changed), "cleaned_values": int(changed["cleaned"].sum()),
+            "cut_values": [{"row": int(row), "customer_id": customer_id, "column": name, "length": int(length)}
+                           for row, customer_id, name, length in zip(cut["row"], ids, cut["column"], cut["length"],
+                                                                     strict=True)]}
 
 
 def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tuple[str, object]]]]:
@@ -180,8 +192,30 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
         ("Orders", [("Rows in", o["rows_in"]), ("Matched", o["matched"]), ("Without membership", o["unmatched"]),
                     ("Rejected", o["rejected"]), ("Total without membership", o["unmatched_total"])]),
         ("HubSpot", [("Contacts exported", report["hubspot"]["rows"]),
-                     ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]),
+                     ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]
+         + _if_any("Values changed for HubSpot (see Needs Attention)", report["hubspot"]["changed_values"])),
     ]
+
+
+def _if_any(label: str, count: int) -> list[tuple[str, object]]:
+    """A Summary line that only a run with something to say shows."""
+    return [(label, count)] if count else []
+
+
+CUTS_SHOWN = 5   # the Summary names the first few cut cells; report.json lists them all
+
+
+def _cut_cells_section(cut_cells: list[dict]) -> list[tuple[str, list[tuple[str, object]]]]:
+    """A Summary section naming the cells cut to Excel's 32,767 characters, when there are any."""
+    if not cut_cells:
+        return []
+    items: list[tuple[str, object]] = [(f"Cells cut to {EXCEL_MAX_STRING:,} characters (Excel's limit)",
+                                        len(cut_cells))]
+    items += [(f"{cell['sheet']}, row {cell['row']}, {cell['column']}", f"{cell['length']:,} characters")
+              for cell in cut_cells[:CUTS_SHOWN]]
+    if len(cut_cells) > CUTS_SHOWN:
+        items.append(("The rest", "listed in report.json (workbook.cut_cells)"))
+    return [("Workbook", items)]
 
 
 def _profile_text(info: dict) -> str:
@@ -194,7 +228,6 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
     """Write the analysis workbook; return what report.json says about it."""
     workbook = WorkbookWriter(path)
     members = workbook.table("Members", _member_columns(result), len(result.members))
-    workbook.summary("Summary", _summary_sections(result, report))
     labels = {seg.property: seg.label for seg in result.rules.segments}
     workbook.bar_chart("Segments", "Segment", "Customers",
                        [(labels[name], count) for name, count in report["segment_counts"].items()],
@@ -213,8 +246,11 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
         column("Order Count", "integer", unmatched["order_count"]),
         column("Total Order Value", "money", unmatched["total"]),
     ], len(unmatched))
+    # The Summary is made last, when every other sheet's cut cells are known, and goes right after Members.
+    workbook.summary("Summary", _summary_sections(result, report) + _cut_cells_section(workbook.cut_cells),
+                     at=len(members))
     workbook.close()
-    return {"members_sheets": members, "truncated_cells": workbook.truncated_cells}
+    return {"members_sheets": members, "truncated_cells": workbook.truncated_cells, "cut_cells": workbook.cut_cells}
 
 
 def output_names(csv_names: list[str]) -> list[str]:

@@ -400,7 +400,7 @@ def test_report(out: Path) -> None:
     assert report["tier_counts"] == {"Platinum": 0, "Gold": 0, "Silver": 1, "Bronze": 0, "No Orders": 7}
     assert report["hubspot"]["rows"] == 6 and report["hubspot"]["left_out"] == 2
     assert set(report["timings_seconds"]) >= {"reading", "consolidating", "writing"}
-    assert report["workbook"] == {"members_sheets": ["Members"], "truncated_cells": 0}
+    assert report["workbook"] == {"members_sheets": ["Members"], "truncated_cells": 0, "cut_cells": []}
 
 
 def test_csv_split_when_rows_exceed_custom_limit(tmp_path: Path) -> None:
