@@ -120,7 +120,7 @@ def test_a_user_profile_that_fits_beats_the_standard_layout():
     rules = parse_rules(STEADY_RULES)
     # a sheet with the standard layout's columns and Steady's: both fit, the more specific one wins
     cells = ["Cust ID", "Customer Name", "Created Date", "Expiration Date", *STEADY]
-    header, _ = find_header([(None, [cells])], candidate_profiles(rules, "memberships"), 5)
+    header = find_header([(None, [cells])], candidate_profiles(rules, "memberships"), 5).header
     assert header is not None and header.profile is not None
     assert header.profile.name == "steady_members"
 
