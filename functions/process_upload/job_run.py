@@ -23,7 +23,7 @@ from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
-from memberseg.job_protocol import JobStatus, RunStatus
+from memberseg.job_protocol import ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -184,7 +184,11 @@ class Run:
         return outcome
 
     def _final(self, final: FinalError) -> Outcome:
-        self.log.warning("final failure", extra={"error": final.error["error"]})
+        if final.error["error"]["code"] == ErrorCode.ENGINE_ERROR:     # a bug or an unhandled input: keep the trace
+            self.log.error("the engine raised on these inputs: final failure", extra={"error": final.error["error"]},
+                           exc_info=final)
+        else:
+            self.log.warning("final failure", extra={"error": final.error["error"]})
         try:
             return self.commit.failed(final.error)
         except Exception as exc:

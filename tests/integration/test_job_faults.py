@@ -230,7 +230,8 @@ def start_job(stack: Stack, job_id: str) -> tuple[dict, str]:
     return stack.event_for(key, stack.put(key, b"orders v1 " + job_id.encode())), key
 
 
-def check(stack: Stack, job_id: str, *, allow_two_events: bool = False) -> dict:
+def check(stack: Stack, job_id: str, *, allow_two_events: bool = False,
+          failure_codes: tuple[str, ...] = ("internal_error", "timeout")) -> dict:
     """The promises, whatever happened."""
     status = stack.status(job_id)
     assert status.get("status") in ("SUCCEEDED", "FAILED"), f"left {status.get('status')}"
@@ -249,7 +250,7 @@ def check(stack: Stack, job_id: str, *, allow_two_events: bool = False) -> dict:
         assert events[0]["detail-type"] == "Segmentation Job Succeeded"
     else:
         assert list(files) == ["error.json"], f"FAILED with {sorted(files)}"
-        assert json.loads(files["error.json"])["error"]["code"] in ("internal_error", "timeout")
+        assert json.loads(files["error.json"])["error"]["code"] in failure_codes
         assert events[0]["detail-type"] == "Segmentation Job Failed"
     return status
 
@@ -421,6 +422,46 @@ def check_newest(stack: Stack, job_id: str) -> dict:
     assert report["inputs_digest"] == digest, "the committed set is not from the current inputs"
     assert set(files.values()) == {f"{digest}\n".encode()}, "a mixed result set"
     return status
+
+
+def engine_raising_in_its_worker(exception: BaseException):
+    """The real runner and its forked worker, the engine's own code raising `exception` while consolidating."""
+    from memberseg import runner
+
+    def job(memberships, orders, staging, rules, as_of, report):
+        report("consolidating", {})
+        raise exception
+
+    def run_job(*args, **kwargs):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "_job", job)
+            return runner.run_job(*args, **kwargs)
+    return run_job
+
+
+def test_an_engine_crash_on_the_input_is_final_on_the_first_attempt(stack):
+    """An exception in the engine's own parsing or computing fails the same way every time: FAILED
+    engine_error at once, with error.json and one Failed event; Lambda is not asked to retry it."""
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    stack.deps.run_job = engine_raising_in_its_worker(OverflowError("date value out of range"))
+    try:
+        actions = stack.lambda_async(event, Armed(stack.injector))
+    finally:
+        stack.deps.run_job = fake_engine
+    stack.sweep_twice()
+    assert actions == ["failed"]
+    status = check(stack, job_id, failure_codes=("engine_error",))
+    assert status["status"] == "FAILED" and "OverflowError while consolidating" in status["error"]["message"]
+
+
+def test_a_botocore_fault_is_still_retried(stack):
+    calls = normal_job_calls(stack)
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    actions = stack.lambda_async(event, Armed(stack.injector, calls.index("GetObject"), "error"))
+    assert actions == ["raised ClientError", "succeeded"]
+    assert check(stack, job_id)["status"] == "SUCCEEDED"
 
 
 def test_the_failure_table_lists_every_step(stack):

@@ -244,6 +244,62 @@ def test_the_engines_own_timeout_is_final_with_no_retry():
     assert world.engine_runs == 1 and "time limit" in world.status("j")["error"]["message"]
 
 
+def worker_raising(exception: BaseException, stage: dict):
+    """A stand-in engine whose forked worker (memberseg.isolation, as the runner uses it) raises `exception`
+    in `stage`: the engine's own code failing on the input."""
+    from memberseg.isolation import Forked
+
+    def job(report):
+        report(stage.pop("stage"), stage)
+        raise exception
+
+    def run_job(*args, **kwargs):
+        return Forked(job).result(timeout=30)
+
+    return run_job
+
+
+@pytest.mark.parametrize("stage, where", [
+    ({"stage": "consolidating"}, "OverflowError while consolidating."),
+    ({"stage": "parsing", "role": "orders", "file": "Orders 2026.xlsx"},
+     "OverflowError while reading the orders file Orders 2026.xlsx."),
+])
+def test_an_exception_in_the_engines_worker_is_a_final_engine_error_never_retried(stage, where):
+    world = World(engine=worker_raising(OverflowError("date value out of range"), dict(stage)))
+    outcome = both(world)
+    assert outcome.action == "failed" and outcome.attempt == 1 and world.engine_runs == 1
+    error = world.status("j")["error"]
+    assert error["code"] == "engine_error" and where in error["message"]
+    assert "will not help" in error["message"] and "Traceback" not in error["message"]
+    assert error["file"] == stage.get("file")
+    assert json.loads(world.committed("j")["error.json"])["error"] == error
+    assert [t for t, _ in world.events.of("j")] == [FAILED_DETAIL_TYPE]
+    world.clock.advance(60)
+    assert world.deliver("j").action == "duplicate"                # Lambda has nothing to retry
+
+
+@pytest.mark.parametrize("exception", [OSError(errno.EIO, "I/O error"), ConnectionResetError("reset by peer")])
+def test_a_storage_fault_inside_the_worker_stays_transient(exception):
+    from memberseg.isolation import WorkerRaised
+
+    world = World(engine=worker_raising(exception, {"stage": "writing"}))
+    with pytest.raises(WorkerRaised, match=type(exception).__name__):
+        both(world)
+    assert world.run_item("j")["run_status"] == RunStatus.RETRYING and world.status("j")["status"] == "PROCESSING"
+
+
+def test_an_engine_killed_by_a_signal_stays_transient():
+    from memberseg.isolation import WorkerDied
+
+    def killed(*args, **kwargs):
+        raise WorkerDied("was stopped by signal SIGKILL", {"stage": "segmenting"})
+
+    world = World(engine=killed)
+    with pytest.raises(WorkerDied):
+        both(world)
+    assert world.run_item("j")["run_status"] == RunStatus.RETRYING
+
+
 def test_enospc_while_downloading_is_a_final_too_large_error():
     world = World()
     real = world.objects.download
