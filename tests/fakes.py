@@ -98,6 +98,14 @@ class InMemoryJobStore:
     def __init__(self):
         self.items: dict[tuple[str, str], dict] = {}
         self.lock = threading.RLock()
+        self.status_writes: list[tuple[str, str, str | None]] = []     # (job_id, write, status after it)
+
+    def _wrote_status(self, job_id: str, write: str) -> None:
+        self.status_writes.append((job_id, write, self.items[(job_id, STATUS_SK)].get("status")))
+
+    def statuses(self, job_id: str) -> list[str | None]:
+        """The status after each write to the job's status item, in order."""
+        return [status for j, _, status in self.status_writes if j == job_id]
 
     def _item(self, job_id: str, sk: str) -> dict:
         return self.items.setdefault((job_id, sk), {"job_id": job_id, "sk": sk})
@@ -114,6 +122,7 @@ class InMemoryJobStore:
             item.setdefault("created_at", jobs.iso(now))
             item.update(status=JobStatus.WAITING_FOR_FILES.value, files=copy.deepcopy(files), missing=list(missing),
                         updated_at=jobs.iso(now), expires_at=ttl)
+            self._wrote_status(job_id, "set_waiting")
             return True
 
     def claim_run(self, job_id, fingerprint, *, token, now, lease_until, deadline_at, input_seq, files, ttl):
@@ -156,7 +165,10 @@ class InMemoryJobStore:
     def begin(self, job_id, *, run_id, fingerprint, input_seq, attempt, files, now, output_bucket, ttl):
         with self.lock:
             item = self.items.get((job_id, STATUS_SK), {})
+            # storage.BEGIN_CONDITION: (NO_RUN_BEGUN or NOT_OLDER_INPUTS) and NOT_COMMITTED_YET
             if "input_seq" in item and item["input_seq"] > input_seq:
+                return False
+            if item.get("committed_fingerprint") == fingerprint:
                 return False
             item = self._item(job_id, STATUS_SK)
             item.setdefault("created_at", jobs.iso(now))
@@ -166,6 +178,7 @@ class InMemoryJobStore:
             if files:
                 item["files"] = copy.deepcopy(files)
             item.pop("missing", None)
+            self._wrote_status(job_id, "begin")
             return True
 
     def commit(self, job_id, *, run_id, fingerprint, input_seq, status, fields, outbox, now, publish_lease_until, ttl):
@@ -178,6 +191,7 @@ class InMemoryJobStore:
                         committed_fingerprint=fingerprint, committed_seq=input_seq, finished_at=jobs.iso(now),
                         updated_at=jobs.iso(now), outbox=copy.deepcopy(outbox), outbox_lease_until=publish_lease_until,
                         expires_at=ttl, **copy.deepcopy(fields))
+            self._wrote_status(job_id, "commit")
             return True
 
     def release(self, job_id, *, run_id, now):
@@ -191,6 +205,7 @@ class InMemoryJobStore:
             else:
                 item.pop("run_id")
             item["updated_at"] = jobs.iso(now)
+            self._wrote_status(job_id, "release")
             return True
 
     def take_outbox(self, job_id, *, run_id, now, lease_until):
@@ -201,6 +216,7 @@ class InMemoryJobStore:
             if item.get("outbox_lease_until", 0) >= now:
                 return False
             item["outbox_lease_until"] = lease_until
+            self._wrote_status(job_id, "take_outbox")
             return True
 
     def clear_outbox(self, job_id, *, run_id, now):
@@ -211,6 +227,7 @@ class InMemoryJobStore:
             item.pop("outbox", None)
             item.pop("outbox_lease_until", None)
             item.update(published_run=run_id, published_at=jobs.iso(now))
+            self._wrote_status(job_id, "clear_outbox")
             return True
 
     def get_status(self, job_id):

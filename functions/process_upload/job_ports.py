@@ -133,11 +133,11 @@ class Action(StrEnum):
     """What one delivery of an event did (Outcome.action; the handler's metrics and log key on it)."""
     IGNORED = "ignored"                        # not a job folder's object, or the folder is empty
     WAITING = "waiting"                        # a file is missing: WAITING_FOR_FILES
-    DUPLICATE = "duplicate"                    # another delivery holds the claim of these versions
+    DUPLICATE = "duplicate"                    # another delivery holds the claim, or these versions are committed
     SUPERSEDED = "superseded"                  # newer inputs took the job; this run never commits
     SUCCEEDED = "succeeded"                    # committed with outputs
     FAILED = "failed"                          # committed with error.json
-    COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: bookkeeping only
+    COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: it sent the pending event
 
 
 @dataclass

@@ -92,7 +92,8 @@ class Run:
             if earlier is not None:
                 return earlier
             if not self.commit.begin(file_entries, self.deps.clock()):
-                return self.commit.superseded("a newer upload already claimed this job")
+                # refused: newer inputs hold the job, or these versions were committed since the read above
+                return self._committed_earlier() or self.commit.superseded("a newer upload already claimed this job")
             with _Heartbeat(self._renew_lease, self.settings.heartbeat_s, self.log):
                 if problem is None:
                     files = with_original_names(self.deps, self.settings.input_bucket, files)
@@ -111,7 +112,10 @@ class Run:
                                  lease_until=self.deps.clock() + self.settings.lease_s)
 
     def _committed_earlier(self) -> Outcome | None:
-        """A retry of a run that had already committed (its response or its marking was lost)."""
+        """These versions are committed already: a retry of a run whose commit response, publish or marking
+        was lost, or a late redelivery. Only the bookkeeping is left: the run item is marked and a pending
+        outcome event sent (from the stored outbox, so it is the same event); nothing else touches the
+        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER."""
         c = self.claim
         status = self.deps.jobs.get_status(c.job_id) or {}
         if status.get("committed_fingerprint") != c.fingerprint:
@@ -120,9 +124,10 @@ class Run:
         published = True
         if status.get("outbox"):
             published = publish_outbox(self.deps, c.job_id, status, lease_s=self.settings.lease_s)
-        final = RunStatus.SUCCEEDED if status.get("status") == JobStatus.SUCCEEDED else RunStatus.FAILED
+        final = RunStatus.SUCCEEDED if status.get("committed_status") == JobStatus.SUCCEEDED else RunStatus.FAILED
         self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token, run_status=final, now=self.deps.clock())
-        return Outcome(Action.COMMITTED_EARLIER, job_id=c.job_id, fingerprint=c.fingerprint,
+        action = Action.COMMITTED_EARLIER if status.get("outbox") else Action.DUPLICATE
+        return Outcome(action, job_id=c.job_id, fingerprint=c.fingerprint, reason="already committed",
                        run_id=status.get("committed_run"), attempt=c.attempt, published=published)
 
     # -- main path

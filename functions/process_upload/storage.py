@@ -53,7 +53,10 @@ WAITING_CONDITION = f"{NO_STATUS_YET} OR {STILL_WAITING}"
 # Status item: which run is active (begin).
 NO_RUN_BEGUN = "attribute_not_exists(#input_seq)"               # the job's first run
 NOT_OLDER_INPUTS = "#input_seq <= :seq"                         # older inputs never take the job back
-BEGIN_CONDITION = f"{NO_RUN_BEGUN} OR {NOT_OLDER_INPUTS}"
+NOT_COMMITTED_YET = "(attribute_not_exists(#committed_fingerprint) OR #committed_fingerprint <> :fp)"
+# ^ these versions' result is not committed: a redelivery that read the status just before the commit
+#   never sets the committed job back to PROCESSING
+BEGIN_CONDITION = f"({NO_RUN_BEGUN} OR {NOT_OLDER_INPUTS}) AND {NOT_COMMITTED_YET}"
 
 # Status item: the commit point (commit, release).
 IS_ACTIVE_RUN = "#run_id = :run"                                # only the active run commits or gives way
@@ -226,7 +229,8 @@ class DynamoJobStore:
     # -- the status item
     def begin(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, attempt: int, files: dict,
               now: float, output_bucket: str, ttl: int) -> bool:
-        """This attempt becomes the job's active run, unless strictly newer inputs were claimed."""
+        """This attempt becomes the job's active run, unless strictly newer inputs were claimed or these
+        versions are committed already."""
         set_ = {"status": JobStatus.PROCESSING, "run_id": run_id, "fingerprint": fingerprint,
                 "input_seq": input_seq, "attempt": attempt, "started_at": iso_utc(now),
                 "updated_at": iso_utc(now), "output_bucket": output_bucket, "expires_at": ttl}
@@ -236,7 +240,7 @@ class DynamoJobStore:
             {"job_id": job_id, "sk": STATUS_SK}, set_=set_, set_if_absent={"created_at": iso_utc(now)},
             remove=("missing",),
             condition=BEGIN_CONDITION,
-            condition_values={":seq": input_seq},
+            condition_values={":seq": input_seq, ":fp": fingerprint},
         ) is not None
 
     def commit(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, status: str, fields: dict,

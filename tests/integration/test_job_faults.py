@@ -57,6 +57,19 @@ class Injector:
     mode: str | None = None
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    status_writes: list[tuple[str, str]] = field(default_factory=list)   # (job_id, status) of every applied write
+
+    def statuses(self, job_id: str) -> list[str]:
+        return [status for j, status in self.status_writes if j == job_id]
+
+    def call(self, client: Any, operation: str, params: dict) -> Any:
+        """The real call, recording the status each applied UpdateItem of a status item writes."""
+        response = _real_call(client, operation, params)
+        if operation == "UpdateItem" and params["Key"]["sk"] == {"S": "STATUS"}:
+            status = params.get("ExpressionAttributeValues", {}).get(":s_status")
+            if status is not None:
+                self.status_writes.append((params["Key"]["job_id"]["S"], status["S"]))
+        return response
 
     def arm(self, at: int | None = None, mode: str | None = None) -> None:
         self.armed, self.at, self.mode, self.calls = True, at, mode, []
@@ -66,22 +79,22 @@ class Injector:
 
     def __call__(self, client: Any, operation: str, params: dict) -> Any:
         if not self.armed:
-            return _real_call(client, operation, params)
+            return self.call(client, operation, params)
         with self.lock:
             index = len(self.calls)
             self.calls.append(operation)
         if index != self.at:
-            return _real_call(client, operation, params)
+            return self.call(client, operation, params)
         if self.mode == "error":
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"},
                                "ResponseMetadata": {"HTTPStatusCode": 503}}, operation)
         if self.mode == "timeout":
             raise ReadTimeoutError(endpoint_url=f"https://injected/{operation}")
-        _real_call(client, operation, params)                    # applied; the response is lost
+        self.call(client, operation, params)                     # applied; the response is lost
         body = params.get("Body")
         if hasattr(body, "seek"):
             body.seek(0)                                         # botocore rewinds the body before a resend
-        return _real_call(client, operation, params)             # botocore's resend
+        return self.call(client, operation, params)              # botocore's resend
 
 
 class PortKiller:
@@ -235,6 +248,9 @@ def check(stack: Stack, job_id: str, *, allow_two_events: bool = False,
     """The promises, whatever happened."""
     status = stack.status(job_id)
     assert status.get("status") in ("SUCCEEDED", "FAILED"), f"left {status.get('status')}"
+    written = stack.injector.statuses(job_id)
+    final = next((i for i, w in enumerate(written) if w in ("SUCCEEDED", "FAILED")), len(written))
+    assert set(written[final:]) <= {status["status"]}, f"the committed status went back: {written}"
     files = stack.committed_files(job_id)
     events = stack.outcome_events(job_id)
     run_ids = [e["detail"]["run_id"] for e in events]
@@ -406,6 +422,44 @@ def test_a_reupload_at_each_step_of_a_run(stack):
         except AssertionError as exc:
             raise AssertionError(f"re-upload before {index} {stage}: {exc} ({first_actions}, {second_actions})") \
                 from exc
+
+
+def test_a_redelivery_at_each_step_of_a_run_whose_lease_lapsed(stack):
+    """The same event delivered again while the first delivery works but no longer renews its lease (its
+    heartbeat stalled): the redelivery claims the run at each step of the first one's. Whichever of them
+    commits, the job commits once, its status never goes back after the commit, one event goes out."""
+    stages = port_calls_of_a_normal_job(stack)
+    for index, stage in enumerate(stages):
+        job_id = stack.new_job()
+        event, _ = start_job(stack, job_id)
+        second: list[str] = []
+
+        def redeliver(event=event, second=second):
+            stack.clock.advance(31)                          # past the 30 s lease
+            second.append(stack.invoke(event)["action"])
+
+        actions = stack.lambda_async(event, wrapped_ports(stack, [], index, on_call=redeliver))
+        stack.sweep_twice()
+        try:
+            assert check(stack, job_id)["status"] == "SUCCEEDED"
+        except AssertionError as exc:
+            raise AssertionError(f"redelivered before {index} {stage}: {exc} ({actions}, {second})") from exc
+
+
+def test_a_late_redelivery_after_the_commit_leaves_the_status_alone(stack):
+    """The committing attempt died right before marking its run item, so the run is still claimable; the
+    same event arrives again an hour later: it ends as a duplicate and writes nothing to the status item."""
+    stages = port_calls_of_a_normal_job(stack)
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    with pytest.raises(Killed), wrapped_ports(stack, [], stages.index("mark_run")):
+        stack.invoke(event)
+    assert stack.deps.jobs.get_run(job_id, stack.status(job_id)["fingerprint"])["run_status"] == "PROCESSING"
+    settled = list(stack.injector.statuses(job_id))
+    stack.clock.advance(3600)
+    assert stack.invoke(event)["action"] == "duplicate"
+    assert stack.injector.statuses(job_id) == settled
+    assert check(stack, job_id)["status"] == "SUCCEEDED"
 
 
 def check_newest(stack: Stack, job_id: str) -> dict:

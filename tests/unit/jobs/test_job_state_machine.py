@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -149,6 +150,60 @@ def test_a_reupload_during_a_run_supersedes_it_and_the_newer_run_commits():
     assert second.action == "succeeded"
     assert_one_complete_set_from_the_current_inputs(world, "j")
     assert [d["run_id"] for _, d in world.events.of("j")] == [second.run_id]
+
+
+def test_a_redelivery_that_claims_while_the_holder_commits_never_takes_the_committed_job_back():
+    """The holder's lease lapses (its heartbeat stalled), a redelivery claims the run and reads the status,
+    the holder commits, then the redelivery would begin: it must end as a duplicate, never setting the
+    committed job back to PROCESSING, never committing or sending a second, different event."""
+    engine_entered, engine_go = threading.Event(), threading.Event()
+
+    def first_call_waits(*args, **kwargs):
+        if world.engine_runs == 1:
+            engine_entered.set()
+            assert engine_go.wait(10)
+        return fake_engine(*args, **kwargs)
+
+    world = World(engine=first_call_waits)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    holder: list[jobs.Outcome] = []
+    thread = threading.Thread(target=lambda: holder.append(world.deliver("j")))
+    thread.start()
+    assert engine_entered.wait(10)
+    world.clock.advance(60)                                     # the holder's 30 s lease lapsed
+    real_begin = world.store.begin
+
+    def the_holder_commits_first(*args, **kwargs):
+        engine_go.set()
+        thread.join(10)
+        return real_begin(*args, **kwargs)
+
+    world.store.begin = the_holder_commits_first
+    redelivery = world.deliver("j")
+    assert holder[0].action == "succeeded" and redelivery.action == "duplicate", (redelivery, world.store.statuses("j"))
+    statuses = world.store.statuses("j")
+    assert statuses[statuses.index("SUCCEEDED"):] == ["SUCCEEDED"] * len(statuses[statuses.index("SUCCEEDED"):])
+    assert world.status("j")["committed_run"] == holder[0].run_id and world.engine_runs == 1
+    assert [d["run_id"] for _, d in world.events.of("j")] == [holder[0].run_id]
+    assert_one_complete_set_from_the_current_inputs(world, "j")
+
+
+def test_a_late_redelivery_of_committed_inputs_ends_as_a_duplicate_without_writing_the_status():
+    """The commit's run item was never marked (the attempt died right after publishing), so a late
+    redelivery can claim it: it reads the commit, marks the run item and leaves the status item alone."""
+    world = World()
+    real_mark = world.store.mark_run
+    world.store.mark_run = lambda *a, **k: (_ for _ in ()).throw(Killed())
+    with pytest.raises(Killed):
+        both(world)
+    world.store.mark_run = real_mark
+    writes = len(world.store.status_writes)
+    world.clock.advance(3600)
+    outcome = world.deliver("j")
+    assert outcome.action == "duplicate" and world.store.status_writes[writes:] == []
+    assert world.run_item("j")["run_status"] == RunStatus.SUCCEEDED
+    assert len(world.events.of("j")) == 1 and world.engine_runs == 1
 
 
 def test_a_stale_invocation_that_listed_before_a_reupload_never_takes_the_job_back():
