@@ -17,7 +17,12 @@ from pathlib import Path
 
 import jobs
 from memberseg.errors import InputError
-from memberseg.job_protocol import STATUS_SK, JobStatus, RunStatus, run_sk
+from memberseg.job_protocol import STATUS_SK, JobStatus, RunStatus, from_item_value, run_sk, to_item_value
+
+
+def stored(value):
+    """A value as DynamoDB gives it back (storage.DynamoJobStore): None left out of maps, numbers as int/float."""
+    return from_item_value(to_item_value(copy.deepcopy(value)))
 
 
 class FakeClock:
@@ -189,7 +194,7 @@ class InMemoryJobStore:
             item.pop("counts" if status == JobStatus.FAILED else "error", None)
             item.update(status=status, committed_status=status, committed_run=run_id,
                         committed_fingerprint=fingerprint, committed_seq=input_seq, finished_at=jobs.iso(now),
-                        updated_at=jobs.iso(now), outbox=copy.deepcopy(outbox), outbox_lease_until=publish_lease_until,
+                        updated_at=jobs.iso(now), outbox=stored(outbox), outbox_lease_until=publish_lease_until,
                         expires_at=ttl, **copy.deepcopy(fields))
             self._wrote_status(job_id, "commit")
             return True

@@ -256,6 +256,8 @@ def check(stack: Stack, job_id: str, *, allow_two_events: bool = False,
     run_ids = [e["detail"]["run_id"] for e in events]
     assert set(run_ids) == {status["committed_run"]}, f"events for {run_ids}, committed {status['committed_run']}"
     assert len(run_ids) == 1 or (allow_two_events and len(run_ids) == 2), f"{len(run_ids)} outcome events"
+    assert all(e["detail"] == events[0]["detail"] for e in events), \
+        f"a resent event differs from the first: {[e['detail'] for e in events]}"
     assert "outbox" not in status, "the outcome event was never sent"
     if status["status"] == "SUCCEEDED":
         assert sorted(files) == sorted(k.rsplit("/", 1)[-1] for k in status["output_keys"])

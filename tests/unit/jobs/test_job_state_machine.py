@@ -413,6 +413,23 @@ def test_a_failed_publish_never_reruns_or_deletes_the_committed_run_and_the_swee
     assert_one_complete_set_from_the_current_inputs(world, "j")
 
 
+def test_an_event_resent_after_the_attempt_died_right_after_putevents_is_the_same_event():
+    """Killed between PutEvents and clearing the outbox: the retry sends the stored outbox again, and the
+    copy is identical (same run_id, same detail, no per-attempt field), so a consumer can drop it."""
+    world = World()
+    real_clear = world.store.clear_outbox
+    world.store.clear_outbox = lambda *a, **k: (_ for _ in ()).throw(Killed())
+    with pytest.raises(Killed):
+        both(world)
+    world.store.clear_outbox = real_clear
+    world.clock.advance(61)                                   # Lambda's retry, after the publish lease
+    assert world.deliver("j").action == "committed_earlier"
+    (first_type, first), (second_type, second) = world.events.of("j")
+    assert (first_type, first) == (second_type, second)
+    assert not {"duration_ms", "attempt", "published_at", "started_at"} & set(first)
+    assert first["run_id"] == world.status("j")["committed_run"] and world.engine_runs == 1
+
+
 def kill_engine(*args, **kwargs):
     raise Killed()
 
