@@ -130,7 +130,8 @@ class InMemoryJobStore:
             self._wrote_status(job_id, "set_waiting")
             return True
 
-    def claim_run(self, job_id, fingerprint, *, token, now, lease_until, deadline_at, input_seq, files, ttl):
+    def claim_run(self, job_id, fingerprint, *, token, now, lease_until, deadline_at, input_seq, files, ttl,
+                  event_id=None):
         with self.lock:
             sk = run_sk(fingerprint)
             item = self.items.get((job_id, sk))
@@ -143,7 +144,18 @@ class InMemoryJobStore:
             item.update(run_status=RunStatus.PROCESSING.value, lease_expires_at=lease_until, deadline_at=deadline_at,
                         claimed_at=jobs.iso(now), claim_token=token, input_seq=input_seq, fingerprint=fingerprint,
                         files=copy.deepcopy(files), expires_at=ttl, attempts=item.get("attempts", 0) + 1)
+            item.setdefault("first_claimed_at", now)
+            if event_id:
+                item["claim_events"] = item.get("claim_events", set()) | {event_id}
             return item["attempts"]
+
+    def record_spent_event(self, job_id, fingerprint, event_id):
+        with self.lock:
+            item = self.items.get((job_id, run_sk(fingerprint)))
+            if item is None:
+                return False
+            item["spent_events"] = item.get("spent_events", set()) | {event_id}
+            return True
 
     def get_run(self, job_id, fingerprint):
         with self.lock:

@@ -27,7 +27,7 @@ from memberseg.job_protocol import ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
-          deadline_at: float, files: dict) -> Claim | None:
+          deadline_at: float, files: dict, event_id: str | None = None) -> Claim | None:
     """Claim the run item RUN#{fingerprint} for this delivery; None: another delivery owns it, or it is final.
 
     The claim succeeds (storage.CLAIM_CONDITION; tests/fakes.InMemoryJobStore.claim_run mirrors it) when
@@ -35,13 +35,15 @@ def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, inpu
     - RETRY_PENDING: the previous attempt failed transiently and handed the run back (RETRYING);
     - LEASE_EXPIRED: the holder is PROCESSING but stopped renewing its lease (it died).
     So a second delivery of the same event, while the first works or after it finished, gets None
-    ("duplicate"). Each successful claim adds one attempt and writes a fresh claim_token. A claim
+    ("duplicate"). Each successful claim adds one attempt and writes a fresh claim_token; it also notes
+    `event_id` (the delivered event's id, the same for each of Lambda's retries of it) for the sweeper. A claim
     whose response was lost and which botocore resent fails its own condition: finding our own
     token on the item, it counts as ours.
     """
     token, ttl = deps.new_token(), settings.ttl(now)
     attempt = deps.jobs.claim_run(job_id, fingerprint, token=token, now=now, lease_until=now + settings.lease_s,
-                                  deadline_at=deadline_at, input_seq=input_seq, files=files, ttl=ttl)
+                                  deadline_at=deadline_at, input_seq=input_seq, files=files, ttl=ttl,
+                                  event_id=event_id)
     if attempt is None:
         run = deps.jobs.get_run(job_id, fingerprint) or {}
         if run.get("claim_token") != token:

@@ -46,8 +46,9 @@ class World:
         self.objects.put(IN, f"uploads/{job}/{name}", data)
 
     def deliver(self, job: str, name: str = "orders.xlsx", remaining_s: float = 900) -> jobs.Outcome:
+        """One attempt of the upload event of `name` (Lambda's retries of it carry the same event id)."""
         return jobs.handle_object_created(IN, f"uploads/{job}/{name}", self.deps, self.settings,
-                                          remaining_s=remaining_s)
+                                          remaining_s=remaining_s, event_id=event_id(job, name))
 
     def status(self, job: str) -> dict:
         return self.store.get_status(job) or {}
@@ -65,6 +66,10 @@ class World:
 
     def sweep(self, **kwargs) -> sweep.SweepReport:
         return sweep.sweep(self.deps, self.settings, **kwargs)
+
+
+def event_id(job: str, name: str) -> str:
+    return f"event-{job}-{name}"
 
 
 def both(world: World, job: str = "j", orders: bytes = b"orders v1") -> jobs.Outcome:
@@ -458,7 +463,8 @@ def test_the_sweeper_waits_for_retries_then_fails_jobs_whose_attempts_all_died()
         with pytest.raises(Killed):
             world.deliver("j")
     world.clock.advance(60)
-    report = world.sweep()
+    assert world.sweep().waiting == 1                         # no on-failure record yet: a retry may still come
+    report = world.sweep(dead_letters=Queue([dead_letter("j")]))     # Lambda's record: every attempt is spent
     assert report.failed == ["j"] and report.stuck == 1
     status = world.status("j")
     assert status["status"] == "FAILED" and status["error"]["code"] == "internal_error"
@@ -466,6 +472,71 @@ def test_the_sweeper_waits_for_retries_then_fails_jobs_whose_attempts_all_died()
     assert [t for t, _ in world.events.of("j")] == [FAILED_DETAIL_TYPE]
     assert world.sweep().failed == [] and len(world.events.of("j")) == 1
     assert world.deliver("j").action == "duplicate"
+
+
+def kill_at_begin(world: World):
+    """The attempt hangs right after its claim until Lambda's timeout kills it: no heartbeat has started, so
+    its 30 s lease lapses long before Lambda's retry (deadline + 1 minute)."""
+    real_begin = world.store.begin
+
+    def hang(*args, **kwargs):
+        for _ in range(3):                                    # the sweeper runs every 5 minutes meanwhile
+            world.clock.advance(300)
+            assert world.sweep().failed == []
+        raise Killed()
+
+    world.store.begin = hang
+    return lambda: setattr(world.store, "begin", real_begin)
+
+
+def test_a_timed_out_attempt_is_finished_by_lambdas_retry_never_ended_by_the_sweeper_before_it():
+    world = World()
+    restore = kill_at_begin(world)
+    with pytest.raises(Killed):
+        both(world)
+    restore()
+    world.clock.advance(59)
+    assert world.sweep().waiting == 1
+    world.clock.advance(1)                                    # Lambda's retry, a minute after the timeout
+    retry = world.deliver("j")
+    assert retry.action == "succeeded" and retry.attempt == 2
+    assert_one_complete_set_from_the_current_inputs(world, "j")
+    assert [t for t, _ in world.events.of("j")] == [SUCCEEDED_DETAIL_TYPE]
+
+
+def test_without_lambdas_record_the_sweeper_waits_for_the_last_possible_retrys_deadline():
+    """Three attempts died and the on-failure record was lost: the run ends once Lambda can no longer start
+    a retry (first claim + the event's maximum age) and that retry's timeout has passed."""
+    world = World(engine=kill_engine)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    first_claim = world.clock()
+    for delay in (0, 60, 120):
+        world.clock.advance(delay)
+        with pytest.raises(Killed):
+            world.deliver("j")
+    assert world.settings.retries_over_at(first_claim) == first_claim + 3600 + 900 + 60
+    world.clock.now = world.settings.retries_over_at(first_claim)
+    assert world.sweep().waiting == 1
+    world.clock.advance(1)
+    assert world.sweep().failed == ["j"] and world.status("j")["error"]["code"] == "internal_error"
+
+
+def test_a_run_claimed_by_two_events_ends_only_when_both_are_spent():
+    """Both files' events claimed the run (the memberships event arrived late, after the orders event's
+    attempt died): the orders event's record alone does not end it, the memberships event may still retry."""
+    world = World(engine=kill_engine)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    with pytest.raises(Killed):
+        world.deliver("j", "orders.xlsx")
+    world.clock.advance(60)
+    with pytest.raises(Killed):
+        world.deliver("j", "memberships.xlsx")
+    world.clock.advance(60)
+    assert world.run_item("j")["claim_events"] == {event_id("j", "orders.xlsx"), event_id("j", "memberships.xlsx")}
+    assert world.sweep(dead_letters=Queue([dead_letter("j", "orders.xlsx")])).waiting == 1
+    assert world.sweep(dead_letters=Queue([dead_letter("j", "memberships.xlsx")])).failed == ["j"]
 
 
 def test_an_attempt_alive_until_its_deadline_is_swept_as_a_timeout():
@@ -481,6 +552,8 @@ def test_an_attempt_alive_until_its_deadline_is_swept_as_a_timeout():
     world.store.begin("j", run_id="000000000000001-x-a3", fingerprint=fingerprint, input_seq=1, attempt=3, files={},
                       now=now, output_bucket=OUT, ttl=0)
     world.clock.advance(1000)
+    assert world.sweep().waiting == 1                         # neither Lambda's record nor its last deadline yet
+    world.clock.now = world.settings.retries_over_at(now) + 1
     assert world.sweep().failed == ["j"]
     assert world.status("j")["error"]["code"] == "timeout"
 
@@ -491,7 +564,7 @@ def test_the_status_item_is_never_left_processing_by_a_swept_job_without_events(
     with pytest.raises(Killed):
         both_outcome = both(world)
     assert both_outcome is None
-    world.clock.advance(3600)
+    world.clock.now = world.settings.retries_over_at(world.clock()) + 1
     world.sweep()
     assert world.status("j")["status"] == "FAILED"
     assert world.store.items[("j", STATUS_SK)].get("outbox") is None
@@ -521,7 +594,9 @@ class Queue:
 
 
 def dead_letter(job: str, name: str = "orders.xlsx") -> str:
-    return json.dumps({"requestPayload": {"detail": {"bucket": {"name": IN}, "object": {"key": f"uploads/{job}/{name}"}}}})
+    """Lambda's on-failure record of the upload event of `name` (all its attempts failed)."""
+    return json.dumps({"requestPayload": {"id": event_id(job, name), "detail": {
+        "bucket": {"name": IN}, "object": {"key": f"uploads/{job}/{name}"}}}})
 
 
 def test_every_attempt_dying_before_its_claim_is_failed_from_the_failure_queue():
