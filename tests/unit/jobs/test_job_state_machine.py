@@ -78,6 +78,18 @@ def both(world: World, job: str = "j", orders: bytes = b"orders v1") -> jobs.Out
     return world.deliver(job)
 
 
+def dies_calling(world: World, method: str) -> None:
+    """Both files arrive and the completing delivery dies (its sandbox is gone) as it calls the job store's
+    `method`."""
+    real = getattr(world.store, method)
+    setattr(world.store, method, lambda *a, **k: (_ for _ in ()).throw(Killed()))
+    try:
+        with pytest.raises(Killed):
+            both(world)
+    finally:
+        setattr(world.store, method, real)
+
+
 def assert_one_complete_set_from_the_current_inputs(world: World, job: str) -> None:
     status = world.status(job)
     assert status["status"] == "SUCCEEDED"
@@ -198,11 +210,7 @@ def test_a_late_redelivery_of_committed_inputs_ends_as_a_duplicate_without_writi
     """The commit's run item was never marked (the attempt died right after publishing), so a late
     redelivery can claim it: it reads the commit, marks the run item and leaves the status item alone."""
     world = World()
-    real_mark = world.store.mark_run
-    world.store.mark_run = lambda *a, **k: (_ for _ in ()).throw(Killed())
-    with pytest.raises(Killed):
-        both(world)
-    world.store.mark_run = real_mark
+    dies_calling(world, "mark_run")
     writes = len(world.store.status_writes)
     world.clock.advance(3600)
     outcome = world.deliver("j")
@@ -422,11 +430,7 @@ def test_an_event_resent_after_the_attempt_died_right_after_putevents_is_the_sam
     """Killed between PutEvents and clearing the outbox: the retry sends the stored outbox again, and the
     copy is identical (same run_id, same detail, no per-attempt field), so a consumer can drop it."""
     world = World()
-    real_clear = world.store.clear_outbox
-    world.store.clear_outbox = lambda *a, **k: (_ for _ in ()).throw(Killed())
-    with pytest.raises(Killed):
-        both(world)
-    world.store.clear_outbox = real_clear
+    dies_calling(world, "clear_outbox")
     world.clock.advance(61)                                   # Lambda's retry, after the publish lease
     assert world.deliver("j").action == "committed_earlier"
     (first_type, first), (second_type, second) = world.events.of("j")
