@@ -17,7 +17,12 @@ from pathlib import Path
 
 import jobs
 from memberseg.errors import InputError
-from memberseg.job_protocol import STATUS_SK, JobStatus, RunStatus, run_sk
+from memberseg.job_protocol import STATUS_SK, JobStatus, RunStatus, from_item_value, run_sk, to_item_value
+
+
+def stored(value):
+    """A value as DynamoDB gives it back (storage.DynamoJobStore): None left out of maps, numbers as int/float."""
+    return from_item_value(to_item_value(copy.deepcopy(value)))
 
 
 class FakeClock:
@@ -98,6 +103,14 @@ class InMemoryJobStore:
     def __init__(self):
         self.items: dict[tuple[str, str], dict] = {}
         self.lock = threading.RLock()
+        self.status_writes: list[tuple[str, str, str | None]] = []     # (job_id, write, status after it)
+
+    def _wrote_status(self, job_id: str, write: str) -> None:
+        self.status_writes.append((job_id, write, self.items[(job_id, STATUS_SK)].get("status")))
+
+    def statuses(self, job_id: str) -> list[str | None]:
+        """The status after each write to the job's status item, in order."""
+        return [status for j, _, status in self.status_writes if j == job_id]
 
     def _item(self, job_id: str, sk: str) -> dict:
         return self.items.setdefault((job_id, sk), {"job_id": job_id, "sk": sk})
@@ -114,9 +127,11 @@ class InMemoryJobStore:
             item.setdefault("created_at", jobs.iso(now))
             item.update(status=JobStatus.WAITING_FOR_FILES.value, files=copy.deepcopy(files), missing=list(missing),
                         updated_at=jobs.iso(now), expires_at=ttl)
+            self._wrote_status(job_id, "set_waiting")
             return True
 
-    def claim_run(self, job_id, fingerprint, *, token, now, lease_until, deadline_at, input_seq, files, ttl):
+    def claim_run(self, job_id, fingerprint, *, token, now, lease_until, deadline_at, input_seq, files, ttl,
+                  event_id=None):
         with self.lock:
             sk = run_sk(fingerprint)
             item = self.items.get((job_id, sk))
@@ -129,7 +144,18 @@ class InMemoryJobStore:
             item.update(run_status=RunStatus.PROCESSING.value, lease_expires_at=lease_until, deadline_at=deadline_at,
                         claimed_at=jobs.iso(now), claim_token=token, input_seq=input_seq, fingerprint=fingerprint,
                         files=copy.deepcopy(files), expires_at=ttl, attempts=item.get("attempts", 0) + 1)
+            item.setdefault("first_claimed_at", now)
+            if event_id:
+                item["claim_events"] = item.get("claim_events", set()) | {event_id}
             return item["attempts"]
+
+    def record_spent_event(self, job_id, fingerprint, event_id):
+        with self.lock:
+            item = self.items.get((job_id, run_sk(fingerprint)))
+            if item is None:
+                return False
+            item["spent_events"] = item.get("spent_events", set()) | {event_id}
+            return True
 
     def get_run(self, job_id, fingerprint):
         with self.lock:
@@ -156,7 +182,10 @@ class InMemoryJobStore:
     def begin(self, job_id, *, run_id, fingerprint, input_seq, attempt, files, now, output_bucket, ttl):
         with self.lock:
             item = self.items.get((job_id, STATUS_SK), {})
+            # storage.BEGIN_CONDITION: (NO_RUN_BEGUN or NOT_OLDER_INPUTS) and NOT_COMMITTED_YET
             if "input_seq" in item and item["input_seq"] > input_seq:
+                return False
+            if item.get("committed_fingerprint") == fingerprint:
                 return False
             item = self._item(job_id, STATUS_SK)
             item.setdefault("created_at", jobs.iso(now))
@@ -166,6 +195,7 @@ class InMemoryJobStore:
             if files:
                 item["files"] = copy.deepcopy(files)
             item.pop("missing", None)
+            self._wrote_status(job_id, "begin")
             return True
 
     def commit(self, job_id, *, run_id, fingerprint, input_seq, status, fields, outbox, now, publish_lease_until, ttl):
@@ -176,8 +206,9 @@ class InMemoryJobStore:
             item.pop("counts" if status == JobStatus.FAILED else "error", None)
             item.update(status=status, committed_status=status, committed_run=run_id,
                         committed_fingerprint=fingerprint, committed_seq=input_seq, finished_at=jobs.iso(now),
-                        updated_at=jobs.iso(now), outbox=copy.deepcopy(outbox), outbox_lease_until=publish_lease_until,
+                        updated_at=jobs.iso(now), outbox=stored(outbox), outbox_lease_until=publish_lease_until,
                         expires_at=ttl, **copy.deepcopy(fields))
+            self._wrote_status(job_id, "commit")
             return True
 
     def release(self, job_id, *, run_id, now):
@@ -191,6 +222,7 @@ class InMemoryJobStore:
             else:
                 item.pop("run_id")
             item["updated_at"] = jobs.iso(now)
+            self._wrote_status(job_id, "release")
             return True
 
     def take_outbox(self, job_id, *, run_id, now, lease_until):
@@ -201,6 +233,7 @@ class InMemoryJobStore:
             if item.get("outbox_lease_until", 0) >= now:
                 return False
             item["outbox_lease_until"] = lease_until
+            self._wrote_status(job_id, "take_outbox")
             return True
 
     def clear_outbox(self, job_id, *, run_id, now):
@@ -211,6 +244,7 @@ class InMemoryJobStore:
             item.pop("outbox", None)
             item.pop("outbox_lease_until", None)
             item.update(published_run=run_id, published_at=jobs.iso(now))
+            self._wrote_status(job_id, "clear_outbox")
             return True
 
     def get_status(self, job_id):

@@ -26,9 +26,11 @@ from memberseg.job_protocol import (
     ErrorCode,
     JobStatus,
     RunStatus,
+    from_item_value,
     job_results_prefix,
     parse_run_id,
     run_results_prefix,
+    to_item_value,
 )
 
 CONTENT_TYPES = {
@@ -127,9 +129,10 @@ class RunCommit:
             return self.superseded("a newer upload arrived while this run worked", cleanup=True)
         now = self.deps.clock()
         duration_ms = int((now - c.started) * 1000)
-        detail = {**detail, "duration_ms": duration_ms}
         fields = {**fields, "duration_ms": duration_ms, "output_prefix": self.prefix}
-        outbox = {"detail_type": detail_type, "detail": detail}
+        # The event is a function of the committed run alone (no attempt's timing), in the form the job table
+        # gives back (no None in maps): the first send and a resend from the stored outbox are identical.
+        outbox = from_item_value(to_item_value({"detail_type": detail_type, "detail": detail}))
         if not self._commit_write(status, fields, outbox, now):
             return self.superseded("a newer upload took the job before this run could commit", cleanup=True)
         self.log.info("run committed", extra={"status": str(status), "run_id": self.run_id})

@@ -1,6 +1,7 @@
 """The job flow's errors: which faults end a job (FinalError, recorded FAILED with error.json and
 never retried) and the messages of the failures the flow writes itself (timeout, internal fault,
-no room in /tmp). Anything else a run raises is transient: Lambda retries it (job_run.Run.on_fault).
+an engine crash, no room in /tmp). Anything else a run raises is transient: Lambda retries it
+(job_run.Run.on_fault).
 """
 
 from __future__ import annotations
@@ -53,10 +54,24 @@ def no_room() -> FinalError:
     return FinalError(ErrorCode.FILE_TOO_LARGE, NO_ROOM_MESSAGE)
 
 
+def engine_error(error_type: str, last_stage: dict) -> FinalError:
+    """The engine's own code raised while parsing or computing these inputs: the same files fail the
+    same way on every attempt, so this is final (the traceback is in the log, never in the message)."""
+    stage = last_stage.get("stage")
+    if stage == "parsing" and last_stage.get("file"):
+        where = f" while reading the {last_stage.get('role', 'input')} file {last_stage['file']}"
+    else:
+        where = f" while {stage}" if stage else ""
+    return FinalError(ErrorCode.ENGINE_ERROR, f"memberseg could not process these files: {error_type}{where}. "
+                      "This is a bug in memberseg or an input it does not handle; uploading the same files again "
+                      "will not help. The files were not changed.", file=last_stage.get("file"))
+
+
 def raise_final_if_known(exc: Exception, *, elapsed: float, budget: float) -> None:
-    """The engine's own timeout and input errors it raised are final; anything else may be transient."""
+    """The engine's own timeout, the input errors and the crashes of its own code are final; anything
+    else (a storage or network fault, a worker killed by a signal) may be transient."""
     from memberseg.errors import InputError
-    from memberseg.isolation import WorkerDied
+    from memberseg.isolation import WorkerDied, WorkerRaised
 
     if isinstance(exc, InputError):
         error = exc.to_dict()["error"]
@@ -65,3 +80,5 @@ def raise_final_if_known(exc: Exception, *, elapsed: float, budget: float) -> No
         raise timeout(budget) from exc
     if "[Errno 28]" in str(exc) or "No space left on device" in str(exc):     # ENOSPC inside the worker
         raise no_room() from exc
+    if isinstance(exc, WorkerRaised) and not exc.os_error:        # parsing or computing raised: deterministic
+        raise engine_error(exc.error_type, exc.last_stage) from exc

@@ -59,8 +59,10 @@ class JobStore(Protocol):
     """The job table (storage.DynamoJobStore; tests/fakes.InMemoryJobStore). Conditions in docs/job-protocol.md."""
     def set_waiting(self, job_id: str, files: dict, missing: list[str], now: float, ttl: int) -> bool: ...
     def claim_run(self, job_id: str, fingerprint: str, *, token: str, now: float, lease_until: float,
-                  deadline_at: float, input_seq: int, files: dict, ttl: int) -> int | None: ...
+                  deadline_at: float, input_seq: int, files: dict, ttl: int,
+                  event_id: str | None = None) -> int | None: ...
     def get_run(self, job_id: str, fingerprint: str) -> dict | None: ...
+    def record_spent_event(self, job_id: str, fingerprint: str, event_id: str) -> bool: ...
     def heartbeat(self, job_id: str, fingerprint: str, *, token: str, lease_until: float) -> bool: ...
     def mark_run(self, job_id: str, fingerprint: str, *, token: str | None, run_status: str, now: float) -> bool: ...
     def begin(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, attempt: int, files: dict,
@@ -92,12 +94,25 @@ class Settings:
     lease_s: float = 30.0              # a dead attempt's claim is free after this (< Lambda's 60 s retry delay)
     heartbeat_s: float = 10.0          # the live attempt renews its lease this often
     commit_margin_s: float = 45.0      # time kept back from the engine to upload, commit and publish
+    # When Lambda may still start an attempt (template.yaml, the processing function): its last retry starts at
+    # most max_event_age_s after it queued the event (EventInvokeConfig.MaximumEventAgeInSeconds) and runs until
+    # its timeout (FunctionTimeoutSeconds). The sweeper reads them (SweeperFunction: MAX_EVENT_AGE_SECONDS,
+    # FUNCTION_TIMEOUT_SECONDS).
+    max_event_age_s: float = 3600.0
+    function_timeout_s: float = 900.0
+    clock_margin_s: float = 60.0       # Lambda's queue and our clock need not agree to the second
     work_dir: str | None = None        # parent of the per-job temp dir (/tmp in Lambda)
     as_of: dt.date | None = None       # pin "today" (demo, tests); None = today in the rules' timezone
 
     def ttl(self, now: float) -> int:
         """The items' expires_at for a write at `now`."""
         return int(now + self.retention_days * 86400)
+
+    def retries_over_at(self, first_claimed_at: float) -> float:
+        """When no attempt of the event whose first attempt claimed at `first_claimed_at` can still run: Lambda
+        queued it before that claim, starts its last retry within max_event_age_s of queueing it, and that
+        attempt ends by its timeout."""
+        return first_claimed_at + self.max_event_age_s + self.function_timeout_s + self.clock_margin_s
 
 
 @dataclass
@@ -133,11 +148,11 @@ class Action(StrEnum):
     """What one delivery of an event did (Outcome.action; the handler's metrics and log key on it)."""
     IGNORED = "ignored"                        # not a job folder's object, or the folder is empty
     WAITING = "waiting"                        # a file is missing: WAITING_FOR_FILES
-    DUPLICATE = "duplicate"                    # another delivery holds the claim of these versions
+    DUPLICATE = "duplicate"                    # another delivery holds the claim, or these versions are committed
     SUPERSEDED = "superseded"                  # newer inputs took the job; this run never commits
     SUCCEEDED = "succeeded"                    # committed with outputs
     FAILED = "failed"                          # committed with error.json
-    COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: bookkeeping only
+    COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: it sent the pending event
 
 
 @dataclass

@@ -23,11 +23,11 @@ from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
-from memberseg.job_protocol import JobStatus, RunStatus
+from memberseg.job_protocol import ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
-          deadline_at: float, files: dict) -> Claim | None:
+          deadline_at: float, files: dict, event_id: str | None = None) -> Claim | None:
     """Claim the run item RUN#{fingerprint} for this delivery; None: another delivery owns it, or it is final.
 
     The claim succeeds (storage.CLAIM_CONDITION; tests/fakes.InMemoryJobStore.claim_run mirrors it) when
@@ -35,13 +35,15 @@ def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, inpu
     - RETRY_PENDING: the previous attempt failed transiently and handed the run back (RETRYING);
     - LEASE_EXPIRED: the holder is PROCESSING but stopped renewing its lease (it died).
     So a second delivery of the same event, while the first works or after it finished, gets None
-    ("duplicate"). Each successful claim adds one attempt and writes a fresh claim_token. A claim
+    ("duplicate"). Each successful claim adds one attempt and writes a fresh claim_token; it also notes
+    `event_id` (the delivered event's id, the same for each of Lambda's retries of it) for the sweeper. A claim
     whose response was lost and which botocore resent fails its own condition: finding our own
     token on the item, it counts as ours.
     """
     token, ttl = deps.new_token(), settings.ttl(now)
     attempt = deps.jobs.claim_run(job_id, fingerprint, token=token, now=now, lease_until=now + settings.lease_s,
-                                  deadline_at=deadline_at, input_seq=input_seq, files=files, ttl=ttl)
+                                  deadline_at=deadline_at, input_seq=input_seq, files=files, ttl=ttl,
+                                  event_id=event_id)
     if attempt is None:
         run = deps.jobs.get_run(job_id, fingerprint) or {}
         if run.get("claim_token") != token:
@@ -92,7 +94,8 @@ class Run:
             if earlier is not None:
                 return earlier
             if not self.commit.begin(file_entries, self.deps.clock()):
-                return self.commit.superseded("a newer upload already claimed this job")
+                # refused: newer inputs hold the job, or these versions were committed since the read above
+                return self._committed_earlier() or self.commit.superseded("a newer upload already claimed this job")
             with _Heartbeat(self._renew_lease, self.settings.heartbeat_s, self.log):
                 if problem is None:
                     files = with_original_names(self.deps, self.settings.input_bucket, files)
@@ -111,7 +114,10 @@ class Run:
                                  lease_until=self.deps.clock() + self.settings.lease_s)
 
     def _committed_earlier(self) -> Outcome | None:
-        """A retry of a run that had already committed (its response or its marking was lost)."""
+        """These versions are committed already: a retry of a run whose commit response, publish or marking
+        was lost, or a late redelivery. Only the bookkeeping is left: the run item is marked and a pending
+        outcome event sent (from the stored outbox, so it is the same event); nothing else touches the
+        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER."""
         c = self.claim
         status = self.deps.jobs.get_status(c.job_id) or {}
         if status.get("committed_fingerprint") != c.fingerprint:
@@ -120,9 +126,10 @@ class Run:
         published = True
         if status.get("outbox"):
             published = publish_outbox(self.deps, c.job_id, status, lease_s=self.settings.lease_s)
-        final = RunStatus.SUCCEEDED if status.get("status") == JobStatus.SUCCEEDED else RunStatus.FAILED
+        final = RunStatus.SUCCEEDED if status.get("committed_status") == JobStatus.SUCCEEDED else RunStatus.FAILED
         self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token, run_status=final, now=self.deps.clock())
-        return Outcome(Action.COMMITTED_EARLIER, job_id=c.job_id, fingerprint=c.fingerprint,
+        action = Action.COMMITTED_EARLIER if status.get("outbox") else Action.DUPLICATE
+        return Outcome(action, job_id=c.job_id, fingerprint=c.fingerprint, reason="already committed",
                        run_id=status.get("committed_run"), attempt=c.attempt, published=published)
 
     # -- main path
@@ -184,7 +191,11 @@ class Run:
         return outcome
 
     def _final(self, final: FinalError) -> Outcome:
-        self.log.warning("final failure", extra={"error": final.error["error"]})
+        if final.error["error"]["code"] == ErrorCode.ENGINE_ERROR:     # a bug or an unhandled input: keep the trace
+            self.log.error("the engine raised on these inputs: final failure", extra={"error": final.error["error"]},
+                           exc_info=final)
+        else:
+            self.log.warning("final failure", extra={"error": final.error["error"]})
         try:
             return self.commit.failed(final.error)
         except Exception as exc:

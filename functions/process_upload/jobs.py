@@ -67,8 +67,10 @@ iso = iso_utc
 
 # ----------------------------------------------------------------- the entry points
 def handle_object_created(bucket: str, key: str, deps: Deps, settings: Settings, *,
-                          request_id: str = "local", remaining_s: float = 900.0) -> Outcome:
-    """React to one S3 Object Created notification (key already URL-decoded)."""
+                          request_id: str = "local", remaining_s: float = 900.0,
+                          event_id: str | None = None) -> Outcome:
+    """React to one S3 Object Created notification (key already URL-decoded). `event_id`: the EventBridge
+    event's id, which every retry of it carries too (the sweeper matches Lambda's on-failure record to it)."""
     log = deps.logger
     if bucket != settings.input_bucket:
         # defence in depth: the EventBridge rule already filters on the bucket
@@ -95,7 +97,7 @@ def handle_object_created(bucket: str, key: str, deps: Deps, settings: Settings,
 
     fingerprint, input_seq = fingerprint_of(objects), input_seq_of(objects)
     held = claim(deps, settings, job_id=job_id, fingerprint=fingerprint, input_seq=input_seq, now=started,
-                 deadline_at=started + remaining_s, files=entries)
+                 deadline_at=started + remaining_s, files=entries, event_id=event_id)
     if held is None:
         log.info("run already claimed for these file versions: duplicate delivery skipped",
                  extra={"fingerprint": fingerprint})
@@ -105,13 +107,15 @@ def handle_object_created(bucket: str, key: str, deps: Deps, settings: Settings,
     return run.go(files, entries, problem)
 
 
-def record_dead_event(bucket: str, key: str, deps: Deps, settings: Settings) -> str:
+def record_dead_event(bucket: str, key: str, deps: Deps, settings: Settings, event_id: str | None = None) -> str:
     """An event whose every attempt failed (Lambda's on-failure destination): make sure its job ends.
 
     Returns "done" when nothing is left to do for this event (the message can go): the folder is
-    incomplete (waiting recorded), these versions were committed, or a run item exists (the sweeper's
-    run pass owns it). Only when every attempt died before its claim does this record FAILED itself
-    (job_run.record_final_failure) and return that run's Outcome.action.
+    incomplete (waiting recorded), these versions were committed, or a run item exists: then the
+    event's attempts are noted as spent on it (record_spent_event), and the sweeper's run pass ends
+    the run once every event that claimed it is spent. Only when every attempt died before its
+    claim does this record FAILED itself (job_run.record_final_failure) and return that run's
+    Outcome.action.
     """
     parts = split_key(key, settings.upload_prefix) if bucket == settings.input_bucket else None
     if parts is None:
@@ -128,7 +132,11 @@ def record_dead_event(bucket: str, key: str, deps: Deps, settings: Settings) -> 
         return "done"
     fingerprint, input_seq = fingerprint_of(objects), input_seq_of(objects)
     status = deps.jobs.get_status(job_id) or {}
-    if status.get("committed_fingerprint") == fingerprint or deps.jobs.get_run(job_id, fingerprint):
+    if status.get("committed_fingerprint") == fingerprint:
+        return "done"
+    if deps.jobs.get_run(job_id, fingerprint):
+        if event_id:
+            deps.jobs.record_spent_event(job_id, fingerprint, event_id)
         return "done"
     outcome = record_final_failure(deps, settings, job_id=job_id, fingerprint=fingerprint, input_seq=input_seq,
                                    files=entries, error=FinalError.of(internal_error()), now=now)

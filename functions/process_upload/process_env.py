@@ -30,7 +30,10 @@ class JobEnv(BaseModel):
     max_attempts: int = Field(3, alias="MAX_ATTEMPTS", ge=1, le=10)
     lease_seconds: float = Field(30.0, alias="LEASE_SECONDS", gt=0, lt=60)   # under Lambda's 60 s retry delay
     heartbeat_seconds: float = Field(10.0, alias="HEARTBEAT_SECONDS", gt=0)
-    stale_after_seconds: float = Field(600.0, alias="STALE_AFTER_SECONDS", ge=240)
+    # the sweeper's view of Lambda's retries (template.yaml: the processing function's EventInvokeConfig and
+    # Timeout); unset, Settings' defaults apply
+    max_event_age_seconds: float | None = Field(None, alias="MAX_EVENT_AGE_SECONDS", ge=60, le=21600)
+    function_timeout_seconds: float | None = Field(None, alias="FUNCTION_TIMEOUT_SECONDS", ge=1, le=900)
     failure_queue: str | None = Field(None, alias="FAILURE_QUEUE_URL")      # the sweeper reads it
     work_dir: str | None = Field(None, alias="JOB_WORK_DIR")
     as_of: dt.date | None = Field(None, alias="JOB_AS_OF")
@@ -43,8 +46,11 @@ class JobEnv(BaseModel):
     def settings(self) -> jobs.Settings:
         if self.heartbeat_seconds * 2 > self.lease_seconds:
             raise ValueError("HEARTBEAT_SECONDS must be at most half of LEASE_SECONDS")
+        retries = {name: value for name, value in (("max_event_age_s", self.max_event_age_seconds),
+                                                   ("function_timeout_s", self.function_timeout_seconds))
+                   if value is not None}
         return jobs.Settings(
             input_bucket=self.input_bucket, output_bucket=self.output_bucket, upload_prefix=self.upload_prefix,
             results_prefix=self.results_prefix, retention_days=self.result_retention_days,
             max_attempts=self.max_attempts, lease_s=self.lease_seconds, heartbeat_s=self.heartbeat_seconds,
-            work_dir=self.work_dir, as_of=self.as_of)
+            work_dir=self.work_dir, as_of=self.as_of, **retries)

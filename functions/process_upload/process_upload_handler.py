@@ -61,6 +61,7 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
         bucket, key, dependencies(), settings,
         request_id=context.aws_request_id,
         remaining_s=context.get_remaining_time_in_millis() / 1000,
+        event_id=event.get_id,
     )
     _record_metrics(outcome)
     logger.info("done", extra={"outcome": outcome.action})

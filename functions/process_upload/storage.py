@@ -40,6 +40,9 @@ RETRY_PENDING = "#run_status = :retrying"                       # the last attem
 LEASE_EXPIRED = "(#run_status = :processing AND #lease_expires_at < :now)"   # the holder stopped renewing: dead
 CLAIM_CONDITION = f"{NEW_RUN} OR {RETRY_PENDING} OR {LEASE_EXPIRED}"
 
+# Run item: the sweeper's note that an event's attempts are spent (record_spent_event).
+RUN_EXISTS = "attribute_exists(#job_id)"                        # never creates a run item
+
 # Run item: writes by the attempt that claimed it.
 HOLDS_CLAIM = "#claim_token = :token"                           # this attempt's claim; a later claimant's wins
 STILL_PROCESSING = "#run_status = :processing"                  # not yet final or handed back
@@ -53,7 +56,10 @@ WAITING_CONDITION = f"{NO_STATUS_YET} OR {STILL_WAITING}"
 # Status item: which run is active (begin).
 NO_RUN_BEGUN = "attribute_not_exists(#input_seq)"               # the job's first run
 NOT_OLDER_INPUTS = "#input_seq <= :seq"                         # older inputs never take the job back
-BEGIN_CONDITION = f"{NO_RUN_BEGUN} OR {NOT_OLDER_INPUTS}"
+NOT_COMMITTED_YET = "(attribute_not_exists(#committed_fingerprint) OR #committed_fingerprint <> :fp)"
+# ^ these versions' result is not committed: a redelivery that read the status just before the commit
+#   never sets the committed job back to PROCESSING
+BEGIN_CONDITION = f"({NO_RUN_BEGUN} OR {NOT_OLDER_INPUTS}) AND {NOT_COMMITTED_YET}"
 
 # Status item: the commit point (commit, release).
 IS_ACTIVE_RUN = "#run_id = :run"                                # only the active run commits or gives way
@@ -140,12 +146,13 @@ class DynamoJobStore:
         for a, v in (set_if_absent or {}).items():
             clauses.append(f"{alias(a)} = if_not_exists({alias(a)}, :i_{a})")
             values[f":i_{a}"] = v
-        expression = "SET " + ", ".join(clauses)
+        parts = ["SET " + ", ".join(clauses)] if clauses else []
         if add:
-            expression += " ADD " + ", ".join(f"{alias(a)} :a_{a}" for a in add)
+            parts.append("ADD " + ", ".join(f"{alias(a)} :a_{a}" for a in add))
             values.update({f":a_{a}": v for a, v in add.items()})
         if remove:
-            expression += " REMOVE " + ", ".join(alias(a) for a in remove)
+            parts.append("REMOVE " + ", ".join(alias(a) for a in remove))
+        expression = " ".join(parts)
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Key": self._key(key),
                                   "UpdateExpression": expression, "ReturnValues": "ALL_NEW" if return_new else "NONE"}
         if condition:
@@ -190,16 +197,19 @@ class DynamoJobStore:
 
     # -- run items
     def claim_run(self, job_id: str, fingerprint: str, *, token: str, now: float, lease_until: float,
-                  deadline_at: float, input_seq: int, files: dict, ttl: int) -> int | None:
+                  deadline_at: float, input_seq: int, files: dict, ttl: int, event_id: str | None = None) -> int | None:
         """Returns the attempt number, or None if another delivery owns the run (or it is final).
 
-        CLAIM_CONDITION: NEW_RUN or RETRY_PENDING or LEASE_EXPIRED (job_run.claim says what that means)."""
+        CLAIM_CONDITION: NEW_RUN or RETRY_PENDING or LEASE_EXPIRED (job_run.claim says what that means).
+        Also keeps the first claim's time and the ids of the events whose attempts claimed (the sweeper's
+        evidence of when no attempt can still come)."""
         item = self._update(
             {"job_id": job_id, "sk": run_sk(fingerprint)},
             set_={"run_status": RunStatus.PROCESSING, "lease_expires_at": round(lease_until, 3),
                   "deadline_at": round(deadline_at, 3), "claimed_at": iso_utc(now), "claim_token": token,
                   "input_seq": input_seq, "fingerprint": fingerprint, "files": files, "expires_at": ttl},
-            add={"attempts": 1},
+            set_if_absent={"first_claimed_at": round(now, 3)},
+            add={"attempts": 1, **({"claim_events": {event_id}} if event_id else {})},
             condition=CLAIM_CONDITION,
             condition_values={":retrying": RunStatus.RETRYING, ":processing": RunStatus.PROCESSING,
                               ":now": round(now, 3)},
@@ -209,6 +219,11 @@ class DynamoJobStore:
 
     def get_run(self, job_id: str, fingerprint: str) -> dict | None:
         return self._get(job_id, run_sk(fingerprint))
+
+    def record_spent_event(self, job_id: str, fingerprint: str, event_id: str) -> bool:
+        """Lambda's on-failure record of `event_id` arrived: none of its attempts will come any more."""
+        return self._update({"job_id": job_id, "sk": run_sk(fingerprint)}, set_={},
+                            add={"spent_events": {event_id}}, condition=RUN_EXISTS) is not None
 
     def heartbeat(self, job_id: str, fingerprint: str, *, token: str, lease_until: float) -> bool:
         return self._update({"job_id": job_id, "sk": run_sk(fingerprint)},
@@ -226,7 +241,8 @@ class DynamoJobStore:
     # -- the status item
     def begin(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, attempt: int, files: dict,
               now: float, output_bucket: str, ttl: int) -> bool:
-        """This attempt becomes the job's active run, unless strictly newer inputs were claimed."""
+        """This attempt becomes the job's active run, unless strictly newer inputs were claimed or these
+        versions are committed already."""
         set_ = {"status": JobStatus.PROCESSING, "run_id": run_id, "fingerprint": fingerprint,
                 "input_seq": input_seq, "attempt": attempt, "started_at": iso_utc(now),
                 "updated_at": iso_utc(now), "output_bucket": output_bucket, "expires_at": ttl}
@@ -236,7 +252,7 @@ class DynamoJobStore:
             {"job_id": job_id, "sk": STATUS_SK}, set_=set_, set_if_absent={"created_at": iso_utc(now)},
             remove=("missing",),
             condition=BEGIN_CONDITION,
-            condition_values={":seq": input_seq},
+            condition_values={":seq": input_seq, ":fp": fingerprint},
         ) is not None
 
     def commit(self, job_id: str, *, run_id: str, fingerprint: str, input_seq: int, status: str, fields: dict,

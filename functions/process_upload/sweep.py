@@ -1,21 +1,27 @@
 """The sweeper: no job stays PROCESSING, no committed outcome event stays unsent.
 
 Runs on a schedule (template.yaml: SweeperFunction, every 5 minutes). For each run item
-still PROCESSING or RETRYING whose lease has expired:
+still PROCESSING or RETRYING whose lease has expired, it ends the run only when no attempt
+can still come (`retries_spent`):
 
-- all attempts used (`attempts >= max_attempts`), or dead for longer than `stale_after_s`
-  (Lambda's retries come 1 and 3 minutes after a failure): the sweeper claims the run like
-  a retry would and records a final FAILED through the same commit as a run: error.json,
-  the status, the Failed event. Code `timeout` when the attempt was alive until its
-  deadline (its last heartbeat), else `internal_error` (a crash, OOM or lost sandbox);
-- otherwise it waits for Lambda's retry.
+- Lambda's on-failure record has arrived for every event whose attempts claimed the run
+  (the failure-queue pass below notes them on the run item as spent), or
+- the last possible retry's deadline has passed: the first claim + the event's maximum age
+  + the function's timeout (Settings.retries_over_at, from the template).
+
+Then it claims the run like a retry would and records a final FAILED through the same commit
+as a run: error.json, the status, the Failed event. Code `timeout` when the attempt was alive
+until its deadline (its last heartbeat), else `internal_error` (a crash, OOM or lost sandbox).
+Until then it waits: an attempt that timed out or died is taken over by Lambda's retry, which
+finishes the job.
 
 Status items with an outbox whose publish lease expired get their event sent again.
 
 Messages in the failure queue (Lambda's on-failure destination, the trigger rule's dead-letter
-queue) are events whose every attempt failed. If those attempts all died before they could
-claim the run, nothing else would ever finish the job: the sweeper records it FAILED, then
-deletes the message.
+queue) are events whose every attempt failed. If a run item exists, the event's attempts are
+noted as spent on it (the run pass ends it); if those attempts all died before they could claim
+the run, nothing else would ever finish the job: the sweeper records it FAILED. Then it deletes
+the message.
 """
 
 from __future__ import annotations
@@ -32,8 +38,6 @@ from job_ports import Action, Deps, Settings
 from job_run import record_final_failure
 from jobs import record_dead_event
 from memberseg.job_protocol import RUN_SK_PREFIX, RunStatus
-
-DEFAULT_STALE_AFTER_S = 600.0
 
 
 class DeadLetters(Protocol):
@@ -53,15 +57,15 @@ class SweepReport:
         return len(self.failed)
 
 
-def sweep(deps: Deps, settings: Settings, *, stale_after_s: float = DEFAULT_STALE_AFTER_S,
-          dead_letters: DeadLetters | None = None, max_dead_letters: int = 100) -> SweepReport:
+def sweep(deps: Deps, settings: Settings, *, dead_letters: DeadLetters | None = None,
+          max_dead_letters: int = 100) -> SweepReport:
     report = SweepReport()
     if dead_letters is not None:
         _drain_dead_letters(deps, settings, dead_letters, max_dead_letters, report)
     for item in deps.jobs.sweep_candidates():
         try:
             if str(item.get("sk", "")).startswith(RUN_SK_PREFIX):
-                _sweep_run(deps, settings, item, stale_after_s, report)
+                _sweep_run(deps, settings, item, report)
             elif item.get("outbox") and publish_outbox(deps, item["job_id"], item, lease_s=settings.lease_s):
                 report.published.append(item["job_id"])
         except Exception:  # noqa: BLE001 - one broken job must not stop the sweep of the others
@@ -76,13 +80,23 @@ def _error_for(item: dict) -> FinalError:
     return FinalError.of(timeout_error() if alive_until_deadline else internal_error())
 
 
-def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float, report: SweepReport) -> None:
+def retries_spent(item: dict, settings: Settings, now: float) -> bool:
+    """No attempt of the run item's events can come any more: Lambda's on-failure record of every event that
+    claimed it has arrived, or the last possible retry's deadline has passed."""
+    claimed_by = set(item.get("claim_events") or ())
+    if claimed_by and claimed_by <= set(item.get("spent_events") or ()):
+        return True
+    # an item claimed before first_claimed_at was kept: its lease expiry is later than its first claim
+    first_claim = float(item.get("first_claimed_at", item.get("lease_expires_at", 0)))
+    return now > settings.retries_over_at(first_claim)
+
+
+def _sweep_run(deps: Deps, settings: Settings, item: dict, report: SweepReport) -> None:
     now = deps.clock()
-    lease = float(item.get("lease_expires_at", 0))
-    if lease >= now:
+    if float(item.get("lease_expires_at", 0)) >= now:
         return                                   # an attempt is alive
-    if int(item.get("attempts", 0)) < settings.max_attempts and now - lease < stale_after_s:
-        report.waiting += 1                      # Lambda's next retry will take it
+    if not retries_spent(item, settings, now):
+        report.waiting += 1                      # Lambda may still retry: its retry takes the run over
         return
     job_id, problem = item["job_id"], _error_for(item)
     # a newer run that began holds the status (the commit refuses us); else record it even if inputs changed
@@ -97,25 +111,37 @@ def _sweep_run(deps: Deps, settings: Settings, item: dict, stale_after_s: float,
         report.failed.append(job_id)
 
 
-def s3_object_of(body: str) -> tuple[str, str] | None:
-    """(bucket, key) of a failure-queue message: Lambda's destination record or the raw event."""
+def _event_of(body: str) -> dict | None:
+    """The S3 event in a failure-queue message: Lambda's destination record or the raw event."""
     try:
         message: Any = json.loads(body)
     except ValueError:
         return None
     event = message.get("requestPayload", message) if isinstance(message, dict) else None
-    detail = event.get("detail") if isinstance(event, dict) else None
+    return event if isinstance(event, dict) else None
+
+
+def s3_object_of(body: str) -> tuple[str, str] | None:
+    """(bucket, key) of a failure-queue message."""
+    detail = (_event_of(body) or {}).get("detail")
     if not isinstance(detail, dict):
         return None
     bucket, key = (detail.get("bucket") or {}).get("name"), (detail.get("object") or {}).get("key")
     return (bucket, unquote_plus(key)) if isinstance(bucket, str) and isinstance(key, str) else None
 
 
+def event_id_of(body: str) -> str | None:
+    """The EventBridge event's id in a failure-queue message (every attempt of that event carried it)."""
+    event_id = (_event_of(body) or {}).get("id")
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
 def _drain_dead_letters(deps: Deps, settings: Settings, queue: DeadLetters, limit: int, report: SweepReport) -> None:
     for receipt, body in queue.receive(limit):
         target = s3_object_of(body)
         try:
-            action = "done" if target is None else record_dead_event(target[0], target[1], deps, settings)
+            action = "done" if target is None else record_dead_event(target[0], target[1], deps, settings,
+                                                                     event_id=event_id_of(body))
         except Exception:  # noqa: BLE001 - the message stays; the next sweep tries again
             deps.logger.exception("handling a failure-queue message failed; it stays for the next sweep")
             continue

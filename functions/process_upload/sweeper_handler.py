@@ -44,8 +44,7 @@ def dead_letters() -> storage.SqsDeadLetters | None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict, context: LambdaContext) -> dict:
-    report = sweep.sweep(dependencies(), ENV.settings(), stale_after_s=ENV.stale_after_seconds,
-                         dead_letters=dead_letters())
+    report = sweep.sweep(dependencies(), ENV.settings(), dead_letters=dead_letters())
     metrics.add_metric(name="StuckJobs", unit=MetricUnit.Count, value=report.stuck)
     metrics.add_metric(name="EventsRepublished", unit=MetricUnit.Count, value=len(report.published))
     logger.info("sweep done", extra={"failed": report.failed, "published": report.published,

@@ -5,15 +5,22 @@ Every AWS call a normal job makes is made to fail in turn, three ways:
 - `error`:   the service answers 503 (not applied);
 - `timeout`: the read times out before an answer (not applied);
 - `lost`:    applied, but the response is lost and botocore resends the same request
-             (the resend's answer is what the caller gets).
-The attempt is also killed (a BaseException no handler catches: OOM, crash, Lambda's
-timeout) before each of the job's port calls, and a re-upload lands before each of them.
+             (the resend's answer is what the caller gets);
+and it hangs (`hang`): applied, but no answer comes before Lambda's timeout stops the attempt at
+its deadline, on attempt 1 and on attempts 1 and 2. While it hangs the sweeper runs, and the
+attempt's heartbeat renews its lease (the suite's stand-in heartbeat, driven by the controlled
+clock). The attempt is also killed (a BaseException no handler catches: OOM,
+crash, Lambda's timeout) before each of the job's port calls, a re-upload lands before each of
+them, and the same event is delivered again before each of them once its lease has lapsed.
 
-After each scenario: Lambda's retries (+60 s, +120 s later), then the sweeper (+10 min,
-twice). The job must be SUCCEEDED with one complete set from the current versions, or
-FAILED with error.json alone and a Failed event; never PROCESSING, never a mixed set; one
-outcome event per committed run (two, same run_id, only when PutEvents' own response was
-lost: EventBridge has no idempotency key; docs/job-protocol.md, failure table).
+The sweeper runs just before each of Lambda's retries (+60 s, +120 s after an attempt ends),
+then twice more (+10 min each), with the sweeper function's own environment (its view of
+Lambda's retry schedule comes from the template). The job must be SUCCEEDED with one complete
+set from the current versions, or FAILED with error.json alone and a Failed event; never
+PROCESSING, never a mixed set; a committed status never goes back (every write to the status
+item is recorded); one outcome event per committed run (two identical ones only when
+PutEvents went out and the attempt lost its answer: EventBridge has no idempotency key;
+docs/job-protocol.md, failure table).
 
 The engine is a fast stand-in (tests/fakes.fake_engine) whose every output names the digest
 of its exact inputs; tests/integration/test_process_upload.py runs the real engine.
@@ -29,6 +36,7 @@ from typing import Any
 
 import boto3
 import botocore.client
+import job_run
 import jobs
 import local_aws
 import pytest
@@ -37,11 +45,13 @@ import sweep
 from botocore.exceptions import ClientError, ReadTimeoutError
 from fakes import FakeClock, fake_engine
 from moto import mock_aws
+from process_env import JobEnv
 from s3_world import make_event
 
 MODES = ("error", "timeout", "lost")
 RETRY_DELAYS = (60, 120)          # Lambda async: a retry ~1 min after a failure, another ~2 min later
 SWEEP_AFTER = 600
+HEARTBEAT_BEFORE_DEADLINE = 5     # a hung attempt's last heartbeat, this long before Lambda stops it
 _real_call = botocore.client.BaseClient._make_api_call
 
 
@@ -57,31 +67,63 @@ class Injector:
     mode: str | None = None
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    status_writes: list[tuple[str, str]] = field(default_factory=list)   # (job_id, status) of every applied write
+
+    def statuses(self, job_id: str) -> list[str]:
+        return [status for j, status in self.status_writes if j == job_id]
+
+    def call(self, client: Any, operation: str, params: dict) -> Any:
+        """The real call, recording the status each applied UpdateItem of a status item writes."""
+        response = _real_call(client, operation, params)
+        if operation == "UpdateItem" and params["Key"]["sk"] == {"S": "STATUS"}:
+            status = params.get("ExpressionAttributeValues", {}).get(":s_status")
+            if status is not None:
+                self.status_writes.append((params["Key"]["job_id"]["S"], status["S"]))
+        return response
+
+    frozen: bool = False                         # the attempt hung until Lambda stopped it: nothing more of it runs
+    on_hang: Any = None                          # what happens meanwhile (Stack.hang_until_the_deadline)
 
     def arm(self, at: int | None = None, mode: str | None = None) -> None:
-        self.armed, self.at, self.mode, self.calls = True, at, mode, []
+        self.armed, self.at, self.mode, self.calls, self.frozen = True, at, mode, [], False
 
     def disarm(self) -> None:
-        self.armed = False
+        self.armed = self.frozen = False
+
+    @staticmethod
+    def stopped(operation: str) -> BaseException:
+        """The sandbox is stopped: the handler's thread dies; an s3transfer thread's call fails, so that the
+        handler's thread, waiting on it, is the one that dies at its next call."""
+        if threading.current_thread() is threading.main_thread():
+            return Killed(f"Lambda's timeout during {operation}")
+        return ReadTimeoutError(endpoint_url=f"https://stopped/{operation}")
 
     def __call__(self, client: Any, operation: str, params: dict) -> Any:
         if not self.armed:
-            return _real_call(client, operation, params)
+            return self.call(client, operation, params)
+        if self.frozen:
+            raise self.stopped(operation)
         with self.lock:
             index = len(self.calls)
             self.calls.append(operation)
         if index != self.at:
-            return _real_call(client, operation, params)
+            return self.call(client, operation, params)
         if self.mode == "error":
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "injected"},
                                "ResponseMetadata": {"HTTPStatusCode": 503}}, operation)
         if self.mode == "timeout":
             raise ReadTimeoutError(endpoint_url=f"https://injected/{operation}")
-        _real_call(client, operation, params)                    # applied; the response is lost
+        if self.mode == "hang":
+            self.call(client, operation, params)                 # applied; the answer never comes
+            self.armed = False
+            self.on_hang()                                       # the world goes on until the deadline
+            self.armed = self.frozen = True
+            raise self.stopped(operation)
+        self.call(client, operation, params)                     # applied; the response is lost
         body = params.get("Body")
         if hasattr(body, "seek"):
             body.seek(0)                                         # botocore rewinds the body before a resend
-        return _real_call(client, operation, params)             # botocore's resend
+        return self.call(client, operation, params)              # botocore's resend
 
 
 class PortKiller:
@@ -120,6 +162,22 @@ class Env:
         return getattr(self._real, name)
 
 
+class StandInHeartbeat:
+    """job_run._Heartbeat driven by the controlled clock: while a run works, Stack.hang_until_the_deadline
+    renews its lease as the real thread would every few seconds (tests/unit/jobs covers the real one)."""
+    beating: list = []
+
+    def __init__(self, renew, interval, logger):
+        self.renew = renew
+
+    def __enter__(self):
+        StandInHeartbeat.beating.append(self.renew)
+        return self
+
+    def __exit__(self, *exc):
+        StandInHeartbeat.beating.remove(self.renew)
+
+
 @pytest.fixture(scope="module")
 def stack():
     injector = Injector()
@@ -137,12 +195,16 @@ def stack():
         import process_upload_handler as app
         app.reload_env()
         mp.setattr(app, "ENV", Env(app.ENV))
+        mp.setattr(job_run, "_Heartbeat", StandInHeartbeat)
         mp.setattr(botocore.client.BaseClient, "_make_api_call",
                    lambda client, op, params: injector(client, op, params))
         deps = app.dependencies()
         clock = FakeClock()
         deps.clock, deps.run_job = clock, fake_engine
-        yield Stack(session, local, app, deps, clock, injector)
+        sweeper = JobEnv.load(local.stack.function_environment("SweeperFunction")).settings()
+        stack = Stack(session, local, app, deps, clock, injector, sweeper)
+        injector.on_hang = stack.hang_until_the_deadline
+        yield stack
         app.dependencies.cache_clear()
 
 
@@ -154,7 +216,9 @@ class Stack:
     deps: jobs.Deps
     clock: FakeClock
     injector: Injector
+    sweeper: jobs.Settings                        # the sweeper function's settings, from the template
     counter: int = 0
+    deadline: float = 0.0                         # the running attempt's: when Lambda's timeout stops it
 
     def __post_init__(self):
         self.s3 = self.session.client("s3")
@@ -172,14 +236,37 @@ class Stack:
         return make_event(self.local.stack.input_bucket, key, version_id=response["VersionId"])
 
     def invoke(self, event: dict) -> dict:
-        return self.app.handler(event, local_aws.LambdaContext())
+        timeout = self.sweeper.function_timeout_s
+        self.deadline = self.clock() + timeout
+        return self.app.handler(event, local_aws.LambdaContext(remaining_ms=int(timeout * 1000)))
+
+    def hang_until_the_deadline(self) -> None:
+        """An AWS call of the attempt gives no answer until the deadline, when Lambda stops the attempt
+        (Injector.stopped). Meanwhile the attempt's heartbeat keeps renewing its lease, and the sweeper runs
+        (once, late in the hang: a lease that was not renewed lapsed long before; lambda_async runs it again
+        just before the retry)."""
+        self.clock.now = self.deadline - HEARTBEAT_BEFORE_DEADLINE
+        self.beat()
+        self.sweep_once()
+        self.clock.now = self.deadline
+
+    @staticmethod
+    def beat() -> None:
+        for renew in list(StandInHeartbeat.beating):
+            renew()
+
+    def sweep_once(self) -> None:
+        sweep.sweep(self.deps, self.sweeper, dead_letters=storage.SqsDeadLetters(self.local.queues["FailureQueue"]))
 
     def lambda_async(self, event: dict, first_attempt, later_attempts=None) -> list[str]:
         """Attempt 1 under `first_attempt` (a context), then Lambda's retries, as Lambda schedules them;
         after the last failed attempt, Lambda's on-failure destination record lands in the failure queue."""
         actions = []
         for attempt, delay in enumerate((0, *RETRY_DELAYS)):
-            self.clock.advance(delay)
+            if delay:
+                self.clock.advance(delay - 1)
+                self.sweep_once()                     # the sweeper may run just before Lambda's retry
+                self.clock.advance(1)
             context = first_attempt if attempt == 0 else (later_attempts or Armed(None))
             try:
                 with context():
@@ -193,11 +280,9 @@ class Stack:
         return actions
 
     def sweep_twice(self) -> None:
-        settings = self.app.ENV.settings()
-        dead_letters = storage.SqsDeadLetters(self.local.queues["FailureQueue"])
         for _ in range(2):
             self.clock.advance(SWEEP_AFTER)
-            sweep.sweep(self.deps, settings, dead_letters=dead_letters)
+            self.sweep_once()
 
     def status(self, job_id: str) -> dict:
         return self.deps.jobs.get_status(job_id) or {}
@@ -230,15 +315,21 @@ def start_job(stack: Stack, job_id: str) -> tuple[dict, str]:
     return stack.event_for(key, stack.put(key, b"orders v1 " + job_id.encode())), key
 
 
-def check(stack: Stack, job_id: str, *, allow_two_events: bool = False) -> dict:
+def check(stack: Stack, job_id: str, *, allow_two_events: bool = False,
+          failure_codes: tuple[str, ...] = ("internal_error", "timeout")) -> dict:
     """The promises, whatever happened."""
     status = stack.status(job_id)
     assert status.get("status") in ("SUCCEEDED", "FAILED"), f"left {status.get('status')}"
+    written = stack.injector.statuses(job_id)
+    final = next((i for i, w in enumerate(written) if w in ("SUCCEEDED", "FAILED")), len(written))
+    assert set(written[final:]) <= {status["status"]}, f"the committed status went back: {written}"
     files = stack.committed_files(job_id)
     events = stack.outcome_events(job_id)
     run_ids = [e["detail"]["run_id"] for e in events]
     assert set(run_ids) == {status["committed_run"]}, f"events for {run_ids}, committed {status['committed_run']}"
     assert len(run_ids) == 1 or (allow_two_events and len(run_ids) == 2), f"{len(run_ids)} outcome events"
+    assert all(e["detail"] == events[0]["detail"] for e in events), \
+        f"a resent event differs from the first: {[e['detail'] for e in events]}"
     assert "outbox" not in status, "the outcome event was never sent"
     if status["status"] == "SUCCEEDED":
         assert sorted(files) == sorted(k.rsplit("/", 1)[-1] for k in status["output_keys"])
@@ -249,7 +340,7 @@ def check(stack: Stack, job_id: str, *, allow_two_events: bool = False) -> dict:
         assert events[0]["detail-type"] == "Segmentation Job Succeeded"
     else:
         assert list(files) == ["error.json"], f"FAILED with {sorted(files)}"
-        assert json.loads(files["error.json"])["error"]["code"] in ("internal_error", "timeout")
+        assert json.loads(files["error.json"])["error"]["code"] in failure_codes
         assert events[0]["detail-type"] == "Segmentation Job Failed"
     return status
 
@@ -407,6 +498,44 @@ def test_a_reupload_at_each_step_of_a_run(stack):
                 from exc
 
 
+def test_a_redelivery_at_each_step_of_a_run_whose_lease_lapsed(stack):
+    """The same event delivered again while the first delivery works but no longer renews its lease (its
+    heartbeat stalled): the redelivery claims the run at each step of the first one's. Whichever of them
+    commits, the job commits once, its status never goes back after the commit, one event goes out."""
+    stages = port_calls_of_a_normal_job(stack)
+    for index, stage in enumerate(stages):
+        job_id = stack.new_job()
+        event, _ = start_job(stack, job_id)
+        second: list[str] = []
+
+        def redeliver(event=event, second=second):
+            stack.clock.advance(31)                          # past the 30 s lease
+            second.append(stack.invoke(event)["action"])
+
+        actions = stack.lambda_async(event, wrapped_ports(stack, [], index, on_call=redeliver))
+        stack.sweep_twice()
+        try:
+            assert check(stack, job_id)["status"] == "SUCCEEDED"
+        except AssertionError as exc:
+            raise AssertionError(f"redelivered before {index} {stage}: {exc} ({actions}, {second})") from exc
+
+
+def test_a_late_redelivery_after_the_commit_leaves_the_status_alone(stack):
+    """The committing attempt died right before marking its run item, so the run is still claimable; the
+    same event arrives again an hour later: it ends as a duplicate and writes nothing to the status item."""
+    stages = port_calls_of_a_normal_job(stack)
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    with pytest.raises(Killed), wrapped_ports(stack, [], stages.index("mark_run")):
+        stack.invoke(event)
+    assert stack.deps.jobs.get_run(job_id, stack.status(job_id)["fingerprint"])["run_status"] == "PROCESSING"
+    settled = list(stack.injector.statuses(job_id))
+    stack.clock.advance(3600)
+    assert stack.invoke(event)["action"] == "duplicate"
+    assert stack.injector.statuses(job_id) == settled
+    assert check(stack, job_id)["status"] == "SUCCEEDED"
+
+
 def check_newest(stack: Stack, job_id: str) -> dict:
     """With two input sets, either run may have committed in turn; the last commit is the current one."""
     status = stack.status(job_id)
@@ -421,6 +550,69 @@ def check_newest(stack: Stack, job_id: str) -> dict:
     assert report["inputs_digest"] == digest, "the committed set is not from the current inputs"
     assert set(files.values()) == {f"{digest}\n".encode()}, "a mixed result set"
     return status
+
+
+def engine_raising_in_its_worker(exception: BaseException):
+    """The real runner and its forked worker, the engine's own code raising `exception` while consolidating."""
+    from memberseg import runner
+
+    def job(memberships, orders, staging, rules, as_of, report):
+        report("consolidating", {})
+        raise exception
+
+    def run_job(*args, **kwargs):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "_job", job)
+            return runner.run_job(*args, **kwargs)
+    return run_job
+
+
+def test_an_engine_crash_on_the_input_is_final_on_the_first_attempt(stack):
+    """An exception in the engine's own parsing or computing fails the same way every time: FAILED
+    engine_error at once, with error.json and one Failed event; Lambda is not asked to retry it."""
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    stack.deps.run_job = engine_raising_in_its_worker(OverflowError("date value out of range"))
+    try:
+        actions = stack.lambda_async(event, Armed(stack.injector))
+    finally:
+        stack.deps.run_job = fake_engine
+    stack.sweep_twice()
+    assert actions == ["failed"]
+    status = check(stack, job_id, failure_codes=("engine_error",))
+    assert status["status"] == "FAILED" and "OverflowError while consolidating" in status["error"]["message"]
+
+
+@pytest.mark.parametrize("hung_attempts", [1, 2])
+def test_a_hang_until_the_deadline_at_each_aws_call(stack, hung_attempts):
+    """One call of the attempt gets no answer until Lambda's timeout stops it (on attempt 1, or on attempts
+    1 and 2). The sweeper, running meanwhile and just before each retry, leaves the run to
+    Lambda's next retry, which takes it over and finishes it: SUCCEEDED, never FAILED for a slow call."""
+    calls = normal_job_calls(stack)
+    for index, operation in enumerate(calls):
+        job_id = stack.new_job()
+        event, _ = start_job(stack, job_id)
+        contexts = iter([Armed(stack.injector, index, "hang")] * hung_attempts + [Armed(stack.injector)])
+        actions = stack.lambda_async(event, next(contexts), later_attempts=lambda contexts=contexts: next(contexts))
+        stack.sweep_twice()
+        try:
+            # (after a hang at the commit or later, the retry finds the commit and makes fewer calls)
+            assert actions[0] == "raised Killed" and actions[-1] != "raised Killed"
+            # PutEvents went out but its answer never came: the sweeper resends the stored event
+            status = check(stack, job_id, allow_two_events=(operation == "PutEvents"))
+            assert status["status"] == "SUCCEEDED", "a hang that Lambda's retry can finish must not fail the job"
+        except AssertionError as exc:
+            raise AssertionError(f"call {index} {operation} hung on {hung_attempts} attempt(s): {exc} "
+                                 f"(attempts: {actions})") from exc
+
+
+def test_a_botocore_fault_is_still_retried(stack):
+    calls = normal_job_calls(stack)
+    job_id = stack.new_job()
+    event, _ = start_job(stack, job_id)
+    actions = stack.lambda_async(event, Armed(stack.injector, calls.index("GetObject"), "error"))
+    assert actions == ["raised ClientError", "succeeded"]
+    assert check(stack, job_id)["status"] == "SUCCEEDED"
 
 
 def test_the_failure_table_lists_every_step(stack):

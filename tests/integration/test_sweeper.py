@@ -1,5 +1,6 @@
 """The sweeper's Lambda handler with the template's environment, on moto: a job whose three
-attempts all died is marked FAILED with error.json and a Failed event, and StuckJobs is emitted."""
+attempts all died (Lambda's on-failure record says so) is marked FAILED with error.json and a
+Failed event, and StuckJobs is emitted."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def test_the_sweeper_fails_a_job_whose_attempts_all_died_and_reports_it(world, s
             world.invoke(event)
     assert world.status(JOB)["status"] == "PROCESSING"
     clock[0] += 60
+    # no on-failure record yet: Lambda may still hold a retry, so the sweeper leaves the run alone
+    assert sweeper.handler({}, local_aws.LambdaContext("memberseg-sweeper", 512))["waiting_for_retry"] == 1
+    assert world.status(JOB)["status"] == "PROCESSING"
+    record = json.loads((local_aws.ROOT / "events" / "failure_destination_record.json").read_text())
+    record["requestPayload"] = event                # Lambda's record after the third attempt: all are spent
+    world.sqs.send_message(QueueUrl=world.local.queues["FailureQueue"], MessageBody=json.dumps(record))
     capsys.readouterr()
     result = sweeper.handler(load_event("sweeper_schedule.json"), local_aws.LambdaContext("memberseg-sweeper", 512))
     assert result["failed"] == [JOB]

@@ -8,7 +8,8 @@ stop at a named stage until the parent says go (`GoSignal`, `Forked.wait_for`).
 `multiprocessing` with the fork context does the process and the framing: a
 `Process` and a one-way `Pipe` (Queue and Pool need /dev/shm, which Lambda lacks).
 The child sends ("stage", dict) progress messages, then one of ("ok", value),
-("input_error", InputError) or ("fault", traceback text).
+("input_error", InputError) or ("fault", dict): the exception's class, whether it is an OSError, and
+its traceback text.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ class WorkerDied(WorkerFault):
         self.last_stage = last_stage
 
 
+class WorkerRaised(WorkerFault):
+    """The worker's own code raised (parsing or computing, not a signal or a timeout). str() is the
+    child's traceback; `error_type` the exception's class name, `os_error` whether it is an OSError
+    (the local disk, not the input), `last_stage` the stage it was in."""
+
+    def __init__(self, fault: dict, last_stage: dict):
+        super().__init__(fault["traceback"])
+        self.error_type: str = fault["type"]
+        self.os_error: bool = fault["os_error"]
+        self.last_stage = last_stage
+
+
 def _child(target: Callable[..., Any], args: tuple[Any, ...], sender: Connection, new_process_group: bool) -> None:
     if new_process_group:
         os.setpgid(0, 0)
@@ -49,8 +62,9 @@ def _child(target: Callable[..., Any], args: tuple[Any, ...], sender: Connection
         sender.send(("ok", value))
     except InputError as exc:
         sender.send(("input_error", exc))
-    except BaseException:  # noqa: BLE001 - reported to the parent as an internal fault
-        sender.send(("fault", traceback.format_exc()))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as an internal fault
+        sender.send(("fault", {"type": type(exc).__name__, "os_error": isinstance(exc, OSError),
+                               "traceback": traceback.format_exc()}))
         raise SystemExit(1) from None
     finally:
         sender.close()
@@ -174,7 +188,7 @@ class Forked:
         if kind == "input_error":
             raise payload
         if kind == "fault":
-            raise WorkerFault(payload)
+            raise WorkerRaised(payload, self.last_stage)
         return payload
 
     def _how_it_ended(self) -> str:

@@ -125,6 +125,7 @@ class ErrorCode(StrEnum):
     RULES_TOO_LARGE = "rules_too_large"
     FILE_TOO_LARGE = "file_too_large"
     TIMEOUT = "timeout"
+    ENGINE_ERROR = "engine_error"          # the engine's own code raised on these inputs: final, never retried
     INTERNAL_ERROR = "internal_error"
 
 

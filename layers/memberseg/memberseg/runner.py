@@ -113,8 +113,9 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
 
-    Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault
-    (or the original exception when `isolate` is False).
+    Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault: WorkerRaised
+    when the engine's own code raised (deterministic for these inputs), WorkerDied when the worker
+    was killed or ran out of time (or the original exception when `isolate` is False).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

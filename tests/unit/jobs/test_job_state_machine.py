@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -45,8 +46,9 @@ class World:
         self.objects.put(IN, f"uploads/{job}/{name}", data)
 
     def deliver(self, job: str, name: str = "orders.xlsx", remaining_s: float = 900) -> jobs.Outcome:
+        """One attempt of the upload event of `name` (Lambda's retries of it carry the same event id)."""
         return jobs.handle_object_created(IN, f"uploads/{job}/{name}", self.deps, self.settings,
-                                          remaining_s=remaining_s)
+                                          remaining_s=remaining_s, event_id=event_id(job, name))
 
     def status(self, job: str) -> dict:
         return self.store.get_status(job) or {}
@@ -66,10 +68,26 @@ class World:
         return sweep.sweep(self.deps, self.settings, **kwargs)
 
 
+def event_id(job: str, name: str) -> str:
+    return f"event-{job}-{name}"
+
+
 def both(world: World, job: str = "j", orders: bytes = b"orders v1") -> jobs.Outcome:
     world.upload(job, "memberships.xlsx", b"members v1")
     world.upload(job, "orders.xlsx", orders)
     return world.deliver(job)
+
+
+def dies_calling(world: World, method: str) -> None:
+    """Both files arrive and the completing delivery dies (its sandbox is gone) as it calls the job store's
+    `method`."""
+    real = getattr(world.store, method)
+    setattr(world.store, method, lambda *a, **k: (_ for _ in ()).throw(Killed()))
+    try:
+        with pytest.raises(Killed):
+            both(world)
+    finally:
+        setattr(world.store, method, real)
 
 
 def assert_one_complete_set_from_the_current_inputs(world: World, job: str) -> None:
@@ -149,6 +167,56 @@ def test_a_reupload_during_a_run_supersedes_it_and_the_newer_run_commits():
     assert second.action == "succeeded"
     assert_one_complete_set_from_the_current_inputs(world, "j")
     assert [d["run_id"] for _, d in world.events.of("j")] == [second.run_id]
+
+
+def test_a_redelivery_that_claims_while_the_holder_commits_never_takes_the_committed_job_back():
+    """The holder's lease lapses (its heartbeat stalled), a redelivery claims the run and reads the status,
+    the holder commits, then the redelivery would begin: it must end as a duplicate, never setting the
+    committed job back to PROCESSING, never committing or sending a second, different event."""
+    engine_entered, engine_go = threading.Event(), threading.Event()
+
+    def first_call_waits(*args, **kwargs):
+        if world.engine_runs == 1:
+            engine_entered.set()
+            assert engine_go.wait(10)
+        return fake_engine(*args, **kwargs)
+
+    world = World(engine=first_call_waits)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    holder: list[jobs.Outcome] = []
+    thread = threading.Thread(target=lambda: holder.append(world.deliver("j")))
+    thread.start()
+    assert engine_entered.wait(10)
+    world.clock.advance(60)                                     # the holder's 30 s lease lapsed
+    real_begin = world.store.begin
+
+    def the_holder_commits_first(*args, **kwargs):
+        engine_go.set()
+        thread.join(10)
+        return real_begin(*args, **kwargs)
+
+    world.store.begin = the_holder_commits_first
+    redelivery = world.deliver("j")
+    assert holder[0].action == "succeeded" and redelivery.action == "duplicate", (redelivery, world.store.statuses("j"))
+    statuses = world.store.statuses("j")
+    assert statuses[statuses.index("SUCCEEDED"):] == ["SUCCEEDED"] * len(statuses[statuses.index("SUCCEEDED"):])
+    assert world.status("j")["committed_run"] == holder[0].run_id and world.engine_runs == 1
+    assert [d["run_id"] for _, d in world.events.of("j")] == [holder[0].run_id]
+    assert_one_complete_set_from_the_current_inputs(world, "j")
+
+
+def test_a_late_redelivery_of_committed_inputs_ends_as_a_duplicate_without_writing_the_status():
+    """The commit's run item was never marked (the attempt died right after publishing), so a late
+    redelivery can claim it: it reads the commit, marks the run item and leaves the status item alone."""
+    world = World()
+    dies_calling(world, "mark_run")
+    writes = len(world.store.status_writes)
+    world.clock.advance(3600)
+    outcome = world.deliver("j")
+    assert outcome.action == "duplicate" and world.store.status_writes[writes:] == []
+    assert world.run_item("j")["run_status"] == RunStatus.SUCCEEDED
+    assert len(world.events.of("j")) == 1 and world.engine_runs == 1
 
 
 def test_a_stale_invocation_that_listed_before_a_reupload_never_takes_the_job_back():
@@ -244,6 +312,62 @@ def test_the_engines_own_timeout_is_final_with_no_retry():
     assert world.engine_runs == 1 and "time limit" in world.status("j")["error"]["message"]
 
 
+def worker_raising(exception: BaseException, stage: dict):
+    """A stand-in engine whose forked worker (memberseg.isolation, as the runner uses it) raises `exception`
+    in `stage`: the engine's own code failing on the input."""
+    from memberseg.isolation import Forked
+
+    def job(report):
+        report(stage.pop("stage"), stage)
+        raise exception
+
+    def run_job(*args, **kwargs):
+        return Forked(job).result(timeout=30)
+
+    return run_job
+
+
+@pytest.mark.parametrize("stage, where", [
+    ({"stage": "consolidating"}, "OverflowError while consolidating."),
+    ({"stage": "parsing", "role": "orders", "file": "Orders 2026.xlsx"},
+     "OverflowError while reading the orders file Orders 2026.xlsx."),
+])
+def test_an_exception_in_the_engines_worker_is_a_final_engine_error_never_retried(stage, where):
+    world = World(engine=worker_raising(OverflowError("date value out of range"), dict(stage)))
+    outcome = both(world)
+    assert outcome.action == "failed" and outcome.attempt == 1 and world.engine_runs == 1
+    error = world.status("j")["error"]
+    assert error["code"] == "engine_error" and where in error["message"]
+    assert "will not help" in error["message"] and "Traceback" not in error["message"]
+    assert error["file"] == stage.get("file")
+    assert json.loads(world.committed("j")["error.json"])["error"] == error
+    assert [t for t, _ in world.events.of("j")] == [FAILED_DETAIL_TYPE]
+    world.clock.advance(60)
+    assert world.deliver("j").action == "duplicate"                # Lambda has nothing to retry
+
+
+@pytest.mark.parametrize("exception", [OSError(errno.EIO, "I/O error"), ConnectionResetError("reset by peer")])
+def test_a_storage_fault_inside_the_worker_stays_transient(exception):
+    from memberseg.isolation import WorkerRaised
+
+    world = World(engine=worker_raising(exception, {"stage": "writing"}))
+    with pytest.raises(WorkerRaised, match=type(exception).__name__):
+        both(world)
+    assert world.run_item("j")["run_status"] == RunStatus.RETRYING and world.status("j")["status"] == "PROCESSING"
+
+
+def test_an_engine_killed_by_a_signal_stays_transient():
+    from memberseg.isolation import WorkerDied
+
+    def killed(*args, **kwargs):
+        raise WorkerDied("was stopped by signal SIGKILL", {"stage": "segmenting"})
+
+    world = World(engine=killed)
+    with pytest.raises(WorkerDied):
+        both(world)
+    assert world.run_item("j")["run_status"] == RunStatus.RETRYING
+
+
 def test_enospc_while_downloading_is_a_final_too_large_error():
     world = World()
     real = world.objects.download
@@ -302,6 +426,19 @@ def test_a_failed_publish_never_reruns_or_deletes_the_committed_run_and_the_swee
     assert_one_complete_set_from_the_current_inputs(world, "j")
 
 
+def test_an_event_resent_after_the_attempt_died_right_after_putevents_is_the_same_event():
+    """Killed between PutEvents and clearing the outbox: the retry sends the stored outbox again, and the
+    copy is identical (same run_id, same detail, no per-attempt field), so a consumer can drop it."""
+    world = World()
+    dies_calling(world, "clear_outbox")
+    world.clock.advance(61)                                   # Lambda's retry, after the publish lease
+    assert world.deliver("j").action == "committed_earlier"
+    (first_type, first), (second_type, second) = world.events.of("j")
+    assert (first_type, first) == (second_type, second)
+    assert not {"duration_ms", "attempt", "published_at", "started_at"} & set(first)
+    assert first["run_id"] == world.status("j")["committed_run"] and world.engine_runs == 1
+
+
 def kill_engine(*args, **kwargs):
     raise Killed()
 
@@ -330,7 +467,8 @@ def test_the_sweeper_waits_for_retries_then_fails_jobs_whose_attempts_all_died()
         with pytest.raises(Killed):
             world.deliver("j")
     world.clock.advance(60)
-    report = world.sweep()
+    assert world.sweep().waiting == 1                         # no on-failure record yet: a retry may still come
+    report = world.sweep(dead_letters=Queue([dead_letter("j")]))     # Lambda's record: every attempt is spent
     assert report.failed == ["j"] and report.stuck == 1
     status = world.status("j")
     assert status["status"] == "FAILED" and status["error"]["code"] == "internal_error"
@@ -338,6 +476,71 @@ def test_the_sweeper_waits_for_retries_then_fails_jobs_whose_attempts_all_died()
     assert [t for t, _ in world.events.of("j")] == [FAILED_DETAIL_TYPE]
     assert world.sweep().failed == [] and len(world.events.of("j")) == 1
     assert world.deliver("j").action == "duplicate"
+
+
+def kill_at_begin(world: World):
+    """The attempt hangs right after its claim until Lambda's timeout kills it: no heartbeat has started, so
+    its 30 s lease lapses long before Lambda's retry (deadline + 1 minute)."""
+    real_begin = world.store.begin
+
+    def hang(*args, **kwargs):
+        for _ in range(3):                                    # the sweeper runs every 5 minutes meanwhile
+            world.clock.advance(300)
+            assert world.sweep().failed == []
+        raise Killed()
+
+    world.store.begin = hang
+    return lambda: setattr(world.store, "begin", real_begin)
+
+
+def test_a_timed_out_attempt_is_finished_by_lambdas_retry_never_ended_by_the_sweeper_before_it():
+    world = World()
+    restore = kill_at_begin(world)
+    with pytest.raises(Killed):
+        both(world)
+    restore()
+    world.clock.advance(59)
+    assert world.sweep().waiting == 1
+    world.clock.advance(1)                                    # Lambda's retry, a minute after the timeout
+    retry = world.deliver("j")
+    assert retry.action == "succeeded" and retry.attempt == 2
+    assert_one_complete_set_from_the_current_inputs(world, "j")
+    assert [t for t, _ in world.events.of("j")] == [SUCCEEDED_DETAIL_TYPE]
+
+
+def test_without_lambdas_record_the_sweeper_waits_for_the_last_possible_retrys_deadline():
+    """Three attempts died and the on-failure record was lost: the run ends once Lambda can no longer start
+    a retry (first claim + the event's maximum age) and that retry's timeout has passed."""
+    world = World(engine=kill_engine)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    first_claim = world.clock()
+    for delay in (0, 60, 120):
+        world.clock.advance(delay)
+        with pytest.raises(Killed):
+            world.deliver("j")
+    assert world.settings.retries_over_at(first_claim) == first_claim + 3600 + 900 + 60
+    world.clock.now = world.settings.retries_over_at(first_claim)
+    assert world.sweep().waiting == 1
+    world.clock.advance(1)
+    assert world.sweep().failed == ["j"] and world.status("j")["error"]["code"] == "internal_error"
+
+
+def test_a_run_claimed_by_two_events_ends_only_when_both_are_spent():
+    """Both files' events claimed the run (the memberships event arrived late, after the orders event's
+    attempt died): the orders event's record alone does not end it, the memberships event may still retry."""
+    world = World(engine=kill_engine)
+    world.upload("j", "memberships.xlsx", b"m")
+    world.upload("j", "orders.xlsx", b"o")
+    with pytest.raises(Killed):
+        world.deliver("j", "orders.xlsx")
+    world.clock.advance(60)
+    with pytest.raises(Killed):
+        world.deliver("j", "memberships.xlsx")
+    world.clock.advance(60)
+    assert world.run_item("j")["claim_events"] == {event_id("j", "orders.xlsx"), event_id("j", "memberships.xlsx")}
+    assert world.sweep(dead_letters=Queue([dead_letter("j", "orders.xlsx")])).waiting == 1
+    assert world.sweep(dead_letters=Queue([dead_letter("j", "memberships.xlsx")])).failed == ["j"]
 
 
 def test_an_attempt_alive_until_its_deadline_is_swept_as_a_timeout():
@@ -353,6 +556,8 @@ def test_an_attempt_alive_until_its_deadline_is_swept_as_a_timeout():
     world.store.begin("j", run_id="000000000000001-x-a3", fingerprint=fingerprint, input_seq=1, attempt=3, files={},
                       now=now, output_bucket=OUT, ttl=0)
     world.clock.advance(1000)
+    assert world.sweep().waiting == 1                         # neither Lambda's record nor its last deadline yet
+    world.clock.now = world.settings.retries_over_at(now) + 1
     assert world.sweep().failed == ["j"]
     assert world.status("j")["error"]["code"] == "timeout"
 
@@ -363,7 +568,7 @@ def test_the_status_item_is_never_left_processing_by_a_swept_job_without_events(
     with pytest.raises(Killed):
         both_outcome = both(world)
     assert both_outcome is None
-    world.clock.advance(3600)
+    world.clock.now = world.settings.retries_over_at(world.clock()) + 1
     world.sweep()
     assert world.status("j")["status"] == "FAILED"
     assert world.store.items[("j", STATUS_SK)].get("outbox") is None
@@ -393,7 +598,9 @@ class Queue:
 
 
 def dead_letter(job: str, name: str = "orders.xlsx") -> str:
-    return json.dumps({"requestPayload": {"detail": {"bucket": {"name": IN}, "object": {"key": f"uploads/{job}/{name}"}}}})
+    """Lambda's on-failure record of the upload event of `name` (all its attempts failed)."""
+    return json.dumps({"requestPayload": {"id": event_id(job, name), "detail": {
+        "bucket": {"name": IN}, "object": {"key": f"uploads/{job}/{name}"}}}})
 
 
 def test_every_attempt_dying_before_its_claim_is_failed_from_the_failure_queue():

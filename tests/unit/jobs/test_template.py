@@ -84,6 +84,21 @@ def test_the_sweeper_runs_every_five_minutes_with_the_processing_code():
         assert sweeper_env[name] == process_env[name], name
 
 
+def test_the_sweeper_reads_lambdas_retry_schedule_from_the_processing_functions_own_settings():
+    """The sweeper ends a run only after Lambda's last possible retry: its timing must be the processing
+    function's EventInvokeConfig and Timeout, not a copy that can drift."""
+    invoke = FUNCTION["Properties"]["EventInvokeConfig"]
+    sweeper_env = RES["SweeperFunction"]["Properties"]["Environment"]["Variables"]
+    assert sweeper_env["MAX_EVENT_AGE_SECONDS"] == str(invoke["MaximumEventAgeInSeconds"])
+    assert sweeper_env["FUNCTION_TIMEOUT_SECONDS"] == TEMPLATE["Globals"]["Function"]["Timeout"] \
+        == {"Ref": "FunctionTimeoutSeconds"}
+    assert "Timeout" not in FUNCTION["Properties"]                    # the processing function uses the global
+    st = local_aws.stack()
+    assert st.function_environment("SweeperFunction")["FUNCTION_TIMEOUT_SECONDS"] == str(
+        TEMPLATE["Parameters"]["FunctionTimeoutSeconds"]["Default"])
+    assert int(st.function_environment()["MAX_ATTEMPTS"]) == invoke["MaximumRetryAttempts"] + 1
+
+
 def test_function_policies_name_no_wildcard_resources():
     statements = [s for policy in FUNCTION["Properties"]["Policies"] for s in policy["Statement"]]
     assert statements
