@@ -295,6 +295,10 @@
     too_many_sheets: () => [
       "Move the sheet with the data to the front of the workbook, or delete the sheets you don't need, then upload the file again.",
     ],
+    engine_error: () => [
+      "This is a fault in memberseg, not in what you did: uploading the same files again will give the same result.",
+      "Send the job id above to whoever runs memberseg for you; the files themselves were not changed.",
+    ],
     workbook_too_large: () => [
       "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
     ],
