@@ -287,6 +287,15 @@ class Stack:
     def status(self, job_id: str) -> dict:
         return self.deps.jobs.get_status(job_id) or {}
 
+    def forget(self, job_id: str) -> None:
+        """A checked job's items leave the table, so that every sweep does not scan all the suite's jobs."""
+        dynamodb = self.session.client("dynamodb")
+        table = self.local.stack.table_name
+        items = dynamodb.query(TableName=table, KeyConditionExpression="job_id = :j",
+                               ExpressionAttributeValues={":j": {"S": job_id}}, ProjectionExpression="job_id, sk")
+        for key in items["Items"]:
+            dynamodb.delete_item(TableName=table, Key=key)
+
     def outcome_events(self, job_id: str) -> list[dict]:
         self.events_seen += local_aws.drain(self.sqs, self.local.job_events_queue_url)
         return [e for e in self.events_seen if e["detail"]["job_id"] == job_id]
@@ -342,6 +351,7 @@ def check(stack: Stack, job_id: str, *, allow_two_events: bool = False,
         assert list(files) == ["error.json"], f"FAILED with {sorted(files)}"
         assert json.loads(files["error.json"])["error"]["code"] in failure_codes
         assert events[0]["detail-type"] == "Segmentation Job Failed"
+    stack.forget(job_id)
     return status
 
 
@@ -549,6 +559,7 @@ def check_newest(stack: Stack, job_id: str) -> dict:
     report = json.loads(files.pop("report.json"))
     assert report["inputs_digest"] == digest, "the committed set is not from the current inputs"
     assert set(files.values()) == {f"{digest}\n".encode()}, "a mixed result set"
+    stack.forget(job_id)
     return status
 
 
