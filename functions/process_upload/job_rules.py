@@ -1,7 +1,8 @@
 """A job folder's rules.yaml, as a hostile input: it may only tighten the safety limits.
 
 - refused from its *listed* size above RULES_MAX_BYTES, before any download;
-- parsed and validated in a forked worker with a time bound (YAML aliases can make a 64 KB
+- parsed and validated in a forked worker with a time bound (the bounds of memberseg.rules.bounded,
+  which the command line's --rules shares) (YAML aliases can make a 64 KB
   file expand into millions of nodes for the validator);
 - every `limits.*` value becomes min(default, job's value); the segment count and the
   number of HubSpot CSV parts are capped, so outputs, events and the status item stay small.
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from memberseg.errors import InputError
-from memberseg.job_protocol import ErrorCode
+from memberseg.rules.bounded import RULES_MAX_BYTES, RULES_PARSE_TIMEOUT_S, rules_too_large
 
-RULES_MAX_BYTES = 64 * 1024
-RULES_PARSE_TIMEOUT_S = 10.0
+__all__ = ["RULES_MAX_BYTES", "RULES_PARSE_TIMEOUT_S", "prepare", "rules_too_large", "tightened"]
+
 MAX_SEGMENTS = 60
 MAX_CSV_PARTS = 20
 MIN_CSV_PART_BYTES = 16 * 1024 * 1024
@@ -35,12 +36,6 @@ def default_rules() -> Any:
 
 def default_max_file_bytes() -> int:
     return int(default_rules().limits.max_file_bytes)
-
-
-def rules_too_large(name: str, size: int) -> InputError:
-    return InputError(ErrorCode.RULES_TOO_LARGE.value,
-                      f"The rules file {name} is {size:,} bytes; a job's rules file may be at most "
-                      f"{RULES_MAX_BYTES // 1024} KB. Remove unused sections and upload it again.", file=name)
 
 
 def tightened(job: Any, ceiling: Any) -> Any:
