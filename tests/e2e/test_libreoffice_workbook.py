@@ -34,6 +34,8 @@ ROWS = [
     [9009, "Plain Co", None, d("2026-02-01"), d("2027-11-01"), None, "Not Enrolled"],
     [7007, "Bad Dates", "West", "garbage", d("2027-01-01"), "bad@x.com", "Enrolled"],
     ["00777", "Acme Inc", "East", d("2024-01-10"), d("2025-01-10"), "acme@x.com", "Enrolled"],
+    # the ends of the calendar: before 1900-03-01 a date is ISO text, 9999-12-31 is Excel's last date cell
+    [5005, "Forever Co", "North", "0001-01-01", d("9999-12-31"), "forever@x.com", "Enrolled"],
 ]
 ORDERS = [order(777, 1234.50, d("2025-03-01"), "Acme"), order(2001, -125.25, d("2026-01-05")),
           order("0999", 10, d("2026-01-01"), "Ghost"), order(None, 50, d("2026-01-01"), "Nobody")]
@@ -97,6 +99,9 @@ def test_libreoffice_keeps_formula_looking_text_as_text_and_reads_typed_cells(wr
     assert hyperlink[header.index("Expiration Date")] == "2026-12-01"
     assert by_name["Acme Inc"][header.index("Cust ID")] == "00777"      # an ID kept as text
     assert by_name["Plain Co"][header.index("Not Enrolled")] == "TRUE"
+    forever = by_name["Forever Co"]
+    assert forever[header.index("Created Date")] == forever[header.index("Member Since")] == "0001-01-01"
+    assert forever[header.index("Expiration Date")] == "9999-12-31"
     labels = [seg.label for seg in load_rules().segments]
     segments = _convert(written, tmp_path / "again")["Segments"]
     assert [row[0] for row in segments[1:]] == labels

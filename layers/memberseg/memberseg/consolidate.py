@@ -14,12 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .rules import Rules
+from .values import DATE_UNIT
 
 RENEWAL = "renewal"
 LAPSED = "earlier membership (lapsed)"
 
 
 OTHER_PLAN = "another plan held by the same customer"
+# An open-ended record (no expiry) ends after every date a file can hold, so it renews and wins as the latest;
+# its expiration is blank again in the output.
+OPEN_ENDED = np.datetime64("10000-01-01", "s")
 
 
 @dataclass
@@ -42,7 +46,7 @@ def customer_keys(valid: pd.DataFrame, dedupe_key: str) -> pd.Series:
     return by_id.fillna(by_name).fillna(by_email)
 
 
-def _chains(records: pd.DataFrame, grace: pd.Timedelta) -> pd.DataFrame:
+def _chains(records: pd.DataFrame, grace: np.timedelta64) -> pd.DataFrame:
     """Mark renewal chains per customer and plan: a record created past the chain's expiration + grace starts one."""
     records = records.sort_values(["customer", "plan_key", "created", "expiration", "order"], kind="mergesort")
     group = records.groupby(["customer", "plan_key"], sort=False).ngroup().to_numpy()
@@ -50,7 +54,7 @@ def _chains(records: pd.DataFrame, grace: pd.Timedelta) -> pd.DataFrame:
     records["group"] = group
     running_max = records.groupby("group", sort=False)["expiration"].cummax().to_numpy()
     previous_max = np.r_[np.datetime64("NaT"), running_max[:-1]]
-    starts_chain = first_of_group | (records["created"].to_numpy() > previous_max + grace.to_timedelta64())
+    starts_chain = first_of_group | (records["created"].to_numpy() > previous_max + grace)
     records["chain"] = np.cumsum(starts_chain)
     records["starts_chain"] = starts_chain
     records["latest_chain"] = records.groupby("group", sort=False)["chain"].transform("max")
@@ -58,10 +62,13 @@ def _chains(records: pd.DataFrame, grace: pd.Timedelta) -> pd.DataFrame:
 
 
 def consolidate(valid: pd.DataFrame, rules: Rules, dedupe_key: str | None = None) -> Consolidated:
-    grace = pd.Timedelta(days=rules.consolidation.renewal_grace_days)
+    grace = np.timedelta64(rules.consolidation.renewal_grace_days, "D")   # days: any date unit can add it
     keys = customer_keys(valid, dedupe_key or rules.consolidation.dedupe_key)
     codes, uniques = pd.factorize(keys, sort=True)
     records = valid.assign(customer=codes, source=valid.index)
+    if "open_ended" in records and records["open_ended"].any():
+        records["expiration"] = records["expiration"].astype(DATE_UNIT).mask(records["open_ended"].astype(bool),
+                                                                           OPEN_ENDED)
     if "plan_key" not in records:
         records["plan_key"] = ""
     records = _chains(records, grace)

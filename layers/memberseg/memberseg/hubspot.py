@@ -117,7 +117,11 @@ def money_text(values: pd.Series) -> pd.Series:
 
 
 def date_text(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%d").fillna("")
+    """YYYY-MM-DD, the year always four digits (0001-01-01 to 9999-12-31); blank where missing."""
+    days = values.to_numpy(dtype="datetime64[D]")
+    text = np.datetime_as_string(days, unit="D").astype(object)
+    text[np.isnat(days)] = ""
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

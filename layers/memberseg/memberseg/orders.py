@@ -42,6 +42,7 @@ from .values import (
     is_blank,
     last_amount,
     names_with_keys,
+    no_dates,
     to_money,
     to_text,
     valid_email,
@@ -161,8 +162,7 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
         value = value.mask(zero_decimal & grouped.notna(), grouped)
     value_blank = is_blank(value_raw, amounts.kinds)
     date_column = read_dates(table, "order_date", date_columns)
-    order_date = (date_column.dates if date_column is not None
-                  else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
+    order_date = date_column.dates if date_column is not None else no_dates(index)
     status_text, klass, unknown = status_classes(table, spec.statuses)
     klass = klass.fillna("paid") if table.column("status") is None else klass
     key = _join_values(join, id_parts, names, table)

@@ -25,19 +25,18 @@ from .values import (
     ids_with_keys,
     is_blank,
     names_with_keys,
+    no_dates,
     to_dates,
     to_money,
     to_text,
     valid_email,
 )
 
-# Far enough ahead for the renewal-chain logic, inside pandas' datetime range; never shown.
 # Status classes whose rows are no membership: excluded (Excluded Rows), with these words and the status.
 EXCLUDED_MEMBERSHIP_CLASSES = {
     "not_member": "not a member",
     "no_term": "the payment did not complete, so it bought no term",
 }
-OPEN_ENDED = pd.Timestamp("2200-01-01")
 DATE_FIELDS = ("created_date", "expiration_date", "start_date", "order_date")
 AMOUNT_FIELDS = ("order_value", "refunded_value")
 
@@ -374,15 +373,20 @@ def _renewing(table: RawTable, tests: list[RenewalTest]) -> pd.Series:
     return result
 
 
-def _open_ended(table: RawTable, spec: RoleSpec) -> pd.Series:
+def _open_ended(table: RawTable, spec: RoleSpec, expiration: pd.Series) -> pd.Series:
+    """The rows whose expiration means no expiry: a text of `open_ended`, or a date of `open_ended_dates`
+    (however the cell writes it)."""
     raw = table.column("expiration_date")
     index = table.frame.index
-    if raw is None or spec.open_ended is None:
+    if raw is None or (spec.open_ended is None and not spec.open_ended_dates):
         return pd.Series(False, index=index)
+    sentinel = expiration.isin(pd.to_datetime(spec.open_ended_dates).astype(expiration.dtype))
+    if spec.open_ended is None:
+        return sentinel
     words = {word.strip().casefold() for word in spec.open_ended}
     blank = is_blank(raw)
     text = to_text(raw).fillna("").str.casefold()
-    return (blank & ("" in words)) | (~blank & text.isin(words - {""}))
+    return sentinel | (blank & ("" in words)) | (~blank & text.isin(words - {""}))
 
 
 def validate_memberships(table: RawTable, rules: Rules) -> Validated:
@@ -398,10 +402,9 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     start_column = read_dates(table, "start_date", date_columns)
     assert created_column is not None  # noqa: S101 - a required field
     created = created_column.dates
-    open_ended = _open_ended(table, spec)
-    expiration = (expiration_column.dates if expiration_column is not None
-                  else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
-    expiration = expiration.mask(open_ended, OPEN_ENDED)
+    expiration = expiration_column.dates if expiration_column is not None else no_dates(index)
+    open_ended = _open_ended(table, spec, expiration)
+    expiration = expiration.mask(open_ended)   # no expiry: no date (the open_ended column says why)
     start = start_column.dates if start_column is not None else created.copy()
     start = start.fillna(created)  # blank or unparseable start falls back to created
     email_text = text_of(table, "email")

@@ -14,8 +14,12 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Every date is a datetime64[s] at midnight: seconds reach far past 0001-01-01..9999-12-31, every date a
+# spreadsheet or CSV can hold (nanoseconds, pandas' old default, end in 1677 and 2262).
+DATE_UNIT = "datetime64[s]"
+EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 MAX_EXCEL_SERIAL = 2_958_465  # 9999-12-31
+PHANTOM_LEAP_DAY = 60         # Excel's 1900-02-29, a day that never was: serials below it are one day later
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FORMULA_START = ("=", "+", "-", "@")
 _MONTHS = {name: number for number, names in enumerate(
@@ -132,20 +136,43 @@ def names_with_keys(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"text": text, "key": name_key(text.fillna(""))})
 
 
+def no_dates(index: pd.Index) -> pd.Series:
+    """A date column with every date missing."""
+    return pd.Series(pd.NaT, index=index, dtype=DATE_UNIT)
+
+
 def _ymd(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
-    parts = pd.DataFrame({"year": pd.to_numeric(year), "month": pd.to_numeric(month),
-                          "day": pd.to_numeric(day)})
-    return pd.to_datetime(parts, errors="coerce")
+    """The dates of year, month and day parts (numbers or digit text); NaT where they name no day of 1..9999."""
+    y, m, d = (pd.to_numeric(part, errors="coerce").to_numpy(dtype=float) for part in (year, month, day))
+    valid = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+    months = np.where(valid, (y - 1970) * 12 + m - 1, 0).astype(np.int64).astype("datetime64[M]")
+    first = months.astype("datetime64[D]")
+    valid &= d <= ((months + 1).astype("datetime64[D]") - first).astype(np.int64)   # the month's length
+    days = first + np.where(valid, d - 1, 0).astype(np.int64)
+    return pd.Series(np.where(valid, days, np.datetime64("NaT")).astype(DATE_UNIT), index=year.index)
+
+
+def _serial_dates(numbers: pd.Series) -> pd.Series:
+    """Excel serial numbers (1..MAX_EXCEL_SERIAL, time of day dropped) as the dates Excel shows for them;
+    other numbers -> NaT. Below the phantom 29 February 1900 a serial is one day later than its count
+    from EXCEL_EPOCH, and that day itself reads as 1900-02-28, as a date cell does when it is read."""
+    whole = np.floor(numbers.to_numpy(dtype=float))
+    valid = (whole >= 1) & (whole <= MAX_EXCEL_SERIAL)
+    offset = np.where(valid, whole + (whole < PHANTOM_LEAP_DAY), 0).astype(np.int64)
+    days = np.where(valid, EXCEL_EPOCH + offset, np.datetime64("NaT"))
+    return pd.Series(days.astype(DATE_UNIT), index=numbers.index)
 
 
 @per_unique
 def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
-    """Dates at midnight (time of day dropped); missing or unparseable -> NaT."""
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    """Dates at midnight (time of day dropped) as DATE_UNIT, 0001-01-01 to 9999-12-31; missing or
+    unparseable -> NaT."""
+    out = no_dates(values.index)
     kinds = cell_kinds(values)
     real = _is_datetime(kinds)
     if real.any():
-        out[real] = pd.to_datetime(values[real].astype(object), errors="coerce").dt.normalize()
+        stamps = pd.to_datetime(values[real].astype(object), errors="coerce")
+        out[real] = stamps.dt.floor("D").astype(DATE_UNIT)
     serial = _is_number(kinds)
     text = kinds.eq(TEXT)
     if text.any():
@@ -153,9 +180,7 @@ def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
         digits = stripped.str.fullmatch(r"\d{1,7}(\.\d+)?")
         serial = serial | digits.reindex(values.index, fill_value=False).astype(bool)
     if serial.any():
-        numbers = pd.to_numeric(values[serial], errors="coerce").astype(float)
-        numbers = numbers.where((numbers >= 1) & (numbers <= MAX_EXCEL_SERIAL))
-        out[serial] = (EXCEL_EPOCH + pd.to_timedelta(np.floor(numbers), unit="D")).astype("datetime64[ns]")
+        out[serial] = _serial_dates(pd.to_numeric(values[serial], errors="coerce").astype(float))
     pending = text & ~serial
     if pending.any():
         out[pending] = _parse_date_text(values[pending].str.strip(), date_order)
@@ -163,7 +188,7 @@ def to_dates(values: pd.Series, date_order: str = "MDY") -> pd.Series:
 
 
 def _parse_date_text(text: pd.Series, date_order: str) -> pd.Series:
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    out = no_dates(text.index)
     time = r"(?:[T ].*)?$"
     iso = text.str.extract(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + time)
     found = iso[0].notna()

@@ -42,6 +42,9 @@ Kind = Literal["raw", "text", "number", "integer", "money", "date", "bool"]
 # Booleans: Excel shows TRUE/FALSE whatever the format; LibreOffice shows 1/0 unless told (its own format).
 NUMBER_FORMATS = {"date": "yyyy-mm-dd", "money": "#,##0.00", "integer": "0", "bool": '"TRUE";"TRUE";"FALSE"'}
 EXCEL_EPOCH = np.datetime64("1899-12-30")
+# Before this day Excel's serials count a 29 February 1900 that never was and LibreOffice's do not, and before
+# 1900 there are no serials: such a date is written as its ISO text, which every reader shows alike.
+FIRST_SERIAL_DATE = dt.date(1900, 3, 1)
 
 # Column widths, in Excel's unit (the width of one digit of the default font).
 WIDTH_FLOOR, WIDTH_CAP = 6, 60
@@ -66,9 +69,19 @@ class Column:
 
 
 def excel_serials(series: pd.Series) -> np.ndarray:
-    """Dates as Excel serial numbers (what a date cell holds); NaN where missing."""
-    stamps = pd.to_datetime(pd.Series(series), errors="coerce").to_numpy(dtype="datetime64[ns]")
-    return (stamps - EXCEL_EPOCH) / np.timedelta64(1, "D")
+    """Dates as Excel serial numbers (what a date cell holds), NaN where missing; a date before
+    FIRST_SERIAL_DATE as ISO text (then an object array, None where missing).
+
+    Microseconds (a Python datetime's precision) hold 0001-01-01..9999-12-31 and any time of day."""
+    stamps = pd.to_datetime(pd.Series(series), errors="coerce").to_numpy().astype("datetime64[us]")
+    serials = (stamps - EXCEL_EPOCH) / np.timedelta64(1, "D")
+    early = stamps < np.datetime64(FIRST_SERIAL_DATE)   # NaT is not
+    if not early.any():
+        return serials
+    cells = serials.astype(object)
+    cells[np.isnan(serials)] = None
+    cells[early] = np.datetime_as_string(stamps[early], unit="D")
+    return cells
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -92,7 +105,10 @@ def _plain(value: Any) -> Any:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value) or value == "":
         return None
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+        value = value.to_pydatetime()
+    if isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return value if day >= FIRST_SERIAL_DATE else day.isoformat()   # see FIRST_SERIAL_DATE
     if isinstance(value, (np.floating, np.integer)):
         return float(value)
     return value

@@ -57,7 +57,7 @@ class ProfileFile(NamedTuple):
 def _load_text(text: str, source: str, suffix: str, kind: str = "rules file") -> dict[str, Any]:
     try:
         data = tomllib.loads(text) if suffix.lower() == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:   # ValueError: YAML's 9999-02-30
         raise InputError("invalid_rules", f"The {kind} {source} is not valid {suffix.lstrip('.').upper()}: {exc}",
                          file=source) from exc
     if data is None:

@@ -3,6 +3,7 @@ texts and quirks), and the packaged profile files in `memberseg/profiles/`, one 
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 from importlib import resources
@@ -55,6 +56,7 @@ class RoleSpec(Strict):
     statuses: dict[str, str] = {}         # status text (any case) -> class
     renewing_when: list[RenewalTest] = []  # a current row is renewing when all of these hold
     open_ended: list[str] | None = None   # expiration texts that mean "no expiry" ("" = blank)
+    open_ended_dates: list[dt.date] = []  # expiration dates that mean "no expiry" (9999-12-31), however written
     last_amount_wins: bool = False        # "$250.00 $200.00" (struck original, then net) reads 200.00
     line_items: bool = False              # rows repeat per line item: count each order_id once
 
@@ -73,6 +75,8 @@ class RoleSpec(Strict):
                 check_fields(self.fields, role)
             except ValueError as exc:
                 raise ValueError(f"fields: {exc}") from exc
+        if role == "orders" and (self.open_ended is not None or self.open_ended_dates):
+            raise ValueError("open_ended and open_ended_dates describe expirations: set them under memberships")
         known = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
         for test in self.renewing_when:
             if test.field not in known:
