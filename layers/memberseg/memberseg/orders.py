@@ -49,7 +49,6 @@ from .values import (
     zero_decimal_amounts,
 )
 
-JOIN_KEYS = ("customer_id", "email", "customer_name")
 # Every counted order is below this (a thousand trillion), so even a billion of them add up to a finite
 # number; two orders of 1e308 would add up to inf.
 MAX_ORDER_VALUE = 1e15
