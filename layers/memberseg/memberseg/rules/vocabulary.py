@@ -16,10 +16,13 @@ from .model import MEMBERSHIP_CLASSES, MEMBERSHIP_FIELDS, ORDER_CLASSES, ORDER_F
 PACKAGE = "memberseg"
 VOCABULARY_FILE = "rules/vocabulary.yaml"
 
-# row_type is the orders language's new field; accepted here whether or not ORDER_FIELDS has it yet
+# Fields of the new profile language, accepted here whether or not rules.model lists them yet: orders'
+# row_type (a payment, refund, authorization ...) and the billing interval a membership term can be read
+# from (`term: {interval_field: plan_interval}`).
+LANGUAGE_FIELDS = {"memberships": {"plan_interval"}, "orders": {"row_type"}}
 VOCABULARY_FIELDS: dict[str, frozenset[str]] = {
-    "memberships": frozenset(MEMBERSHIP_FIELDS),
-    "orders": frozenset(ORDER_FIELDS | {"row_type"}),
+    "memberships": frozenset(MEMBERSHIP_FIELDS | LANGUAGE_FIELDS["memberships"]),
+    "orders": frozenset(ORDER_FIELDS | LANGUAGE_FIELDS["orders"]),
 }
 ROW_TYPE_CLASSES = ("payment", "refund", "chargeback", "not_money")
 VALUE_CLASSES: dict[str, tuple[str, ...]] = {
