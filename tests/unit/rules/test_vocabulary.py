@@ -14,6 +14,7 @@ from memberseg.rules.profiles import packaged_profiles
 from memberseg.rules.vocabulary import (
     Vocabulary,
     ambiguities,
+    ambiguous_values,
     header_fields,
     interval_length,
     load_vocabulary,
@@ -101,6 +102,7 @@ def test_an_ambiguity_must_be_listed_under_one_of_its_meanings():
     with pytest.raises(ValidationError, match="must be listed under headers.orders"):
         Vocabulary.model_validate(data)
     assert "name" in ambiguities("orders")
+    assert ambiguous_values("order_status")["confirmed"] == ["unpaid", "paid"]
 
 
 def test_a_blank_value_word_is_refused():

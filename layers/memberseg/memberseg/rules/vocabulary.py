@@ -207,3 +207,9 @@ def ambiguities(role: Role) -> dict[str, list[str]]:
     """Normalised header spelling -> every field it was seen meaning, for the spellings inference must ask about."""
     return {normalize_header(entry.header): entry.means for entry in load_vocabulary().ambiguous
             if entry.header is not None and entry.role == role}
+
+
+def ambiguous_values(kind: ValueKind) -> dict[str, list[str]]:
+    """Folded value word -> every class it was seen meaning, for the words inference must ask about."""
+    return {fold_value(entry.value): entry.means for entry in load_vocabulary().ambiguous
+            if entry.value is not None and entry.kind == kind}
