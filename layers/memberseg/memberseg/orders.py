@@ -177,7 +177,8 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
         (key.isna(), missing_key),
         (unknown, unknown_status(table, status_text)),
         (value_blank, "order value is blank"),
-        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number")),
+        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number",
+                                                  table.source_headers("order_value"))),
         (value.notna() & (value.abs().ge(MAX_ORDER_VALUE) | ~converted.abs().lt(MAX_ORDER_VALUE)),
          quoting(value_raw, "order value", f"is too large to add up (an order is below {MAX_ORDER_VALUE:,.0f})")),
     ]

@@ -78,9 +78,17 @@ def reasons(checks: list[tuple[pd.Series, Reason]], index: pd.Index) -> pd.Serie
     return reason
 
 
-def quoting(raw: pd.Series, before: str, after: str) -> Callable[[pd.Series], pd.Series]:
-    """Reason texts that quote the offending cell, built only for the failed rows."""
-    return lambda failed: before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
+def quoting(raw: pd.Series, before: str, after: str,
+            source: pd.Series | None = None) -> Callable[[pd.Series], pd.Series]:
+    """Reason texts that quote the offending cell, built only for the failed rows; `source` (a field's
+    `RawTable.source_headers`) names the fallback column a value came from."""
+    def texts(failed: pd.Series) -> pd.Series:
+        text = before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
+        if source is None:
+            return text
+        came_from = source[failed]
+        return text + (" (from column '" + came_from + "')").fillna("")
+    return texts
 
 
 def _date_checks(column: DateColumn | None, parsed: pd.Series, label: str,
@@ -93,7 +101,7 @@ def _date_checks(column: DateColumn | None, parsed: pd.Series, label: str,
     if blank_ok is not None:  # open-ended: blank or "N/A" means no expiry
         blank, unparsed = blank & ~blank_ok, unparsed & ~blank_ok
     checks: list[tuple[pd.Series, Reason]] = [(blank, f"{label} is missing"),
-                                              (unparsed, quoting(raw, label, "is not a date"))]
+                                              (unparsed, quoting(raw, label, "is not a date", column.source))]
     return checks + read_either_way(column)
 
 
@@ -245,6 +253,7 @@ class DateColumn:
     dates: pd.Series
     either_way: pd.Series
     reason: Reason
+    source: pd.Series | None = None   # per row, the fallback column the value came from (RawTable.source_headers)
 
 
 def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> DateColumn | None:
@@ -257,8 +266,9 @@ def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> D
     if raw is None:
         return None
     column = columns[name]
+    source = table.source_headers(name)
     if column.order != MIXED:
-        return DateColumn(raw, to_dates(raw, column.order), pd.Series(False, index=raw.index), "")
+        return DateColumn(raw, to_dates(raw, column.order), pd.Series(False, index=raw.index), "", source)
     day_first, month_first = to_dates(raw, "DMY"), to_dates(raw, "MDY")
     either_way = day_first.notna() & month_first.notna() & day_first.ne(month_first)
     dates = day_first.fillna(month_first).mask(either_way)
@@ -274,7 +284,7 @@ def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> D
             return dates[failed].dt.day.astype(str) + " " + dates[failed].dt.month_name()
         return (column.header + " '" + raw[failed].astype(str).str.strip().str.slice(0, 40) + "' could be "
                 + spoken(day_first) + " or " + spoken(month_first) + ": the column uses both orders")
-    return DateColumn(raw, dates, either_way, reason)
+    return DateColumn(raw, dates, either_way, reason, source)
 
 
 def read_either_way(column: DateColumn | None) -> list[tuple[pd.Series, Reason]]:
