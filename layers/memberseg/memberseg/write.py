@@ -150,7 +150,7 @@ def build_report(result: Result) -> dict:
         "inputs": {"memberships": result.memberships.facts(result.member_validation.locale).describe(),
                    "orders": result.orders.describe()},
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
-                        "excluded": excluded},
+                        "excluded": excluded, **_term_facts(result)},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
                    "rejected": len(result.orders_rejected), "excluded": orders_excluded,
                    "unmatched_customers": len(match.unmatched), "unmatched_total": match.unmatched_total,
@@ -163,6 +163,13 @@ def build_report(result: Result) -> dict:
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
                     "push": result.rules.hubspot.push, **_changed_values(result.hubspot.changed)},
     }
+
+
+def _term_facts(result: Result) -> dict:
+    """With a profile's `term`: how many kept rows took their term's year from the plan text, how many
+    from the payment date."""
+    terms = result.member_validation.facts.get("terms")
+    return {} if terms is None else {"terms": dict(terms)}
 
 
 def _changed_values(changed: pd.DataFrame) -> dict:

@@ -111,3 +111,185 @@ def test_fallbacks_are_validated_like_aliases():
     with pytest.raises(Exception, match="fallback '---' has no letters or digits"):
         parse_rules((FIXTURES / "maxio_members" / "profile.yaml").read_text().replace(
             "fallbacks: [created_at]", "fallbacks: ['---']"))
+
+
+# --- Membership terms derived from payments: Square item sales ---
+
+def test_square_season_terms_named_in_the_item_win_over_the_payment_date(tmp_path):
+    result, report = run_fixture(tmp_path, "square_members")
+    # 11 rows: T-Shirt, Court hire and Eli's refund buy no term (excluded); Fay's "2025-2027" names two
+    # seasons (rejected); Ana's three seasons are one customer with two renewals: 5 customers.
+    m = report["memberships"]
+    assert (m["rows_in"], m["kept"], m["consolidated"], m["rejected"], m["excluded"]) == (11, 5, 2, 1, 3)
+    # named: Ana 2024/25, 2025/26, 2026/27, Dan 2025/26, Eli 2025/26; payment date: Ben, Cara
+    assert m["terms"] == {"from_named_year": 5, "from_payment_date": 2}
+    expected = {  # customer: (expiration, status, renewals)
+        "CUST-A1": ("2027-08-31", "Active", 2),     # 2026/27 paid 2026-08-25, before its season starts
+        "CUST-B2": ("2026-08-31", "Expired", 0),    # paid 2026-08-31: the season containing that day ends then
+        "CUST-C3": ("2027-08-31", "Active", 0),     # paid 2026-09-02: the 2026/27 season
+        "CUST-D4": ("2026-08-31", "Expired", 0),
+        "CUST-E5": ("2026-08-31", "Expired", 0),    # its refund row bought nothing; the payment still did
+    }
+    for customer, (expiration, status, renewals) in expected.items():
+        row = member(result, customer_id=customer)
+        assert (row["expiration"].date().isoformat(), row["membership_status"], row["renewal_count"]) == (
+            expiration, status, renewals), customer
+    ana = member(result, customer_id="CUST-A1")
+    assert ana["member_since"] == pd.Timestamp("2024-08-20")   # the first payment of the unbroken chain
+    assert ana["start"] == pd.Timestamp("2026-09-01")          # the kept term's first day
+    excluded = dict(zip(result.member_validation.excluded["row"], result.member_validation.excluded["reason"]))
+    assert excluded == {4: "bought no membership: Item 'T-Shirt'", 7: "bought no membership: Item 'Court hire'",
+                        11: "the payment did not complete, so it bought no term (Event Type 'Refund')"}
+    assert result.member_validation.rejected["reason"].tolist() == [
+        "Item 'Club Membership 2025-2027' names years that are not one season: which term it bought is not guessed"]
+    assert set(result.duplicates["reason"]) == {"renewal"}     # "2024/25" and "2025/26" are one plan
+
+
+def test_square_interval_column_monthly_and_annual_terms(tmp_path):
+    folder = FIXTURES / "square_members"
+    result, report = run(tmp_path, folder / "memberships_intervals.csv", orders_file(tmp_path / "o.csv"),
+                         load_rules(folder / "profile_intervals.yaml"))
+    m = report["memberships"]
+    assert (m["rows_in"], m["kept"], m["consolidated"], m["rejected"], m["excluded"]) == (7, 3, 2, 1, 1)
+    assert m["terms"] == {"from_named_year": 0, "from_payment_date": 5}
+    gia = member(result, customer_id="CUST-G1")   # Monthly 09-20 -> 10-20, renewed 10-20 -> 11-20: 5 days left
+    assert (gia["expiration"], gia["membership_status"], gia["renewal_count"]) == (
+        pd.Timestamp("2026-11-20"), "Expiring Soon", 1)
+    hal = member(result, customer_id="CUST-H2")   # Annual 2024-02-29 -> 2025-02-28; 2025-03-03 within 7 days
+    assert (hal["expiration"], hal["membership_status"], hal["renewal_count"]) == (
+        pd.Timestamp("2026-03-03"), "Expired", 1)
+    assert member(result, customer_id="CUST-J4")["expiration"] == pd.Timestamp("2027-01-05")
+    assert result.member_validation.rejected["reason"].tolist() == [
+        "Price Point Name 'Fortnightly' is not an interval the profile knows (add it under "
+        "profiles.square_gym_intervals.memberships.term.length.intervals)"]
+
+
+DUES = """\
+profiles:
+  club_dues:
+    title: A club's dues payments
+    platform: Club ledger
+    export: Ledger > Payments > CSV
+    source: hand-built for the test
+    memberships:
+      signature: [Buchungstext, Mitgliedsnummer]
+      names: person
+      fields:
+        customer_id: {aliases: [Mitgliedsnummer]}
+        customer_name: {aliases: [Name]}
+        created_date: {required: true, aliases: [Datum]}
+        plan: {aliases: [Buchungstext]}
+      term:
+        buys_when: [{field: plan, op: starts_with, value: [Mitgliedsbeitrag, Cotisation]}]
+        length: LENGTH
+"""
+DUES_HEADERS = ["Mitgliedsnummer", "Name", "Datum", "Buchungstext"]
+
+
+def dues(tmp_path: Path, length: str, rows: list[list[str]]):
+    members = write(tmp_path / "dues.csv", DUES_HEADERS, rows)
+    return run(tmp_path, members, orders_file(tmp_path / "o.csv"), parse_rules(DUES.replace("LENGTH", length)))
+
+
+def test_calendar_year_named_in_the_text_or_the_payment_year(tmp_path):
+    result, report = dues(tmp_path, "calendar_year", [
+        ["1", "Ute Kraus", "2023-12-20", "Mitgliedsbeitrag 2024"],   # paid in advance: 2024
+        ["1", "Ute Kraus", "2025-02-10", "Mitgliedsbeitrag 2025"],   # renews 2024 (2025 starts 01-01)
+        ["2", "Rolf Abt", "2026-03-01", "Cotisation"],              # no year: the payment's, 2026
+        ["3", "Sara Benz", "2024-06-01", "Mitgliedsbeitrag 2023/24"],   # a season under a calendar year
+        ["4", "Tim Roth", "2026-05-05", "Spende"],                  # a donation buys nothing
+    ])
+    m = report["memberships"]
+    assert (m["kept"], m["consolidated"], m["rejected"], m["excluded"]) == (2, 1, 1, 1)
+    assert m["terms"] == {"from_named_year": 2, "from_payment_date": 1}
+    ute = member(result, customer_id="1")
+    assert (ute["expiration"], ute["renewal_count"], ute["membership_status"]) == (
+        pd.Timestamp("2025-12-31"), 1, "Expired")
+    rolf = member(result, customer_id="2")
+    assert (rolf["expiration"], rolf["membership_status"]) == (pd.Timestamp("2026-12-31"), "Active")  # 46 days
+    assert result.member_validation.excluded["reason"].tolist() == ["bought no membership: Buchungstext 'Spende'"]
+
+
+@pytest.mark.parametrize(("length", "paid", "end"), [
+    ("{months: 12}", "2024-02-29", "2025-02-28"),    # no 29 February in 2025: the month's last day
+    ("{months: 1}", "2026-01-31", "2026-02-28"),
+    ("{days: 30}", "2026-11-01", "2026-12-01"),
+    ('{season_start: "09-01"}', "2026-08-31", "2026-08-31"),   # the season containing 31 August ends that day
+    ('{season_start: "09-01"}', "2026-09-01", "2027-08-31"),
+])
+def test_term_lengths_edge_days(tmp_path, length, paid, end):
+    result, _ = dues(tmp_path, length, [["1", "Ute Kraus", paid, "Cotisation"]])
+    assert member(result, customer_id="1")["expiration"] == pd.Timestamp(end)
+
+
+def test_a_term_profile_needs_no_expiration_field_and_checks_its_keys():
+    rules = parse_rules(DUES.replace("LENGTH", "{months: 12}"))
+    assert rules.catalog["club_dues"].memberships.term.length.months == 12
+    for bad, message in [
+        ("{months: 12, days: 3}", "exactly one of months, days"),
+        ('{season_start: "02-29"}', "is not a day of every year"),
+        ("{interval_field: plan_interval, intervals: {month: {months: 1}}}", "list the field 'plan_interval'"),
+        ("{interval_field: plan}", "interval_field and intervals go together"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            parse_rules(DUES.replace("LENGTH", bad))
+    with pytest.raises(Exception, match="takes a text or a list of texts"):
+        parse_rules(DUES.replace("LENGTH", "{months: 1}").replace("value: [Mitgliedsbeitrag, Cotisation]", "value: ''"))
+    without_term = DUES.replace("      term:\n", "      x:\n").split("      x:\n")[0]
+    with pytest.raises(Exception, match=r"field\(s\) \['expiration_date'\] must be listed"):
+        parse_rules(without_term)
+
+
+# --- Status alone: Ghost members ---
+
+def test_ghost_status_alone_current_comp_and_gift_are_active_and_open_ended(tmp_path):
+    result, report = run_fixture(tmp_path, "ghost_members")
+    # 7 members: Milo is free (no member, excluded); Pia's "paying" is no status Ghost has (rejected)
+    assert report["memberships"] == {"rows_in": 7, "kept": 5, "consolidated": 0, "rejected": 1, "excluded": 1}
+    classes = {email: member(result, email=email)["status_class"] for email in
+               ("jamie@example.com", "kai@example.com", "lena@example.com", "nora@example.com", "omar@example.com")}
+    assert classes == {"jamie@example.com": "current", "kai@example.com": "comp", "lena@example.com": "gift",
+                       "nora@example.com": "current", "omar@example.com": "comp"}
+    assert set(result.members["membership_status"]) == {"Active"}
+    assert result.members["expiration"].isna().all() and result.members["days_until_expiration"].isna().all()
+    assert result.members["complimentary_member"].sum() == 2       # segments tell comp apart
+    assert report["segment_counts"]["complimentary_member"] == 2
+
+
+def test_status_alone_ended_is_expired_and_an_open_ended_row_wins(tmp_path):
+    text = (FIXTURES / "ghost_members" / "profile.yaml").read_text().replace(
+        "        free: not_member", "        free: not_member\n        cancelled: ended")
+    members = write(tmp_path / "m.csv", ["id", "uuid", "email", "name", "status", "tiers", "email_open_rate"], [
+        ["a1", "u1", "q@example.com", "Quinn", "paid", "Supporter", "1"],
+        ["a1", "u1", "q@example.com", "Quinn", "cancelled", "Supporter", "1"],   # later in the file, no end
+        ["a2", "u2", "r@example.com", "Rae", "cancelled", "Supporter", "1"],
+    ])
+    result, report = run(tmp_path, members, orders_file(tmp_path / "o.csv"), parse_rules(text))
+    assert report["memberships"]["kept"] == 2 and report["memberships"]["consolidated"] == 1
+    assert member(result, customer_id="a1")["membership_status"] == "Active"    # the open-ended row wins
+    assert member(result, customer_id="a2")["membership_status"] == "Expired"
+    assert report["status_counts"]["Expired"] == 1
+
+
+def test_status_alone_writes_every_output(tmp_path):
+    from memberseg.write import write_outputs
+
+    result, _ = run_fixture(tmp_path, "ghost_members")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_outputs(result, out)
+    contacts = (out / "hubspot_contacts.csv").read_text(encoding="utf-8").splitlines()
+    assert len(contacts) == 6
+    header = contacts[0].split(",")
+    kai = dict(zip(header, next(line for line in contacts if "kai@example.com" in line).split(","), strict=True))
+    assert (kai["membership_expiration_date"], kai["days_until_expiration"], kai["member_since"]) == ("", "", "")
+    assert kai["membership_status"] == "Active" and kai["complimentary_member"] == "true"
+
+
+def test_a_status_alone_profile_needs_no_dates_and_excludes_term():
+    rules = parse_rules((FIXTURES / "ghost_members" / "profile.yaml").read_text())
+    spec = rules.catalog["ghost_members"].memberships
+    assert spec.status_alone and "created_date" not in spec.fields
+    with pytest.raises(Exception, match="choose one"):
+        parse_rules((FIXTURES / "ghost_members" / "profile.yaml").read_text().replace(
+            "      status_alone: true", "      status_alone: true\n      term: {length: {months: 1}}"))
