@@ -77,7 +77,7 @@ def _not_bought(table: RawTable, term: Term) -> tuple[pd.Series, pd.Series]:
     return buys, reason
 
 
-def _add_span(dates: pd.Series, span: TermSpan) -> pd.Series:
+def add_span(dates: pd.Series, span: TermSpan) -> pd.Series:
     if span.months is not None:
         shifted = pd.DatetimeIndex(dates) + pd.DateOffset(months=span.months)   # month ends clip (29 Feb -> 28 Feb)
         return pd.Series(shifted, index=dates.index).astype(DATE_UNIT)
@@ -96,7 +96,7 @@ def _named_years(plan: pd.Series, season: bool) -> tuple[pd.Series, pd.Series]:
     return first.where(~mixed), mixed
 
 
-def _period(paid: pd.Series, plan: pd.Series, month: int, day: int) -> tuple[pd.Series, pd.Series, pd.Series,
+def period(paid: pd.Series, plan: pd.Series, month: int, day: int) -> tuple[pd.Series, pd.Series, pd.Series,
                                                                              pd.Series]:
     """(start, end, named, mixed) of the calendar year (1 January) or season (month, day) of each row."""
     season = (month, day) != (1, 1)
@@ -106,7 +106,7 @@ def _period(paid: pd.Series, plan: pd.Series, month: int, day: int) -> tuple[pd.
     year = named_year.astype("Int64").fillna(year_of_payment)
     text = year.astype("string") + f"-{month:02d}-{day:02d}"
     start = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype(DATE_UNIT)
-    end = _add_span(start, TermSpan(months=12)) - np.timedelta64(1, "D")
+    end = add_span(start, TermSpan(months=12)) - np.timedelta64(1, "D")
     return start, end, named_year.notna(), mixed
 
 
@@ -129,7 +129,7 @@ def derive_terms(table: RawTable, term: Term, paid: pd.Series, where: str) -> Te
     season = length.season()
     if season is not None:
         plan = to_text(table.column("plan")) if table.column("plan") is not None else pd.Series(pd.NA, index=index)
-        start, end, named, mixed = _period(paid, plan.astype(object), *season)
+        start, end, named, mixed = period(paid, plan.astype(object), *season)
         what = "a calendar year" if length.calendar_year else "one season"
         label = table.headers[table.fields["plan"]] if "plan" in table.fields else "plan"
         rejected.append((buys & mixed, _texts(label + " '" + plan.fillna("").str.slice(0, 40) + f"' names years "
@@ -143,7 +143,7 @@ def derive_terms(table: RawTable, term: Term, paid: pd.Series, where: str) -> Te
         for word, span in length.intervals.items():
             rows = folded.eq(word.strip().casefold())
             if rows.any():
-                end[rows] = _add_span(paid[rows], span)
+                end[rows] = add_span(paid[rows], span)
         known = folded.isin([word.strip().casefold() for word in length.intervals])
         label = (table.headers[table.fields[length.interval_field]] if length.interval_field in table.fields
                  else length.interval_field)
@@ -154,6 +154,6 @@ def derive_terms(table: RawTable, term: Term, paid: pd.Series, where: str) -> Te
                                                               ".term.length.intervals)")))
     else:
         start = paid.copy()
-        end = _add_span(paid, TermSpan(months=length.months, days=length.days))
+        end = add_span(paid, TermSpan(months=length.months, days=length.days))
     return Terms(start=start.where(buys), end=end.where(buys), buys=buys, not_bought=not_bought,
                  rejected=rejected, named=named)

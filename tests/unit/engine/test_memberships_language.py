@@ -293,3 +293,64 @@ def test_a_status_alone_profile_needs_no_dates_and_excludes_term():
     with pytest.raises(Exception, match="choose one"):
         parse_rules((FIXTURES / "ghost_members" / "profile.yaml").read_text().replace(
             "      status_alone: true", "      status_alone: true\n      term: {length: {months: 1}}"))
+
+
+# --- Properties ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from memberseg.read import RawTable  # noqa: E402
+from memberseg.rules import TermSpan  # noqa: E402
+from memberseg.terms import add_span, period  # noqa: E402
+
+DAYS = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31))
+
+
+def as_dates(days: list[dt.date]) -> pd.Series:
+    return pd.Series(pd.to_datetime(days)).astype("datetime64[s]")
+
+
+@given(st.lists(DAYS, min_size=1, max_size=20), st.integers(1, 36), st.integers(1, 800),
+       st.sampled_from([(1, 1), (9, 1), (4, 6), (2, 28), (12, 31)]), st.sampled_from(["", "Season 2023/24", "Dues 2031"]))
+def test_a_terms_end_is_always_after_its_start(days, months, span_days, season, plan):
+    paid = as_dates(days)
+    assert (add_span(paid, TermSpan(months=months)) > paid).all()
+    assert (add_span(paid, TermSpan(days=span_days)) > paid).all()
+    start, end, _, mixed = period(paid, pd.Series(plan, index=paid.index, dtype=object), *season)
+    calendar_year_named_a_season = plan == "Season 2023/24" and season == (1, 1)   # rejected, never guessed
+    assert mixed.all() if calendar_year_named_a_season else not mixed.any()
+    assert (end > start).all()
+    if not plan:   # the period containing the payment date
+        assert ((start <= paid) & (paid <= end)).all()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(DAYS.filter(lambda day: day.year <= 2020), st.integers(2, 5))
+def test_yearly_payments_on_the_same_day_each_year_are_one_customer(tmp_path, first, years):
+    paid = [pd.Timestamp(first) + pd.DateOffset(years=n) for n in range(years)]   # 29 Feb: 28 Feb after
+    result, report = dues(tmp_path, "{months: 12}",
+                          [["7", "Ute Kraus", day.date().isoformat(), "Cotisation"] for day in paid])
+    assert report["memberships"]["kept"] == 1 and report["memberships"]["consolidated"] == years - 1
+    assert member(result, customer_id="7")["renewal_count"] == years - 1
+
+
+CELLS = st.one_of(st.just(""), st.just("  "), st.text(alphabet="abc019-/ ", min_size=1, max_size=8))
+
+
+@given(st.lists(st.tuples(CELLS, CELLS, CELLS), min_size=1, max_size=30))
+def test_fallbacks_never_change_a_row_whose_own_column_is_filled(cells):
+    frame = pd.DataFrame({0: [row[0] for row in cells], 1: [row[1] for row in cells], 2: [row[2] for row in cells]},
+                         dtype=object)
+    table = RawTable(role="memberships", file="m.csv", sheet=None, header_row=1, headers=["own", "first", "second"],
+                     fields={"expiration_date": 0}, frame=frame, rows=frame.index.to_numpy() + 2,
+                     fallbacks={"expiration_date": [1, 2]})
+    combined, source = table.column("expiration_date"), table.source_headers("expiration_date")
+    own_filled = frame[0].str.strip().ne("")
+    assert combined[own_filled].tolist() == frame.loc[own_filled, 0].tolist()
+    assert source[own_filled].isna().all()
+    first_filled = ~own_filled & frame[1].str.strip().ne("")
+    assert combined[first_filled].tolist() == frame.loc[first_filled, 1].tolist()
+    assert (source[first_filled] == "first").all()
+    assert frame.equals(pd.DataFrame({0: [r[0] for r in cells], 1: [r[1] for r in cells], 2: [r[2] for r in cells]},
+                                     dtype=object))   # the file's cells are untouched
