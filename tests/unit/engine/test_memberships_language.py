@@ -354,3 +354,12 @@ def test_fallbacks_never_change_a_row_whose_own_column_is_filled(cells):
     assert (source[first_filled] == "first").all()
     assert frame.equals(pd.DataFrame({0: [r[0] for r in cells], 1: [r[1] for r in cells], 2: [r[2] for r in cells]},
                                      dtype=object))   # the file's cells are untouched
+
+
+def test_the_docs_show_the_worked_payments_only_profile():
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "rules.md").read_text(encoding="utf-8")
+    profile = (FIXTURES / "square_members" / "profile.yaml").read_text(encoding="utf-8")
+    assert profile[profile.index("profiles:"):] in docs
+    for key in ("fallbacks", "buys_when", "starts_with", "calendar_year", "season_start", "interval_field",
+                "status_alone", "`comp`", "`gift`", "from_named_year", "plan_interval"):
+        assert key in docs, key
