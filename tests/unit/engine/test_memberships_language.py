@@ -361,5 +361,38 @@ def test_the_docs_show_the_worked_payments_only_profile():
     profile = (FIXTURES / "square_members" / "profile.yaml").read_text(encoding="utf-8")
     assert profile[profile.index("profiles:"):] in docs
     for key in ("fallbacks", "buys_when", "starts_with", "calendar_year", "season_start", "interval_field",
-                "status_alone", "`comp`", "`gift`", "from_named_year", "plan_interval"):
+                "status_alone", "`comp`", "`gift`", "from_named_year", "plan_interval", "created_from"):
         assert key in docs, key
+
+
+# --- Created derived from the first paid order ---
+
+def test_created_from_first_payment_fills_member_since_from_the_orders(tmp_path):
+    text = (FIXTURES / "ghost_members" / "profile.yaml").read_text().replace(
+        "      status_alone: true", "      status_alone: true\n      created_from: first_payment")
+
+    def order(name, email, status, total, created):
+        return {"Name": name, "Email": email, "Financial Status": status, "Currency": "USD", "Total": total,
+                "Created at": f"{created} 10:00:00 +0000", "Lineitem quantity": 1, "Lineitem name": "Membership",
+                "Lineitem price": total}
+    result, _ = run_fixture(tmp_path, "ghost_members", parse_rules(text), orders=[
+        order("#1", "jamie@example.com", "paid", "5.00", "2025-06-01"),
+        order("#2", "jamie@example.com", "paid", "5.00", "2025-03-01"),    # the first paid order
+        order("#3", "lena@example.com", "refunded", "5.00", "2025-01-01"),  # refunded: no money paid
+        order("#4", "nora@example.com", "voided", "5.00", "2024-12-01"),    # unpaid: excluded
+        order("#5", "nora@example.com", "paid", "5.00", "2026-11-05"),
+    ])
+    jamie = member(result, email="jamie@example.com")
+    assert (jamie["member_since"], jamie["start"], jamie["days_since_start"]) == (
+        pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-01"), 624)   # 2025-03-01 to 2026-11-15
+    assert member(result, email="nora@example.com")["member_since"] == pd.Timestamp("2026-11-05")
+    for email in ("lena@example.com", "kai@example.com"):   # no paid order: no created date (status alone)
+        assert pd.isna(member(result, email=email)["member_since"])
+    assert set(result.members["membership_status"]) == {"Active"}
+
+
+def test_created_from_needs_status_alone():
+    text = (FIXTURES / "square_members" / "profile.yaml").read_text().replace(
+        "      names: person", "      names: person\n      created_from: first_payment")
+    with pytest.raises(Exception, match="created_from: first_payment goes with status_alone: true"):
+        parse_rules(text)

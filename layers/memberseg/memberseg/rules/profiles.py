@@ -134,6 +134,7 @@ class RoleSpec(Strict):
     # memberships: fallbacks, terms from payments, status alone (issue 16)
     term: Term | None = None              # each paid row buys a term; its end is the expiration date
     status_alone: bool = False            # no dates at all: the status decides (current is open-ended)
+    created_from: Literal["first_payment"] | None = None   # with status_alone: created = first paid order date
 
     @field_validator("signature")
     @classmethod
@@ -165,6 +166,9 @@ class RoleSpec(Strict):
             raise ValueError("term and status_alone describe memberships: set them under memberships")
         if self.term is not None and self.status_alone:
             raise ValueError("term derives dates from payments; status_alone says there are none: choose one")
+        if self.created_from is not None and not self.status_alone:
+            raise ValueError("created_from: first_payment goes with status_alone: true (a member without a "
+                             "created date and without a paid order is kept only when the status alone decides)")
         if self.term is None:
             return
         for test in self.term.buys_when:
