@@ -63,8 +63,10 @@ def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
     columns = _original_columns(result.memberships, sources, members["customer_id"], members)
+    spec = result.memberships.spec
+    has = set(result.memberships.fields) | ({"term"} if spec is not None and spec.term is not None else set())
     for added in MEMBER_COLUMNS:
-        if added.needs is None or added.needs in result.memberships.fields:
+        if added.needs is None or added.needs in has:
             columns.append(column(added.header, added.kind, members[added.name]))
     for seg in result.rules.segments:
         columns.append(column(seg.label, "bool", members[seg.property]))

@@ -396,3 +396,22 @@ def test_created_from_needs_status_alone():
         "      names: person", "      names: person\n      created_from: first_payment")
     with pytest.raises(Exception, match="created_from: first_payment goes with status_alone: true"):
         parse_rules(text)
+
+
+def test_the_members_sheet_shows_each_derived_term(tmp_path):
+    import openpyxl
+
+    from memberseg.write import write_outputs
+
+    result, _ = run_fixture(tmp_path, "square_members")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_outputs(result, out)
+    rows = list(openpyxl.load_workbook(out / "membership_segments.xlsx")["Members"].iter_rows(values_only=True))
+    header = rows[0]
+    starts, ends = header.index("Term Starts"), header.index("Term Ends")
+    terms = {row[header.index("Customer ID")]: (row[starts].date().isoformat(), row[ends].date().isoformat())
+             for row in rows[1:]}
+    assert terms == {"CUST-A1": ("2026-09-01", "2027-08-31"), "CUST-B2": ("2025-09-01", "2026-08-31"),
+                     "CUST-C3": ("2026-09-01", "2027-08-31"), "CUST-D4": ("2025-09-01", "2026-08-31"),
+                     "CUST-E5": ("2025-09-01", "2026-08-31")}
