@@ -2,8 +2,14 @@
 
 Records of a customer are walked in created-date order. A record created on or
 before the chain's expiration + grace days renews the chain; otherwise the
-customer lapsed and a new chain starts. The kept row is the current record of
-the latest chain; every other record goes to "Duplicates Removed" with a reason.
+customer lapsed and a new chain starts (a term bought by a payment renews from
+its first day: a calendar year paid in March renews the year before). The kept
+row is the current record of the latest chain; every other record goes to
+"Duplicates Removed" with a reason.
+
+Records with no end date at all (a status-alone export's ended memberships) end
+before every dated one: an open-ended record wins over them, and among equals
+the last in file order.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ OTHER_PLAN = "another plan held by the same customer"
 # An open-ended record (no expiry) ends after every date a file can hold, so it renews and wins as the latest;
 # its expiration is blank again in the output.
 OPEN_ENDED = np.datetime64("10000-01-01", "s")
+# A record with no end date and no open end (status alone, ended) ends before every date a file can hold.
+NO_END = np.datetime64("0000-01-01", "s")
 
 
 @dataclass
@@ -54,7 +62,8 @@ def _chains(records: pd.DataFrame, grace: np.timedelta64) -> pd.DataFrame:
     records["group"] = group
     running_max = records.groupby("group", sort=False)["expiration"].cummax().to_numpy()
     previous_max = np.r_[np.datetime64("NaT"), running_max[:-1]]
-    starts_chain = first_of_group | (records["created"].to_numpy() > previous_max + grace)
+    renews_from = records["term_start"] if "term_start" in records else records["created"]
+    starts_chain = first_of_group | (renews_from.to_numpy() > previous_max + grace)
     records["chain"] = np.cumsum(starts_chain)
     records["starts_chain"] = starts_chain
     records["latest_chain"] = records.groupby("group", sort=False)["chain"].transform("max")
@@ -69,6 +78,9 @@ def consolidate(valid: pd.DataFrame, rules: Rules, dedupe_key: str | None = None
     if "open_ended" in records and records["open_ended"].any():
         records["expiration"] = records["expiration"].astype(DATE_UNIT).mask(records["open_ended"].astype(bool),
                                                                            OPEN_ENDED)
+    no_end = records["expiration"].isna().to_numpy()
+    if no_end.any():
+        records["expiration"] = records["expiration"].astype(DATE_UNIT).mask(no_end, NO_END)
     if "plan_key" not in records:
         records["plan_key"] = ""
     records = _chains(records, grace)
@@ -101,6 +113,8 @@ def consolidate(valid: pd.DataFrame, rules: Rules, dedupe_key: str | None = None
     customers["source"] = customers["source"].astype(np.int64)
     if "open_ended" in customers:  # no expiry: the date stays blank from here on
         customers["expiration"] = customers["expiration"].mask(customers["open_ended"].astype(bool))
+    if no_end.any():
+        customers["expiration"] = customers["expiration"].mask(customers["expiration"].eq(NO_END))
 
     others = records[~records["source"].isin(customers["source"])]
     same_chain = others["chain"].to_numpy() == others["latest_chain"].to_numpy()

@@ -37,9 +37,12 @@ def order_tier(total: pd.Series, rules: Rules) -> pd.Series:
 
 
 def enrich(customers: pd.DataFrame, links: pd.DataFrame, per_id: pd.DataFrame,
-           rules: Rules, join_key: str = "customer_id") -> tuple[pd.DataFrame, OrderMatch]:
+           rules: Rules, join_key: str = "customer_id", *,
+           created_from_payments: bool = False) -> tuple[pd.DataFrame, OrderMatch]:
     """`links` pairs each value of the join key (column `key` or `id_key`) with a customer code;
-    `per_id` is `memberseg.orders.orders_by_id`'s sums."""
+    `per_id` is `memberseg.orders.orders_by_id`'s sums. `created_from_payments` (a profile's
+    `created_from: first_payment`): a customer without a created date takes the date of their first
+    paid order as created, Member Since and Membership Start."""
     links = links.rename(columns={"key": "id_key"})
     per_customer = orders_per_customer(links, per_id)
     if not (np.isfinite(per_id["total"]).all() and np.isfinite(per_customer["total"]).all()):
@@ -49,6 +52,10 @@ def enrich(customers: pd.DataFrame, links: pd.DataFrame, per_id: pd.DataFrame,
     enriched["total_order_value"] = round_cents(enriched["total"].fillna(0.0))
     enriched["order_count"] = enriched["order_count"].fillna(0).astype(np.int64)
     enriched["last_order_date"] = enriched.pop("last_order")
+    first_paid = enriched.pop("first_paid")
+    if created_from_payments:   # a member list without created dates: the first paid order stands in
+        for column in ("created", "member_since", "first_joined", "start"):
+            enriched[column] = enriched[column].fillna(first_paid)
     enriched["estimated_savings"] = round_cents(enriched["total_order_value"] * rules.orders.savings_rate)
     enriched["order_value_tier"] = order_tier(enriched["total_order_value"], rules)
     enriched = enriched.drop(columns="total")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
-from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules, normalize_header
+from .rules import STANDARD_PROFILE, FieldSpec, Limits, Profile, RoleSpec, Rules, normalize_header
 
 CSV_SAMPLE_BYTES = 64 * 1024
 UTF8_BOM = codecs.BOM_UTF8
@@ -173,16 +173,28 @@ def describe_file(role: str, file: str, sheet: str | None) -> str:
     return f"The {role} file '{file}'" + (f" (sheet '{sheet}')" if sheet else "")
 
 
-def match_header_row(cells: list[object], spec: RoleSpec) -> dict[str, int]:
-    """Map fields to column positions for one candidate header row.
-
-    Aliases are a priority list: the first alias present in the row wins (its leftmost column).
-    """
+def _first_positions(cells: list[object]) -> dict[str, int]:
+    """Each normalised header text -> its leftmost column."""
     first_position: dict[str, int] = {}
     for position, cell in enumerate(cells):
         text = normalize_header(cell) if cell not in (None, "") else ""
         if text and text not in first_position:
             first_position[text] = position
+    return first_position
+
+
+def _fallbacks_found(first_position: dict[str, int], field_spec: FieldSpec) -> list[int]:
+    found = (first_position.get(normalize_header(alias)) for alias in field_spec.fallbacks)
+    return list(dict.fromkeys(at for at in found if at is not None))
+
+
+def match_header_row(cells: list[object], spec: RoleSpec) -> dict[str, int]:
+    """Map fields to column positions for one candidate header row.
+
+    Aliases are a priority list: the first alias present in the row wins (its leftmost column). A field
+    none of whose aliases is present is found at its first fallback column present, if any.
+    """
+    first_position = _first_positions(cells)
     found: dict[str, int] = {}
     for name, field_spec in spec.fields.items():
         for alias in field_spec.aliases:
@@ -190,7 +202,24 @@ def match_header_row(cells: list[object], spec: RoleSpec) -> dict[str, int]:
             if at is not None:
                 found[name] = at
                 break
+        else:
+            fallbacks = _fallbacks_found(first_position, field_spec)
+            if fallbacks:
+                found[name] = fallbacks[0]
     return found
+
+
+def fallback_columns(cells: list[object], spec: RoleSpec, found: dict[str, int]) -> dict[str, list[int]]:
+    """Field -> the positions of its fallback columns present in the row, in order, past the field's own."""
+    first_position = _first_positions(cells)
+    columns: dict[str, list[int]] = {}
+    for name, field_spec in spec.fields.items():
+        if name not in found or not field_spec.fallbacks:
+            continue
+        positions = [at for at in _fallbacks_found(first_position, field_spec) if at != found[name]]
+        if positions:
+            columns[name] = positions
+    return columns
 
 
 def _signature_found(cells: list[object], spec: RoleSpec) -> list[str]:

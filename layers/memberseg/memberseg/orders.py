@@ -177,7 +177,8 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
         (key.isna(), missing_key),
         (unknown, unknown_status(table, status_text)),
         (value_blank, "order value is blank"),
-        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number")),
+        (~value_blank & value.isna(), quoting(value_raw, "order value", "is not a number",
+                                                  table.source_headers("order_value"))),
         (value.notna() & (value.abs().ge(MAX_ORDER_VALUE) | ~converted.abs().lt(MAX_ORDER_VALUE)),
          quoting(value_raw, "order value", f"is too large to add up (an order is below {MAX_ORDER_VALUE:,.0f})")),
     ]
@@ -203,22 +204,25 @@ def validate_orders(table: RawTable, rules: Rules) -> Validated:
 
 
 def orders_by_id(orders: pd.DataFrame) -> pd.DataFrame:
-    """Valid orders summed per join key (unrounded), with the first-seen key text and name.
+    """Valid orders summed per join key (unrounded), with the first-seen key text and name, the last order's
+    date and the first date money was paid (first_paid: a profile's `created_from: first_payment`).
 
     order_count counts orders (a line-item export's continuation rows are not orders); rows counts rows.
     """
     if "is_order" not in orders:
         orders = orders.assign(is_order=True)
+    orders = orders.assign(paid_date=orders["order_date"].where(orders["value"].gt(0)))
     return orders.groupby("id_key", sort=False).agg(
         total=("value", "sum"), order_count=("is_order", "sum"), rows=("value", "size"),
-        last_order=("order_date", "max"), customer_id=("customer_id", "first"),
+        last_order=("order_date", "max"), first_paid=("paid_date", "min"), customer_id=("customer_id", "first"),
         customer_name=("customer_name", "first"))
 
 
 def orders_per_customer(links: pd.DataFrame, per_id: pd.DataFrame) -> pd.DataFrame:
-    """The per-key sums added up per customer code: total (unrounded), order_count and last_order.
+    """The per-key sums added up per customer code: total (unrounded), order_count, last_order and first_paid.
 
     `links` pairs each value of the join key (column `id_key`) with a customer code."""
     linked = links.merge(per_id, left_on="id_key", right_index=True)
     return linked.groupby("customer").agg(
-        total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"))
+        total=("total", "sum"), order_count=("order_count", "sum"), last_order=("last_order", "max"),
+        first_paid=("first_paid", "min"))

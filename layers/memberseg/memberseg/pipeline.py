@@ -242,8 +242,10 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
         join_key = orders.facts["join_key"]
+        spec = memberships.table.spec
         customers, order_match = enrich(memberships.consolidated.customers, memberships.consolidated.links[join_key],
-                                        orders.by_id, rules, join_key)
+                                        orders.by_id, rules, join_key,
+                                        created_from_payments=spec is not None and spec.created_from is not None)
     with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
     with timed(timings, "segmenting", progress):

@@ -28,6 +28,7 @@ from .headers import (
     csv_head,
     decode_text,
     describe_file,
+    fallback_columns,
     find_header,
     headers_at,
     missing_column_error,
@@ -35,6 +36,7 @@ from .headers import (
 )
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
 from .safety.scanner import col_letters
+from .values import is_blank
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class RawTable:
     spec: RoleSpec | None = None
     deciding_headers: list[str] = field(default_factory=list)  # the headers that chose the profile
     profile_forced: bool = False
+    fallbacks: dict[str, list[int]] = field(default_factory=dict)  # field -> its fallback columns' positions
+    _combined: dict[str, tuple[pd.Series, pd.Series]] = field(default_factory=dict, repr=False)
 
     def facts(self, locale: dict) -> SourceFacts:
         """The table's source facts, with the date order and decimal separator its validation decided."""
@@ -94,8 +98,36 @@ class RawTable:
         return len(self.rows)
 
     def column(self, field: str) -> pd.Series | None:
+        """The field's cells: its column's, each blank filled from the field's first fallback column that
+        holds a value in that row (the frame itself is never changed)."""
         position = self.fields.get(field)
-        return None if position is None else self.frame[position]
+        if position is None:
+            return None
+        if field not in self.fallbacks:
+            return self.frame[position]
+        return self._filled(field, position)[0]
+
+    def source_headers(self, field: str) -> pd.Series | None:
+        """Per row, the header of the fallback column the field's value came from; NA where it came from
+        the field's own column. None when the field has no fallback column."""
+        position = self.fields.get(field)
+        if position is None or field not in self.fallbacks:
+            return None
+        return self._filled(field, position)[1]
+
+    def _filled(self, field: str, position: int) -> tuple[pd.Series, pd.Series]:
+        if field in self._combined:
+            return self._combined[field]
+        cells = self.frame[position].copy()
+        source = pd.Series(pd.NA, index=cells.index, dtype=object)
+        for fallback in self.fallbacks[field]:
+            other = self.frame[fallback]
+            use = is_blank(cells) & ~is_blank(other)
+            if use.any():
+                cells[use] = other[use]
+                source[use] = self.headers[fallback]
+        self._combined[field] = cells, source
+        return cells, source
 
 
 class _Columns:
@@ -155,8 +187,10 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
     headers = [str(cell).strip() if cell not in (None, "") else "" for cell in header.cells]
     headers += [""] * (width - len(headers))
     fields = dict(header.found)
+    assert header.spec is not None  # noqa: S101 - set by find_header
+    fallbacks = fallback_columns(header.cells, header.spec, fields)
     if keep_only_fields:
-        keep = sorted(set(fields.values()))
+        keep = sorted(set(fields.values()) | {at for positions in fallbacks.values() for at in positions})
     else:  # a column with neither header nor data is an artefact of the sheet's used range
         keep = [p for p in range(width) if headers[p] or not _is_empty(columns[p]).all()]
     # A fully blank row inside the data is skipped and not counted.
@@ -171,13 +205,13 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
     del columns, data
     position_of = {old: new for new, old in enumerate(keep)}
     kept_headers = [headers[p] or f"Column {col_letters(p + 1)}" for p in keep]
-    assert header.spec is not None  # noqa: S101 - set by find_header
     deciding = header.signature or [headers_at(header.cells, header.found[name])
                                     for name in required_fields(header.spec)]
     return RawTable(role=role, file=file, sheet=sheet, header_row=header.row_index + 1,
                     headers=kept_headers, fields={f: position_of[p] for f, p in fields.items()},
                     frame=frame, rows=rows, profile=header.profile, spec=header.spec,
-                    deciding_headers=deciding)
+                    deciding_headers=deciding,
+                    fallbacks={name: [position_of[p] for p in positions] for name, positions in fallbacks.items()})
 
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,

@@ -19,6 +19,7 @@ import pandas as pd
 from .errors import InputError
 from .read import RawTable
 from .rules import RenewalTest, RoleSpec, Rules
+from .terms import derive_terms, holds, plan_keys
 from .values import (
     date_order_votes,
     decimal_separator_votes,
@@ -27,7 +28,6 @@ from .values import (
     names_with_keys,
     no_dates,
     to_dates,
-    to_money,
     to_text,
     valid_email,
 )
@@ -78,9 +78,17 @@ def reasons(checks: list[tuple[pd.Series, Reason]], index: pd.Index) -> pd.Serie
     return reason
 
 
-def quoting(raw: pd.Series, before: str, after: str) -> Callable[[pd.Series], pd.Series]:
-    """Reason texts that quote the offending cell, built only for the failed rows."""
-    return lambda failed: before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
+def quoting(raw: pd.Series, before: str, after: str,
+            source: pd.Series | None = None) -> Callable[[pd.Series], pd.Series]:
+    """Reason texts that quote the offending cell, built only for the failed rows; `source` (a field's
+    `RawTable.source_headers`) names the fallback column a value came from."""
+    def texts(failed: pd.Series) -> pd.Series:
+        text = before + " '" + raw[failed].astype(str).str.slice(0, 40) + "' " + after
+        if source is None:
+            return text
+        came_from = source[failed]
+        return text + (" (from column '" + came_from + "')").fillna("")
+    return texts
 
 
 def _date_checks(column: DateColumn | None, parsed: pd.Series, label: str,
@@ -93,7 +101,7 @@ def _date_checks(column: DateColumn | None, parsed: pd.Series, label: str,
     if blank_ok is not None:  # open-ended: blank or "N/A" means no expiry
         blank, unparsed = blank & ~blank_ok, unparsed & ~blank_ok
     checks: list[tuple[pd.Series, Reason]] = [(blank, f"{label} is missing"),
-                                              (unparsed, quoting(raw, label, "is not a date"))]
+                                              (unparsed, quoting(raw, label, "is not a date", column.source))]
     return checks + read_either_way(column)
 
 
@@ -245,6 +253,7 @@ class DateColumn:
     dates: pd.Series
     either_way: pd.Series
     reason: Reason
+    source: pd.Series | None = None   # per row, the fallback column the value came from (RawTable.source_headers)
 
 
 def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> DateColumn | None:
@@ -257,8 +266,9 @@ def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> D
     if raw is None:
         return None
     column = columns[name]
+    source = table.source_headers(name)
     if column.order != MIXED:
-        return DateColumn(raw, to_dates(raw, column.order), pd.Series(False, index=raw.index), "")
+        return DateColumn(raw, to_dates(raw, column.order), pd.Series(False, index=raw.index), "", source)
     day_first, month_first = to_dates(raw, "DMY"), to_dates(raw, "MDY")
     either_way = day_first.notna() & month_first.notna() & day_first.ne(month_first)
     dates = day_first.fillna(month_first).mask(either_way)
@@ -274,7 +284,7 @@ def read_dates(table: RawTable, name: str, columns: dict[str, ColumnOrder]) -> D
             return dates[failed].dt.day.astype(str) + " " + dates[failed].dt.month_name()
         return (column.header + " '" + raw[failed].astype(str).str.strip().str.slice(0, 40) + "' could be "
                 + spoken(day_first) + " or " + spoken(month_first) + ": the column uses both orders")
-    return DateColumn(raw, dates, either_way, reason)
+    return DateColumn(raw, dates, either_way, reason, source)
 
 
 def read_either_way(column: DateColumn | None) -> list[tuple[pd.Series, Reason]]:
@@ -355,21 +365,10 @@ def split_rows(frame: pd.DataFrame, reason: pd.Series, excluded_reason: pd.Serie
 def _renewing(table: RawTable, tests: list[RenewalTest]) -> pd.Series:
     result = pd.Series(bool(tests), index=table.frame.index)
     for test in tests:
-        raw = table.column(test.field)
-        if raw is None:  # the file lacks the column the test needs: nothing renews by itself
+        held = holds(table, test)
+        if held is None:  # the file lacks the column the test needs: nothing renews by itself
             return pd.Series(False, index=table.frame.index)
-        text = to_text(raw).fillna("").str.casefold()
-        if test.op == "is_blank":
-            result &= text.eq("") | text.isin(["none", "null", "false", "0"])
-        elif test.op == "not_blank":
-            result &= ~(text.eq("") | text.isin(["none", "null", "false", "0"]))
-        elif test.op == "positive":
-            result &= to_money(raw).fillna(0).gt(0)
-        else:
-            values = test.value if isinstance(test.value, list) else [test.value]
-            folded = [str(value).casefold() for value in values]
-            hit = text.isin(folded)
-            result &= hit if test.op in ("eq", "in") else ~hit
+        result &= held
     return result
 
 
@@ -389,6 +388,10 @@ def _open_ended(table: RawTable, spec: RoleSpec, expiration: pd.Series) -> pd.Se
     return sentinel | (blank & ("" in words)) | (~blank & text.isin(words - {""}))
 
 
+# Status classes that hold a membership now: with status_alone, open-ended when no end date is given.
+CURRENT_CLASSES = ("current", "renewing", "comp", "gift")
+
+
 def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     index = table.frame.index
     spec = spec_of(table)
@@ -400,35 +403,60 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
     created_column = read_dates(table, "created_date", date_columns)
     expiration_column = read_dates(table, "expiration_date", date_columns)
     start_column = read_dates(table, "start_date", date_columns)
-    assert created_column is not None  # noqa: S101 - a required field
-    created = created_column.dates
+    assert created_column is not None or spec.status_alone  # noqa: S101 - a required field otherwise
+    created = created_column.dates if created_column is not None else no_dates(index)
     expiration = expiration_column.dates if expiration_column is not None else no_dates(index)
     open_ended = _open_ended(table, spec, expiration)
     expiration = expiration.mask(open_ended)   # no expiry: no date (the open_ended column says why)
-    start = start_column.dates if start_column is not None else created.copy()
-    start = start.fillna(created)  # blank or unparseable start falls back to created
     email_text = text_of(table, "email")
     email = valid_email(email_text.fillna(""))
     status_text, klass, unknown = status_classes(table, spec.statuses)
     klass = klass.fillna("current") if table.column("status") is None else klass
     klass = klass.mask(klass.eq("current") & _renewing(table, spec.renewing_when), "renewing")
     not_member = klass.isin(list(EXCLUDED_MEMBERSHIP_CLASSES))
-
-    reason = reasons(
-        [(_no_identity(spec, ids, name_parts["key"], email), _identity_text(spec))]
-        + [(unknown, unknown_status(table, status_text))]
-        + _date_checks(created_column, created, "created date")
-        + _date_checks(expiration_column, expiration, "expiration date", blank_ok=open_ended)
-        + read_either_way(start_column)
-        + [(expiration < created, "expiration date is before created date")],
-        index,
-    )
-    reason = reason.where(~not_member, "")  # a contact that is no member is excluded, not judged
     excluded_reason = pd.Series("", index=index, dtype=object)
     if not_member.any():
         label = table.headers[table.fields["status"]]
         why = klass[not_member].map(EXCLUDED_MEMBERSHIP_CLASSES)
         excluded_reason[not_member] = why + " (" + label + " '" + status_text[not_member].fillna("") + "')"
+
+    blank_created_ok = blank_expiration_ok = None
+    term_checks: list[tuple[pd.Series, Reason]] = []
+    term_start = None
+    facts: dict = {}
+    if spec.status_alone:   # no dates: a current membership is open-ended, an ended one expired
+        blank_created_ok = blank_expiration_ok = pd.Series(True, index=index)
+        open_ended = open_ended | (klass.isin(CURRENT_CLASSES) & expiration.isna())
+    elif spec.term is not None:   # each paid row buys a term; the file's own expiration wins where it has one
+        assert table.profile is not None  # noqa: S101 - set by read_table
+        terms = derive_terms(table, spec.term, created, f"profiles.{table.profile.name}.memberships")
+        raw = table.column("expiration_date")
+        from_term = is_blank(raw) if raw is not None else pd.Series(True, index=index)
+        from_term &= terms.buys & ~open_ended
+        expiration = expiration.where(~from_term, terms.end)
+        blank_expiration_ok = open_ended | terms.buys
+        term_checks = list(terms.rejected)
+        term_start = terms.start.where(from_term, created)
+        bought_none = ~terms.buys & ~not_member
+        excluded_reason[bought_none] = terms.not_bought[bought_none]
+        not_member = not_member | bought_none
+        facts["terms"] = {"from_named_year": from_term & terms.named, "from_payment_date": from_term & ~terms.named}
+    start = start_column.dates if start_column is not None else (term_start if term_start is not None
+                                                                  else created.copy())
+    start = start.fillna(created)  # blank or unparseable start falls back to created
+
+    reason = reasons(
+        [(_no_identity(spec, ids, name_parts["key"], email), _identity_text(spec))]
+        + [(unknown, unknown_status(table, status_text))]
+        + _date_checks(created_column, created, "created date", blank_ok=blank_created_ok)
+        + _date_checks(expiration_column, expiration, "expiration date", blank_ok=_either(open_ended,
+                                                                                           blank_expiration_ok))
+        + read_either_way(start_column)
+        + term_checks
+        + [(expiration < created, "expiration date is before created date")],
+        index,
+    )
+    reason = reason.where(~not_member, "")  # a contact that is no member is excluded, not judged
     plan = text_of(table, "plan")
     names_are_people = spec.names == "person"
     if names_are_people and table.column("first_name") is None and table.column("last_name") is None:
@@ -450,16 +478,27 @@ def validate_memberships(table: RawTable, rules: Rules) -> Validated:
         "status_class": klass.fillna("current"),
         "platform_status": status_text,
         "plan": plan,
-        "plan_key": plan.fillna("").str.casefold(),
+        "plan_key": plan.fillna("").str.casefold() if spec.term is None else plan_keys(plan),
         "company": text_of(table, "company") if names_are_people else names,
     }, index=index)
     if names_are_people:  # HubSpot gets firstname and lastname; a person's name is never the company
         frame["first_name"], frame["last_name"] = first, last
+    if term_start is not None:   # a calendar year or season renews from its first day, not the payment's
+        frame["term_start"] = term_start
+    if spec.status_alone:        # an ended membership without dates is Expired (classify)
+        frame["status_alone"] = True
     validated = split_rows(frame, reason, excluded_reason)
     validated.facts = {"names": spec.names, "has_plan": table.column("plan") is not None,
                        "has_status": table.column("status") is not None}
+    if "terms" in facts:   # how many kept rows took their year from the plan text, how many from the payment
+        kept = validated.valid.index
+        validated.facts["terms"] = {key: int(rows.loc[kept].sum()) for key, rows in facts["terms"].items()}
     validated.locale = locale
     return validated
+
+
+def _either(first: pd.Series, second: pd.Series | None) -> pd.Series:
+    return first if second is None else first | second
 
 
 def _no_identity(spec: RoleSpec, ids: pd.Series, name_keys: pd.Series, email: pd.Series) -> pd.Series:

@@ -63,8 +63,10 @@ def _member_columns(result: Result) -> list[Column]:
     members = result.members
     sources = members["source"].to_numpy()
     columns = _original_columns(result.memberships, sources, members["customer_id"], members)
+    spec = result.memberships.spec
+    has = set(result.memberships.fields) | ({"term"} if spec is not None and spec.term is not None else set())
     for added in MEMBER_COLUMNS:
-        if added.needs is None or added.needs in result.memberships.fields:
+        if added.needs is None or added.needs in has:
             columns.append(column(added.header, added.kind, members[added.name]))
     for seg in result.rules.segments:
         columns.append(column(seg.label, "bool", members[seg.property]))
@@ -150,7 +152,7 @@ def build_report(result: Result) -> dict:
         "inputs": {"memberships": result.memberships.facts(result.member_validation.locale).describe(),
                    "orders": result.orders.describe()},
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
-                        "excluded": excluded},
+                        "excluded": excluded, **_term_facts(result)},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
                    "rejected": len(result.orders_rejected), "excluded": orders_excluded,
                    "unmatched_customers": len(match.unmatched), "unmatched_total": match.unmatched_total,
@@ -163,6 +165,13 @@ def build_report(result: Result) -> dict:
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
                     "push": result.rules.hubspot.push, **_changed_values(result.hubspot.changed)},
     }
+
+
+def _term_facts(result: Result) -> dict:
+    """With a profile's `term`: how many kept rows took their term's year from the plan text, how many
+    from the payment date."""
+    terms = result.member_validation.facts.get("terms")
+    return {} if terms is None else {"terms": dict(terms)}
 
 
 def _changed_values(changed: pd.DataFrame) -> dict:

@@ -86,7 +86,8 @@ def test_a_total_that_is_no_finite_number_is_a_fault_never_an_output():
     customers = pd.DataFrame({"customer_id": ["1"]}, index=pd.Index([0], name="customer"))
     links = pd.DataFrame({"key": ["1", "2"], "customer": [0, 0]})
     per_id = pd.DataFrame({"total": [1e308, 1e308], "order_count": [1, 1], "rows": [1, 1],
-                           "last_order": pd.to_datetime(["2025-01-01"] * 2), "customer_id": ["1", "2"],
+                           "last_order": pd.to_datetime(["2025-01-01"] * 2),
+                           "first_paid": pd.to_datetime(["2025-01-01"] * 2), "customer_id": ["1", "2"],
                            "customer_name": [None, None]}, index=pd.Index(["1", "2"], name="id_key"))
     with np.errstate(over="ignore"), pytest.raises(RuntimeError, match="not a finite number"):
         enrich(customers, links, per_id, rules_with({}))

@@ -48,7 +48,17 @@ from .model import (
     normalize_header,
 )
 from .operators import OPERATORS, SEGMENT_FIELDS, Operator
-from .profiles import PROFILES_FOLDER, STANDARD_PROFILE, Profile, RenewalTest, RoleSpec, packaged_profiles
+from .profiles import (
+    PROFILES_FOLDER,
+    STANDARD_PROFILE,
+    Profile,
+    RenewalTest,
+    RoleSpec,
+    Term,
+    TermLength,
+    TermSpan,
+    packaged_profiles,
+)
 from .ruleset import Rules
 
 __all__ = [
@@ -57,6 +67,7 @@ __all__ = [
     "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
     "Condition", "ConditionValue", "Consolidation", "DateOrder", "DecimalSeparator", "FieldSpec", "FileSettings",
     "HubSpot", "Inputs", "Limits", "MemberColumn", "Operator", "OptionLabel", "Orders", "Profile", "ProfileFile",
-    "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Tier",
+    "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Term", "TermLength", "TermSpan",
+    "Tier",
     "deep_merge", "default_rules_data", "load_rules", "normalize_header", "packaged_profiles", "parse_rules",
 ]

@@ -68,40 +68,52 @@ class Strict(BaseModel):
 class FieldSpec(Strict):
     aliases: list[str] = Field(min_length=1)
     required: bool = False
+    # per row, a blank in the column found by `aliases` is filled from the first of these columns that
+    # holds a value (expires_at, else current_period_end); the file's own cells stay as they are
+    fallbacks: list[str] = []
 
     @field_validator("aliases")
     @classmethod
     def _aliases_not_blank(cls, aliases: list[str]) -> list[str]:
         return headers_with_letters(aliases, "alias")
 
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallbacks_not_blank(cls, fallbacks: list[str]) -> list[str]:
+        return headers_with_letters(fallbacks, "fallback")
+
 
 MEMBERSHIP_FIELDS = {"customer_id", "customer_name", "first_name", "last_name", "company", "email",
                      "created_date", "expiration_date", "start_date", "enrollment", "status", "plan",
-                     "renewal_marker"}
+                     "renewal_marker", "plan_interval"}
 ORDER_FIELDS = {"customer_id", "email", "customer_name", "first_name", "last_name", "order_value",
                 "refunded_value", "order_date", "status", "order_id", "currency"}
 IDENTITY_FIELDS = ("customer_id", "email", "customer_name", "first_name", "last_name")
 ROLES = ("memberships", "orders")
-MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member", "no_term")
+# comp and gift (complimentary and gift memberships) classify like current; segments tell them apart
+MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member", "no_term", "comp", "gift")
 ORDER_CLASSES = ("paid", "refunded", "unpaid")
 DateOrder = Literal["MDY", "DMY"]
 DecimalSeparator = Literal[".", ","]
 DedupeKey = Literal["customer_id", "customer_name", "email"]
 
 
-def check_fields(fields: dict[str, FieldSpec], role: str) -> None:
+def check_fields(fields: dict[str, FieldSpec], role: str, *, term: bool = False, status_alone: bool = False) -> None:
+    """`term`: the memberships' ends come from their payments, so no expiration_date is needed;
+    `status_alone`: the export has no dates at all, so neither created_date nor expiration_date is."""
     known = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
     unknown = set(fields) - known
     if unknown:
         raise ValueError(f"unknown field(s) {sorted(unknown)}; known fields are {sorted(known)}")
-    needed = {"created_date"} if role == "memberships" else {"order_value"}
+    needed = ({"created_date"} if not status_alone else set()) if role == "memberships" else {"order_value"}
     for name in sorted(needed):
         if name not in fields:
             raise ValueError(f"field(s) ['{name}'] must be listed")
         if not fields[name].required:
             raise ValueError(f"field {name!r} is needed by the pipeline and must stay required: true")
-    if role == "memberships" and "expiration_date" not in fields:
-        raise ValueError("field(s) ['expiration_date'] must be listed")
+    if role == "memberships" and "expiration_date" not in fields and not (term or status_alone):
+        raise ValueError("field(s) ['expiration_date'] must be listed (or derive the ends from payments with "
+                         "`term`, or let the status alone decide with `status_alone: true`)")
     if not any(name in fields for name in IDENTITY_FIELDS):
         raise ValueError(f"list at least one field that identifies the customer: {', '.join(IDENTITY_FIELDS)}")
 

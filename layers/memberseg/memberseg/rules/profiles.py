@@ -35,11 +35,83 @@ STANDARD_PROFILE = "standard"
 
 
 class RenewalTest(Strict):
-    """A test on one field of a row, e.g. Stripe's `Canceled At` is blank."""
+    """A test on one field of a row, e.g. Stripe's `Canceled At` is blank, or an item name starts with
+    "Mitgliedsbeitrag" (text tests ignore case; a list value means any of its texts)."""
 
     field: str
-    op: Literal["is_blank", "not_blank", "positive", "eq", "ne", "in", "not_in"]
+    op: Literal["is_blank", "not_blank", "positive", "eq", "ne", "in", "not_in", "starts_with", "contains"]
     value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> RenewalTest:
+        if self.op in ("starts_with", "contains"):
+            values = self.value if isinstance(self.value, list) else [self.value]
+            if not values or any(value is None or not str(value).strip() for value in values):
+                raise ValueError(f"op {self.op!r} takes a text or a list of texts, none blank")
+        return self
+
+
+class TermSpan(Strict):
+    """A fixed length: a number of months (the same day N months on; 29 February + 12 months is
+    28 February) or of days."""
+
+    months: int | None = Field(default=None, ge=1, le=1200)
+    days: int | None = Field(default=None, ge=1, le=36600)
+
+    @model_validator(mode="after")
+    def _one(self) -> TermSpan:
+        if (self.months is None) == (self.days is None):
+            raise ValueError("give either months or days")
+        return self
+
+
+class TermLength(Strict):
+    """How long a bought term lasts: a fixed span from the payment date, the calendar year, a season
+    from a start day ("09-01"), or a span per billing interval read from a column."""
+
+    months: int | None = Field(default=None, ge=1, le=1200)
+    days: int | None = Field(default=None, ge=1, le=36600)
+    calendar_year: bool = False
+    season_start: str | None = Field(default=None, pattern=r"^\d\d-\d\d$")
+    interval_field: str | None = None
+    intervals: dict[str, TermSpan] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_word(cls, data: Any) -> Any:
+        return {"calendar_year": True} if data == "calendar_year" else data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TermLength:
+        kinds = [self.months is not None, self.days is not None, self.calendar_year, self.season_start is not None,
+                 self.interval_field is not None]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of months, days, calendar_year, season_start, interval_field")
+        if self.season_start is not None:
+            month, day = (int(part) for part in self.season_start.split("-"))
+            try:
+                dt.date(2001, month, day)     # a day every year has (not 29 February)
+            except ValueError as exc:
+                raise ValueError(f"season_start {self.season_start!r} is not a day of every year (MM-DD)") from exc
+        if (self.interval_field is None) != (not self.intervals):
+            raise ValueError("interval_field and intervals go together: the column, and each of its words' span")
+        return self
+
+    def season(self) -> tuple[int, int] | None:
+        """(month, day) the term starts on: 1 January for a calendar year, the season's start day."""
+        if self.calendar_year:
+            return 1, 1
+        if self.season_start is not None:
+            month, day = self.season_start.split("-")
+            return int(month), int(day)
+        return None
+
+
+class Term(Strict):
+    """Membership terms bought by payment rows: which rows buy one (all tests hold) and for how long."""
+
+    buys_when: list[RenewalTest] = []
+    length: TermLength
 
 
 class RoleSpec(Strict):
@@ -59,6 +131,10 @@ class RoleSpec(Strict):
     open_ended_dates: list[dt.date] = []  # expiration dates that mean "no expiry" (9999-12-31), however written
     last_amount_wins: bool = False        # "$250.00 $200.00" (struck original, then net) reads 200.00
     line_items: bool = False              # rows repeat per line item: count each order_id once
+    # memberships: fallbacks, terms from payments, status alone (issue 16)
+    term: Term | None = None              # each paid row buys a term; its end is the expiration date
+    status_alone: bool = False            # no dates at all: the status decides (current is open-ended)
+    created_from: Literal["first_payment"] | None = None   # with status_alone: created = first paid order date
 
     @field_validator("signature")
     @classmethod
@@ -72,7 +148,7 @@ class RoleSpec(Strict):
                 raise ValueError(f"statuses.{text}: {klass!r} is not a class; use one of {', '.join(classes)}")
         if self.fields:
             try:
-                check_fields(self.fields, role)
+                check_fields(self.fields, role, term=self.term is not None, status_alone=self.status_alone)
             except ValueError as exc:
                 raise ValueError(f"fields: {exc}") from exc
         if role == "orders" and (self.open_ended is not None or self.open_ended_dates):
@@ -81,7 +157,28 @@ class RoleSpec(Strict):
         for test in self.renewing_when:
             if test.field not in known:
                 raise ValueError(f"renewing_when: unknown field {test.field!r}")
+        self._check_terms(role)
         return self
+
+    def _check_terms(self, role: str) -> None:
+        """term and status_alone: memberships only, one or the other, their fields known and listed."""
+        if role == "orders" and (self.term is not None or self.status_alone):
+            raise ValueError("term and status_alone describe memberships: set them under memberships")
+        if self.term is not None and self.status_alone:
+            raise ValueError("term derives dates from payments; status_alone says there are none: choose one")
+        if self.created_from is not None and not self.status_alone:
+            raise ValueError("created_from: first_payment goes with status_alone: true (a member without a "
+                             "created date and without a paid order is kept only when the status alone decides)")
+        if self.term is None:
+            return
+        for test in self.term.buys_when:
+            if test.field not in MEMBERSHIP_FIELDS:
+                raise ValueError(f"term.buys_when: unknown field {test.field!r}")
+        interval = self.term.length.interval_field
+        if interval is not None and interval not in MEMBERSHIP_FIELDS:
+            raise ValueError(f"term.length.interval_field: unknown field {interval!r}")
+        if interval is not None and self.fields and interval not in self.fields:
+            raise ValueError(f"term.length.interval_field: list the field {interval!r} under fields")
 
 
 class Profile(Strict):
