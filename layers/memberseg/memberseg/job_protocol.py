@@ -153,10 +153,15 @@ class ErrorCode(StrEnum):
 ROLES = ("memberships", "orders")
 DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
+# POST /jobs/{job_id}/rerun writes this small marker into the job folder: a new version of it makes the
+# folder a new set of input versions (a new fingerprint, newer input_seq), so the job runs again from
+# the same data files. It is never read; the job flow downloads only the data files and rules.
+RERUN_NAME = "rerun.json"
+RERUN_ROLE = "rerun"
 
 
 def file_role(name: str) -> str | None:
-    """The role of a file name inside a job folder: memberships, orders, rules, or None.
+    """The role of a file name inside a job folder: memberships, orders, rules, rerun (the marker), or None.
 
     A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
     one of the data extensions, case-insensitively; rules by exact name.
@@ -166,6 +171,8 @@ def file_role(name: str) -> str | None:
     folded = name.casefold()
     if folded in RULES_NAMES:
         return "rules"
+    if folded == RERUN_NAME:
+        return RERUN_ROLE
     suffix = PurePosixPath(folded).suffix
     for role in ROLES:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:
