@@ -17,8 +17,10 @@ from typing import Any
 from memberseg.job_protocol import (
     HUBSPOT_CSV_STEM,
     ORIGINAL_NAME_FIELD,
+    PROFILES_PREFIX,
     PROPERTIES_NAME,
     REPORT_NAME,
+    RERUN_NAME,
     ROLES,
     RUNS_FOLDER,
     WORKBOOK_NAME,
@@ -207,6 +209,36 @@ def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
             for role, ext in extensions.items()]
 
 
+# ------------------------------------------------------------------ saving a profile (PUT /profiles/{name})
+PROFILE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")     # a profile's name, as the engine reads a file's stem
+PROFILE_CONTENT_TYPE = "application/yaml; charset=utf-8"
+
+
+class Conflict(ValueError):
+    """The request collides with what is there (-> 409)."""
+
+
+def validate_profile_name(name: Any, packaged: frozenset[str]) -> str:
+    if not isinstance(name, str) or not PROFILE_NAME_RE.fullmatch(name):
+        raise BadRequest("a profile's name is 1 to 64 lowercase letters, digits and _, starting with a letter "
+                         f"(got {echo(name)})")
+    if name in packaged:
+        raise BadRequest(f"'{name}' is a packaged profile; save yours under a name of its own "
+                         "(a job folder's rules.yaml can still change a packaged profile)")
+    return name
+
+
+def profile_key(name: str) -> str:
+    return f"{PROFILES_PREFIX}{name}.yaml"
+
+
+def replace_flag(query: Mapping[str, str] | None) -> bool:
+    value = (query or {}).get("replace", "false").strip().lower()
+    if value not in ("true", "false"):
+        raise BadRequest(f"replace must be true or false (got {echo(value)})")
+    return value == "true"
+
+
 # ------------------------------------------------------------------ what a job looks like to the page
 def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int]]) -> list[dict]:
     """(key, size) under uploads/{job_id}/ -> [{role, name, size}] (role None for stray files)."""
@@ -214,6 +246,8 @@ def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int
     out = []
     for key, size in sorted(objects):
         name = key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
+        if name == RERUN_NAME:          # POST /jobs/{job_id}/rerun's marker, not a file of the user's
+            continue
         role = file_role(name)          # the processing function's rule (one contract)
         out.append({"role": role if role in ROLES else None, "name": name, "size": int(size)})
     return out

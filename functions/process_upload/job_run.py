@@ -23,7 +23,8 @@ from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
-from memberseg.job_protocol import ErrorCode, JobStatus, RunStatus
+from job_profiles import fetch_profiles
+from memberseg.job_protocol import RERUN_ROLE, ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -136,14 +137,16 @@ class Run:
     def execute(self, files: dict[str, ObjectInfo]) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="memberseg-job-", dir=self.settings.work_dir) as tmp:
             local = self._download(files, Path(tmp, "in"))
-            rules_path = None
-            if "rules" in local:
+            profiles = fetch_profiles(self.deps, self.settings.input_bucket, Path(tmp, "profiles"))
+            rules = None
+            if "rules" in local or profiles:
                 try:
-                    rules_path = job_rules.prepare(local["rules"], Path(tmp), self._engine_budget())
+                    rules = job_rules.prepare(local.get("rules"), Path(tmp), self._engine_budget(),
+                                              [(profile.key, profile.path) for profile in profiles])
                 except Exception as exc:
                     raise_final_if_known(exc, elapsed=0, budget=float("inf"))
                     raise
-            outcome = self._run_engine(local, rules_path, Path(tmp, "out"))
+            outcome = self._run_engine(local, rules, Path(tmp, "out"))
             if not outcome.ok:
                 return self.commit.failed(outcome.error)
             return self.commit.succeeded(Path(tmp, "out"), outcome, files)
@@ -151,6 +154,8 @@ class Run:
     def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
         local: dict[str, Path] = {}
         for role, obj in sorted(files.items()):
+            if role == RERUN_ROLE:                  # the rerun marker only makes a new set of versions
+                continue
             role_dir = inputs / role                # one folder per role: names never collide
             role_dir.mkdir(parents=True)
             local[role] = role_dir / obj.name       # the user's own name: the engine's messages use it
@@ -166,7 +171,7 @@ class Run:
     def _engine_budget(self) -> float:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
-    def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path) -> Any:
+    def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
             from memberseg import runner  # the layer's engine; imported on first use
@@ -176,8 +181,10 @@ class Run:
             raise timeout(0)
         began = time.monotonic()
         try:
-            outcome = run_job(local["memberships"], local["orders"], out_dir, rules_path=rules_path,
-                              as_of=self.settings.as_of, deadline_s=budget,
+            # profile_sources: report.json names each profile's file, not the merged copy of the rules
+            outcome = run_job(local["memberships"], local["orders"], out_dir,
+                              rules_path=rules.path if rules else None, as_of=self.settings.as_of,
+                              deadline_s=budget, profile_sources=rules.profile_sources if rules else None,
                               progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}))
         except OSError as exc:
             if exc.errno == errno.ENOSPC:

@@ -24,6 +24,26 @@ RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run'
 STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
 RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
 
+# The organisation's own profiles: profiles/{name}.yaml (or .yml) in the input bucket, read by every job
+# (memberseg.rules.ProfileFile), never a job's trigger. Each is at most the rules-file bound
+# (memberseg.rules.bounded.RULES_MAX_BYTES); a job reads at most MAX_PROFILE_FILES of them, and a
+# folder that holds more fails the job (invalid_rules) rather than leaving some out.
+PROFILES_PREFIX = "profiles/"
+PROFILE_SUFFIXES = (".yaml", ".yml")
+MAX_PROFILE_FILES = 20
+PROFILES_PLACE = "input bucket"      # how a profile's origin is named: "input bucket profiles/acme.yaml"
+
+
+def profile_file_name(key: str, prefix: str = PROFILES_PREFIX) -> str | None:
+    """`profiles/acme.yaml` -> "acme.yaml" for a profile file directly under the prefix; None for anything
+    else (a sub-folder, a folder placeholder, another suffix)."""
+    if not key.startswith(prefix):
+        return None
+    name = key[len(prefix):]
+    if not name or "/" in name or PurePosixPath(name).suffix.lower() not in PROFILE_SUFFIXES:
+        return None
+    return name
+
 
 def run_sk(fingerprint: str) -> str:
     return f"{RUN_SK_PREFIX}{fingerprint}"
@@ -133,10 +153,15 @@ class ErrorCode(StrEnum):
 ROLES = ("memberships", "orders")
 DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
+# POST /jobs/{job_id}/rerun writes this small marker into the job folder: a new version of it makes the
+# folder a new set of input versions (a new fingerprint, newer input_seq), so the job runs again from
+# the same data files. It is never read; the job flow downloads only the data files and rules.
+RERUN_NAME = "rerun.json"
+RERUN_ROLE = "rerun"
 
 
 def file_role(name: str) -> str | None:
-    """The role of a file name inside a job folder: memberships, orders, rules, or None.
+    """The role of a file name inside a job folder: memberships, orders, rules, rerun (the marker), or None.
 
     A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
     one of the data extensions, case-insensitively; rules by exact name.
@@ -146,6 +171,8 @@ def file_role(name: str) -> str | None:
     folded = name.casefold()
     if folded in RULES_NAMES:
         return "rules"
+    if folded == RERUN_NAME:
+        return RERUN_ROLE
     suffix = PurePosixPath(folded).suffix
     for role in ROLES:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -107,7 +108,8 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
-            rules_overlay: dict | None = None) -> JobOutcome:
+            rules_overlay: dict | None = None,
+            profile_sources: Mapping[str, Sequence[str]] | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir`.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
@@ -116,6 +118,10 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault: WorkerRaised
     when the engine's own code raised (deterministic for these inputs), WorkerDied when the worker
     was killed or ran out of time (or the original exception when `isolate` is False).
+
+    `profile_sources` names the files that wrote each profile when `rules_path` is rules someone
+    already merged and checked (the S3 job's effective rules, with the organisation's profile files in
+    them): report.json then names those files, not the merged copy.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +130,8 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     try:
         try:
             rules = load_rules(rules_path, overlay=rules_overlay)
+            if profile_sources is not None:
+                rules = rules.with_profile_sources(profile_sources)
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,

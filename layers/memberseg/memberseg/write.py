@@ -19,6 +19,7 @@ from .job_protocol import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
 from .read import RawTable
 from .result import Result
 from .rules import MEMBER_COLUMNS, Rules
+from .rules.ruleset import PACKAGED
 from .timing import Progress, no_progress, timed
 from .validate import Validated
 from .workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, excel_serials, raw_column
@@ -149,8 +150,8 @@ def build_report(result: Result) -> dict:
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
-        "inputs": {"memberships": result.memberships.facts(result.member_validation.locale).describe(),
-                   "orders": result.orders.describe()},
+        "inputs": _with_origins({"memberships": result.memberships.facts(result.member_validation.locale).describe(),
+                                 "orders": result.orders.describe()}, result.rules),
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
                         "excluded": excluded, **_term_facts(result)},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
@@ -172,6 +173,14 @@ def _term_facts(result: Result) -> dict:
     from the payment date."""
     terms = result.member_validation.facts.get("terms")
     return {} if terms is None else {"terms": dict(terms)}
+
+
+def _with_origins(inputs: dict, rules: Rules) -> dict:
+    """Each input's profile with where it came from: "packaged", a rules file, or the organisation's
+    profile file ("input bucket profiles/acme.yaml")."""
+    for info in inputs.values():
+        info["profile"]["origin"] = rules.profile_origin(info["profile"]["name"])
+    return inputs
 
 
 def _changed_values(changed: pd.DataFrame) -> dict:
@@ -230,7 +239,8 @@ def _cut_cells_section(cut_cells: list[dict]) -> list[tuple[str, list[tuple[str,
 def _profile_text(info: dict) -> str:
     profile = info["profile"]
     how = "forced" if profile["chosen_by"] == "forced" else "recognised by " + ", ".join(profile["deciding_headers"])
-    return f"{profile['name']} ({how})"
+    origin = profile.get("origin", PACKAGED)
+    return f"{profile['name']} ({how}{'' if origin == PACKAGED else '; from ' + origin})"
 
 
 def write_workbook(result: Result, report: dict, path: Path) -> dict:
