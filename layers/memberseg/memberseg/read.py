@@ -35,6 +35,7 @@ from .headers import (
 )
 from .rules import STANDARD_PROFILE, Limits, Profile, RoleSpec, Rules
 from .safety.scanner import col_letters
+from .unread_columns import check_columns
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ class _Columns:
             return self._taken[position][rows]
         return self._cells(position, rows)
 
+    def peek(self, position: int, rows: np.ndarray | None) -> np.ndarray:
+        """The column's cells (in `rows`, or all), without keeping them: for a column the table drops."""
+        if rows is None:
+            return self._taken[position] if position in self._taken else self._cells(position, None)
+        return self.at(position, rows)
+
     def _cells(self, position: int, rows: np.ndarray | None) -> np.ndarray:
         count = self.length if rows is None else len(rows)
         if position >= self.present:
@@ -155,6 +162,8 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
     headers = [str(cell).strip() if cell not in (None, "") else "" for cell in header.cells]
     headers += [""] * (width - len(headers))
     fields = dict(header.found)
+    assert header.spec is not None and header.profile is not None  # noqa: S101 - set by find_header
+    check_columns(role, file, sheet, header.profile.name, header.spec, headers, fields, columns.length, columns.peek)
     if keep_only_fields:
         keep = sorted(set(fields.values()))
     else:  # a column with neither header nor data is an artefact of the sheet's used range
@@ -171,7 +180,6 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
     del columns, data
     position_of = {old: new for new, old in enumerate(keep)}
     kept_headers = [headers[p] or f"Column {col_letters(p + 1)}" for p in keep]
-    assert header.spec is not None  # noqa: S101 - set by find_header
     deciding = header.signature or [headers_at(header.cells, header.found[name])
                                     for name in required_fields(header.spec)]
     return RawTable(role=role, file=file, sheet=sheet, header_row=header.row_index + 1,

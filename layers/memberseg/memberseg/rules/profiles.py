@@ -59,6 +59,13 @@ class RoleSpec(Strict):
     open_ended_dates: list[dt.date] = []  # expiration dates that mean "no expiry" (9999-12-31), however written
     last_amount_wins: bool = False        # "$250.00 $200.00" (struck original, then net) reads 200.00
     line_items: bool = False              # rows repeat per line item: count each order_id once
+    # dangerous path: columns declared meaningless (issue 16)
+    ignore: list[str] = []                # headers (found like aliases) of columns that change no number
+
+    @field_validator("ignore")
+    @classmethod
+    def _ignore_not_blank(cls, headers: list[str]) -> list[str]:
+        return headers_with_letters(headers, "ignored header")
 
     @field_validator("signature")
     @classmethod
