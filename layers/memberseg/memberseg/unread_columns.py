@@ -138,33 +138,31 @@ def _distinct(cells: np.ndarray) -> dict[str, str]:
     return found
 
 
+def _word_kind(word: str, role: str) -> str | None:
+    """status, row_type or currency when the (folded) value is a known word of that kind in `role`'s files."""
+    spec = meaningful_columns().roles[role]
+    for kind in spec.value_kinds:
+        if value_class(kind, word) is not None:  # type: ignore[arg-type]
+            return "row_type" if kind == "row_type" else "status"
+    return "currency" if spec.currency_values and word in _currencies() else None
+
+
 def _known_kind(words: Collection[str], role: str) -> str | None:
-    """The meaning of a column whose distinct (folded) values these are, or None."""
-    data = meaningful_columns()
-    spec = data.roles[role]
-    if not words or len(words) > data.max_distinct_values:
+    """The meaning of a column whose distinct (folded) values these are: a few values, at least half of them
+    known words (all of them, for currency codes); the most common kind among them. None otherwise."""
+    if not words or len(words) > meaningful_columns().max_distinct_values:
         return None
-    counts: dict[str, int] = {}
-    for word in words:
-        for kind in spec.value_kinds:
-            if value_class(kind, word) is not None:  # type: ignore[arg-type]
-                counts["row_type" if kind == "row_type" else "status"] = \
-                    counts.get("row_type" if kind == "row_type" else "status", 0) + 1
-                break
-        else:
-            if spec.currency_values and word in _currencies():
-                counts["currency"] = counts.get("currency", 0) + 1
-    if spec.currency_values and counts.get("currency") == len(words):
-        return "currency"
-    known = sum(counts.values())
-    if known * 2 < len(words) or not counts:
+    kinds = [kind for kind in (_word_kind(word, role) for word in words) if kind is not None]
+    if not kinds or len(kinds) * 2 < len(words):
         return None
-    return max(("row_type", "status", "currency"), key=lambda kind: counts.get(kind, 0))
+    if kinds.count("currency") == len(kinds) and len(kinds) < len(words):
+        return None  # a few three-letter words among others: not a currency column
+    return max(("row_type", "status", "currency"), key=kinds.count)
 
 
 def _header_kind(header: str, role: str) -> str | None:
     spec = meaningful_columns().roles[role]
-    field = header_fields(role).get(normalize_header(header))  # type: ignore[arg-type]
+    field = header_fields(role).get(normalize_header(header))
     if field in spec.header_fields:
         return "status" if field == "status" else field
     if spec.unit_headers and names_minor_unit(header):
