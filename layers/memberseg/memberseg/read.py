@@ -122,11 +122,22 @@ class _Columns:
             return self._taken[position][rows]
         return self._cells(position, rows)
 
-    def peek(self, position: int, rows: np.ndarray | None) -> np.ndarray:
-        """The column's cells (in `rows`, or all), without keeping them: for a column the table drops."""
-        if rows is None:
-            return self._taken[position] if position in self._taken else self._cells(position, None)
-        return self.at(position, rows)
+    def distinct(self, position: int, rows: np.ndarray | None = None) -> set:
+        """The column's values (in `rows`, or all) as a set, without keeping the column: for a column the
+        table drops. A set hashes each cell once (a string caches its hash): 3x quicker than pandas' unique
+        on text, and calamine's rows need no array first."""
+        if position >= self.present:
+            return {""}
+        if position in self._taken or isinstance(self.data, pd.DataFrame):
+            cells = self.peek(position) if position in self._taken else \
+                self.data.iloc[:, position].to_numpy(dtype=object)   # type: ignore[union-attr]
+            return set(cells if rows is None else cells[rows])
+        source = self.data if rows is None else map(self.data.__getitem__, rows)
+        return set(map(operator.itemgetter(position), source))
+
+    def peek(self, position: int) -> np.ndarray:
+        """All the column's cells, without keeping them."""
+        return self._taken[position] if position in self._taken else self._cells(position, None)
 
     def _cells(self, position: int, rows: np.ndarray | None) -> np.ndarray:
         count = self.length if rows is None else len(rows)
@@ -163,7 +174,7 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
     headers += [""] * (width - len(headers))
     fields = dict(header.found)
     assert header.spec is not None and header.profile is not None  # noqa: S101 - set by find_header
-    check_columns(role, file, sheet, header.profile.name, header.spec, headers, fields, columns.length, columns.peek)
+    check_columns(role, file, sheet, header.profile.name, header.spec, headers, fields, columns.length, columns)
     if keep_only_fields:
         keep = sorted(set(fields.values()))
     else:  # a column with neither header nor data is an artefact of the sheet's used range

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -125,13 +126,19 @@ class UnreadColumn:
                 "meaning": self.meaning.kind}
 
 
-Cells = Callable[[int, "np.ndarray | None"], np.ndarray]   # (column position, rows or None for all) -> cells
+class ColumnValues(Protocol):
+    """A file's columns, by position (`memberseg.read` keeps them so)."""
+
+    def distinct(self, position: int, rows: np.ndarray | None = None) -> set: ...  # its values (in those rows)
+    def peek(self, position: int) -> np.ndarray: ...                              # every cell, in file order
 
 
-def _distinct(cells: np.ndarray) -> dict[str, str]:
-    """Folded value -> the value as first written, blanks left out."""
+def _folded(values: Iterable[object]) -> dict[str, str]:
+    """Folded value -> the value as first given, blanks (None, NaN, "", spaces) left out."""
     found: dict[str, str] = {}
-    for value in pd.unique(cells[~pd.isna(cells)]):
+    for value in values:
+        if value is None or (isinstance(value, float) and value != value):
+            continue
         text = str(value).strip()
         if text:
             found.setdefault(fold_value(text), text)
@@ -175,8 +182,11 @@ def _aliases(spec: RoleSpec) -> set[str]:
 
 
 def find_unread(role: str, spec: RoleSpec, headers: list[str], read: Collection[int], rows: int,
-                cells: Cells) -> list[UnreadColumn]:
-    """The columns no field reads, not ignored, that look meaningful; `headers` are the file's, by position."""
+                columns: ColumnValues) -> list[UnreadColumn]:
+    """The columns no field reads, not ignored, that look meaningful; `headers` are the file's, by position.
+
+    A sample decides which columns have few values; only those are read in full, as a set of values.
+    Values are put in file order only for a column that is named."""
     data = meaningful_columns()
     ignored = _aliases(spec)
     sample = np.unique(np.linspace(0, rows - 1, num=min(rows, data.sample_rows)).astype(np.int64)) if rows else None
@@ -185,13 +195,13 @@ def find_unread(role: str, spec: RoleSpec, headers: list[str], read: Collection[
         if position in read or (header and normalize_header(header) in ignored) or sample is None:
             continue
         by_header = _header_kind(header, role) if header else None
-        if by_header is None and len(_distinct(cells(position, sample))) > data.max_distinct_values:
+        if by_header is None and len(_folded(columns.distinct(position, sample))) > data.max_distinct_values:
             continue  # IDs, names, dates, amounts: no status or type column
-        distinct = _distinct(cells(position, None))
-        kind = by_header or _known_kind(distinct.keys(), role)
-        if kind is None or not distinct:
+        words = _folded(columns.distinct(position))
+        kind = by_header or _known_kind(words.keys(), role)
+        if kind is None or not words:
             continue
-        values = list(distinct.values())
+        values = list(_folded(pd.unique(columns.peek(position))).values())
         shown = values[:data.values_shown]
         found.append(UnreadColumn(header or f"Column {col_letters(position + 1)}", position, shown,
                                   len(values) - len(shown), _meaning(kind, role)))
@@ -233,7 +243,7 @@ def unstated_unit_error(role: str, file: str, sheet: str | None, profile: str, f
 
 
 def check_columns(role: str, file: str, sheet: str | None, profile: str, spec: RoleSpec, headers: list[str],
-                  fields: dict[str, int], rows: int, cells: Cells) -> None:
+                  fields: dict[str, int], rows: int, columns: ColumnValues) -> None:
     """Raise when a meaningful column is unread (unread_column) or an amount's unit is unstated."""
     if meaningful_columns().roles[role].unit_headers and getattr(spec, "amount_unit", None) != "minor":
         for field in AMOUNT_FIELDS:
@@ -241,7 +251,7 @@ def check_columns(role: str, file: str, sheet: str | None, profile: str, spec: R
             if position is not None and names_minor_unit(headers[position]):
                 raise unstated_unit_error(role, file, sheet, profile, field, headers[position], position)
     read = set(fields.values()) | _fallback_positions(spec, headers)
-    unread = find_unread(role, spec, headers, read, rows, cells)
+    unread = find_unread(role, spec, headers, read, rows, columns)
     if unread:
         raise unread_column_error(role, file, sheet, profile, unread)
 
