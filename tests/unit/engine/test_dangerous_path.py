@@ -175,3 +175,14 @@ def test_the_cli_exits_2_with_unread_column_in_error_json(tmp_path, capsys):
     assert (error["code"], error["file"], error["column"]) == ("unread_column", "payments.csv", "Type")
     assert sorted(path.name for path in out.iterdir()) == ["error.json"]
     assert "column 'Type' (column D)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("header", "minor"), [
+    ("amount_in_cents", True), ("Amount (cents)", True), ("AmountInCents", True), ("Betrag in Cent", True),
+    ("Unit", True), ("Amount unit", True),
+    ("Units", False), ("Percent", False), ("Amount", False), ("Centre", False), ("Discount %", False),
+])
+def test_a_header_names_a_minor_unit_by_its_words(header, minor):
+    from memberseg.unread_columns import names_minor_unit
+
+    assert names_minor_unit(header) is minor
