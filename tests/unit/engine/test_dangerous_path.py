@@ -186,3 +186,58 @@ def test_a_header_names_a_minor_unit_by_its_words(header, minor):
     from memberseg.unread_columns import names_minor_unit
 
     assert names_minor_unit(header) is minor
+
+
+# The research helper's exports laid out like real platforms' (tests/fixtures/exports): each read by the
+# standard layout with only aliases added, as the old messages advised. None may run.
+EXPORTS = Path(__file__).resolve().parents[2] / "fixtures" / "exports"
+ALIAS_ONLY_ORDERS = {
+    "braintree": ("Customer Email", "Amount Submitted For Settlement", "Transaction Type"),
+    "gumroad": ("Purchase Email", "Sale Price ($)", "Partial Refund ($)"),
+    "kofi": ("Email", "Received", "Currency"),
+    "paypal": ("From Email Address", "Gross", "Type"),
+    "square": ("Customer Name", "Total Collected", "Partial Refunds"),
+}
+ALIAS_ONLY_MEMBERSHIPS = {
+    "patreon": ({"customer_id": "User ID", "customer_name": "Name", "created_date": "Patronage Since Date",
+                 "expiration_date": "Access Expiration"}, "unread_column", "Patron Status"),
+    "woocommerce_subscriptions": ({"customer_id": "customer_id", "customer_name": "billing_last_name",
+                                   "created_date": "start_date", "expiration_date": "end_date"},
+                                  "unread_column", "subscription_status"),
+    "steady": ({"customer_id": "email", "customer_name": "last_name", "created_date": "subscribed_at"},
+               "missing_column", "expiration_date"),
+    "substack": ({"customer_id": "email", "customer_name": "email", "expiration_date": "expiry"},
+                 "missing_column", "created_date"),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(ALIAS_ONLY_ORDERS))
+def test_alias_only_overlays_on_real_payment_exports_stop(platform):
+    from memberseg.read import read_table
+
+    customer, amount, column = ALIAS_ONLY_ORDERS[platform]
+    rules = load_rules(overlay={"inputs": {"orders": {"fields": {
+        "customer_id": {"aliases": [customer]}, "order_value": {"required": True, "aliases": [amount]}}}}})
+    with pytest.raises(InputError) as raised:
+        read_table(EXPORTS / platform / "orders.csv", "csv", role="orders", rules=rules, keep_only_fields=True)
+    assert (raised.value.code, raised.value.column) == ("unread_column", column)
+
+
+@pytest.mark.parametrize("platform", sorted(ALIAS_ONLY_MEMBERSHIPS))
+def test_alias_only_overlays_on_real_member_exports_stop_or_say_what_stands_in(platform):
+    from memberseg.header_check import check_headers
+    from memberseg.read import read_table
+
+    aliases, code, column = ALIAS_ONLY_MEMBERSHIPS[platform]
+    rules = load_rules(overlay={"inputs": {"memberships": {"fields": {
+        field: {"required": field in ("customer_id", "customer_name", "created_date", "expiration_date"),
+                "aliases": [header]} for field, header in aliases.items()}}}})
+    path = EXPORTS / platform / "memberships.csv"
+    error = check_headers(path, "csv", "memberships", rules).problem
+    if error is None:
+        with pytest.raises(InputError) as raised:
+            read_table(path, "csv", role="memberships", rules=rules)
+        error = raised.value
+    assert (error.code, error.column) == (code, column)
+    if code == "missing_column":
+        assert "What can stand in for it: a term rule" in error.message and "add it to" not in error.message
