@@ -282,7 +282,16 @@ def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict
         "hubspot_left_out": _int(hubspot.get("left_out")),
         "excluded": _int(members.get("excluded")),
         "inputs": _input_profiles(report),
+        **_swapped(report),
     }
+
+
+def _swapped(report: dict) -> dict[str, str]:
+    """{"swapped": why} when the engine read the two files in each other's place (report.json inputs.swapped)."""
+    inputs = report.get("inputs") or {}
+    if isinstance(inputs, dict) and inputs.get("swapped") is True:
+        return {"swapped": str(inputs.get("swapped_reason") or "")}
+    return {}
 
 
 def _input_profiles(report: dict) -> dict[str, dict]:
@@ -370,7 +379,8 @@ ACCEPTED_HEADERS_RE = re.compile(r"Accepted headers: (.+?)\. Headers found")
 
 def plain_error(error: dict | None) -> dict:
     """error.json's error for the page: code, message and file, plus what the page's advice needs:
-    for a missing column the field, the other missing ones and the headers that would be accepted;
+    for a missing column the field, the other missing ones, the headers that would be accepted and, for a
+    date the export lacks, the profile keys that can stand in for it;
     for an error about both files, both file names (`files`)."""
     error = error or {}
     message = str(error.get("message") or "The job failed for an unknown reason.")
@@ -386,6 +396,9 @@ def plain_error(error: dict | None) -> dict:
     missing = details.get("missing")
     if isinstance(missing, list):
         view["missing"] = [str(name) for name in missing]
+    stand_ins = details.get("stand_ins")    # what a profile can say instead of a date the export lacks
+    if isinstance(stand_ins, list):
+        view["stand_ins"] = [str(key) for key in stand_ins]
     # error.json's details do not list the accepted headers; its message does (headers.missing_column_error)
     accepted = ACCEPTED_HEADERS_RE.search(message) if view["code"] == "missing_column" else None
     if accepted:

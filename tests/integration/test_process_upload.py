@@ -191,6 +191,31 @@ def test_bad_input_fails_with_error_json_only_and_leaves_inputs_untouched(world,
     assert got == bad
 
 
+def test_files_uploaded_in_each_others_place_are_swapped_by_the_engine(world, engine_calls):
+    """Issue 16 §6: the S3 flow passes files by name; the engine swaps them, as the CLI does."""
+    world.upload_and_deliver("uploads/right/memberships.xlsx", MEMBERSHIPS)
+    assert world.upload_and_deliver("uploads/right/orders.xlsx", ORDERS)["action"] == "succeeded"
+    world.upload_and_deliver("uploads/swap/memberships.xlsx", ORDERS)
+    assert world.upload_and_deliver("uploads/swap/orders.xlsx", MEMBERSHIPS)["action"] == "succeeded"
+    inputs = world.read_committed("swap", "report.json")["inputs"]
+    assert inputs["swapped"] is True and "memberseg read each file in the other's place" in inputs["swapped_reason"]
+    assert world.read_committed("swap", "report.json")["memberships"] == \
+        world.read_committed("right", "report.json")["memberships"]
+    csv = [world.s3.get_object(Bucket=world.output_bucket, Key=world.committed_prefix(job) + "hubspot_contacts.csv")
+           ["Body"].read() for job in ("right", "swap")]
+    assert csv[0] == csv[1]
+
+
+def test_an_unread_meaningful_column_fails_the_job_with_its_code(world, engine_calls):
+    """Issue 16 §4: a refund Type column no field reads is a final bad-input failure, as in the CLI."""
+    payments = b"Customer ID,Amount,Type\n103346,499.00,charge\n103346,499.00,refund\n"
+    world.upload_and_deliver("uploads/refunds/memberships.xlsx", MEMBERSHIPS)
+    assert world.upload_and_deliver("uploads/refunds/orders.csv", payments)["action"] == "failed"
+    error = world.read_committed("refunds", "error.json")["error"]
+    assert (error["code"], error["file"], error["column"]) == ("unread_column", "orders.csv", "Type")
+    assert world.status("refunds")["error"]["code"] == "unread_column"
+
+
 def test_invalid_rules_file_is_a_bad_input_failure(world, engine_calls):
     world.put("uploads/rules/rules.yaml", b"version: 1\nstatus:\n  expiring_soon_days: soon\n")
     world.upload_and_deliver("uploads/rules/memberships.xlsx", MEMBERSHIPS)

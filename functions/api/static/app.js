@@ -267,6 +267,8 @@
           (accepted.length ? (accepted.length > 1 ? "one of " : "") + quoted(accepted) : "one of the accepted headers above") +
           ", then upload the file again.",
         "If the file has no " + field + " at all, export it again with that column included.",
+        ...(e.stand_ins ? ["If the export never has one (payments only, or only who pays now), " + RULES_OWNER +
+                           " can describe it in the job's profile instead (" + e.stand_ins.join(" or ") + "); this page cannot yet."] : []),
         ...(others.length ? ["Do the same for the other missing column" + (others.length > 1 ? "s" : "") + ": " +
                              others.map(fieldWords).join(", ") + "."] : []),
         "To have your own header accepted as it is, " + RULES_OWNER + " can add it to the job's rules; this page cannot yet.",
@@ -298,6 +300,18 @@
     engine_error: () => [
       "This is a fault in memberseg, not in what you did: uploading the same files again will give the same result.",
       "Send the job id above to whoever runs memberseg for you; the files themselves were not changed.",
+    ],
+    unread_column: (e) => [
+      "Look at the column " + (e.column ? quoted([e.column]) + " " : "") + "in your file: if some rows are not payments or members (refunds, declined or test payments, another currency), the results would be wrong without it.",
+      "If the column changes nothing, delete it from the file and upload the file again.",
+      "If it matters, " + RULES_OWNER + " can say what its values mean in the job's profile (or list it under ignore); this page cannot yet.",
+    ],
+    amount_unit_unstated: () => [
+      "Export the amounts in whole currency units (99.00, not 9900), then upload the file again.",
+      "Or " + RULES_OWNER + " can set amount_unit: minor in the job's profile; this page cannot yet.",
+    ],
+    swapped_files: () => [
+      "Choose the memberships export as the memberships file and the orders export as the orders file, then start again.",
     ],
     workbook_too_large: () => [
       "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
@@ -355,7 +369,7 @@
     $("stat-rows-note").textContent = "from " + number(s.membership_rows) + " membership rows";
     $("stat-rejected-note").textContent = s.rejected ? "see Needs Attention in the workbook" : "none";
     $("rejected-advice").hidden = !s.rejected;
-    renderReadAs(s.inputs || {});
+    renderReadAs(s.inputs || {}, s.swapped);
     $("stat-left-out").textContent = s.hubspot_left_out ? number(s.hubspot_left_out) + " left out (no usable email)" : "all customers included";
     renderStatusCounts(s.status_counts);
     renderChart(s.segments);
@@ -378,9 +392,16 @@
   }
 
   // Which layout each file was read as, in plain words (api_core.read_as).
-  function renderReadAs(inputs) {
+  // A swap the engine made (report.json inputs.swapped) is said first, with its reason.
+  function renderReadAs(inputs, swapped) {
     const list = $("result-profiles");
     list.replaceChildren();
+    if (swapped) {
+      const li = document.createElement("li");
+      li.className = "swapped";
+      li.textContent = "Your two files were in each other's places, so each was read as the other: " + swapped;
+      list.append(li);
+    }
     ROLES.filter((role) => inputs[role]).forEach((role) => {
       const li = document.createElement("li");
       li.dataset.role = role;

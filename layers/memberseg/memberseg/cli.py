@@ -122,8 +122,11 @@ def _overlay(args: argparse.Namespace) -> dict:
 
 def _input_lines(report: dict) -> list[str]:
     lines = []
-    for role, info in report.get("inputs", {}).items():
-        profile = info.get("profile")
+    inputs = report.get("inputs", {})
+    if inputs.get("swapped"):
+        lines.append(f"  swapped:     {inputs.get('swapped_reason')}")
+    for role, info in inputs.items():
+        profile = info.get("profile") if isinstance(info, dict) else None
         if not profile:
             continue
         how = "forced" if profile.get("chosen_by") == "forced" else "by " + ", ".join(profile["deciding_headers"])

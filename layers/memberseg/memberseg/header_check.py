@@ -306,6 +306,12 @@ class HeaderCheck:
     problem: InputError | None          # the file's header problem, if any
     sheet: str | None = None            # the sheet whose first rows hold the header (None: CSV, or not previewed)
     row: int | None = None              # the header's row, as a spreadsheet shows it (None: not previewed)
+    profile: str | None = None          # the profile whose header it is (None: not previewed)
+
+    @property
+    def fits(self) -> bool:
+        """The first rows hold a header of the role: the file surely is one."""
+        return self.problem is None and self.row is not None
 
 
 def check_headers(path: Path, kind: str, role: str, rules: Rules,
@@ -332,7 +338,8 @@ def check_headers(path: Path, kind: str, role: str, rules: Rules,
         return HeaderCheck(None)
     if search.header is None:
         return HeaderCheck(missing_column_error(role, path.name, search))
-    return HeaderCheck(None, search.header.sheet, search.header.row_index + 1)
+    header = search.header
+    return HeaderCheck(None, header.sheet, header.row_index + 1, header.profile.name if header.profile else None)
 
 
 class SheetParse:

@@ -389,6 +389,15 @@ def closest_header(field_name: str, aliases: list[str], headers: list[str], take
     return by_normal[close[0]] if close else None
 
 
+# What a profile can say instead of a date column the export does not have (issue 16, docs/rules.md).
+STAND_IN_KEYS = {"expiration_date": ["term", "status_alone"], "created_date": ["term", "created_from", "status_alone"]}
+_TERM = "a term rule (memberships derived from payments: term in docs/rules.md)"
+_STATUS_ALONE = "status alone (status_alone) when the export has no dates at all"
+STAND_INS = {"expiration_date": f"{_TERM}, or {_STATUS_ALONE}",
+             "created_date": f"{_TERM}, each customer's first paid order (created_from: first_payment), or "
+                             f"{_STATUS_ALONE}"}
+
+
 def alias_key(role: str, profile: Profile, field_name: str) -> str:
     """The rules key that would add an alias for this field of this profile."""
     if profile.name == STANDARD_PROFILE or not (getattr(profile, role) and getattr(profile, role).fields):
@@ -428,15 +437,25 @@ def missing_column_error(role: str, file: str, search: HeaderSearch) -> InputErr
     aliases = main.spec.fields[field_name].aliases
     taken = {headers_at(main.cells, position) for position in main.found.values()}
     close = closest_header(field_name, aliases, headers, taken)
-    closest_text = f" The closest header is '{close}'." if close else ""
     also = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
     message = (
         f"{describe_file(role, file, main.sheet)} has no {field_name} column{also}. "
         f"Accepted headers: {', '.join(aliases)}. Headers found in row {main.row_index + 1}: "
-        f"{', '.join(headers) if headers else '(none)'}.{closest_text}"
-        f" To accept another header, add it to {alias_key(role, main.profile, field_name)} in a rules file."
+        f"{', '.join(headers) if headers else '(none)'}."
     )
     details: dict = {"missing": missing, "found": headers, "profile": main.profile.name, **_hidden_detail(search)}
+    key = alias_key(role, main.profile, field_name)
+    if close:
+        message += f" The closest header is '{close}'. To accept another header, add it to {key} in a rules file."
+    else:  # nothing here looks like it: the export most likely lacks the field
+        words = field_name.replace("_", " ")
+        article = "an" if words[0] in "aeiou" else "a"
+        message += f" None of them looks like {article} {words}, so the export seems to lack one."
+        stand_in = STAND_INS.get(field_name)
+        if stand_in:
+            message += f" What can stand in for it: {stand_in}."
+            details["stand_ins"] = STAND_IN_KEYS[field_name]
+        message += f" Only if one of the headers found does hold it, name that header in {key} in a rules file."
     if closest is not main and closest.profile is not None:
         lacks = closest.lacks()
         message += (f" The closest profile is '{closest.profile.name}' ({closest.profile.title}), "

@@ -4,7 +4,8 @@
 
 0. `check_inputs`: both files pass the safety gate and the header check before either is parsed
    in full, the orders file in its own process (started by `start_orders`), the memberships file
-   here; one error lists every file's header problems. Each full read then has calamine parse the
+   here; one error lists every file's header problems, and two files uploaded in each other's place
+   are swapped (or refused as swapped_files: `swap_reason`). Each full read then has calamine parse the
    header's sheet while the stages' modules (pandas) are imported in a thread, so the two overlap;
 1. the orders process goes on: it reads the orders, applies their money rules (`memberseg.orders`) and
    sums them per ID on the second core, and hands back an `OrdersSummary`;
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
     from .result import Result
     from .validate import Validated
 
-__all__ = ["run_pipeline", "check_inputs", "read_input", "start_orders", "prepare_memberships", "finish"]
+__all__ = ["run_pipeline", "check_inputs", "swap_reason", "read_input", "start_orders", "prepare_memberships",
+           "finish"]
 
 
 @dataclass
@@ -188,24 +190,80 @@ def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, 
     return PendingOrders(Path(path), rules, progress, job, go)
 
 
+@dataclass
+class CheckedInputs:
+    """Phase 0's outcome: each file in its role, checked, and the orders on their way."""
+
+    memberships: Path
+    orders: Path
+    checked: CheckedFile            # the memberships file's check
+    pending: PendingOrders
+    swapped: str | None = None      # why the two files were read in each other's place, when they were
+
+
 def check_inputs(memberships_path: Path, orders_path: Path, rules: Rules, progress: Progress = no_progress, *,
-                 parallel: bool = True) -> tuple[CheckedFile, PendingOrders]:
+                 parallel: bool = True, recognise_swap: bool = True) -> CheckedInputs:
     """Phase 0: both files through the gate and the header check; one error for both files' problems.
 
-    Returns the memberships file's check and the orders, which go on to phase 1 on their own."""
+    Two files uploaded in each other's place are swapped when each surely is the other's role, and
+    refused as swapped_files when only one of them surely is. The orders go on to phase 1 on their own."""
+    memberships_path, orders_path = Path(memberships_path), Path(orders_path)
     pending = start_orders(orders_path, rules, progress, parallel=parallel)
     try:
-        checked = check_file(Path(memberships_path), "memberships", rules, progress)
+        checked = check_file(memberships_path, "memberships", rules, progress)
         problem, other = checked.problem, pending.problem()
-        if problem is not None and other is not None:
-            raise both_files_error(problem, other)
         if problem is not None or other is not None:
+            reason = swap_reason(memberships_path, checked.kind, orders_path, rules, problem, other) \
+                if recognise_swap else None
+            if reason is not None:
+                pending.cancel()
+                swapped = check_inputs(orders_path, memberships_path, rules, progress, parallel=parallel,
+                                       recognise_swap=False)
+                swapped.swapped = reason
+                return swapped
+            if problem is not None and other is not None:
+                raise both_files_error(problem, other)
             raise problem or other  # type: ignore[misc]
     except BaseException:
         pending.cancel()
         raise
     pending.proceed()
-    return checked, pending
+    return CheckedInputs(memberships_path, orders_path, checked, pending)
+
+
+def swap_reason(memberships_path: Path, memberships_kind: str, orders_path: Path, rules: Rules,
+                problem: InputError | None, other: InputError | None) -> str | None:
+    """Why the two files are in each other's place, when both surely are (their headers fit the other role and
+    not their own); None when they are not swapped. Only one surely in the other's place: swapped_files."""
+    if any(error is not None and error.code != "missing_column" for error in (problem, other)):
+        return None  # a file the gate or the reader refused is no export of either kind
+    orders_kind = inspect_file(orders_path, rules.limits, role="orders")  # it passed the gate in its process
+    as_orders = check_headers(memberships_path, memberships_kind, "orders", rules)
+    as_memberships = check_headers(orders_path, orders_kind, "memberships", rules)
+    looks = []
+    if as_orders.fits:
+        looks.append(f"the memberships file '{memberships_path.name}' is an orders export (its headers fit the "
+                     f"profile {as_orders.profile} as orders)")
+    if as_memberships.fits:
+        looks.append(f"the orders file '{orders_path.name}' is a memberships export (its headers fit the profile "
+                     f"{as_memberships.profile} as memberships)")
+    if as_orders.fits and as_memberships.fits:
+        return "; ".join(looks) + ". memberseg read each file in the other's place."
+    if (as_orders.fits and other is not None) or (as_memberships.fits and problem is not None):
+        raise swapped_files_error(looks, [error for error in (problem, other) if error is not None],
+                                  as_memberships.problem if as_orders.fits else as_orders.problem)
+    return None
+
+
+def swapped_files_error(looks: list[str], problems: list[InputError], unsure: InputError | None) -> InputError:
+    """One file surely belongs in the other's place, the other file fits neither: they look swapped."""
+    message = ("These look swapped: " + "; ".join(looks) + ". Upload the memberships export as the memberships file "
+               "and the orders export as the orders file, then run again.")
+    if unsure is not None:
+        message += f" Read in the other's place, the other file does not fit either: {unsure.message}"
+    first = problems[0]
+    return InputError("swapped_files", message, file=first.file,
+                      details={"problems": [error.to_dict()["error"] for error in problems]})
 
 
 def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progress, *,
@@ -260,9 +318,11 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
                  progress: Progress = no_progress, *, parallel: bool = True) -> Result:
     """Run every stage but writing, in four phases (see the module docstring)."""
-    checked, pending = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
+    inputs = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
     try:
-        memberships = prepare_memberships(memberships_path, rules, progress, checked=checked)
-        return finish(memberships, pending, rules, as_of, progress)
+        memberships = prepare_memberships(inputs.memberships, rules, progress, checked=inputs.checked)
+        result = finish(memberships, inputs.pending, rules, as_of, progress)
+        result.swapped = inputs.swapped
+        return result
     finally:
-        pending.cancel()  # a no-op once collected; stops the orders process if the memberships failed first
+        inputs.pending.cancel()  # a no-op once collected; stops the orders process if the memberships failed first

@@ -29,3 +29,4 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
     orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json
+    swapped: str | None = None     # why the two files were read in each other's place, when they were

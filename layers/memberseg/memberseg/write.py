@@ -150,8 +150,9 @@ def build_report(result: Result) -> dict:
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
-        "inputs": _with_origins({"memberships": result.memberships.facts(result.member_validation.locale).describe(),
-                                 "orders": result.orders.describe()}, result.rules),
+        "inputs": {**_with_origins({"memberships": result.memberships.facts(result.member_validation.locale).describe(),
+                                    "orders": result.orders.describe()}, result.rules),
+                   **_swap_facts(result.swapped)},
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
                         "excluded": excluded, **_term_facts(result)},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
@@ -183,6 +184,11 @@ def _with_origins(inputs: dict, rules: Rules) -> dict:
     return inputs
 
 
+def _swap_facts(reason: str | None) -> dict:
+    """report.json inputs.swapped (and why) when the two files were read in each other's place; nothing else."""
+    return {"swapped": True, "swapped_reason": reason} if reason else {}
+
+
 def _changed_values(changed: pd.DataFrame) -> dict:
     """The CSV cells changed on the way to HubSpot: how many, how many lost control characters, and each cut."""
     cut = changed[changed["length"].gt(0)]
@@ -200,7 +206,8 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
         ("Run", [("As-of date", report["as_of"]), ("Memberships file", result.memberships.file),
                  ("Memberships profile", _profile_text(report["inputs"]["memberships"])),
                  ("Orders file", result.orders.file),
-                 ("Orders profile", _profile_text(report["inputs"]["orders"]))]),
+                 ("Orders profile", _profile_text(report["inputs"]["orders"]))]
+         + ([("Files swapped", report["inputs"]["swapped_reason"])] if report["inputs"].get("swapped") else [])),
         ("Memberships", [("Rows in", m["rows_in"]), ("Customers (kept)", m["kept"]),
                          ("Consolidated (duplicates and renewals)", m["consolidated"]),
                          ("Rejected (see Needs Attention)", m["rejected"])]),

@@ -233,3 +233,20 @@ def test_status_messages_are_plain_words():
     assert core.status_message("FAILED", both, {"message": "The orders file has no Email column."}) \
         == "The orders file has no Email column."
     assert core.plain_error(None)["message"]
+
+
+def test_a_date_the_export_lacks_passes_its_stand_ins_to_the_page():
+    """headers.missing_column_error's details.stand_ins: the page's advice names the profile keys."""
+    error = core.plain_error({"code": "missing_column", "message": "m", "file": "m.csv", "column": "expiration_date",
+                              "details": {"missing": ["expiration_date"], "stand_ins": ["term", "status_alone"]}})
+    assert error["stand_ins"] == ["term", "status_alone"]
+    assert "stand_ins" not in core.plain_error({"code": "missing_column", "message": "m", "details": {}})
+
+
+def test_a_swap_the_engine_made_reaches_the_page_and_nothing_else_does():
+    swapped = dict(SAMPLE_REPORT, inputs={**SAMPLE_REPORT.get("inputs", {}), "swapped": True,
+                                          "swapped_reason": "the memberships file 'o.csv' is an orders export"})
+    summary = core.summarise_report(swapped)
+    assert summary["swapped"] == "the memberships file 'o.csv' is an orders export"
+    assert "swapped" not in summary["inputs"]
+    assert "swapped" not in core.summarise_report(SAMPLE_REPORT)

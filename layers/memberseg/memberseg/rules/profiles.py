@@ -135,6 +135,13 @@ class RoleSpec(Strict):
     term: Term | None = None              # each paid row buys a term; its end is the expiration date
     status_alone: bool = False            # no dates at all: the status decides (current is open-ended)
     created_from: Literal["first_payment"] | None = None   # with status_alone: created = first paid order date
+    # dangerous path: columns declared meaningless (issue 16)
+    ignore: list[str] = []                # headers (found like aliases) of columns that change no number
+
+    @field_validator("ignore")
+    @classmethod
+    def _ignore_not_blank(cls, headers: list[str]) -> list[str]:
+        return headers_with_letters(headers, "ignored header")
 
     @field_validator("signature")
     @classmethod
