@@ -27,6 +27,7 @@ from .model import (
     ORDER_CLASSES,
     ORDER_FIELDS,
     ROLES,
+    ROW_TYPE_CLASSES,
     Condition,
     ConditionValue,
     Consolidation,
@@ -54,7 +55,7 @@ from .ruleset import Rules
 __all__ = [
     "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_NAME", "HUBSPOT_PERSON_COLUMNS",
     "IDENTITY_FIELDS", "MEMBERSHIP_CLASSES", "MEMBERSHIP_FIELDS", "MEMBER_COLUMNS", "OPERATORS", "ORDER_CLASSES",
-    "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
+    "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "ROW_TYPE_CLASSES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
     "Condition", "ConditionValue", "Consolidation", "DateOrder", "DecimalSeparator", "FieldSpec", "FileSettings",
     "HubSpot", "Inputs", "Limits", "MemberColumn", "Operator", "OptionLabel", "Orders", "Profile", "ProfileFile",
     "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Tier",
