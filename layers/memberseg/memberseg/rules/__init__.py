@@ -14,7 +14,8 @@ rules file.
 - `profiles`: the profile model and the packaged profile files;
 - `ruleset`: `Rules`, the whole file;
 - `load`: defaults, profile files, merging, parsing and loading;
-- `bounded`: loading a file nobody vetted within a size and time bound.
+- `bounded`: loading a file nobody vetted within a size and time bound;
+- `currencies`: the ISO 4217 minor-unit exponents (`currency_exponents.yaml`).
 """
 
 from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS, MemberColumn
