@@ -221,7 +221,9 @@ def _money(table: RawTable, spec: RoleSpec, rules: Rules, decimal: str,
     currency = _currencies(table, amounts)
     counted = currency.where(amounts.value.notna() & ~not_money)
     if spec.amount_unit == "minor":
-        amounts, facts = _minor_to_major(amounts, currency, _base_currency(counted, rules))
+        fixed = rules.orders.base_currency     # a row without a currency takes the base's exponent
+        base = fixed if fixed != "auto" else _base_currency(counted, rules)
+        amounts, facts = _minor_to_major(amounts, currency, base)
         return amounts, currency, counted, facts
     zero_decimal = currency.isin(ZERO_DECIMAL_CURRENCIES)
     if zero_decimal.any():  # zero-decimal currencies' "1.000" is a thousand

@@ -289,6 +289,13 @@ def test_a_minor_unit_amount_with_decimals_is_rejected_never_divided(tmp_path):
     assert validated.valid["value"].tolist() == [99.0]
 
 
+def test_a_minor_unit_row_without_a_currency_takes_the_base_currencys_exponent(tmp_path):
+    rows = [{"Customer Ref": "c1", "Kind": "sale", "State": "ok", "Amount": "1000"}]
+    jpy = "orders: {base_currency: JPY}\n" + _orders_profile(amount_unit="minor")
+    assert _per_key(tmp_path, rows, jpy, "jpy.csv") == {"c1": 1000.0}                          # JPY: exponent 0
+    assert _per_key(tmp_path, rows, _orders_profile(amount_unit="minor"), "none.csv") == {"c1": 10.0}  # default 2
+
+
 def test_a_refund_sharing_a_line_item_orders_id_keeps_its_own_amount_and_is_no_order(tmp_path):
     fields = {"customer_id": {"aliases": ["Customer Ref"]}, "order_value": {"required": True, "aliases": ["Amount"]},
               "status": {"aliases": ["State"]}, "row_type": {"aliases": ["Kind"]}, "order_id": {"aliases": ["Order"]}}
