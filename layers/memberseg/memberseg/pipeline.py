@@ -172,11 +172,13 @@ def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = Non
     timings: dict[str, float] = {}
     with timed(timings, "reading orders", progress):
         table = read_input(path, "orders", rules, progress, checked=checked)
-    from .orders import orders_by_id, validate_orders
+    from .orders import orders_by_id, refunded_beyond_paid, validate_orders
 
     with timed(timings, "validating orders", progress):
         validated = validate_orders(table, rules)
         by_id = orders_by_id(validated.valid)
+    if "row_types" in validated.facts:
+        validated.facts["row_types"]["join_keys_refunded_beyond_paid"] = refunded_beyond_paid(by_id)
     return OrdersSummary(source=table.facts(validated.locale), rejected=validated.rejected, by_id=by_id,
                          timings=timings, excluded=validated.excluded, facts=validated.facts)
 

@@ -331,10 +331,12 @@ def names_of(table: RawTable) -> tuple[pd.Series, pd.Series, pd.Series]:
     return names, first, last
 
 
-def status_classes(table: RawTable, classes: dict[str, str]) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(platform status text, its class or NA when the profile does not know it, unknown mask)."""
-    text = text_of(table, "status")
-    if table.column("status") is None:
+def status_classes(table: RawTable, classes: dict[str, str], name: str = "status") -> tuple[pd.Series, pd.Series,
+                                                                                           pd.Series]:
+    """(platform status text, its class or NA when the profile does not know it, unknown mask); `name`: the
+    field whose texts `classes` maps (an orders file's row_type is read the same way)."""
+    text = text_of(table, name)
+    if table.column(name) is None:
         return text, pd.Series(pd.NA, index=text.index, dtype=object), pd.Series(False, index=text.index)
     lookup = {key.strip().casefold(): value for key, value in classes.items()}
     klass = text.fillna("").str.casefold().map(lookup)

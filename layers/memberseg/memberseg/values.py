@@ -344,8 +344,6 @@ def email_problems(email: pd.Series) -> pd.Series:
 # --- Locale evidence: what a file's own values say about its date order and decimal separator ---
 
 _NUMERIC_DATE = r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[T ].*)?$"
-ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
-                                     "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
 
 
 def _distinct_text(values: pd.Series) -> pd.Series:

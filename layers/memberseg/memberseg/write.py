@@ -160,7 +160,9 @@ def build_report(result: Result) -> dict:
                    "unmatched_customers": len(match.unmatched), "unmatched_total": match.unmatched_total,
                    "orders_in": result.orders_facts.get("orders_in", orders_in),
                    "join_key": {"key": match.join_key, "rows_matched": {match.join_key: match.matched_rows}},
-                   "currency": result.orders_facts.get("currency", {})},
+                   "currency": result.orders_facts.get("currency", {}),
+                   **{name: result.orders_facts[name] for name in ("row_types", "amount_unit")
+                      if name in result.orders_facts}},
         "status_counts": status_counts,
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,

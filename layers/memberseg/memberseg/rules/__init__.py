@@ -14,7 +14,8 @@ rules file.
 - `profiles`: the profile model and the packaged profile files;
 - `ruleset`: `Rules`, the whole file;
 - `load`: defaults, profile files, merging, parsing and loading;
-- `bounded`: loading a file nobody vetted within a size and time bound.
+- `bounded`: loading a file nobody vetted within a size and time bound;
+- `currencies`: the ISO 4217 minor-unit exponents (`currency_exponents.yaml`).
 """
 
 from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS, MemberColumn
@@ -27,6 +28,7 @@ from .model import (
     ORDER_CLASSES,
     ORDER_FIELDS,
     ROLES,
+    ROW_TYPE_CLASSES,
     Condition,
     ConditionValue,
     Consolidation,
@@ -64,7 +66,7 @@ from .ruleset import Rules
 __all__ = [
     "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_NAME", "HUBSPOT_PERSON_COLUMNS",
     "IDENTITY_FIELDS", "MEMBERSHIP_CLASSES", "MEMBERSHIP_FIELDS", "MEMBER_COLUMNS", "OPERATORS", "ORDER_CLASSES",
-    "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
+    "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "ROW_TYPE_CLASSES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
     "Condition", "ConditionValue", "Consolidation", "DateOrder", "DecimalSeparator", "FieldSpec", "FileSettings",
     "HubSpot", "Inputs", "Limits", "MemberColumn", "Operator", "OptionLabel", "Orders", "Profile", "ProfileFile",
     "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Term", "TermLength", "TermSpan",

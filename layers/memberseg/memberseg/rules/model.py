@@ -87,12 +87,15 @@ MEMBERSHIP_FIELDS = {"customer_id", "customer_name", "first_name", "last_name", 
                      "created_date", "expiration_date", "start_date", "enrollment", "status", "plan",
                      "renewal_marker", "plan_interval"}
 ORDER_FIELDS = {"customer_id", "email", "customer_name", "first_name", "last_name", "order_value",
-                "refunded_value", "order_date", "status", "order_id", "currency"}
+                "refunded_value", "order_date", "status", "order_id", "currency", "row_type"}
 IDENTITY_FIELDS = ("customer_id", "email", "customer_name", "first_name", "last_name")
 ROLES = ("memberships", "orders")
 # comp and gift (complimentary and gift memberships) classify like current; segments tell them apart
 MEMBERSHIP_CLASSES = ("current", "renewing", "at_risk", "ended", "not_member", "no_term", "comp", "gift")
 ORDER_CLASSES = ("paid", "refunded", "unpaid")
+# What an orders row is (`row_types`): a payment counts by its status; a refund or chargeback that went
+# through is subtracted from the customer's paid total; a not_money row (authorization, card check) is excluded.
+ROW_TYPE_CLASSES = ("payment", "refund", "chargeback", "not_money")
 DateOrder = Literal["MDY", "DMY"]
 DecimalSeparator = Literal[".", ","]
 DedupeKey = Literal["customer_id", "customer_name", "email"]

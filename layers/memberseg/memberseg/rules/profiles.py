@@ -18,6 +18,7 @@ from .model import (
     ORDER_CLASSES,
     ORDER_FIELDS,
     ROLES,
+    ROW_TYPE_CLASSES,
     DateOrder,
     DecimalSeparator,
     DedupeKey,
@@ -142,6 +143,9 @@ class RoleSpec(Strict):
     @classmethod
     def _ignore_not_blank(cls, headers: list[str]) -> list[str]:
         return headers_with_letters(headers, "ignored header")
+    # orders: row types and amount units (issue 16)
+    row_types: dict[str, str] = {}        # row-type text (any case) -> payment, refund, chargeback, not_money
+    amount_unit: Literal["major", "minor"] = "major"   # minor: amounts in cents, divided by 10 ** exponent
 
     @field_validator("signature")
     @classmethod
@@ -160,6 +164,10 @@ class RoleSpec(Strict):
                 raise ValueError(f"fields: {exc}") from exc
         if role == "orders" and (self.open_ended is not None or self.open_ended_dates):
             raise ValueError("open_ended and open_ended_dates describe expirations: set them under memberships")
+        if role == "orders":
+            self.check_row_types(self.fields)
+        elif self.row_types or self.amount_unit != "major":
+            raise ValueError("row_types and amount_unit describe order rows: set them under orders")
         known = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
         for test in self.renewing_when:
             if test.field not in known:
@@ -186,6 +194,22 @@ class RoleSpec(Strict):
             raise ValueError(f"term.length.interval_field: unknown field {interval!r}")
         if interval is not None and self.fields and interval not in self.fields:
             raise ValueError(f"term.length.interval_field: list the field {interval!r} under fields")
+
+    def check_row_types(self, fields: dict[str, FieldSpec]) -> None:
+        """An orders file's row types: each a known class, and listed exactly when a `row_type` field is read
+        (`fields`: the profile's own, or inputs.orders.fields for a profile that lists none)."""
+        for text, klass in self.row_types.items():
+            if klass not in ROW_TYPE_CLASSES:
+                raise ValueError(f"row_types.{text}: {klass!r} is not a row-type class; use one of "
+                                 f"{', '.join(ROW_TYPE_CLASSES)}")
+        if not fields:
+            return
+        if self.row_types and "row_type" not in fields:
+            raise ValueError("row_types: no row_type field reads them; add fields.row_type with the column's "
+                             "header, or remove row_types")
+        if "row_type" in fields and not self.row_types:
+            raise ValueError("fields.row_type: its values need their meanings under row_types (e.g. "
+                             "{sale: payment, credit: refund, authorization: not_money})")
 
 
 class Profile(Strict):
@@ -229,7 +253,8 @@ def new_profile_data(name: str, data: dict[str, Any]) -> dict[str, Any]:
     """The data of a profile a user writes under a name that is not packaged, with its name (the key)
     filled in. ValueError names what a new profile lacks: every key of NEW_PROFILE_KEYS, a role, and
     per role its signature (so it is recognised), its fields, `names` for the memberships (what the
-    name column holds decides HubSpot's company column) and `statuses` when it maps a status."""
+    name column holds decides HubSpot's company column), `statuses` when it maps a status and `row_types`
+    when it maps a row type."""
     if "name" in data and data["name"] != name:
         raise ValueError(f"name: {data['name']!r} differs from the profile's key {name!r}; leave it out or "
                          "make the two equal")
@@ -244,6 +269,8 @@ def new_profile_data(name: str, data: dict[str, Any]) -> dict[str, Any]:
         wanted = ["signature", "fields"] + (["names"] if role == "memberships" else [])
         if isinstance(spec.get("fields"), dict) and "status" in spec["fields"]:
             wanted.append("statuses")
+        if isinstance(spec.get("fields"), dict) and "row_type" in spec["fields"]:
+            wanted.append("row_types")
         missing += [f"{role}.{key}" for key in wanted if not spec.get(key)]
     if missing:
         close = difflib.get_close_matches(name, list(packaged_profiles()), n=1, cutoff=0.8)

@@ -61,7 +61,18 @@ class Rules(Strict):
             except (ValidationError, ValueError) as exc:
                 raise ValueError(_located(f"profiles.{name}", exc)) from None
         self._signatures_distinct()
+        self._standard_row_types()
         return self
+
+    def _standard_row_types(self) -> None:
+        """A profile that lists no fields reads inputs.orders.fields: a row_type there needs its row_types."""
+        for profile in self.catalog.values():
+            if profile.orders is not None and not profile.orders.fields:
+                try:
+                    profile.orders.check_row_types(self.inputs.orders.fields)
+                except ValueError as exc:
+                    raise ValueError(f"profiles.{profile.name}.orders.{exc} (the profile reads "
+                                     "inputs.orders.fields)") from None
 
     def _built_profile(self, name: str) -> Profile:
         """A packaged profile with this rules file's changes merged in, or a new profile, complete."""

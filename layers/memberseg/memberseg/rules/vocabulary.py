@@ -11,20 +11,27 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from .model import MEMBERSHIP_CLASSES, MEMBERSHIP_FIELDS, ORDER_CLASSES, ORDER_FIELDS, Strict, normalize_header
+from .model import (
+    MEMBERSHIP_CLASSES,
+    MEMBERSHIP_FIELDS,
+    ORDER_CLASSES,
+    ORDER_FIELDS,
+    ROW_TYPE_CLASSES,
+    Strict,
+    normalize_header,
+)
 
 PACKAGE = "memberseg"
 VOCABULARY_FILE = "rules/vocabulary.yaml"
 
-# Fields of the new profile language, accepted here whether or not rules.model lists them yet: orders'
-# row_type (a payment, refund, authorization ...) and the billing interval a membership term can be read
-# from (`term: {interval_field: plan_interval}`).
-LANGUAGE_FIELDS = {"memberships": {"plan_interval"}, "orders": {"row_type"}}
+# Fields of the new profile language, accepted here whether or not rules.model lists them yet: the
+# billing interval a membership term can be read from (`term: {interval_field: plan_interval}`). Orders'
+# row_type is in ORDER_FIELDS.
+LANGUAGE_FIELDS: dict[str, set[str]] = {"memberships": {"plan_interval"}, "orders": set()}
 VOCABULARY_FIELDS: dict[str, frozenset[str]] = {
     "memberships": frozenset(MEMBERSHIP_FIELDS | LANGUAGE_FIELDS["memberships"]),
     "orders": frozenset(ORDER_FIELDS | LANGUAGE_FIELDS["orders"]),
 }
-ROW_TYPE_CLASSES = ("payment", "refund", "chargeback", "not_money")
 VALUE_CLASSES: dict[str, tuple[str, ...]] = {
     "membership_status": (*MEMBERSHIP_CLASSES, "comp", "gift"),
     "order_status": ORDER_CLASSES,
