@@ -22,6 +22,7 @@ import yaml
 
 from . import __version__
 from .errors import InputError
+from .headers import how_chosen
 from .isolation import WorkerFault
 from .job_protocol import ERROR_NAME
 from .rules import Rules, load_rules
@@ -126,7 +127,7 @@ def _input_lines(report: dict) -> list[str]:
         profile = info.get("profile")
         if not profile:
             continue
-        how = "forced" if profile.get("chosen_by") == "forced" else "by " + ", ".join(profile["deciding_headers"])
+        how = how_chosen(profile, "by ")
         locale = f"dates {info.get('date_order')}"
         if "decimal_separator" in info:
             locale += f", decimal '{info['decimal_separator']}'"
