@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .rules import (
+    IDENTITY_FIELDS,
     MEMBERSHIP_CLASSES,
     MEMBERSHIP_FIELDS,
     ORDER_CLASSES,
@@ -98,6 +99,7 @@ class Draft:
     spec: dict[str, Any]
     decisions: list[Decision] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
+    columns: dict[str, pd.Series] = field(default_factory=dict, repr=False)   # the file's columns by header
 
     @property
     def name(self) -> str:
@@ -128,12 +130,19 @@ class Known:
     other_values: set[str]            # row types and other status words: a column holding them is meaningful
 
 
-def _section(vocabulary: Any, name: str) -> Mapping[str, Any]:
+def _section(vocabulary: Any, name: str) -> Any:
+    """A part of the vocabulary (a `rules.vocabulary.Vocabulary`, or a plain mapping of the same shape)."""
     value = vocabulary.get(name) if isinstance(vocabulary, Mapping) else getattr(vocabulary, name, None)
     return value or {}
 
 
 def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
+    return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary))
+
+
+def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[str]]:
+    """Normalized header -> the fields it names: the vocabulary's spellings (an ambiguous one names each
+    of its meanings, so it is asked about) and every alias of the known profiles."""
     fields = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
     headers: dict[str, set[str]] = {}
 
@@ -143,14 +152,18 @@ def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
             if text:
                 headers.setdefault(text, set()).add(field_name)
 
-    for field_name, spellings in _section(_section(vocabulary, "headers"), role).items():
-        if field_name in fields or field_name in MEANINGFUL_FIELDS:
-            add(field_name, spellings or [])
-    for profile in rules.profiles_for(role):
-        spec = rules.spec_for(profile, role)
-        for field_name, field_spec in spec.fields.items():
-            add(field_name, field_spec.aliases)
-    return Known(headers, *_known_values(role, rules, vocabulary))
+    spellings = [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), role).items()
+                 if name in fields or name in MEANINGFUL_FIELDS]
+    other = "orders" if role == "memberships" else "memberships"   # who the customer is reads alike in both
+    spellings += [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), other).items()
+                  if name in IDENTITY_FIELDS]
+    spellings += [(name, spec.aliases) for profile in rules.profiles_for(role)
+                  for name, spec in rules.spec_for(profile, role).fields.items()]
+    spellings += [(meaning, [entry.header]) for entry in _section(vocabulary, "ambiguous") or []
+                  if getattr(entry, "header", None) and getattr(entry, "role", None) == role for meaning in entry.means]
+    for field_name, texts in spellings:
+        add(field_name, texts)
+    return headers
 
 
 def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, set[str]], set[str]]:
@@ -161,6 +174,9 @@ def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, s
     for profile in rules.profiles_for(role):
         for text, klass in getattr(profile, role).statuses.items():
             statuses.setdefault(text.strip().casefold(), set()).add(klass)
+    for entry in _section(vocabulary, "ambiguous") or []:   # a value that means several classes: asked
+        if getattr(entry, "value", None) and getattr(entry, "kind", None) == STATUS_VOCABULARY[role]:
+            statuses.setdefault(str(entry.value).strip().casefold(), set()).update(entry.means)
     other = {str(text).strip().casefold() for kind in ("membership_status", "order_status", "row_type")
              for text in _section(values, kind)} | set(statuses)
     return statuses, other
@@ -480,7 +496,7 @@ class _Inference:
         if header is None:
             return
 
-        def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
+        def apply(spec: dict[str, Any], answer: Any) -> None:
             if answer == "when_blank":
                 spec["renewing_when"] = [{"field": "renewal_marker", "op": "is_blank"}]
 
@@ -553,7 +569,69 @@ def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame,
         run.line_items()
     run.date_order()
     run.unread_columns()
+    run.draft.columns = {header: table.column(header) for header in table.headers if header}
     return run.draft
+
+
+JOIN_KEYS = ("customer_id", "email", "customer_name")   # the order memberseg.orders.join_key_of tries them in
+
+
+def _keys(values: Iterable[Any]) -> set[str]:
+    return {str(value).strip().casefold() for value in values if value not in (None, "") and str(value).strip()}
+
+
+def with_composed_name(fields: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """A customer_name composed from first and last name when the file has no name column, as the
+    validation composes it."""
+    if "customer_name" in fields or not ("first_name" in fields and "last_name" in fields):
+        return fields
+    names = [f"{first or ''} {last or ''}".strip() for first, last in zip(fields["first_name"], fields["last_name"],
+                                                                         strict=False)]
+    return {**fields, "customer_name": names}
+
+
+def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members: Draft | None,
+               member_fields: dict[str, list[Any]]) -> None:
+    """The two files must name their customers alike: the orders' join key (customer ID, else email, else
+    name) must be a field of the memberships too, with values in common. The fields' values are given
+    (`*_fields`: field -> values); a problem is a question on an inferred draft, never a run that
+    matches nothing."""
+    key = next((name for name in JOIN_KEYS if name in order_fields), None)
+    if key is None:
+        return
+    order_fields, member_fields = with_composed_name(order_fields), with_composed_name(member_fields)
+    common = [name for name in JOIN_KEYS if name in order_fields and name in member_fields
+              and _keys(order_fields[name]) & _keys(member_fields[name])]
+    if key in common:
+        if orders is not None or members is not None:
+            (orders or members).decisions.append(Decision(  # type: ignore[union-attr]
+                "join_key", key, f"the files share {key} values", True))
+        return
+    if orders is not None and common:
+        for name in JOIN_KEYS[:JOIN_KEYS.index(common[0])]:
+            orders.spec["fields"].pop(name, None)
+        orders.decisions.append(Decision("join_key", common[0], f"the memberships file has no {key} values in "
+                                         f"common with the orders; {common[0]} values are shared", True))
+        return
+    draft = members if members is not None and key not in member_fields else orders or members
+    if draft is None:
+        return
+    if draft is orders:   # ask for a key the memberships file has, so the two can meet
+        key = next((name for name in JOIN_KEYS if name in member_fields), key)
+    if any(question.id == f"{draft.role}.field.{key}" for question in draft.questions):
+        return
+    other = "orders" if draft.role == "memberships" else "memberships"
+    headers = list(draft.columns)
+
+    def apply(spec: dict[str, Any], answer: Any, name: str = key) -> None:
+        spec["fields"][name] = {"aliases": [answer]}
+
+    draft.questions.append(Question(
+        f"{draft.role}.field.{key}", "field", draft.file, draft.role,
+        f"Which column of '{draft.file}' holds the customer's {key.replace('_', ' ')} as the {other} file writes it? "
+        f"(The two files must name their customers alike; no column shares values with the {other} file's "
+        f"{key.replace('_', ' ')}.)", headers,
+        [{"column": header, "samples": samples(draft.columns[header])} for header in headers], apply))
 
 
 def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:

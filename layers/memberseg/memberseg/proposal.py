@@ -11,7 +11,6 @@ drafts, each open question a commented placeholder) beside error.json.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,9 +20,11 @@ import yaml
 
 from .errors import InputError
 from .header_check import first_rows
-from .infer import Draft, apply_answers, infer_profile, known_for
+from .headers import candidate_profiles, find_header
+from .infer import Draft, apply_answers, check_join, infer_profile, known_for
 from .job_protocol import PROPOSAL_JSON, PROPOSAL_YAML
 from .rules import Profile, RoleSpec, Rules, normalize_header
+from .rules.vocabulary import load_vocabulary
 from .safety import inspect_file
 from .timing import Progress, no_progress
 
@@ -33,20 +34,12 @@ if TYPE_CHECKING:
 NEEDS_ANSWERS = "needs_answers"
 PROBE = "probe_inferred"
 MIN_HEADER_HITS = 2          # a row with this many known headers is the header row
+JOIN_SAMPLE_ROWS = 500       # rows of a file a profile reads, sampled to see that the files name customers alike
 MIN_HEADER_CELLS = 2         # else the first row of at least this many texts
 
 
 class NeedsAnswers(InputError):
     """The run stops to ask: the drafts and their open questions are in details["proposal"]."""
-
-
-def default_vocabulary() -> Any:
-    """The researched vocabulary (`rules/vocabulary.yaml`), or none when this build has no such file."""
-    try:
-        module = importlib.import_module("memberseg.rules.vocabulary")
-    except ModuleNotFoundError:
-        return {}
-    return module.load_vocabulary()
 
 
 def _header_row(path: Path, kind: str, role: str, rules: Rules, vocabulary: Any) -> tuple[str | None, list[Any]]:
@@ -80,9 +73,9 @@ def read_for_inference(path: Path, kind: str, role: str, rules: Rules, vocabular
         return sheet, None
     spec = RoleSpec(signature=headers)
     probe = Profile(name=PROBE, title="probe", platform="probe", export="probe", source="probe", **{role: spec})
-    settings = {"role": role, "choices": [(probe, spec)], "sheet": sheet, "limits": rules.limits,
-                "search_rows": rules.inputs.header_search_rows, "keep_only_fields": False}
-    table = read_csv(path, **settings) if kind == "csv" else read_excel(path, **settings)
+    read = read_csv if kind == "csv" else read_excel
+    table = read(path, role=role, choices=[(probe, spec)], sheet=sheet, limits=rules.limits,
+                 search_rows=rules.inputs.header_search_rows)
     return sheet, table
 
 
@@ -150,7 +143,8 @@ def proposal_yaml(proposal: Mapping[str, Any]) -> str:
 def split_proposal(error: InputError) -> dict[str, Any]:
     """error.json's content: the error without the proposal, which has its own files."""
     out = error.to_dict()
-    out["error"].get("details", {}).pop("proposal", None)
+    if "details" in out["error"]:
+        out["error"]["details"] = {key: value for key, value in error.details.items() if key != "proposal"}
     return out
 
 
@@ -164,17 +158,38 @@ def write_proposal(error: InputError, out_dir: Path) -> list[str]:
     return [PROPOSAL_JSON, PROPOSAL_YAML]
 
 
+def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, list[Any]]:
+    """Field -> the first JOIN_SAMPLE_ROWS values, for a file a profile reads (as its header check finds it)."""
+    kind = inspect_file(path, rules.limits, role=role)
+    sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
+                        rows=rules.inputs.header_search_rows + JOIN_SAMPLE_ROWS) or []
+    search = find_header(sheets, candidate_profiles(rules, role), rules.inputs.header_search_rows)
+    header = search.header
+    if header is None:
+        return {}
+    rows = next(rows for sheet, rows in sheets if sheet == header.sheet)[header.row_index + 1:]
+    return {name: [row[at] for row in rows if at < len(row)] for name, at in header.found.items()}
+
+
+def _draft_fields(draft: Draft) -> dict[str, list[Any]]:
+    return {name: list(draft.columns[spec["aliases"][0]]) for name, spec in draft.spec["fields"].items()
+            if spec["aliases"][0] in draft.columns}
+
+
 def infer_inputs(paths: Mapping[str, Path], rules: Rules, roles: list[str], answers: Mapping[str, Any],
                  vocabulary: Any = None) -> Rules:
     """The rules with an inferred profile for each role in `roles`, or NeedsAnswers."""
-    vocabulary = default_vocabulary() if vocabulary is None else vocabulary
-    drafts = []
+    vocabulary = load_vocabulary() if vocabulary is None else vocabulary
+    drafts: dict[str, Draft] = {}
     for role in roles:
         draft = infer_file(paths[role], role, rules, vocabulary)
         if draft is None:
             return rules
-        drafts.append(draft)
-    return settle(drafts, rules, answers)
+        drafts[role] = draft
+    fields = {role: _draft_fields(drafts[role]) if role in drafts else _profile_fields(paths[role], role, rules)
+              for role in paths}
+    check_join(drafts.get("orders"), fields["orders"], drafts.get("memberships"), fields["memberships"])
+    return settle(list(drafts.values()), rules, answers)
 
 
 def settle(drafts: list[Draft], rules: Rules, answers: Mapping[str, Any]) -> Rules:

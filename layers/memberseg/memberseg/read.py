@@ -57,9 +57,9 @@ class SourceFacts:
 
     def describe(self) -> dict:
         """The file's entry under report.json's "inputs"."""
-        profile = {"name": self.profile, "title": self.profile_title, "plain_name": self.profile_plain_name,
-                   "chosen_by": self.profile_chosen_by,
-                   "deciding_headers": list(self.deciding_headers)}
+        profile: dict[str, Any] = {"name": self.profile, "title": self.profile_title,
+                                   "plain_name": self.profile_plain_name, "chosen_by": self.profile_chosen_by,
+                                   "deciding_headers": list(self.deciding_headers)}
         if self.profile_chosen_by == "inferred":
             profile["evidence"] = list(self.evidence)
         return {"file": self.file, "sheet": self.sheet, "header_row": self.header_row, "rows": self.rows_in,
