@@ -603,9 +603,9 @@ def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members
     common = [name for name in JOIN_KEYS if name in order_fields and name in member_fields
               and _keys(order_fields[name]) & _keys(member_fields[name])]
     if key in common:
-        if orders is not None or members is not None:
-            (orders or members).decisions.append(Decision(  # type: ignore[union-attr]
-                "join_key", key, f"the files share {key} values", True))
+        inferred = orders or members
+        if inferred is not None:
+            inferred.decisions.append(Decision("join_key", key, f"the files share {key} values", True))
         return
     if orders is not None and common:
         for name in JOIN_KEYS[:JOIN_KEYS.index(common[0])]:
@@ -616,22 +616,29 @@ def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members
     draft = members if members is not None and key not in member_fields else orders or members
     if draft is None:
         return
+    wanted: str = key
     if draft is orders:   # ask for a key the memberships file has, so the two can meet
-        key = next((name for name in JOIN_KEYS if name in member_fields), key)
-    if any(question.id == f"{draft.role}.field.{key}" for question in draft.questions):
-        return
+        wanted = next((name for name in JOIN_KEYS if name in member_fields), key)
+    if not any(question.id == f"{draft.role}.field.{wanted}" for question in draft.questions):
+        draft.questions.append(_join_question(draft, wanted, joins_first=draft is orders))
+
+
+def _join_question(draft: Draft, key: str, joins_first: bool) -> Question:
+    """Which column of the draft's file holds `key` as the other file writes it."""
     other = "orders" if draft.role == "memberships" else "memberships"
     headers = list(draft.columns)
+    words = key.replace("_", " ")
 
-    def apply(spec: dict[str, Any], answer: Any, name: str = key) -> None:
-        spec["fields"][name] = {"aliases": [answer]}
+    def apply(spec: dict[str, Any], answer: Any) -> None:
+        for before in JOIN_KEYS[:JOIN_KEYS.index(key)] if joins_first else ():
+            spec["fields"].pop(before, None)   # the orders join on the first key they have
+        spec["fields"][key] = {"aliases": [answer]}
 
-    draft.questions.append(Question(
-        f"{draft.role}.field.{key}", "field", draft.file, draft.role,
-        f"Which column of '{draft.file}' holds the customer's {key.replace('_', ' ')} as the {other} file writes it? "
-        f"(The two files must name their customers alike; no column shares values with the {other} file's "
-        f"{key.replace('_', ' ')}.)", headers,
-        [{"column": header, "samples": samples(draft.columns[header])} for header in headers], apply))
+    return Question(f"{draft.role}.field.{key}", "field", draft.file, draft.role,
+                    f"Which column of '{draft.file}' holds the customer's {words} as the {other} file writes "
+                    f"it? (The two files must name their customers alike; no column shares values with the "
+                    f"{other} file's {words}.)", headers,
+                    [{"column": header, "samples": samples(draft.columns[header])} for header in headers], apply)
 
 
 def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:
