@@ -189,7 +189,7 @@ def _nonblank(values: pd.Series) -> pd.Series:
 
 
 def samples(values: pd.Series, count: int = SAMPLES) -> list[str]:
-    texts = to_text(_nonblank(values)).dropna()
+    texts = _nonblank(values).astype(str).str.strip()   # as the file writes them
     return [str(text) for text in pd.unique(texts)[:count]]
 
 
@@ -315,7 +315,7 @@ class _Inference:
         prompt = (f"Which column of '{self.file}' holds the {self.role} {field_name.replace('_', ' ')}?"
                   + (f" Several headers could: {', '.join(claimed)}." if len(claimed) > 1 else "")
                   + ("" if required else " Answer null if none does."))
-        suggested = options[0] if len(options) == 1 and claimed else None
+        suggested = options[0] if len(options) == 1 else None
 
         def apply(spec: dict[str, Any], answer: Any, name: str = field_name, needed: bool = required) -> None:
             if answer is not None:
