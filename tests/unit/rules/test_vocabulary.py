@@ -14,6 +14,7 @@ from memberseg.rules.profiles import packaged_profiles
 from memberseg.rules.vocabulary import (
     Vocabulary,
     ambiguities,
+    ambiguous_values,
     header_fields,
     interval_length,
     load_vocabulary,
@@ -29,7 +30,7 @@ def _data() -> dict:
 
 def test_packaged_vocabulary_loads_and_cites_many_sources():
     vocabulary = load_vocabulary()
-    assert len(vocabulary.sources) >= 1
+    assert len({source.platform for source in vocabulary.sources}) >= 20
     assert header_fields("memberships")[normalize_header("E-Mail")] == "email"
     assert header_fields("orders")[normalize_header("amount refunded")] == "refunded_value"
 
@@ -79,12 +80,17 @@ def test_unknown_field_and_class_are_refused():
         Vocabulary.model_validate(data)
 
 
-def test_row_type_is_an_order_field_and_comp_gift_are_membership_classes():
+def test_the_language_fields_and_classes_are_accepted_in_their_role_only():
     data = _data()
-    data["headers"]["orders"]["row_type"] = ["Type", "Transaction Type"]
+    assert "Transaction Type" in data["headers"]["orders"]["row_type"]
+    assert "billing_period" in data["headers"]["memberships"]["plan_interval"]
     data["values"]["membership_status"]["gift membership"] = "gift"
     Vocabulary.model_validate(data)
-    data["headers"]["memberships"]["row_type"] = ["Type"]
+    data["headers"]["memberships"]["row_type"] = ["Transaction Type"]
+    with pytest.raises(ValidationError, match="unknown field"):
+        Vocabulary.model_validate(data)
+    data = _data()
+    data["headers"]["orders"]["plan_interval"] = ["billing_period"]
     with pytest.raises(ValidationError, match="unknown field"):
         Vocabulary.model_validate(data)
 
@@ -96,6 +102,7 @@ def test_an_ambiguity_must_be_listed_under_one_of_its_meanings():
     with pytest.raises(ValidationError, match="must be listed under headers.orders"):
         Vocabulary.model_validate(data)
     assert "name" in ambiguities("orders")
+    assert ambiguous_values("order_status")["confirmed"] == ["unpaid", "paid"]
 
 
 def test_a_blank_value_word_is_refused():

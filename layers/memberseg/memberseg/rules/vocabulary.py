@@ -16,10 +16,13 @@ from .model import MEMBERSHIP_CLASSES, MEMBERSHIP_FIELDS, ORDER_CLASSES, ORDER_F
 PACKAGE = "memberseg"
 VOCABULARY_FILE = "rules/vocabulary.yaml"
 
-# row_type is the orders language's new field; accepted here whether or not ORDER_FIELDS has it yet
+# Fields of the new profile language, accepted here whether or not rules.model lists them yet: orders'
+# row_type (a payment, refund, authorization ...) and the billing interval a membership term can be read
+# from (`term: {interval_field: plan_interval}`).
+LANGUAGE_FIELDS = {"memberships": {"plan_interval"}, "orders": {"row_type"}}
 VOCABULARY_FIELDS: dict[str, frozenset[str]] = {
-    "memberships": frozenset(MEMBERSHIP_FIELDS),
-    "orders": frozenset(ORDER_FIELDS | {"row_type"}),
+    "memberships": frozenset(MEMBERSHIP_FIELDS | LANGUAGE_FIELDS["memberships"]),
+    "orders": frozenset(ORDER_FIELDS | LANGUAGE_FIELDS["orders"]),
 }
 ROW_TYPE_CLASSES = ("payment", "refund", "chargeback", "not_money")
 VALUE_CLASSES: dict[str, tuple[str, ...]] = {
@@ -204,3 +207,9 @@ def ambiguities(role: Role) -> dict[str, list[str]]:
     """Normalised header spelling -> every field it was seen meaning, for the spellings inference must ask about."""
     return {normalize_header(entry.header): entry.means for entry in load_vocabulary().ambiguous
             if entry.header is not None and entry.role == role}
+
+
+def ambiguous_values(kind: ValueKind) -> dict[str, list[str]]:
+    """Folded value word -> every class it was seen meaning, for the words inference must ask about."""
+    return {fold_value(entry.value): entry.means for entry in load_vocabulary().ambiguous
+            if entry.value is not None and entry.kind == kind}
