@@ -13,7 +13,7 @@ the column statistics are vectorised pandas over whole columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -512,22 +512,28 @@ def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame,
 JOIN_KEYS = ("customer_id", "email", "customer_name")   # the order memberseg.orders.join_key_of tries them in
 
 
-def _keys(values: Iterable[Any]) -> set[str]:
-    return {str(value).strip().casefold() for value in values if value not in (None, "") and str(value).strip()}
+def _keys(values: Any) -> pd.Series:
+    """The distinct non-blank values of a column, trimmed and case-folded, as join keys compare."""
+    column = pd.Series(values, dtype=object)
+    texts = to_text(column[~is_blank(column)]).dropna().str.strip().str.casefold()
+    return pd.Series(pd.unique(texts[texts != ""]), dtype=object)
 
 
-def with_composed_name(fields: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _share_values(first: Any, second: Any) -> bool:
+    return bool(_keys(first).isin(_keys(second)).any())
+
+
+def with_composed_name(fields: dict[str, Any]) -> dict[str, Any]:
     """A customer_name composed from first and last name when the file has no name column, as the
     validation composes it."""
     if "customer_name" in fields or not ("first_name" in fields and "last_name" in fields):
         return fields
-    names = [f"{first or ''} {last or ''}".strip() for first, last in zip(fields["first_name"], fields["last_name"],
-                                                                         strict=False)]
-    return {**fields, "customer_name": names}
+    first, last = (to_text(pd.Series(fields[name], dtype=object)).fillna("") for name in ("first_name", "last_name"))
+    return {**fields, "customer_name": (first.str.strip() + " " + last.str.strip()).str.strip()}
 
 
-def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members: Draft | None,
-               member_fields: dict[str, list[Any]]) -> None:
+def check_join(orders: Draft | None, order_fields: dict[str, Any], members: Draft | None,
+               member_fields: dict[str, Any]) -> None:
     """The two files must name their customers alike: the orders' join key (customer ID, else email, else
     name) must be a field of the memberships too, with values in common. The fields' values are given
     (`*_fields`: field -> values); a problem is a question on an inferred draft, never a run that
@@ -537,7 +543,7 @@ def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members
         return
     order_fields, member_fields = with_composed_name(order_fields), with_composed_name(member_fields)
     common = [name for name in JOIN_KEYS if name in order_fields and name in member_fields
-              and _keys(order_fields[name]) & _keys(member_fields[name])]
+              and _share_values(order_fields[name], member_fields[name])]
     if key in common:
         inferred = orders or members
         if inferred is not None:

@@ -154,7 +154,7 @@ def write_proposal(error: InputError, out_dir: Path) -> list[str]:
     return [PROPOSAL_JSON, PROPOSAL_YAML]
 
 
-def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, list[Any]]:
+def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, Any]:
     """Field -> the first JOIN_SAMPLE_ROWS values, for a file a profile reads (as its header check finds it)."""
     kind = inspect_file(path, rules.limits, role=role)
     sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
@@ -167,8 +167,8 @@ def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, list[Any]]
     return {name: [row[at] for row in rows if at < len(row)] for name, at in header.found.items()}
 
 
-def _draft_fields(draft: Draft) -> dict[str, list[Any]]:
-    return {name: list(draft.columns[spec["aliases"][0]]) for name, spec in draft.spec["fields"].items()
+def _draft_fields(draft: Draft) -> dict[str, Any]:
+    return {name: draft.columns[spec["aliases"][0]] for name, spec in draft.spec["fields"].items()
             if spec["aliases"][0] in draft.columns}
 
 
