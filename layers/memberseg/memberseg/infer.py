@@ -431,11 +431,14 @@ class _Inference:
             return
 
         def apply(spec: dict[str, Any], answer: Any) -> None:
-            if answer == "when_blank":
-                spec["renewing_when"] = [{"field": "renewal_marker", "op": "is_blank"}]
+            if answer != "never":
+                op = "is_blank" if answer == "when_blank" else "not_blank"
+                spec["renewing_when"] = [{"field": "renewal_marker", "op": op}]
 
-        self.ask("renewing", "value", f"Does a current membership renew by itself while '{header}' is blank "
-                 f"(in '{self.file}')?", ["when_blank", "never"], [self.table.candidate(header)], apply, "when_blank")
+        # no suggestion: a blank cancellation date and a filled subscription id both mean "renews"
+        self.ask("renewing", "value", f"When does a current membership in '{self.file}' renew by itself: while "
+                 f"'{header}' is blank, while it is filled, or never?", ["when_blank", "when_not_blank", "never"],
+                 [self.table.candidate(header)], apply)
 
     def unread_columns(self) -> None:
         """A column no field reads that looks meaningful (by its header or its values) is a question."""
