@@ -381,7 +381,7 @@ def plain_error(error: dict | None) -> dict:
     """error.json's error for the page: code, message and file, plus what the page's advice needs:
     for a missing column the field, the other missing ones, the headers that would be accepted and, for a
     date the export lacks, the profile keys that can stand in for it;
-    for an error about both files, both file names (`files`)."""
+    for an error about both files, both file names (`files`); for needs_answers the open questions' ids."""
     error = error or {}
     message = str(error.get("message") or "The job failed for an unknown reason.")
     view: dict[str, Any] = {"code": str(error.get("code") or "error"), "message": message, "file": error.get("file")}
@@ -399,6 +399,9 @@ def plain_error(error: dict | None) -> dict:
     stand_ins = details.get("stand_ins")    # what a profile can say instead of a date the export lacks
     if isinstance(stand_ins, list):
         view["stand_ins"] = [str(key) for key in stand_ins]
+    questions = details.get("questions")      # needs_answers: the ids of the open questions
+    if isinstance(questions, list):
+        view["questions"] = [str(question) for question in questions]
     # error.json's details do not list the accepted headers; its message does (headers.missing_column_error)
     accepted = ACCEPTED_HEADERS_RE.search(message) if view["code"] == "missing_column" else None
     if accepted:

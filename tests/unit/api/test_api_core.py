@@ -250,3 +250,9 @@ def test_a_swap_the_engine_made_reaches_the_page_and_nothing_else_does():
     assert summary["swapped"] == "the memberships file 'o.csv' is an orders export"
     assert "swapped" not in summary["inputs"]
     assert "swapped" not in core.summarise_report(SAMPLE_REPORT)
+
+
+def test_needs_answers_error_carries_the_open_questions_for_the_page():
+    view = core.plain_error({"code": "needs_answers", "message": "No profile fits 'o.csv'.", "file": "o.csv",
+                        "details": {"questions": ["orders.value.status.Bounced"]}})
+    assert view["questions"] == ["orders.value.status.Bounced"] and view["code"] == "needs_answers"
