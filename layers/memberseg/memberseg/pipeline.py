@@ -28,7 +28,7 @@ from .errors import InputError
 from .header_check import SheetParse, check_headers
 from .headers import both_files_error
 from .isolation import Forked, GoSignal, WorkerDied, crash_error
-from .rules import Rules
+from .rules import STANDARD_PROFILE, Rules
 from .safety import inspect_file
 from .timing import Progress, no_progress, timed
 
@@ -302,6 +302,7 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
     timings.update(orders.timings)
     with timed(timings, "enriching", progress):
         join_key = orders.facts["join_key"]
+        check_join_column(memberships.table, orders, join_key)
         spec = memberships.table.spec
         customers, order_match = enrich(memberships.consolidated.customers, memberships.consolidated.links[join_key],
                                         orders.by_id, rules, join_key,
@@ -315,6 +316,27 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
                   member_validation=memberships.validation, orders_rejected=orders.rejected,
                   duplicates=memberships.consolidated.duplicates, order_match=order_match, hubspot=hubspot,
                   timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts)
+
+
+# The join keys a memberships file may lack (a customer name can always be composed from its parts).
+JOIN_WORDS = {"customer_id": "customer ID", "email": "email"}
+
+
+def check_join_column(table: RawTable, orders: OrdersSummary, join_key: str) -> None:
+    """Orders that name customers by a column the memberships file lacks would match nobody, and every
+    total would be 0 with no error: stop instead, naming both files."""
+    if join_key not in JOIN_WORDS or table.column(join_key) is not None or orders.by_id.empty:
+        return
+    word = JOIN_WORDS[join_key]
+    raise InputError(
+        "join_column_missing",
+        f"The orders file '{orders.source.file}' names each customer by {word}, but the memberships file "
+        f"'{table.file}' has no {word} column that memberseg reads, so no order could be matched to a member "
+        f"and every total would be 0. Export the memberships with the customer's {word}, or say which of its "
+        "columns holds it in the memberships profile (see docs/rules.md).",
+        file=table.file, sheet=table.sheet,
+        details={"join_key": join_key, "orders_file": orders.source.file,
+                 "profile": table.profile.name if table.profile else STANDARD_PROFILE})
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,

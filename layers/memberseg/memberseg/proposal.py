@@ -24,6 +24,7 @@ from .headers import candidate_profiles, find_header
 from .job_protocol import PROPOSAL_JSON, PROPOSAL_YAML
 from .known import known_for
 from .rules import Profile, RoleSpec, Rules, normalize_header
+from .rules.ruleset import PACKAGED
 from .rules.vocabulary import load_vocabulary
 from .safety import inspect_file
 from .timing import Progress, no_progress
@@ -65,7 +66,7 @@ def read_for_inference(path: Path, kind: str, role: str, rules: Rules, vocabular
         return sheet, None
     from .read import read_csv, read_excel
 
-    spec = RoleSpec(signature=headers)
+    spec = RoleSpec(signature=headers, ignore=headers)   # the probe reads; the draft asks about unread columns
     probe = Profile(name=PROBE, title="probe", platform="probe", export="probe", source="probe", **{role: spec})
     read = read_csv if kind == "csv" else read_excel
     table = read(path, role=role, choices=[(probe, spec)], sheet=sheet, limits=rules.limits,
@@ -88,14 +89,38 @@ def _problems(error: InputError) -> list[dict[str, Any]]:
     return list(error.details.get("problems") or [error.to_dict()["error"]])
 
 
-def _roles_to_infer(error: InputError, paths: Mapping[str, Path]) -> list[str]:
+# A refusal that means no profile fits the file: a column it needs is missing. Or, from a packaged profile
+# as shipped (see _as_shipped), a column that matters is unread, an amount's unit unstated, or the column
+# the orders join on is not read: the profile only looked like it fit.
+NO_PROFILE_FITS = ("missing_column", "unread_column", "amount_unit_unstated", "join_column_missing")
+
+
+def _as_shipped(problem: Mapping[str, Any], role: str, rules: Rules) -> bool:
+    """Whether the profile that read a file is packaged and unchanged by the user's rules. A profile someone
+    wrote or changed keeps its own precise refusal (the column to say something about), not a new draft."""
+    if problem.get("code") == "missing_column":
+        return True
+    profile = (problem.get("details") or {}).get("profile")
+    if not profile or rules.profile_origin(profile) != PACKAGED:
+        return False
+    return getattr(rules.inputs, role) == getattr(_shipped_rules().inputs, role)
+
+
+def _shipped_rules() -> Rules:
+    from .rules import parse_rules
+
+    return parse_rules("")
+
+
+def _roles_to_infer(error: InputError, paths: Mapping[str, Path], rules: Rules) -> list[str]:
     """The roles whose file no profile fits, from the run's refusal (one file's, or both files')."""
-    if error.code != "missing_column":
+    problems = _problems(error)
+    role_of = {path.name: role for role, path in paths.items()}
+    failed = [problem for problem in problems if problem.get("code") in NO_PROFILE_FITS
+              and problem.get("file") in role_of and _as_shipped(problem, role_of[problem["file"]], rules)]
+    if not failed or len(failed) != len(problems):
         return []
-    failed = [problem for problem in _problems(error) if problem.get("code") == "missing_column"]
     names = {problem.get("file") for problem in failed}
-    if len(failed) != len(_problems(error)):
-        return []
     return [role for role, path in paths.items() if path.name in names]
 
 
@@ -220,7 +245,7 @@ def run_inferring(memberships: Path, orders: Path, rules: Rules, as_of: dt.date,
         return run_pipeline(memberships, orders, rules, as_of, progress, parallel=parallel)
     except InputError as error:
         paths = {"memberships": Path(memberships), "orders": Path(orders)}
-        roles = [role for role in _roles_to_infer(error, paths) if getattr(rules.inputs, role).profile == "auto"]
+        roles = [role for role in _roles_to_infer(error, paths, rules) if getattr(rules.inputs, role).profile == "auto"]
         if not roles:
             raise
         inferred = infer_inputs(paths, rules, roles, answers or {}, vocabulary)

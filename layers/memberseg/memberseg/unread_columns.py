@@ -82,7 +82,7 @@ def names_minor_unit(header: str) -> bool:
 class Meaning:
     """What an unread column may be, and what reading it wrong would do."""
 
-    kind: str          # status, row_type, refunded_value, currency or amount_unit
+    kind: str          # status, row_type, refunded_value, currency, amount_unit, plan_interval, renewal_marker
     risk: str          # the sentence on what would be wrong
     key: str           # what the profile would say instead (a field or key of docs/rules.md)
 
@@ -101,6 +101,11 @@ _MEANINGS = {
                             "currencies together.", "the currency field, with orders.currency_rates")},
     "amount_unit": {"orders": ("If the amounts are in cents, the totals would be 100 times too large.",
                                "amount_unit")},
+    "plan_interval": {"memberships": ("If memberships renew by themselves at this interval, they would be shown "
+                                      "as expiring when they are not.",
+                                      "a term with interval_field, or renewing_when")},
+    "renewal_marker": {"memberships": ("If it says which memberships renew by themselves, they would be shown as "
+                                       "expiring when they are not.", "a renewal_marker field and renewing_when")},
 }
 
 

@@ -241,3 +241,35 @@ def test_alias_only_overlays_on_real_member_exports_stop_or_say_what_stands_in(p
     assert (error.code, error.column) == (code, column)
     if code == "missing_column":
         assert "What can stand in for it: a term rule" in error.message and "add it to" not in error.message
+
+
+@pytest.mark.parametrize(("header", "values", "kind"), [
+    ("Billing Period", ["month", "year"], "plan_interval"),
+    ("Cancel At Period End", ["true", "false"], "renewal_marker"),
+])
+def test_an_unread_interval_or_renewal_marker_in_the_memberships_file_stops_the_run(tmp_path, header, values, kind):
+    """A monthly plan that renews by itself would show as Expiring Soon if nobody reads how it renews."""
+    members = write_xlsx(tmp_path / "memberships.xlsx", MEMBERSHIP_HEADERS + [header], [
+        membership(1001, "Acme Inc", d("2026-11-01"), d("2026-12-01"), "acme@x.com") + [values[0]],
+        membership(1002, "Beta Co", d("2026-01-01"), d("2027-01-01"), "beta@x.com") + [values[1]],
+    ])
+    orders = write_csv(tmp_path / "orders.csv", ["Customer ID", "Amount"], [[1001, "10.00"]])
+    with pytest.raises(InputError) as raised:
+        run_pipeline(members, orders, load_rules(), d("2026-11-15").date(), parallel=False)
+    assert (raised.value.code, raised.value.column) == ("unread_column", header)
+    assert "expiring" in raised.value.message
+
+
+def test_orders_joined_on_a_column_the_memberships_lack_stop_instead_of_totals_of_0(tmp_path):
+    """Orders keyed by customer ID beside a members sheet keyed by email matched nobody: every total 0, exit 0."""
+    members = write_csv(tmp_path / "members.csv", ["Email", "Name", "Start Date", "End Date"], [
+        ["acme@x.com", "Acme Inc", "2026-01-10", "2027-01-10"],
+        ["beta@x.com", "Beta Co", "2026-01-01", "2027-01-01"],
+    ])
+    orders = write_csv(tmp_path / "orders.csv", ["Customer ID", "Amount"], [[1001, "10.00"], [1002, "20.00"]])
+    with pytest.raises(InputError) as raised:
+        run_pipeline(members, orders, load_rules(), d("2026-11-15").date(), parallel=False)
+    error = raised.value
+    assert (error.code, error.file, error.details["join_key"]) == ("join_column_missing", "members.csv", "customer_id")
+    assert "'orders.csv'" in error.message and "every total would be 0" in error.message
+
