@@ -136,6 +136,7 @@ profiles:
       statuses:
         available: paid
         pending: paid                 # charged, not yet paid out
+      ignore: [type]                  # reporting_category says the same, more precisely (see row_type above)
 """
 
 
