@@ -68,6 +68,7 @@ WORKBOOK_NAME = "membership_segments.xlsx"
 HUBSPOT_CSV_STEM = "hubspot_contacts"            # hubspot_contacts.csv or hubspot_contacts_1.csv, _2, …
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"                      # written last: it marks a complete set
+STATE_NAME = "customer_state.csv.gz"             # one row per customer: what the next run compares with
 ERROR_NAME = "error.json"                        # alone, when the run failed
 
 

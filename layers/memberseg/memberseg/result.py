@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .changes import Changes
 from .enrich import OrderMatch
 from .hubspot import HubSpotExport
 from .read import RawTable, SourceFacts
@@ -29,3 +30,4 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
     orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json
+    changes: Changes | None = None                  # since the previous run (memberseg.changes)

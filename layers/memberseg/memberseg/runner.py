@@ -29,14 +29,16 @@ from .job_protocol import (
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
     REPORT_NAME,
+    STATE_NAME,
     WORKBOOK_NAME,
 )
 from .rules import Rules, load_rules
+from .state_file import PreviousFile, check_previous, read_previous
 from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME)
+                  HUBSPOT_IMPORT_NAME, STATE_NAME)
 
 
 @dataclass
@@ -67,28 +69,29 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-         report: Progress) -> list[str]:
+         previous: PreviousFile | None, report: Progress) -> list[str]:
     """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs.
 
     Both files pass the safety gate and the header check before pandas and numpy are imported,
     so a bad file is refused at once."""
     from .pipeline import run_pipeline
 
-    result = run_pipeline(memberships, orders, rules, as_of, report)
+    result = run_pipeline(memberships, orders, rules, as_of, report, previous=previous)
     from .write import write_outputs
 
     return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-                  progress: MessageCallback | None, deadline_s: float | None = None) -> list[str]:
+                  progress: MessageCallback | None, deadline_s: float | None = None,
+                  previous: PreviousFile | None = None) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(_job, memberships, orders, staging, rules, as_of, progress=relay, new_process_group=True)
+    job = Forked(_job, memberships, orders, staging, rules, as_of, previous, progress=relay, new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
@@ -107,8 +110,11 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
-            rules_overlay: dict | None = None) -> JobOutcome:
-    """Run the job and leave either the four outputs or error.json in `out_dir`.
+            rules_overlay: dict | None = None, since: Path | None = None) -> JobOutcome:
+    """Run the job and leave either the outputs or error.json in `out_dir`.
+
+    `since` is a finished run's output folder whose customer state this run compares with (it may be
+    `out_dir` itself: its state is read before the stale outputs go); without it, a first run.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
@@ -119,17 +125,30 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous_data: bytes | InputError | None = None
+    if since is not None:
+        try:
+            previous_data = read_previous(Path(since))
+        except InputError as exc:
+            previous_data = exc
     remove_stale_outputs(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=".memberseg-staging-", dir=out_dir))
     try:
         try:
             rules = load_rules(rules_path, overlay=rules_overlay)
             as_of = as_of or today_in(rules.status.timezone)
+            previous = None
+            if isinstance(previous_data, InputError):
+                raise previous_data
+            if previous_data is not None:
+                check_previous(previous_data, as_of, str(since))
+                previous = PreviousFile(previous_data, str(since))
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
-                                      deadline_s)
+                                      deadline_s, previous)
             else:
-                files = _job(Path(memberships), Path(orders), staging, rules, as_of, lambda stage, info: None)
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, previous,
+                             lambda stage, info: None)
         except InputError as exc:
             error = exc.to_dict()
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")

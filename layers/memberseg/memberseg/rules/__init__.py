@@ -17,7 +17,15 @@ rules file.
 - `bounded`: loading a file nobody vetted within a size and time bound.
 """
 
-from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS, MemberColumn
+from .columns import (
+    FORMULA_TRIGGERS,
+    HUBSPOT_BASE_COLUMNS,
+    HUBSPOT_CHANGE_COLUMNS,
+    HUBSPOT_PERSON_COLUMNS,
+    MEMBER_COLUMNS,
+    MemberColumn,
+    since_column,
+)
 from .load import DEFAULT_RULES_NAME, ProfileFile, default_rules_data, load_rules, parse_rules
 from .model import (
     HUBSPOT_NAME,
@@ -52,11 +60,13 @@ from .profiles import PROFILES_FOLDER, STANDARD_PROFILE, Profile, RenewalTest, R
 from .ruleset import Rules
 
 __all__ = [
-    "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_NAME", "HUBSPOT_PERSON_COLUMNS",
+    "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_CHANGE_COLUMNS", "HUBSPOT_NAME",
+    "HUBSPOT_PERSON_COLUMNS",
     "IDENTITY_FIELDS", "MEMBERSHIP_CLASSES", "MEMBERSHIP_FIELDS", "MEMBER_COLUMNS", "OPERATORS", "ORDER_CLASSES",
     "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
     "Condition", "ConditionValue", "Consolidation", "DateOrder", "DecimalSeparator", "FieldSpec", "FileSettings",
     "HubSpot", "Inputs", "Limits", "MemberColumn", "Operator", "OptionLabel", "Orders", "Profile", "ProfileFile",
     "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Tier",
     "deep_merge", "default_rules_data", "load_rules", "normalize_header", "packaged_profiles", "parse_rules",
+    "since_column",
 ]

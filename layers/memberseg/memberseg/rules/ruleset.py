@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import InputError
+from .columns import since_column
 from .model import (
     ConditionValue,
     Consolidation,
@@ -157,6 +158,10 @@ class Rules(Strict):
                 if name in seen:
                     raise ValueError(f"segments.{index}.{what}: {name!r} is used by another segment")
                 seen.add(name)
+        for index, segment in enumerate(self.segments):
+            if since_column(segment.property) in properties:
+                raise ValueError(f"segments.{index}.property: {since_column(segment.property)!r} would be both a "
+                                 f"segment and the date customers entered segment {segment.property!r}")
         for index, segment in enumerate(self.segments):
             for group in ("all", "any"):
                 for position, condition in enumerate(getattr(segment, group)):
