@@ -37,8 +37,10 @@ CONTENT_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
+    ".gz": "application/gzip",          # customer_state.csv.gz: stored compressed, never Content-Encoding
 }
-MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 3
+# The CSV parts, plus the workbook, the property definitions, the customer state and report.json.
+MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 4
 CLEAR_OUTBOX_TRIES = 3
 
 

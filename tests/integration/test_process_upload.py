@@ -14,7 +14,8 @@ from s3_world import EXAMPLES, load_event, make_event
 
 MEMBERSHIPS = EXAMPLES / "memberships.xlsx"
 ORDERS = EXAMPLES / "orders.xlsx"
-FOUR_OUTPUTS = ["hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json"]
+FOUR_OUTPUTS = ["customer_state.csv.gz", "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx",
+                "report.json"]
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ def hubspot_hashes(frame: pd.DataFrame) -> np.ndarray:
     `name=value` and ended by HASH_SEPARATOR, UTF-8, SHA-256 (its first HASH_CHARS hex digits)."""
     joined = pd.Series("", index=frame.index, dtype=object)
     for name in sorted(frame.columns):
-        joined = joined + f"{name}=" + frame[name].astype(str) + HASH_SEPARATOR
+        joined = joined + f"{name}=" + frame[name].fillna("").astype(str) + HASH_SEPARATOR
     return np.array([hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS] for text in joined], dtype=object)
 
 

@@ -158,10 +158,7 @@ class Rules(Strict):
                 if name in seen:
                     raise ValueError(f"segments.{index}.{what}: {name!r} is used by another segment")
                 seen.add(name)
-        for index, segment in enumerate(self.segments):
-            if since_column(segment.property) in properties:
-                raise ValueError(f"segments.{index}.property: {since_column(segment.property)!r} would be both a "
-                                 f"segment and the date customers entered segment {segment.property!r}")
+        _since_columns_free(properties)
         for index, segment in enumerate(self.segments):
             for group in ("all", "any"):
                 for position, condition in enumerate(getattr(segment, group)):
@@ -186,6 +183,14 @@ class Rules(Strict):
     def digest(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _since_columns_free(properties: list[str]) -> None:
+    """No segment's `<property>_since` column (memberseg.changes) is another segment's property."""
+    for index, name in enumerate(properties):
+        if since_column(name) in properties:
+            raise ValueError(f"segments.{index}.property: {since_column(name)!r} would be both a segment and "
+                             f"the date customers entered segment {name!r}")
 
 
 def _folded(headers: list[str]) -> frozenset[str]:
