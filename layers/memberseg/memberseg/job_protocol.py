@@ -21,6 +21,8 @@ from urllib.parse import quote, unquote
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
 RESULTS_PREFIX = "results/"          # results/{job_id}/ in the output bucket
 RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run's own outputs
+STATES_FOLDER = "states/"            # results/{job_id}/states/{run_id}.csv.gz: the last committed runs' states
+STATE_SUFFIX = ".csv.gz"
 STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
 RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
 
@@ -36,6 +38,11 @@ def job_results_prefix(job_id: str, results_prefix: str = RESULTS_PREFIX) -> str
 def run_results_prefix(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
     """Every run writes only here; the status item names the committed one (its output_prefix)."""
     return f"{results_prefix}{job_id}/{RUNS_FOLDER}{run_id}/"
+
+
+def state_key(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
+    """A run's customer state, kept beside the job's runs (older run folders go; the last N states stay)."""
+    return f"{results_prefix}{job_id}/{STATES_FOLDER}{run_id}{STATE_SUFFIX}"
 
 
 # ------------------------------------------------------------------ run ids

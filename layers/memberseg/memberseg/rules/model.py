@@ -279,6 +279,10 @@ class Segment(Strict):
         return self
 
 
+class ChangeSettings(Strict):
+    states_kept: int = Field(ge=1, le=1000)     # S3 flow: the job's last committed states kept (results/{job}/states/)
+
+
 class HubSpot(Strict):
     group_name: str
     group_label: str

@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from ..errors import InputError
 from .columns import since_column
 from .model import (
+    ChangeSettings,
     ConditionValue,
     Consolidation,
     HubSpot,
@@ -45,6 +46,7 @@ class Rules(Strict):
     thresholds: dict[str, Scalar]
     segments: list[Segment] = Field(min_length=1)
     hubspot: HubSpot
+    changes: ChangeSettings
     # by profile name: a packaged name's changes (merged over it), any other name a whole new profile
     profiles: dict[str, dict[str, Any]]
     # by profile name: the files that wrote it, in order (set by the loader; not part of the rules' data)
