@@ -19,13 +19,20 @@ import time
 import uuid
 from pathlib import Path
 
-from memberseg.job_protocol import from_item_value
+from memberseg.job_protocol import (
+    ERROR_NAME,
+    PROPERTIES_NAME,
+    REPORT_NAME,
+    STATE_NAME,
+    WORKBOOK_NAME,
+    from_item_value,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # what Lambda does for the function (its folder on sys.path), and the local-stack helpers
 sys.path[:0] = [str(ROOT / "functions" / "process_upload"), str(ROOT / "infra")]
 
-OUTPUT_NAMES = ("membership_segments.xlsx", "hubspot_properties.json", "report.json", "error.json")
+OUTPUT_NAMES = (WORKBOOK_NAME, PROPERTIES_NAME, STATE_NAME, REPORT_NAME, ERROR_NAME)
 
 
 def _isolate_from_real_aws(endpoint: str) -> None:

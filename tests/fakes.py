@@ -286,7 +286,8 @@ class EngineOutcome:
     files: list[str] = field(default_factory=list)
 
 
-ENGINE_OUTPUTS = ["membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "report.json"]
+ENGINE_OUTPUTS = ["membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "customer_state.csv.gz",
+                  "report.json"]
 
 
 def input_digest(memberships: bytes, orders: bytes) -> str:

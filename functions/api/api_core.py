@@ -23,6 +23,7 @@ from memberseg.job_protocol import (
     RERUN_NAME,
     ROLES,
     RUNS_FOLDER,
+    STATE_NAME,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
@@ -339,6 +340,7 @@ DOWNLOAD_KINDS = (   # (kind, label, how to recognise the output name)
     ("workbook", "Segment workbook (.xlsx)", re.compile("^" + re.escape(WORKBOOK_NAME) + "$")),
     ("hubspot_csv", "HubSpot contacts (.csv)", re.compile("^" + HUBSPOT_CSV_STEM + r"(_\d+)?\.csv$")),
     ("properties", "HubSpot property definitions (.json)", re.compile("^" + re.escape(PROPERTIES_NAME) + "$")),
+    ("state", "Customer state, for the next run's --since (.csv.gz)", re.compile("^" + re.escape(STATE_NAME) + "$")),
     ("report", "Run report (.json)", re.compile("^" + re.escape(REPORT_NAME) + "$")),
 )
 

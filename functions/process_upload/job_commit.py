@@ -22,6 +22,9 @@ from memberseg.job_protocol import (
     REPORT_NAME,
     ROLES,
     RUNS_FOLDER,
+    STATE_NAME,
+    STATE_SUFFIX,
+    STATES_FOLDER,
     SUCCEEDED_DETAIL_TYPE,
     ErrorCode,
     JobStatus,
@@ -30,6 +33,7 @@ from memberseg.job_protocol import (
     job_results_prefix,
     parse_run_id,
     run_results_prefix,
+    state_key,
     to_item_value,
 )
 
@@ -37,8 +41,10 @@ CONTENT_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
+    ".gz": "application/gzip",          # customer_state.csv.gz: stored compressed, never Content-Encoding
 }
-MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 3
+# The CSV parts, plus the workbook, the property definitions, the customer state and report.json.
+MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 4
 CLEAR_OUTBOX_TRIES = 3
 
 
@@ -71,6 +77,7 @@ class RunCommit:
         self.run_id = claim.run_id
         self.prefix = run_results_prefix(claim.job_id, self.run_id, settings.results_prefix)
         self.check_current = check_current     # False: record the run's failure even if the inputs changed
+        self.states: list[str] = []            # the job's kept states, oldest first (the status item's `states`)
 
     def begin(self, files: dict, now: float) -> bool:
         """This attempt becomes the job's active run, unless strictly newer inputs were claimed."""
@@ -79,11 +86,32 @@ class RunCommit:
                                     input_seq=c.input_seq, attempt=c.attempt, files=files, now=now,
                                     output_bucket=self.settings.output_bucket, ttl=c.ttl)
 
-    def succeeded(self, out_dir: Path, outcome: Any, files: dict[str, ObjectInfo]) -> Outcome:
+    def previous_state(self, folder: Path) -> Path | None:
+        """The state of the job's last committed run that had one, downloaded into `folder` (the engine's
+        `since`); None for a job's first run, or when that state is gone (its run then counts as a first run)."""
+        status = self.deps.jobs.get_status(self.claim.job_id) or {}
+        self.states = [str(key) for key in from_item_value(status.get("states") or [])]
+        if not self.states:
+            return None
+        latest = self.states[-1]
+        if latest not in self.deps.objects.list_keys(self.settings.output_bucket, latest):
+            self.log.warning("the previous run's state is gone: this run compares with none", extra={"key": latest})
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.deps.objects.download(self.settings.output_bucket, latest, None, folder / STATE_NAME)
+        return folder
+
+    def succeeded(self, out_dir: Path, outcome: Any, files: dict[str, ObjectInfo], states_kept: int = 1) -> Outcome:
         names = [n for n in outcome.files if n != REPORT_NAME] + [REPORT_NAME]
         if len(names) > MAX_OUTPUT_FILES:
             raise FinalError(ErrorCode.INTERNAL_ERROR, f"The job produced {len(names)} files; at most "
                              f"{MAX_OUTPUT_FILES} are allowed.")
+        state_fields = {}
+        if STATE_NAME in names:      # a copy the job keeps: older run folders go, the last N states stay
+            key = state_key(self.claim.job_id, self.run_id, self.settings.results_prefix)
+            self.deps.objects.upload(self.settings.output_bucket, key, out_dir / STATE_NAME, _content_type(STATE_NAME))
+            self.states = ([k for k in self.states if k != key] + [key])[-states_kept:]
+            state_fields = {"states": self.states}
         keys = [self.prefix + n for n in names]
         for name, key in zip(names, keys, strict=True):      # report.json last: a complete set in the run folder
             self.deps.objects.upload(self.settings.output_bucket, key, out_dir / name, _content_type(name))
@@ -95,7 +123,7 @@ class RunCommit:
             "output_bucket": self.settings.output_bucket, "output_prefix": self.prefix, "output_keys": keys,
             "report_key": keys[-1], "counts": counts,
         }
-        return self._commit(JobStatus.SUCCEEDED, {"output_keys": keys, "counts": counts},
+        return self._commit(JobStatus.SUCCEEDED, {"output_keys": keys, "counts": counts, **state_fields},
                             SUCCEEDED_DETAIL_TYPE, detail)
 
     def failed(self, error: dict | None) -> Outcome:
@@ -174,6 +202,8 @@ class RunCommit:
         try:
             self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token, run_status=final, now=self.deps.clock())
             remove_older_runs(self.deps, self.settings, c.job_id, self.run_id)
+            if status == JobStatus.SUCCEEDED:
+                remove_older_states(self.deps, self.settings, c.job_id, self.run_id, keep=self.states)
         except Exception:  # noqa: BLE001 - committed; leftovers are cleaned by the next commit and the lifecycle
             self.log.warning("bookkeeping after the commit failed (the result stands)", exc_info=True)
 
@@ -200,20 +230,31 @@ def publish_outbox(deps: Deps, job_id: str, status: dict, *, lease_s: float, alr
     return True
 
 
-def remove_older_runs(deps: Deps, settings: Settings, job_id: str, committed_run: str) -> None:
-    """Delete the folders of runs with older inputs and of this run's other attempts; never touch a
-    folder with the same or newer inputs (a newer upload may be working there), nor one that is not a run's."""
-    committed = parse_run_id(committed_run)
+def _superseded_by(run: str, committed_run: str) -> bool:
+    """Whether `run` (a run id) has older inputs than the committed run, or is another attempt of it; never
+    one with the same or newer inputs (a newer upload may be working there), nor a name that is not a run id."""
+    committed, other = parse_run_id(committed_run), parse_run_id(run)
     if committed is None:
         raise ValueError(f"not a run id: {committed_run!r}")
+    if run == committed_run or other is None:
+        return False
+    return other.input_seq < committed.input_seq or (other.input_seq == committed.input_seq
+                                                     and other.fingerprint == committed.fingerprint)
+
+
+def remove_older_runs(deps: Deps, settings: Settings, job_id: str, committed_run: str) -> None:
+    """Delete the folders of runs with older inputs and of this run's other attempts (`_superseded_by`)."""
     base = job_results_prefix(job_id, settings.results_prefix) + RUNS_FOLDER
     for key in sorted(deps.objects.list_keys(settings.output_bucket, base)):
-        run = key[len(base):].split("/", 1)[0]
-        other = parse_run_id(run)
-        if run == committed_run or other is None:
-            continue
-        if other.input_seq < committed.input_seq or (other.input_seq == committed.input_seq
-                                                     and other.fingerprint == committed.fingerprint):
+        if _superseded_by(key[len(base):].split("/", 1)[0], committed_run):
+            deps.objects.delete(settings.output_bucket, key)
+
+
+def remove_older_states(deps: Deps, settings: Settings, job_id: str, committed_run: str, *, keep: list[str]) -> None:
+    """Delete the kept states the committed status item no longer lists (`changes.states_kept`), of older runs."""
+    base = job_results_prefix(job_id, settings.results_prefix) + STATES_FOLDER
+    for key in sorted(deps.objects.list_keys(settings.output_bucket, base)):
+        if key not in keep and _superseded_by(key[len(base):].removesuffix(STATE_SUFFIX), committed_run):
             deps.objects.delete(settings.output_bucket, key)
 
 

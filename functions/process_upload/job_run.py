@@ -146,10 +146,12 @@ class Run:
                 except Exception as exc:
                     raise_final_if_known(exc, elapsed=0, budget=float("inf"))
                     raise
-            outcome = self._run_engine(local, rules, Path(tmp, "out"))
+            since = self.commit.previous_state(Path(tmp, "previous"))
+            outcome = self._run_engine(local, rules, Path(tmp, "out"), since)
             if not outcome.ok:
                 return self.commit.failed(outcome.error)
-            return self.commit.succeeded(Path(tmp, "out"), outcome, files)
+            return self.commit.succeeded(Path(tmp, "out"), outcome, files,
+                                         states_kept=_states_kept(rules.path if rules else None))
 
     def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
         local: dict[str, Path] = {}
@@ -171,7 +173,8 @@ class Run:
     def _engine_budget(self) -> float:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
-    def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path) -> Any:
+    def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path,
+                    since: Path | None = None) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
             from memberseg import runner  # the layer's engine; imported on first use
@@ -181,11 +184,13 @@ class Run:
             raise timeout(0)
         began = time.monotonic()
         try:
-            # profile_sources: report.json names each profile's file, not the merged copy of the rules
+            # profile_sources: report.json names each profile's file, not the merged copy of the rules;
+            # the job's previous committed state, when there is one: its runs form a series (memberseg.changes).
+            series: dict[str, Any] = {"since": since} if since is not None else {}
             outcome = run_job(local["memberships"], local["orders"], out_dir,
                               rules_path=rules.path if rules else None, as_of=self.settings.as_of,
                               deadline_s=budget, profile_sources=rules.profile_sources if rules else None,
-                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}))
+                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}), **series)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise no_room() from exc
@@ -223,6 +228,13 @@ class Run:
                                         run_status=RunStatus.RETRYING, now=self.deps.clock())
         except Exception:  # noqa: BLE001 - the original fault is what Lambda must see; the sweeper finishes
             self.log.exception("could not record the fault (the lease expires; a retry or the sweeper takes over)")
+
+
+def _states_kept(rules_path: Path | None) -> int:
+    """The job's `changes.states_kept` (its rules file, already checked, or the defaults)."""
+    from memberseg.rules import load_rules  # the layer's rules; imported on first use, like the engine
+
+    return load_rules(rules_path).changes.states_kept
 
 
 def record_final_failure(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int,

@@ -86,6 +86,7 @@ def test_demo_s3_runs_the_real_flow_and_writes_out(tmp_path):
     assert "job demo-test: SUCCEEDED" in result.stdout
     assert "-> waiting (missing orders)" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json"]
+        "customer_state.csv.gz", "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx",
+        "report.json"]
     report = json.loads((out / "report.json").read_text())
     assert report["as_of"] == "2026-11-15"

@@ -55,7 +55,7 @@ def test_job_flow_from_creation_to_results(world, api):
     labels = {p["name"]: p["label"] for p in world.read_committed(job_id, "hubspot_properties.json")["inputs"]}
     assert all(s["label"] == labels[s["name"]] for s in summary["segments"])
     assert sorted(d["name"] for d in view["downloads"]) == sorted(report["outputs"])
-    assert {d["kind"] for d in view["downloads"]} == {"workbook", "hubspot_csv", "properties", "report"}
+    assert {d["kind"] for d in view["downloads"]} == {"workbook", "hubspot_csv", "properties", "state", "report"}
     # the function only updates the STATUS item: what the API wrote survives
     assert world.status(job_id)["created_by"] == "api"
 

@@ -392,13 +392,16 @@ def test_a_normal_job_makes_a_known_sequence_of_aws_calls(stack):
         "HeadObject", "HeadObject",              # the user's own file names (metadata), by version id
         "HeadObject", "GetObject", "HeadObject", "GetObject",        # download both by version id
         "ListObjectsV2",                         # the organisation's profiles/ (none here)
-        "PutObject", "PutObject", "PutObject", "PutObject",          # into the run's own folder, report last
+        "GetItem",                               # the job's last state (none: a first run)
+        "PutObject",                             # the job's copy of the run's state (results/{job}/states/)
+        "PutObject", "PutObject", "PutObject", "PutObject", "PutObject",   # into the run's own folder, report last
         "ListObjectVersions",                    # still current?
         "UpdateItem",                            # THE commit (status, keys, outbox)
         "PutEvents",                             # the outcome event
         "UpdateItem",                            # clear the outbox
         "UpdateItem",                            # run item SUCCEEDED
         "ListObjectsV2",                         # older run folders to remove (none)
+        "ListObjectsV2",                         # states no longer kept to remove (none)
     ]
     print(f"\nAWS calls in a normal job: {len(calls) + 2} ({len(calls)} for the completing event)")
 
@@ -568,7 +571,7 @@ def engine_raising_in_its_worker(exception: BaseException):
     """The real runner and its forked worker, the engine's own code raising `exception` while consolidating."""
     from memberseg import runner
 
-    def job(memberships, orders, staging, rules, as_of, report):
+    def job(memberships, orders, staging, rules, as_of, previous, report):
         report("consolidating", {})
         raise exception
 

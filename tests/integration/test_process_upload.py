@@ -14,7 +14,8 @@ from s3_world import EXAMPLES, load_event, make_event
 
 MEMBERSHIPS = EXAMPLES / "memberships.xlsx"
 ORDERS = EXAMPLES / "orders.xlsx"
-FOUR_OUTPUTS = ["hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json"]
+FOUR_OUTPUTS = ["customer_state.csv.gz", "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx",
+                "report.json"]
 
 
 @pytest.fixture
@@ -82,15 +83,18 @@ def test_outputs_are_uploaded_with_report_json_last(world, monkeypatch):
     deps = world.app.dependencies()
     real_upload = deps.objects.upload
 
+    kept: list[str] = []
+
     def spy(bucket, key, src, content_type):
-        order.append(key.rsplit("/", 1)[-1])
+        (kept if "/states/" in key else order).append(key.rsplit("/", 1)[-1])
         return real_upload(bucket, key, src, content_type)
 
     monkeypatch.setattr(deps.objects, "upload", spy)
     world.upload_and_deliver("uploads/j1/memberships.xlsx", MEMBERSHIPS)
-    world.upload_and_deliver("uploads/j1/orders.xlsx", ORDERS)
+    result = world.upload_and_deliver("uploads/j1/orders.xlsx", ORDERS)
     assert order[-1] == "report.json"
     assert sorted(order) == FOUR_OUTPUTS
+    assert kept == [f"{result['run_id']}.csv.gz"]           # the job's copy of the state (tests/integration/test_job_series.py)
 
 
 # ------------------------------------------------------------------ exactly once

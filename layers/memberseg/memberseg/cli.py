@@ -1,4 +1,4 @@
-"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
+"""The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--since DIR] [--push]`
 and `memberseg push DIR [--dry-run] [--force]`.
 
 `memberseg run ... --answers FILE` completes a profile inferred from a file no profile fits (the
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", type=Path, help="rules file: only what it changes, merged over the defaults")
     run.add_argument("--memberships-profile", metavar="NAME", help="read the memberships file with this profile")
     run.add_argument("--orders-profile", metavar="NAME", help="read the orders file with this profile")
+    run.add_argument("--since", type=Path, metavar="PREVIOUS_OUT_DIR",
+                     help="compare with that finished run's customer state (default: a first run, everyone new)")
     run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
     run.add_argument("--answers", type=Path, metavar="FILE", help='answers to a proposal.json\'s questions: '
                      '{"<question id>": <answer>}')
@@ -168,7 +170,10 @@ def format_summary(report: dict, out_dir: Path) -> str:
     ]
     width = max((len(name) for name in report["segment_counts"]), default=0)
     lines += [f"    {name:<{width}}  {count:>8,}" for name, count in report["segment_counts"].items()]
-    lines.append(f"  hubspot:     {h['rows']:,} contacts, {h['left_out']:,} left out (see Needs Attention)")
+    lines.append(f"  hubspot:     {h['rows']:,} contacts, {h['left_out']:,} left out (see Needs Attention)"
+                 + (f", {h['cleared']:,} no longer in the export (flags cleared)" if h.get("cleared") else ""))
+    if "changes_summary" in report:
+        lines.append(f"  changes:     {report['changes_summary']}")
     lines.append(f"  outputs in {out_dir}/: " + ", ".join(report["outputs"]))
     return "\n".join(lines)
 
@@ -228,7 +233,7 @@ def _run(args: argparse.Namespace, progress: MessageCallback) -> int:
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
                                       as_of=args.as_of, progress=progress, rules_overlay=_overlay(args),
-                                      answers=answers)
+                                      answers=answers, since=args.since)
     except WorkerFault as exc:
         print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
               file=sys.stderr)

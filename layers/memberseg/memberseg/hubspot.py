@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 
 from .job_protocol import HUBSPOT_CSV_STEM
-from .rules import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, Rules
+from .rules import (
+    FORMULA_TRIGGERS,
+    HUBSPOT_BASE_COLUMNS,
+    HUBSPOT_CHANGE_COLUMNS,
+    HUBSPOT_PERSON_COLUMNS,
+    Rules,
+    since_column,
+)
 from .values import email_problems, visible_text
 
 # HubSpot's limit for one property value; counted in UTF-16 units (an emoji takes two), the safe reading.
@@ -39,6 +46,8 @@ class HubSpotExport:
     # One row per CSV cell changed on the way (row, customer_id, customer_name, reason, and the CSV column,
     # whether control characters were taken out, the length before a cut or 0).
     changed: pd.DataFrame = field(default_factory=_EMPTY_CHANGES.copy)
+    # The emails of customers no longer in the export whose segment flags the CSV clears (hubspot.gone_customers).
+    gone: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"email": pd.Series(dtype=object)}))
 
     @property
     def rows(self) -> int:
@@ -157,11 +166,18 @@ def integer_text(values: pd.Series) -> pd.Series:
 
 
 def csv_columns(contacts: pd.DataFrame, rules: Rules) -> list[str]:
-    """The CSV's columns: firstname and lastname follow email when the file holds person names."""
+    """The CSV's columns: firstname and lastname follow email when the file holds person names; after the
+    segments, what the runs saw change (memberseg.changes)."""
     base = list(HUBSPOT_BASE_COLUMNS)
     if "first_name" in contacts:
         base[1:1] = HUBSPOT_PERSON_COLUMNS
-    return base + [seg.property for seg in rules.segments]
+    return base + _later_columns(rules)
+
+
+def _later_columns(rules: Rules) -> list[str]:
+    """The columns after the fixed ones: the segments, the status change, each segment's `_since` date."""
+    return ([seg.property for seg in rules.segments] + list(HUBSPOT_CHANGE_COLUMNS)
+            + [since_column(seg.property) for seg in rules.segments])
 
 
 def _text_sources(contacts: pd.DataFrame) -> dict[str, pd.Series]:
@@ -198,8 +214,28 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         columns["firstname"], columns["lastname"] = text["firstname"], text["lastname"]
     for seg in rules.segments:
         columns[seg.property] = np.where(contacts[seg.property].to_numpy(dtype=bool), "true", "false")
+    columns["membership_status_changed_at"] = date_text(contacts["membership_status_changed_at"])
+    columns["previous_membership_status"] = csv_text(contacts["previous_membership_status"]).cells
+    for seg in rules.segments:
+        columns[since_column(seg.property)] = date_text(contacts[since_column(seg.property)])
     frame = pd.DataFrame(columns, index=contacts.index).reset_index(drop=True)
     return frame[csv_columns(contacts, rules)]
+
+
+def clearable(gone: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    """The gone customers who get a CSV row: not those whose email a current contact now holds."""
+    return gone[~gone["email"].isin(contacts["email"])].reset_index(drop=True)
+
+
+def gone_rows(gone: pd.DataFrame, frame: pd.DataFrame, rules: Rules) -> pd.DataFrame:
+    """The CSV rows of customers no longer in the export (see `clearable`): their email and every segment flag
+    false, the rest blank (a blank cell never changes a HubSpot value)."""
+    emails = gone["email"]
+    rows = pd.DataFrame("", index=range(len(emails)), columns=frame.columns, dtype=object)
+    rows["email"] = csv_text(emails).cells.to_numpy(dtype=object)
+    for seg in rules.segments:
+        rows[seg.property] = "false"
+    return rows
 
 
 def changed_values(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -262,9 +298,10 @@ def export(members: pd.DataFrame, rules: Rules) -> HubSpotExport:
     return HubSpotExport(contacts=contacts, left_out=left_out, changed=changed_values(contacts))
 
 
-def render_files(contacts: pd.DataFrame, rules: Rules) -> dict[str, bytes]:
-    """File name -> CSV bytes: one file, or numbered parts past HubSpot's per-file limits."""
-    frame = contacts_frame(contacts, rules)
+def render_files(contacts: pd.DataFrame, rules: Rules, frame: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """File name -> CSV bytes: one file, or numbered parts past HubSpot's per-file limits. `frame` is the
+    CSV's rows when the caller made them (`contacts_frame`, plus any `gone_rows`)."""
+    frame = contacts_frame(contacts, rules) if frame is None else frame
     parts = split_csv(frame, rules.hubspot.max_rows_per_file, rules.hubspot.max_bytes_per_file)
     if len(parts) == 1:
         return {f"{HUBSPOT_CSV_STEM}.csv": parts[0]}
@@ -310,7 +347,18 @@ def property_definitions(rules: Rules, csv_names: list[str], columns: list[str] 
                            seg.description or f"memberseg segment: {seg.label}.",
                            options=[{"label": "Yes", "value": "true", "hidden": False, "displayOrder": 0},
                                     {"label": "No", "value": "false", "hidden": False, "displayOrder": 1}]))
-    columns = columns or list(HUBSPOT_BASE_COLUMNS) + [seg.property for seg in rules.segments]
+    inputs += [
+        prop("membership_status_changed_at", "Membership Status Changed At", "date", "date",
+             "As-of date of the memberseg run that saw the membership status change (or first saw the member)."),
+        prop("previous_membership_status", "Previous Membership Status", "enumeration", "select",
+             "Membership status before its last change; blank until it changes.",
+             options=_options(status_labels.all())),
+    ]
+    for seg in rules.segments:
+        inputs.append(prop(since_column(seg.property), f"{seg.label} Since", "date", "date",
+                           f"As-of date of the memberseg run that first saw the customer in {seg.label}, kept "
+                           "while they stay in it. Read it with the segment's flag: an import never blanks a date."))
+    columns = columns or list(HUBSPOT_BASE_COLUMNS) + _later_columns(rules)
     mappings = []
     for name in columns:
         mapping = {"columnObjectTypeId": "0-1", "columnName": name, "propertyName": name}

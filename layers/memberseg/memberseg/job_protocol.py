@@ -21,6 +21,8 @@ from urllib.parse import quote, unquote
 UPLOAD_PREFIX = "uploads/"           # uploads/{job_id}/{file} in the input bucket
 RESULTS_PREFIX = "results/"          # results/{job_id}/ in the output bucket
 RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run's own outputs
+STATES_FOLDER = "states/"            # results/{job_id}/states/{run_id}.csv.gz: the last committed runs' states
+STATE_SUFFIX = ".csv.gz"
 STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
 RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
 
@@ -58,6 +60,11 @@ def run_results_prefix(job_id: str, run_id: str, results_prefix: str = RESULTS_P
     return f"{results_prefix}{job_id}/{RUNS_FOLDER}{run_id}/"
 
 
+def state_key(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
+    """A run's customer state, kept beside the job's runs (older run folders go; the last N states stay)."""
+    return f"{results_prefix}{job_id}/{STATES_FOLDER}{run_id}{STATE_SUFFIX}"
+
+
 # ------------------------------------------------------------------ run ids
 # One attempt of one set of input versions: {input_seq:015d}-{fingerprint[:16]}-a{attempt}, e.g.
 # 001763195400000-5c47394a26eb1224-a1. The zero-padded input_seq first orders run folders by their inputs.
@@ -88,6 +95,7 @@ WORKBOOK_NAME = "membership_segments.xlsx"
 HUBSPOT_CSV_STEM = "hubspot_contacts"            # hubspot_contacts.csv or hubspot_contacts_1.csv, _2, …
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"                      # written last: it marks a complete set
+STATE_NAME = "customer_state.csv.gz"             # one row per customer: what the next run compares with
 ERROR_NAME = "error.json"                        # alone, when the run failed
 PROPOSAL_JSON = "proposal.json"                  # beside error.json when the run stops to ask (needs_answers)
 PROPOSAL_YAML = "proposal.yaml"                  # the same draft as a rules file

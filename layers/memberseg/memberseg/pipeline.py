@@ -10,7 +10,8 @@
 1. the orders process goes on: it reads the orders, applies their money rules (`memberseg.orders`) and
    sums them per ID on the second core, and hands back an `OrdersSummary`;
 2. `prepare_memberships`: meanwhile this process reads, validates and consolidates the memberships;
-3. `finish`: waits for the orders summary, then enriches, classifies and segments.
+3. `finish`: waits for the orders summary, then enriches, classifies and segments, and compares with the
+   previous run's state (`memberseg.changes`).
 
 It returns a `Result`; `memberseg.write` turns that into the output files, and
 `memberseg.runner` wraps both in an isolated worker. The stages' modules, and pandas with them,
@@ -30,6 +31,7 @@ from .headers import both_files_error
 from .isolation import Forked, GoSignal, WorkerDied, crash_error
 from .rules import STANDARD_PROFILE, Rules
 from .safety import inspect_file
+from .state_file import PreviousFile
 from .timing import Progress, no_progress, timed
 
 if TYPE_CHECKING:
@@ -287,11 +289,12 @@ def prepare_memberships(path: Path, rules: Rules, progress: Progress = no_progre
 
 
 def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rules, as_of: dt.date,
-           progress: Progress = no_progress) -> Result:
-    """Phase 3: wait for the orders summary, then enrich, classify and segment."""
+           progress: Progress = no_progress, previous: PreviousFile | None = None) -> Result:
+    """Phase 3: wait for the orders summary, then enrich, classify and segment, and compare with `previous`."""
+    from .changes import carry_over, read_state
     from .classify import classify
     from .enrich import enrich
-    from .hubspot import export
+    from .hubspot import clearable, export
     from .result import Result
     from .segment import segment
 
@@ -309,13 +312,21 @@ def finish(memberships: PreparedMemberships, pending: PendingOrders, rules: Rule
                                         created_from_payments=spec is not None and spec.created_from is not None)
     with timed(timings, "classifying", progress):
         members = classify(customers, as_of, rules)
+    state = None
+    if previous is not None:
+        with timed(timings, "reading the previous run's state", progress):
+            state = read_state(previous.data, previous.where)
     with timed(timings, "segmenting", progress):
         members = segment(members, rules)
+        members, changes = carry_over(members, state, rules, as_of)
         hubspot = export(members, rules)
+        if rules.hubspot.gone_customers == "clear":
+            hubspot.gone = clearable(changes.gone, hubspot.contacts)
     return Result(rules=rules, as_of=as_of, memberships=memberships.table, orders=orders.source, members=members,
                   member_validation=memberships.validation, orders_rejected=orders.rejected,
                   duplicates=memberships.consolidated.duplicates, order_match=order_match, hubspot=hubspot,
-                  timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts)
+                  timings=timings, orders_excluded=orders.excluded, orders_facts=orders.facts,
+                  changes=changes)
 
 
 # The join keys a memberships file may lack (a customer name can always be composed from its parts).
@@ -340,12 +351,14 @@ def check_join_column(table: RawTable, orders: OrdersSummary, join_key: str) -> 
 
 
 def run_pipeline(memberships_path: Path, orders_path: Path, rules: Rules, as_of: dt.date,
-                 progress: Progress = no_progress, *, parallel: bool = True) -> Result:
-    """Run every stage but writing, in four phases (see the module docstring)."""
+                 progress: Progress = no_progress, *, parallel: bool = True,
+                 previous: PreviousFile | None = None) -> Result:
+    """Run every stage but writing, in four phases (see the module docstring); `previous` is the state of
+    the run to compare with (none: a first run, everyone is new)."""
     inputs = check_inputs(memberships_path, orders_path, rules, progress, parallel=parallel)
     try:
         memberships = prepare_memberships(inputs.memberships, rules, progress, checked=inputs.checked)
-        result = finish(memberships, inputs.pending, rules, as_of, progress)
+        result = finish(memberships, inputs.pending, rules, as_of, progress, previous)
         result.swapped = inputs.swapped
         return result
     finally:

@@ -32,6 +32,7 @@ from .timing import Progress, no_progress
 if TYPE_CHECKING:
     from .infer import Draft
     from .result import Result
+    from .state_file import PreviousFile
 
 NEEDS_ANSWERS = "needs_answers"
 PROBE = "probe_inferred"
@@ -237,12 +238,12 @@ def settle(drafts: list[Draft], rules: Rules, answers: Mapping[str, Any]) -> Rul
 
 def run_inferring(memberships: Path, orders: Path, rules: Rules, as_of: dt.date, progress: Progress = no_progress,
                   *, parallel: bool = True, answers: Mapping[str, Any] | None = None,
-                  vocabulary: Any = None) -> Result:
+                  vocabulary: Any = None, previous: PreviousFile | None = None) -> Result:
     """The pipeline, inferring a profile for each file none fits (see the module docstring)."""
     from .pipeline import run_pipeline
 
     try:
-        return run_pipeline(memberships, orders, rules, as_of, progress, parallel=parallel)
+        return run_pipeline(memberships, orders, rules, as_of, progress, parallel=parallel, previous=previous)
     except InputError as error:
         paths = {"memberships": Path(memberships), "orders": Path(orders)}
         roles = [role for role in _roles_to_infer(error, paths, rules) if getattr(rules.inputs, role).profile == "auto"]
@@ -251,7 +252,7 @@ def run_inferring(memberships: Path, orders: Path, rules: Rules, as_of: dt.date,
         inferred = infer_inputs(paths, rules, roles, answers or {}, vocabulary)
         if inferred is rules:
             raise
-    return run_pipeline(memberships, orders, inferred, as_of, progress, parallel=parallel)
+    return run_pipeline(memberships, orders, inferred, as_of, progress, parallel=parallel, previous=previous)
 
 
 __all__ = ["NEEDS_ANSWERS", "NeedsAnswers", "PROPOSAL_JSON", "PROPOSAL_YAML", "infer_file", "infer_inputs",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .changes import Changes
 from .enrich import OrderMatch
 from .hubspot import HubSpotExport
 from .read import RawTable, SourceFacts
@@ -30,3 +31,4 @@ class Result:
     orders_excluded: pd.DataFrame | None = None   # row, customer_id, customer_name, reason (not paid, no rate)
     orders_facts: dict = field(default_factory=dict)  # join key, currency: for report.json
     swapped: str | None = None     # why the two files were read in each other's place, when they were
+    changes: Changes | None = None                  # since the previous run (memberseg.changes)

@@ -32,14 +32,16 @@ from .job_protocol import (
     PROPOSAL_JSON,
     PROPOSAL_YAML,
     REPORT_NAME,
+    STATE_NAME,
     WORKBOOK_NAME,
 )
 from .rules import Rules, load_rules
+from .state_file import PreviousFile, check_previous, read_previous
 from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML)
+                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML, STATE_NAME)
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date, answers: dict | None,
-         report: Progress) -> list[str]:
+         previous: PreviousFile | None, report: Progress) -> list[str]:
     """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs. A file no
     profile fits gets one inferred from it, or the job stops to ask (`memberseg.proposal`).
 
@@ -78,7 +80,7 @@ def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt
     so a bad file is refused at once."""
     from .proposal import run_inferring
 
-    result = run_inferring(memberships, orders, rules, as_of, report, answers=answers)
+    result = run_inferring(memberships, orders, rules, as_of, report, answers=answers, previous=previous)
     from .write import write_outputs
 
     return write_outputs(result, staging, report)
@@ -86,14 +88,15 @@ def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
                   progress: MessageCallback | None, deadline_s: float | None = None,
-                  answers: dict | None = None) -> list[str]:
+                  answers: dict | None = None, previous: PreviousFile | None = None) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(_job, memberships, orders, staging, rules, as_of, answers, progress=relay, new_process_group=True)
+    job = Forked(_job, memberships, orders, staging, rules, as_of, answers, previous, progress=relay,
+                 new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
@@ -113,9 +116,12 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
             rules_overlay: dict | None = None, answers: dict | None = None,
-            profile_sources: Mapping[str, Sequence[str]] | None = None) -> JobOutcome:
-    """Run the job and leave either the four outputs or error.json in `out_dir` (with proposal.json and
+            profile_sources: Mapping[str, Sequence[str]] | None = None, since: Path | None = None) -> JobOutcome:
+    """Run the job and leave either the outputs or error.json in `out_dir` (with proposal.json and
     proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile.
+
+    `since` is a finished run's output folder whose customer state this run compares with (it may be
+    `out_dir` itself: its state is read before the stale outputs go); without it, a first run.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
@@ -130,6 +136,12 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous_data: bytes | InputError | None = None
+    if since is not None:
+        try:
+            previous_data = read_previous(Path(since))
+        except InputError as exc:
+            previous_data = exc
     remove_stale_outputs(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=".memberseg-staging-", dir=out_dir))
     try:
@@ -138,11 +150,17 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             if profile_sources is not None:
                 rules = rules.with_profile_sources(profile_sources)
             as_of = as_of or today_in(rules.status.timezone)
+            previous = None
+            if isinstance(previous_data, InputError):
+                raise previous_data
+            if previous_data is not None:
+                check_previous(previous_data, as_of, str(since))
+                previous = PreviousFile(previous_data, str(since))
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
-                                      deadline_s, answers)
+                                      deadline_s, answers, previous)
             else:
-                files = _job(Path(memberships), Path(orders), staging, rules, as_of, answers,
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, answers, previous,
                              lambda stage, info: None)
         except InputError as exc:
             from .proposal import split_proposal, write_proposal

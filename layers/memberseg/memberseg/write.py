@@ -1,11 +1,14 @@
-"""Write the outputs: the workbook, the HubSpot CSV(s), the property definitions and report.json.
+"""Write the outputs: the workbook, the HubSpot CSV(s), the property definitions, the customer state
+(what the next run compares with) and report.json.
 
 `write_outputs` writes them into a fresh staging folder, report.json last (it marks a complete set).
-The HubSpot files are rendered in a forked child while this process writes the workbook.
+The HubSpot files and the state (which hashes the CSV rows) are rendered in a forked child while this
+process writes the workbook.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -13,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .changes import Changes, hubspot_hashes, state_bytes, state_frame
 from .headers import how_chosen
-from .hubspot import csv_columns, property_definitions, render_files
+from .hubspot import HubSpotExport, contacts_frame, csv_columns, gone_rows, property_definitions, render_files
 from .isolation import Forked
-from .job_protocol import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
+from .job_protocol import PROPERTIES_NAME, REPORT_NAME, STATE_NAME, WORKBOOK_NAME
 from .read import RawTable
 from .result import Result
 from .rules import MEMBER_COLUMNS, Rules
@@ -26,7 +30,7 @@ from .validate import Validated
 from .workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, excel_serials, raw_column
 
 SHEETS = ("Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
-          "Orders Without Membership")
+          "Orders Without Membership", "Changes")
 # The file's date columns that memberseg recognised are written as date cells, from the parsed values.
 DATE_FIELDS = {"created_date": "created", "expiration_date": "expiration", "start_date": "start"}
 
@@ -168,7 +172,10 @@ def build_report(result: Result) -> dict:
         "segment_counts": segment_counts,
         "tier_counts": tier_counts,
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
-                    "push": result.rules.hubspot.push, **_changed_values(result.hubspot.changed)},
+                    "push": result.rules.hubspot.push, "cleared": len(result.hubspot.gone),
+                    **_changed_values(result.hubspot.changed)},
+        "changes": _changes(result).counts,
+        "changes_summary": _changes(result).words,
     }
 
 
@@ -190,6 +197,12 @@ def _with_origins(inputs: dict, rules: Rules) -> dict:
 def _swap_facts(reason: str | None) -> dict:
     """report.json inputs.swapped (and why) when the two files were read in each other's place; nothing else."""
     return {"swapped": True, "swapped_reason": reason} if reason else {}
+
+
+def _changes(result: Result) -> Changes:
+    if result.changes is None:
+        raise RuntimeError("the run was not compared with a previous state (memberseg.changes.carry_over)")
+    return result.changes
 
 
 def _changed_values(changed: pd.DataFrame) -> dict:
@@ -222,7 +235,34 @@ def _summary_sections(result: Result, report: dict) -> list[tuple[str, list[tupl
         ("HubSpot", [("Contacts exported", report["hubspot"]["rows"]),
                      ("Left out (see Needs Attention)", report["hubspot"]["left_out"])]
          + _if_any("Values changed for HubSpot (see Needs Attention)", report["hubspot"]["changed_values"])),
+        ("Changes (see the Changes sheet)", _change_lines(report["changes"], report["changes_summary"], labels)),
     ]
+
+
+def _change_lines(changes: dict, words: str, labels: dict[str, str]) -> list[tuple[str, object]]:
+    """The Summary's Changes section: the sentence, then the counts report.json holds."""
+    lines: list[tuple[str, object]] = [("Since", changes["since"] or "first run (no previous state)"),
+                                       ("In words", words), ("New", changes["new"]),
+                                       ("No longer in the export", changes["gone"]),
+                                       ("Status changed", changes["status_changed"])]
+    lines += [(f"Entered {labels[name]}", count) for name, count in changes["entered"].items() if count]
+    lines += [(f"Left {labels[name]}", count) for name, count in changes["left"].items() if count]
+    return lines
+
+
+def _change_columns(rows: pd.DataFrame) -> list[Column]:
+    return [column("Change", "text", rows["change"]), column("What Changed", "text", rows["what"]),
+            column("Customer ID", "text", rows["customer_id"]), column("Customer Name", "text", rows["customer_name"]),
+            column("Email", "text", rows["email"]),
+            column("Status Before", "text", rows["status_before"]),
+            column("Status After", "text", rows["status_after"]),
+            column("Segments Entered", "text", rows["entered"]), column("Segments Left", "text", rows["left"]),
+            column("Tier Before", "text", rows["tier_before"]), column("Tier After", "text", rows["tier_after"]),
+            column("Total Before", "money", pd.to_numeric(rows["total_before"], errors="coerce")),
+            column("Total After", "money", pd.to_numeric(rows["total_after"], errors="coerce")),
+            column("Expiration Before", "date", rows["expiration_before"]),
+            column("Expiration After", "date", rows["expiration_after"]),
+            column("As-of Before", "text", rows["as_of_before"]), column("As-of After", "text", rows["as_of_after"])]
 
 
 def _if_any(label: str, count: int) -> list[tuple[str, object]]:
@@ -275,6 +315,8 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
         column("Order Count", "integer", unmatched["order_count"]),
         column("Total Order Value", "money", unmatched["total"]),
     ], len(unmatched))
+    changes = _changes(result).rows
+    workbook.table("Changes", _change_columns(changes), len(changes))
     # The Summary is made last, when every other sheet's cut cells are known, and goes right after Members.
     workbook.summary("Summary", _summary_sections(result, report) + _cut_cells_section(workbook.cut_cells),
                      at=len(members))
@@ -284,17 +326,22 @@ def write_workbook(result: Result, report: dict, path: Path) -> dict:
 
 def output_names(csv_names: list[str]) -> list[str]:
     """The outputs in the order they are published: report.json last, as the commit marker."""
-    return [WORKBOOK_NAME, *csv_names, PROPERTIES_NAME, REPORT_NAME]
+    return [WORKBOOK_NAME, *csv_names, PROPERTIES_NAME, STATE_NAME, REPORT_NAME]
 
 
-def write_hubspot_files(contacts: pd.DataFrame, rules: Rules, out_dir: Path, _progress: Progress = no_progress
-                        ) -> list[str]:
-    """Write the HubSpot CSV(s) and the property definitions; return the CSV names."""
-    files = render_files(contacts, rules)
+def write_hubspot_files(export: HubSpotExport, members: pd.DataFrame, rules: Rules, as_of: dt.date, out_dir: Path,
+                        _progress: Progress = no_progress) -> list[str]:
+    """Write the HubSpot CSV(s), the property definitions and the customer state; return the CSV names."""
+    contacts = export.contacts
+    frame = contacts_frame(contacts, rules)
+    hashes = pd.Series(hubspot_hashes(frame), index=contacts.index, dtype=object)
+    cleared = gone_rows(export.gone, frame, rules)
+    files = render_files(contacts, rules, pd.concat([frame, cleared], ignore_index=True) if len(cleared) else frame)
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
     properties = property_definitions(rules, list(files), csv_columns(contacts, rules))
     (out_dir / PROPERTIES_NAME).write_text(json.dumps(properties, indent=2) + "\n", encoding="utf-8")
+    (out_dir / STATE_NAME).write_bytes(state_bytes(state_frame(members, hashes, rules, as_of)))
     return list(files)
 
 
@@ -304,7 +351,7 @@ def write_outputs(result: Result, out_dir: Path, progress: Progress = no_progres
     with timed(result.timings, "writing", progress):
         report = build_report(result)
         # The HubSpot files are rendered on the second core while the workbook is written.
-        hubspot_job = Forked(write_hubspot_files, result.hubspot.contacts, result.rules, out_dir)
+        hubspot_job = Forked(write_hubspot_files, result.hubspot, result.members, result.rules, result.as_of, out_dir)
         try:
             report["workbook"] = write_workbook(result, report, out_dir / WORKBOOK_NAME)
             csv_names = hubspot_job.result()

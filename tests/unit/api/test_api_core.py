@@ -215,11 +215,13 @@ def test_an_error_about_both_files_names_both():
 
 def test_downloads_come_from_report_outputs_and_drop_unsafe_names():
     report = dict(SAMPLE_REPORT, outputs=["membership_segments.xlsx", "hubspot_contacts_1.csv", "hubspot_contacts_2.csv",
-                                          "hubspot_properties.json", "report.json", "../../secret", "x/y.csv", "other.txt"])
+                                          "hubspot_properties.json", "customer_state.csv.gz", "report.json", "../../secret",
+                                          "x/y.csv", "other.txt"])
     downloads = core.output_downloads(report)
     assert [(d["kind"], d["name"]) for d in downloads] == [
         ("workbook", "membership_segments.xlsx"), ("hubspot_csv", "hubspot_contacts_1.csv"),
-        ("hubspot_csv", "hubspot_contacts_2.csv"), ("properties", "hubspot_properties.json"), ("report", "report.json")]
+        ("hubspot_csv", "hubspot_contacts_2.csv"), ("properties", "hubspot_properties.json"),
+        ("state", "customer_state.csv.gz"), ("report", "report.json")]
     assert downloads[1]["label"].endswith("part 1")
 
 

@@ -26,7 +26,8 @@ from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, wr
 from memberseg.cli import main
 from platform_files import woo_members, woo_orders
 
-OUTPUTS = {"membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "report.json"}
+OUTPUTS = {"membership_segments.xlsx", "hubspot_contacts.csv", "hubspot_properties.json", "customer_state.csv.gz",
+           "report.json"}
 AS_OF = "2026-11-15"
 
 

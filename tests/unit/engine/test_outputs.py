@@ -52,9 +52,10 @@ SEGMENTS = [  # (property, label) in the spec's order
 ]
 CSV_HEADER = ["email", "company", "cust_id", "membership_status", "membership_start_date",
               "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
-              "total_order_value", "order_count", "estimated_savings", "order_value_tier"] + [p for p, _ in SEGMENTS]
+              "total_order_value", "order_count", "estimated_savings", "order_value_tier"] + [p for p, _ in SEGMENTS] \
+    + ["membership_status_changed_at", "previous_membership_status"] + [f"{p}_since" for p, _ in SEGMENTS]
 SHEETS = ["Members", "Summary", "Segments", "Duplicates Removed", "Needs Attention", "Excluded Rows",
-          "Orders Without Membership"]
+          "Orders Without Membership", "Changes"]
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 MEMBER_ROWS = [
@@ -311,6 +312,10 @@ def test_csv_header_and_rows(csv_rows) -> None:
         assert "-0.00" not in (row["total_order_value"], row["estimated_savings"])
     assert acme["expired_membership"] == "true" and acme["active_membership"] == "false"
     assert acme["high_value_customer"] == "true" and hyper["low_value_at_risk"] == "true"
+    # A first run: every status and segment dates from its as-of date; no previous status.
+    assert acme["membership_status_changed_at"] == "2026-11-15" and acme["previous_membership_status"] == ""
+    assert acme["expired_membership_since"] == "2026-11-15" and acme["active_membership_since"] == ""
+    assert hyper["expiring_soon_since"] == "2026-11-15" and hyper["low_value_at_risk_since"] == "2026-11-15"
 
 
 def test_csv_neutralises_formula_text_but_not_numbers(csv_rows) -> None:

@@ -437,12 +437,18 @@ def test_standard_examples_give_the_same_hubspot_csv_as_before_profiles(tmp_path
     import hashlib
     from pathlib import Path
 
-    from memberseg.hubspot import render_files
+    from memberseg.hubspot import _render, contacts_frame, render_files
+    from memberseg.rules import HUBSPOT_CHANGE_COLUMNS, since_column
 
     examples = Path(__file__).resolve().parents[3] / "examples"
     result, report = run(tmp_path, examples / "memberships.xlsx", examples / "orders.xlsx")
     assert report["inputs"]["memberships"]["profile"]["name"] == "standard"
     data = render_files(result.hubspot.contacts, result.rules)["hubspot_contacts.csv"]
-    assert hashlib.sha256(data).hexdigest() == BEFORE_PROFILES
+    # Issue 18 added the change columns after the segments; every column before them is as it was, byte for byte.
+    added = [*HUBSPOT_CHANGE_COLUMNS, *(since_column(seg.property) for seg in result.rules.segments)]
+    frame = contacts_frame(result.hubspot.contacts, result.rules)
+    assert list(frame.columns[-len(added):]) == added
+    assert _render(frame) == data
+    assert hashlib.sha256(_render(frame.drop(columns=added))).hexdigest() == BEFORE_PROFILES
 
 

@@ -18,7 +18,15 @@ rules file.
 - `currencies`: the ISO 4217 minor-unit exponents (`currency_exponents.yaml`).
 """
 
-from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS, MemberColumn
+from .columns import (
+    FORMULA_TRIGGERS,
+    HUBSPOT_BASE_COLUMNS,
+    HUBSPOT_CHANGE_COLUMNS,
+    HUBSPOT_PERSON_COLUMNS,
+    MEMBER_COLUMNS,
+    MemberColumn,
+    since_column,
+)
 from .load import DEFAULT_RULES_NAME, ProfileFile, default_rules_data, load_rules, parse_rules
 from .model import (
     HUBSPOT_NAME,
@@ -64,7 +72,8 @@ from .profiles import (
 from .ruleset import Rules
 
 __all__ = [
-    "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_NAME", "HUBSPOT_PERSON_COLUMNS",
+    "DEFAULT_RULES_NAME", "FORMULA_TRIGGERS", "HUBSPOT_BASE_COLUMNS", "HUBSPOT_CHANGE_COLUMNS", "HUBSPOT_NAME",
+    "HUBSPOT_PERSON_COLUMNS",
     "IDENTITY_FIELDS", "MEMBERSHIP_CLASSES", "MEMBERSHIP_FIELDS", "MEMBER_COLUMNS", "OPERATORS", "ORDER_CLASSES",
     "ORDER_FIELDS", "PROFILES_FOLDER", "ROLES", "ROW_TYPE_CLASSES", "SEGMENT_FIELDS", "STANDARD_PROFILE",
     "Condition", "ConditionValue", "Consolidation", "DateOrder", "DecimalSeparator", "FieldSpec", "FileSettings",
@@ -72,4 +81,5 @@ __all__ = [
     "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Term", "TermLength", "TermSpan",
     "Tier",
     "deep_merge", "default_rules_data", "load_rules", "normalize_header", "packaged_profiles", "parse_rules",
+    "since_column",
 ]

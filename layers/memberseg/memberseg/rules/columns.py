@@ -17,6 +17,17 @@ HUBSPOT_BASE_COLUMNS = (
     "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
     "total_order_value", "order_count", "estimated_savings", "order_value_tier",
 )
+# After the segment columns: what the runs saw change (memberseg.changes), then one `<segment>_since` date
+# per segment. A segment property may not be one of these, nor make a `_since` name that is.
+HUBSPOT_CHANGE_COLUMNS = ("membership_status_changed_at", "previous_membership_status")
+SINCE_SUFFIX = "_since"
+
+
+def since_column(segment_property: str) -> str:
+    """The CSV column holding the date a customer entered the segment."""
+    return segment_property + SINCE_SUFFIX
+
+
 # Added after `email` when the memberships file holds person names (HubSpot default properties).
 HUBSPOT_PERSON_COLUMNS = ("firstname", "lastname")
 # A CSV cell starting with one of these gets a ' prefix (formula injection); ";" separates

@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .columns import FORMULA_TRIGGERS, HUBSPOT_BASE_COLUMNS, HUBSPOT_PERSON_COLUMNS, MEMBER_COLUMNS
+from .columns import (
+    FORMULA_TRIGGERS,
+    HUBSPOT_BASE_COLUMNS,
+    HUBSPOT_CHANGE_COLUMNS,
+    HUBSPOT_PERSON_COLUMNS,
+    MEMBER_COLUMNS,
+    since_column,
+)
 from .operators import OPERATORS, SEGMENT_FIELDS, operators_for
 
 HUBSPOT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -269,8 +276,13 @@ class Segment(Strict):
                 f"{name!r} is not a valid HubSpot internal name: lowercase letters, digits and _, "
                 "starting with a letter, at most 100 characters"
             )
-        if name in HUBSPOT_BASE_COLUMNS or name in HUBSPOT_PERSON_COLUMNS:
+        fixed = (*HUBSPOT_BASE_COLUMNS, *HUBSPOT_PERSON_COLUMNS, *HUBSPOT_CHANGE_COLUMNS)
+        if name in fixed:
             raise ValueError(f"{name!r} is already a column of the HubSpot file")
+        since = since_column(name)
+        if not HUBSPOT_NAME.match(since) or since in fixed:
+            raise ValueError(f"{name!r} makes the column {since!r} (the date a customer entered the segment), "
+                             "which is too long for a HubSpot internal name or already a column of the HubSpot file")
         return name
 
     @model_validator(mode="after")
@@ -282,6 +294,10 @@ class Segment(Strict):
         return self
 
 
+class ChangeSettings(Strict):
+    states_kept: int = Field(ge=1, le=1000)     # S3 flow: the job's last committed states kept (results/{job}/states/)
+
+
 class HubSpot(Strict):
     group_name: str
     group_label: str
@@ -289,6 +305,8 @@ class HubSpot(Strict):
     max_bytes_per_file: int = Field(ge=1024)    # HubSpot's "512 MB", read as decimal megabytes
     marketable_contact_import: bool             # imported contacts count as marketing contacts (billed)
     push: bool                                  # S3 flow: push this job when the stack's HubSpotPush is on
+    # A customer no longer in the export: clear (a CSV row with every segment flag false) or keep (no row).
+    gone_customers: Literal["clear", "keep"]
 
     @field_validator("group_name")
     @classmethod

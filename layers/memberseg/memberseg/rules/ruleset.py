@@ -14,7 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import InputError
+from .columns import since_column
 from .model import (
+    ChangeSettings,
     ConditionValue,
     Consolidation,
     HubSpot,
@@ -44,6 +46,7 @@ class Rules(Strict):
     thresholds: dict[str, Scalar]
     segments: list[Segment] = Field(min_length=1)
     hubspot: HubSpot
+    changes: ChangeSettings
     # by profile name: a packaged name's changes (merged over it), any other name a whole new profile
     profiles: dict[str, dict[str, Any]]
     # by profile name: the files that wrote it, in order (set by the loader; not part of the rules' data)
@@ -179,6 +182,7 @@ class Rules(Strict):
                 if name in seen:
                     raise ValueError(f"segments.{index}.{what}: {name!r} is used by another segment")
                 seen.add(name)
+        _since_columns_free(properties)
         for index, segment in enumerate(self.segments):
             for group in ("all", "any"):
                 for position, condition in enumerate(getattr(segment, group)):
@@ -203,6 +207,14 @@ class Rules(Strict):
     def digest(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _since_columns_free(properties: list[str]) -> None:
+    """No segment's `<property>_since` column (memberseg.changes) is another segment's property."""
+    for index, name in enumerate(properties):
+        if since_column(name) in properties:
+            raise ValueError(f"segments.{index}.property: {since_column(name)!r} would be both a segment and "
+                             f"the date customers entered segment {name!r}")
 
 
 def _folded(headers: list[str]) -> frozenset[str]:
