@@ -1,6 +1,10 @@
 """The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--push]`
 and `memberseg push DIR [--dry-run] [--force]`.
 
+`memberseg run ... --answers FILE` completes a profile inferred from a file no profile fits (the
+questions of DIR/proposal.json); `memberseg map` asks the same questions on a terminal and writes the
+finished profile.
+
 Also `memberseg profiles` (the export formats it reads, packaged and the rules file's own, each with
 where it came from), `memberseg rules show [--profile NAME]`
 (the effective rules) and `memberseg rules check FILE` (validate a rules file).
@@ -22,6 +26,7 @@ import yaml
 
 from . import __version__
 from .errors import InputError
+from .headers import how_chosen
 from .isolation import WorkerFault
 from .job_protocol import ERROR_NAME
 from .rules import Rules, load_rules
@@ -50,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memberships-profile", metavar="NAME", help="read the memberships file with this profile")
     run.add_argument("--orders-profile", metavar="NAME", help="read the orders file with this profile")
     run.add_argument("--push", action="store_true", help="then push the result to HubSpot (see `memberseg push`)")
+    run.add_argument("--answers", type=Path, metavar="FILE", help='answers to a proposal.json\'s questions: '
+                     '{"<question id>": <answer>}')
+    mapping = commands.add_parser("map", help="ask the questions about files no profile fits, and write their "
+                                  "profile (a rules file)")
+    mapping.add_argument("--memberships", required=True, type=Path)
+    mapping.add_argument("--orders", required=True, type=Path)
+    mapping.add_argument("--name", required=True, help="the new profile's name (lowercase letters, digits, _)")
+    mapping.add_argument("--out", type=Path, help="the profile file to write (default NAME.yaml)")
+    mapping.add_argument("--rules", type=Path, help="rules file whose profiles count as known")
     profiles = commands.add_parser("profiles", help="list the export formats memberseg recognises, and where "
                                    "each profile came from")
     profiles.add_argument("--rules", type=Path, help="rules file whose profile changes and own profiles apply")
@@ -126,7 +140,7 @@ def _input_lines(report: dict) -> list[str]:
         profile = info.get("profile")
         if not profile:
             continue
-        how = "forced" if profile.get("chosen_by") == "forced" else "by " + ", ".join(profile["deciding_headers"])
+        how = how_chosen(profile, "by ")
         locale = f"dates {info.get('date_order')}"
         if "decimal_separator" in info:
             locale += f", decimal '{info['decimal_separator']}'"
@@ -171,16 +185,47 @@ def _push_configuration_problem() -> str | None:
     return push_configuration_problem()
 
 
+def _map(args: argparse.Namespace) -> int:
+    """`memberseg map`: the questions on the terminal, the finished profile in a file."""
+    from .mapping import run_map
+
+    try:
+        return run_map(args.memberships, args.orders, args.name, args.out, _user_rules(args.rules))
+    except InputError as exc:
+        print(f"memberseg: {exc.message}", file=sys.stderr)
+        return 2
+    except EOFError:
+        print("memberseg map: no answer (end of input); nothing written", file=sys.stderr)
+        return 2
+
+
+def load_answers(path: Path) -> dict:
+    """An answers file: a JSON object of question id -> answer."""
+    try:
+        answers = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise InputError("invalid_answers", f"The answers file {path} cannot be read: {exc.strerror}.",
+                         file=path.name) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError("invalid_answers", f"The answers file {path} is not JSON: {exc}.", file=path.name) from exc
+    if not isinstance(answers, dict):
+        raise InputError("invalid_answers", f"The answers file {path} must hold an object: "
+                         '{"<question id>": <answer>, ...}.', file=path.name)
+    return answers
+
+
 def _run(args: argparse.Namespace, progress: MessageCallback) -> int:
     """`memberseg run` without the push: the summary on stdout and 0, or the failure's exit code."""
-    if args.rules is not None:
-        try:
+    try:
+        if args.rules is not None:
             _user_rules(args.rules)         # bounded here, so the run's own load of it is quick
-        except InputError as exc:
-            return _refused_rules(args.out, exc)
+        answers = load_answers(args.answers) if args.answers is not None else None
+    except InputError as exc:
+        return _refused_rules(args.out, exc)
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
-                                      as_of=args.as_of, progress=progress, rules_overlay=_overlay(args))
+                                      as_of=args.as_of, progress=progress, rules_overlay=_overlay(args),
+                                      answers=answers)
     except WorkerFault as exc:
         print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
               file=sys.stderr)
@@ -200,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("profiles", "rules"):
         return _rules_command(args)
+    if args.command == "map":
+        return _map(args)
     interactive = sys.stderr.isatty()
     started = time.perf_counter()
 

@@ -426,6 +426,17 @@ def headers_at(cells: list[object], position: int) -> str:
     return str(cell).strip() if cell not in (None, "") else ""
 
 
+def how_chosen(profile: dict, by: str) -> str:
+    """How report.json's inputs.<role>.profile was chosen, in words: forced, inferred (with what decided
+    it), or the headers that recognised it."""
+    if profile["chosen_by"] == "forced":
+        return "forced"
+    if profile["chosen_by"] == "inferred":
+        fields = [item["value"] for item in profile.get("evidence", []) if str(item["key"]).startswith("fields.")]
+        return "inferred from the file: " + ", ".join(str(value) for value in fields)
+    return by + ", ".join(profile["deciding_headers"])
+
+
 def both_files_error(first: InputError, second: InputError) -> InputError:
     """One error that lists the problems of both input files."""
     return InputError(first.code, f"{first.message} Also: {second.message}", file=first.file, sheet=first.sheet,

@@ -69,6 +69,8 @@ HUBSPOT_CSV_STEM = "hubspot_contacts"            # hubspot_contacts.csv or hubsp
 PROPERTIES_NAME = "hubspot_properties.json"
 REPORT_NAME = "report.json"                      # written last: it marks a complete set
 ERROR_NAME = "error.json"                        # alone, when the run failed
+PROPOSAL_JSON = "proposal.json"                  # beside error.json when the run stops to ask (needs_answers)
+PROPOSAL_YAML = "proposal.yaml"                  # the same draft as a rules file
 
 
 # ------------------------------------------------------------------ states

@@ -50,15 +50,18 @@ class SourceFacts:
     profile: str              # the profile that read it
     profile_title: str        # "" for the standard layout
     profile_plain_name: str | None    # the export in a user's words; None for the user's own layout
-    profile_chosen_by: str    # "forced" or "headers"
+    profile_chosen_by: str    # "forced", "headers" or "inferred"
     deciding_headers: tuple[str, ...]  # the headers that chose the profile
     locale: dict = field(default_factory=dict)  # date_order / decimal_separator and their evidence
+    evidence: tuple[dict, ...] = ()   # an inferred profile's decisions, each with its evidence
 
     def describe(self) -> dict:
         """The file's entry under report.json's "inputs"."""
-        profile = {"name": self.profile, "title": self.profile_title, "plain_name": self.profile_plain_name,
-                   "chosen_by": self.profile_chosen_by,
-                   "deciding_headers": list(self.deciding_headers)}
+        profile: dict[str, Any] = {"name": self.profile, "title": self.profile_title,
+                                   "plain_name": self.profile_plain_name, "chosen_by": self.profile_chosen_by,
+                                   "deciding_headers": list(self.deciding_headers)}
+        if self.profile_chosen_by == "inferred":
+            profile["evidence"] = list(self.evidence)
         return {"file": self.file, "sheet": self.sheet, "header_row": self.header_row, "rows": self.rows_in,
                 "profile": profile, **self.locale}
 
@@ -79,6 +82,7 @@ class RawTable:
     spec: RoleSpec | None = None
     deciding_headers: list[str] = field(default_factory=list)  # the headers that chose the profile
     profile_forced: bool = False
+    inferred: list[dict] | None = None   # the evidence, when the profile was inferred from this file
 
     def facts(self, locale: dict) -> SourceFacts:
         """The table's source facts, with the date order and decimal separator its validation decided."""
@@ -86,8 +90,10 @@ class RawTable:
                            rows_in=self.rows_in, profile=self.profile.name if self.profile else STANDARD_PROFILE,
                            profile_title=self.profile.title if self.profile else "",
                            profile_plain_name=self.profile.plain_name if self.profile else None,
-                           profile_chosen_by="forced" if self.profile_forced else "headers",
-                           deciding_headers=tuple(self.deciding_headers), locale=dict(locale))
+                           profile_chosen_by=("inferred" if self.inferred is not None else
+                                              "forced" if self.profile_forced else "headers"),
+                           deciding_headers=tuple(self.deciding_headers), locale=dict(locale),
+                           evidence=tuple(self.inferred or ()))
 
     @property
     def rows_in(self) -> int:
@@ -275,6 +281,8 @@ def read_table(path: Path, kind: str, *, role: str, rules: Rules, forced_profile
                 "search_rows": rules.inputs.header_search_rows, "keep_only_fields": keep_only_fields}
     table = read_csv(path, **settings) if kind == "csv" else read_excel(path, early=early, **settings)
     table.profile_forced = len(choices) == 1 and (forced_profile or getattr(rules.inputs, role).profile) != "auto"
+    if table.profile is not None:
+        table.inferred = rules.inferred_evidence(table.profile.name)
     return table
 
 

@@ -28,6 +28,8 @@ from .job_protocol import (
     HUBSPOT_CSV_STEM,
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
+    PROPOSAL_JSON,
+    PROPOSAL_YAML,
     REPORT_NAME,
     WORKBOOK_NAME,
 )
@@ -36,7 +38,7 @@ from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME)
+                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML)
 
 
 @dataclass
@@ -66,29 +68,31 @@ def _stage_message(stage: str, info: dict) -> str | None:
     return stage
 
 
-def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
+def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date, answers: dict | None,
          report: Progress) -> list[str]:
-    """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs.
+    """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs. A file no
+    profile fits gets one inferred from it, or the job stops to ask (`memberseg.proposal`).
 
     Both files pass the safety gate and the header check before pandas and numpy are imported,
     so a bad file is refused at once."""
-    from .pipeline import run_pipeline
+    from .proposal import run_inferring
 
-    result = run_pipeline(memberships, orders, rules, as_of, report)
+    result = run_inferring(memberships, orders, rules, as_of, report, answers=answers)
     from .write import write_outputs
 
     return write_outputs(result, staging, report)
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
-                  progress: MessageCallback | None, deadline_s: float | None = None) -> list[str]:
+                  progress: MessageCallback | None, deadline_s: float | None = None,
+                  answers: dict | None = None) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(_job, memberships, orders, staging, rules, as_of, progress=relay, new_process_group=True)
+    job = Forked(_job, memberships, orders, staging, rules, as_of, answers, progress=relay, new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
@@ -107,8 +111,9 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
-            rules_overlay: dict | None = None) -> JobOutcome:
-    """Run the job and leave either the four outputs or error.json in `out_dir`.
+            rules_overlay: dict | None = None, answers: dict | None = None) -> JobOutcome:
+    """Run the job and leave either the four outputs or error.json in `out_dir` (with proposal.json and
+    proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
@@ -127,13 +132,16 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
-                                      deadline_s)
+                                      deadline_s, answers)
             else:
-                files = _job(Path(memberships), Path(orders), staging, rules, as_of, lambda stage, info: None)
+                files = _job(Path(memberships), Path(orders), staging, rules, as_of, answers,
+                             lambda stage, info: None)
         except InputError as exc:
-            error = exc.to_dict()
+            from .proposal import split_proposal, write_proposal
+
+            error = split_proposal(exc)
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")
-            return JobOutcome(ok=False, exit_code=2, error=error, files=[ERROR_NAME])
+            return JobOutcome(ok=False, exit_code=2, error=error, files=[ERROR_NAME, *write_proposal(exc, out_dir)])
         for name in files:  # report.json is last: it marks a complete set
             os.replace(staging / name, out_dir / name)
         report = json.loads((out_dir / REPORT_NAME).read_text(encoding="utf-8"))

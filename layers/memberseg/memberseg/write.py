@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .headers import how_chosen
 from .hubspot import csv_columns, property_definitions, render_files
 from .isolation import Forked
 from .job_protocol import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
@@ -220,8 +221,8 @@ def _cut_cells_section(cut_cells: list[dict]) -> list[tuple[str, list[tuple[str,
 
 def _profile_text(info: dict) -> str:
     profile = info["profile"]
-    how = "forced" if profile["chosen_by"] == "forced" else "recognised by " + ", ".join(profile["deciding_headers"])
-    return f"{profile['name']} ({how})"
+    return f"{profile['name']} ({how_chosen(profile, 'recognised by ')})"
+
 
 
 def write_workbook(result: Result, report: dict, path: Path) -> dict:

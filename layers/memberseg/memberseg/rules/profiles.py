@@ -3,9 +3,11 @@ texts and quirks), and the packaged profile files in `memberseg/profiles/`, one 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import functools
+from collections.abc import Collection, Iterator
 from importlib import resources
 from typing import Any, Literal
 
@@ -149,8 +151,33 @@ def new_profile_data(name: str, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "name": name}
 
 
-@functools.cache
+_left_out: frozenset[str] = frozenset()
+
+
+@contextlib.contextmanager
+def leaving_out(names: Collection[str]) -> Iterator[None]:
+    """Within the block, rules built see no packaged profile named in `names` (the leave-one-out check:
+    with its own profile removed, a platform's sample must be inferred right or asked about). Build the
+    rules inside the block with `parse_rules`, not the cached defaults."""
+    global _left_out
+    unknown = set(names) - set(_all_packaged())
+    if unknown:
+        raise ValueError(f"no packaged profile named {sorted(unknown)}")
+    before, _left_out = _left_out, frozenset(names)
+    try:
+        yield
+    finally:
+        _left_out = before
+
+
 def packaged_profiles() -> dict[str, dict[str, Any]]:
+    """Profile name -> its YAML data, from memberseg/profiles/*.yaml (but those `leaving_out` removes)."""
+    found = _all_packaged()
+    return {name: data for name, data in found.items() if name not in _left_out} if _left_out else found
+
+
+@functools.cache
+def _all_packaged() -> dict[str, dict[str, Any]]:
     """Profile name -> its YAML data, from memberseg/profiles/*.yaml. A broken packaged profile is a bug."""
     folder = resources.files(PACKAGE).joinpath(PROFILES_FOLDER)
     found: dict[str, dict[str, Any]] = {}

@@ -48,6 +48,8 @@ class Rules(Strict):
     profiles: dict[str, dict[str, Any]]
     # by profile name: the files that wrote it, in order (set by the loader; not part of the rules' data)
     _profile_sources: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+    # by profile name: the evidence of a profile inferred from a file (memberseg.proposal); not rules data
+    _inferred: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _profiles_valid(self) -> Rules:
@@ -106,6 +108,15 @@ class Rules(Strict):
     def profile_sources(self) -> dict[str, tuple[str, ...]]:
         return dict(self._profile_sources)
 
+    def with_inferred(self, evidence: Mapping[str, list[dict[str, Any]]]) -> Rules:
+        """These rules, told which profiles were inferred from the files, with each one's evidence."""
+        self._inferred = {name: list(items) for name, items in evidence.items()}
+        return self
+
+    def inferred_evidence(self, name: str) -> list[dict[str, Any]] | None:
+        """The evidence of a profile inferred from a file, or None for a profile someone wrote."""
+        return self._inferred.get(name)
+
     def profile_origin(self, name: str) -> str:
         """Where a profile came from: "packaged", "packaged, changed by rules file mine.yaml", "rules file
         mine.yaml", or "input bucket profiles/acme.yaml, changed by rules file rules.yaml"."""
@@ -142,7 +153,7 @@ class Rules(Strict):
         data = self.model_dump(mode="json")
         data["segments"] = data["segments"] + [segment.model_dump(mode="json") for segment in profile.segments]
         try:
-            return Rules.model_validate(data).with_profile_sources(self.profile_sources)
+            return Rules.model_validate(data).with_profile_sources(self.profile_sources).with_inferred(self._inferred)
         except ValidationError as exc:
             raise InputError("invalid_rules", format_validation_error(f"(with profile {profile.name})", exc)
                              ) from exc

@@ -1,0 +1,665 @@
+"""A draft profile inferred from one file, for an export no profile fits.
+
+The headers are matched through a vocabulary (the researched `rules/vocabulary.yaml` plus every alias
+and status text the known profiles already hold); the values then confirm or refute each match: emails,
+dates (and their order), money (and its decimal separator and unit), currency codes, and the small sets
+of distinct texts read as statuses. Every decision carries its evidence and whether it is certain; what
+is not certain becomes a `Question` with a stable id, its candidates and, when there is one, a suggested
+answer. A value the vocabulary does not know is always a question, never a guess.
+
+`infer_profile` needs the file's whole table (read with a probe profile that keeps every column), so
+the column statistics are vectorised pandas over whole columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .rules import (
+    IDENTITY_FIELDS,
+    MEMBERSHIP_CLASSES,
+    MEMBERSHIP_FIELDS,
+    ORDER_CLASSES,
+    ORDER_FIELDS,
+    RoleSpec,
+    Rules,
+    normalize_header,
+)
+from .values import (
+    date_order_votes,
+    decimal_separator_votes,
+    is_blank,
+    to_dates,
+    to_money,
+    to_text,
+    valid_email,
+)
+
+INFERRED_PLATFORM = "inferred"
+SAMPLES = 3                 # sample values shown per candidate column
+MAX_STATUS_VALUES = 30      # a column with more distinct texts is no status
+MIN_EMAIL_SHARE = 0.8       # an email column: at least this share of its values are addresses
+DATE_FIELDS = ("created_date", "expiration_date", "start_date", "order_date")
+MONEY_FIELDS = ("order_value", "refunded_value")
+STATUS_VOCABULARY = {"memberships": "membership_status", "orders": "order_status"}
+# Columns whose meaning changes the numbers: unread, they are a question (see `_unread_columns`).
+MEANINGFUL_FIELDS = ("status", "row_type", "refunded_value", "currency", "renewal_marker", "interval")
+BLANK = "(blank)"
+
+
+def profile_name(role: str) -> str:
+    return f"inferred_{role}"
+
+
+@dataclass
+class Decision:
+    """One thing the draft says about the file, why, and whether the file settles it."""
+
+    key: str            # e.g. "fields.email", "statuses.active", "date_order_default"
+    value: Any
+    evidence: str
+    certain: bool
+
+    def describe(self) -> dict[str, Any]:
+        return {"key": self.key, "value": self.value, "evidence": self.evidence, "certain": self.certain}
+
+
+@dataclass
+class Question:
+    """What the file does not settle. `apply(spec, answer)` writes a valid answer into the draft's role spec."""
+
+    id: str             # stable: "orders.field.order_value", "orders.value.status.Refunded"
+    kind: str           # "field", "value" or "term"
+    file: str
+    role: str
+    prompt: str
+    choices: list[Any]                  # the valid answers
+    candidates: list[dict[str, Any]]    # columns with sample values, or the value with its count
+    apply: Callable[[dict[str, Any], Any], None]
+    suggested: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        out = {"id": self.id, "kind": self.kind, "file": self.file, "role": self.role,
+               "candidates": self.candidates, "choices": self.choices, "prompt": self.prompt}
+        if self.suggested is not None:
+            out["suggested"] = self.suggested
+        return out
+
+
+@dataclass
+class Draft:
+    """The inferred profile for one file: its role spec (profile-language data), decisions and questions."""
+
+    role: str
+    file: str
+    spec: dict[str, Any]
+    decisions: list[Decision] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    columns: dict[str, pd.Series] = field(default_factory=dict, repr=False)   # the file's columns by header
+
+    @property
+    def name(self) -> str:
+        return profile_name(self.role)
+
+    @property
+    def certain(self) -> bool:
+        return not self.questions and all(decision.certain for decision in self.decisions)
+
+    def profile_data(self) -> dict[str, Any]:
+        """What `profiles.<name>` holds in a rules file."""
+        return {"title": f"Inferred from {self.file}", "platform": INFERRED_PLATFORM,
+                "export": f"the file {self.file}", "source": "inferred by memberseg from the file's headers and values",
+                self.role: self.spec}
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [decision.describe() for decision in self.decisions]
+
+
+# --- The vocabulary: researched spellings plus what the known profiles hold ---
+
+@dataclass
+class Known:
+    """Per role: normalized header -> fields it names, and value text -> classes (from each source)."""
+
+    headers: dict[str, set[str]]
+    statuses: dict[str, set[str]]
+    other_values: set[str]            # row types and other status words: a column holding them is meaningful
+
+
+def _section(vocabulary: Any, name: str) -> Any:
+    """A part of the vocabulary (a `rules.vocabulary.Vocabulary`, or a plain mapping of the same shape)."""
+    value = vocabulary.get(name) if isinstance(vocabulary, Mapping) else getattr(vocabulary, name, None)
+    return value or {}
+
+
+def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
+    return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary))
+
+
+def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[str]]:
+    """Normalized header -> the fields it names: the vocabulary's spellings (an ambiguous one names each
+    of its meanings, so it is asked about) and every alias of the known profiles."""
+    fields = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
+    headers: dict[str, set[str]] = {}
+
+    def add(field_name: str, spellings: Iterable[Any]) -> None:
+        for spelling in spellings:
+            text = normalize_header(spelling)
+            if text:
+                headers.setdefault(text, set()).add(field_name)
+
+    spellings = [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), role).items()
+                 if name in fields or name in MEANINGFUL_FIELDS]
+    other = "orders" if role == "memberships" else "memberships"   # who the customer is reads alike in both
+    spellings += [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), other).items()
+                  if name in IDENTITY_FIELDS]
+    spellings += [(name, spec.aliases) for profile in rules.profiles_for(role)
+                  for name, spec in rules.spec_for(profile, role).fields.items()]
+    spellings += [(meaning, [entry.header]) for entry in _section(vocabulary, "ambiguous") or []
+                  if getattr(entry, "header", None) and getattr(entry, "role", None) == role for meaning in entry.means]
+    for field_name, texts in spellings:
+        add(field_name, texts)
+    return headers
+
+
+def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, set[str]], set[str]]:
+    statuses: dict[str, set[str]] = {}
+    values = _section(vocabulary, "values")
+    for text, klass in _section(values, STATUS_VOCABULARY[role]).items():
+        statuses.setdefault(str(text).strip().casefold(), set()).add(str(klass))
+    for profile in rules.profiles_for(role):
+        for text, klass in getattr(profile, role).statuses.items():
+            statuses.setdefault(text.strip().casefold(), set()).add(klass)
+    for entry in _section(vocabulary, "ambiguous") or []:   # a value that means several classes: asked
+        if getattr(entry, "value", None) and getattr(entry, "kind", None) == STATUS_VOCABULARY[role]:
+            statuses.setdefault(str(entry.value).strip().casefold(), set()).update(entry.means)
+    other = {str(text).strip().casefold() for kind in ("membership_status", "order_status", "row_type")
+             for text in _section(values, kind)} | set(statuses)
+    return statuses, other
+
+
+# --- Column statistics (vectorised over whole columns) ---
+
+def _nonblank(values: pd.Series) -> pd.Series:
+    return values[~is_blank(values)]
+
+
+def samples(values: pd.Series, count: int = SAMPLES) -> list[str]:
+    texts = _nonblank(values).astype(str).str.strip()   # as the file writes them
+    return [str(text) for text in pd.unique(texts)[:count]]
+
+
+def _distinct_counts(values: pd.Series) -> pd.Series:
+    """Distinct trimmed texts (blank as BLANK) -> row count, most common first."""
+    texts = to_text(values).fillna("").str.strip().replace("", BLANK)
+    return texts.value_counts()
+
+
+def _dates_read(values: pd.Series) -> pd.Series:
+    """Whether each non-blank value reads as a date in either order."""
+    present = _nonblank(values)
+    return to_dates(present, "MDY").notna() | to_dates(present, "DMY").notna()
+
+
+def _money_read(values: pd.Series, decimal: str) -> pd.Series:
+    present = _nonblank(values)
+    return to_money(present, decimal).notna()
+
+
+def _is_currency(values: pd.Series) -> bool:
+    present = to_text(_nonblank(values)).str.strip()
+    return bool(len(present)) and bool(present.str.fullmatch(r"[A-Za-z]{3}").all())
+
+
+def _is_email(values: pd.Series) -> bool:
+    present = to_text(_nonblank(values)).str.strip()
+    return bool(len(present)) and float(valid_email(present).notna().mean()) >= MIN_EMAIL_SHARE
+
+
+def _fits(field_name: str, values: pd.Series, decimal: str) -> bool:
+    """Whether a column's values can be this field's (dates, money, emails, currency codes)."""
+    if not len(_nonblank(values)):
+        return False
+    if field_name in DATE_FIELDS:
+        return bool(_dates_read(values).all())
+    if field_name in MONEY_FIELDS:
+        return bool(_money_read(values, decimal).all())
+    if field_name == "email":
+        return _is_email(values)
+    if field_name == "currency":
+        return _is_currency(values)
+    return True
+
+
+class _Table:
+    """The file's columns by header, as read in full."""
+
+    def __init__(self, headers: list[str], frame: pd.DataFrame) -> None:
+        self.headers = headers
+        self.frame = frame
+
+    def column(self, header: str) -> pd.Series:
+        return self.frame[self.headers.index(header)]
+
+    def candidate(self, header: str) -> dict[str, Any]:
+        return {"column": header, "samples": samples(self.column(header))}
+
+
+# --- Inference ---
+
+def _decimal(table: _Table, money_columns: list[str]) -> tuple[str, Decision | None]:
+    votes: dict[str, str] = {}
+    for header in money_columns:
+        votes.update(decimal_separator_votes(table.column(header)))
+    if len(votes) == 1:
+        separator, example = next(iter(votes.items()))
+        return separator, Decision("decimal_separator_default", separator, f"'{example}' can only be read one way",
+                                   True)
+    if len(votes) > 1:
+        return ".", Decision("decimal_separator_default", None, f"amounts read both ways: {votes}", False)
+    ambiguous = [header for header in money_columns
+                 if to_text(_nonblank(table.column(header))).str.contains(r"\d[.,]\d{3}(?:\D*)$").any()]
+    if ambiguous:
+        return ".", Decision("decimal_separator_default", None,
+                             f"'{samples(table.column(ambiguous[0]), 1)[0]}' in {ambiguous[0]} reads two ways", False)
+    return ".", None
+
+
+class _Inference:
+    def __init__(self, role: str, file: str, table: _Table, rules: Rules, known: Known) -> None:
+        self.role, self.file, self.table, self.rules, self.known = role, file, table, rules, known
+        self.draft = Draft(role, file, {"signature": [h for h in table.headers if h], "fields": {}})
+        self.taken: dict[str, str] = {}      # header -> field
+        self.decimal = "."
+
+    # decisions and questions
+    def decide(self, key: str, value: Any, evidence: str, certain: bool = True) -> None:
+        self.draft.decisions.append(Decision(key, value, evidence, certain))
+
+    def ask(self, question_id: str, kind: str, prompt: str, choices: list[Any], candidates: list[dict[str, Any]],
+            apply: Callable[[dict[str, Any], Any], None], suggested: Any = None) -> None:
+        self.draft.questions.append(Question(f"{self.role}.{question_id}", kind, self.file, self.role, prompt,
+                                             choices, candidates, apply, suggested))
+
+    def set_field(self, field_name: str, header: str, required: bool) -> None:
+        self.draft.spec["fields"][field_name] = {"aliases": [header], **({"required": True} if required else {})}
+        self.taken[header] = field_name
+
+    # fields
+    def claims(self, field_name: str) -> list[str]:
+        return [header for header in self.table.headers
+                if header and field_name in self.known.headers.get(normalize_header(header), set())]
+
+    def field(self, field_name: str, required: bool) -> None:
+        claimed = [header for header in self.claims(field_name) if header not in self.taken]
+        fitting = [header for header in claimed if _fits(field_name, self.table.column(header), self.decimal)]
+        if len(claimed) == 1 and fitting and len(self.known.headers[normalize_header(claimed[0])]) == 1:
+            self.set_field(field_name, claimed[0], required)
+            self.decide(f"fields.{field_name}", claimed[0], f"header '{claimed[0]}' is a known {field_name} header"
+                        + ("" if field_name not in DATE_FIELDS + MONEY_FIELDS + ("email", "currency")
+                           else f" and its values are {self._kind(field_name)}"))
+            return
+        if not claimed and not required:
+            return
+        if not claimed:   # a required field with no known header: the columns whose values fit
+            fitting = [h for h in self.table.headers if h and h not in self.taken
+                       and _fits(field_name, self.table.column(h), self.decimal)]
+        options = fitting or claimed
+        if not options and required and field_name == "expiration_date":
+            self.ask_term()
+            return
+        prompt = (f"Which column of '{self.file}' holds the {self.role} {field_name.replace('_', ' ')}?"
+                  + (f" Several headers could: {', '.join(claimed)}." if len(claimed) > 1 else "")
+                  + ("" if required else " Answer null if none does."))
+        suggested = options[0] if len(options) == 1 else None
+
+        def apply(spec: dict[str, Any], answer: Any, name: str = field_name, needed: bool = required) -> None:
+            if answer is not None:
+                spec["fields"][name] = {"aliases": [answer], **({"required": True} if needed else {})}
+
+        candidates = [self.table.candidate(h) for h in (options or [h for h in self.table.headers if h])]
+        self.ask(f"field.{field_name}", "field", prompt,
+                 [c["column"] for c in candidates] + ([] if required else [None]), candidates, apply, suggested)
+        for header in options[:1] if suggested else []:
+            self.taken[header] = field_name
+
+    def _kind(self, field_name: str) -> str:
+        return {"email": "email addresses", "currency": "currency codes"}.get(
+            field_name, "dates" if field_name in DATE_FIELDS else "amounts")
+
+    def ask_term(self) -> None:
+        prompt = (f"'{self.file}' has no membership end date. What does each payment buy: 12 months from the "
+                  "payment, 1 month, the calendar year, or a season starting on a day (MM-DD)?")
+        choices: list[Any] = [{"months": 12}, {"months": 1}, "calendar_year", {"season_start": "09-01"}]
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            spec["term"] = {"length": answer}
+
+        self.ask("term", "term", prompt, choices, [self.table.candidate(h) for h in self.table.headers if h][:10],
+                 apply)
+
+    # values
+    def statuses(self) -> None:
+        header = next((h for h, f in self.taken.items() if f == "status"), None)
+        if header is None:
+            return
+        counts = _distinct_counts(self.table.column(header))
+        if len(counts) > MAX_STATUS_VALUES:
+            self.decide("fields.status", header, f"'{header}' has {len(counts)} distinct values: too many for a "
+                        "status", False)
+            return
+        classes = MEMBERSHIP_CLASSES if self.role == "memberships" else ORDER_CLASSES
+        statuses: dict[str, str] = {}
+        self.draft.spec["statuses"] = statuses
+        for text, count in counts.items():
+            if text == BLANK:
+                continue
+            known = self.known.statuses.get(str(text).casefold(), set()) & set(classes)
+            if len(known) == 1:
+                statuses[str(text).casefold()] = next(iter(known))
+                self.decide(f"statuses.{text}", next(iter(known)), f"'{text}' ({count} rows in {header}) is a known "
+                            "status")
+                continue
+
+            def apply(spec: dict[str, Any], answer: Any, value: str = str(text)) -> None:
+                spec.setdefault("statuses", {})[value.casefold()] = answer
+
+            suggested = sorted(known)[0] if known else None
+            why = f" Known exports read it as {' or '.join(sorted(known))}." if known else ""
+            self.ask(f"value.status.{text}", "value", f"What does '{text}' in the column '{header}' of '{self.file}' "
+                     f"mean ({count} rows)?{why}", list(classes),
+                     [{"column": header, "value": text, "rows": int(count)}], apply, suggested)
+
+    def open_ended(self) -> None:
+        header = next((h for h, f in self.taken.items() if f == "expiration_date"), None)
+        if header is None:
+            return
+        values = self.table.column(header)
+        read = _dates_read(values)
+        counts = _distinct_counts(values)
+        unread = set(to_text(_nonblank(values)[~read]).str.strip())
+        if counts.get(BLANK, 0):
+            unread.add("")
+        for text in sorted(unread):
+            shown = text or BLANK
+
+            def apply(spec: dict[str, Any], answer: Any, value: str = text) -> None:
+                if answer == "no_expiry":
+                    spec.setdefault("open_ended", []).append(value)
+
+            self.ask(f"value.expiration_date.{shown}", "value", f"'{shown}' in the column '{header}' of '{self.file}' "
+                     f"({int(counts.get(shown, 0))} rows) is no date. Does it mean the membership never expires?",
+                     ["no_expiry", "invalid"], [{"column": header, "value": shown, "rows": int(counts.get(shown, 0))}],
+                     apply)
+
+    def date_order(self) -> None:
+        headers = [h for h, f in self.taken.items() if f in DATE_FIELDS]
+        votes: dict[str, str] = {}
+        for header in headers:
+            votes.update(date_order_votes(self.table.column(header)))
+        numeric = [h for h in headers if to_text(_nonblank(self.table.column(h))).str.contains(
+            r"^\s*\d{1,2}[-/.]\d{1,2}[-/.]\d{4}").any()]
+        if len(votes) == 1:
+            order, example = next(iter(votes.items()))
+            self.draft.spec["date_order_default"] = order
+            self.decide("date_order_default", order, f"'{example}' can only be read one way")
+        elif numeric:
+            def apply(spec: dict[str, Any], answer: Any) -> None:
+                spec["date_order_default"] = answer
+
+            self.ask("date_order", "value", f"Are the dates in '{self.file}' month first (MDY) or day first (DMY)?"
+                     + (" Some read each way." if votes else " No value decides it."), ["MDY", "DMY"],
+                     [self.table.candidate(h) for h in numeric], apply)
+
+    def decimal_separator(self, decision: Decision | None) -> None:
+        if decision is None:
+            return
+        if decision.certain:
+            self.draft.spec["decimal_separator_default"] = decision.value
+            self.draft.decisions.append(decision)
+            return
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            spec["decimal_separator_default"] = answer
+
+        self.ask("decimal_separator", "value", f"Is the decimal separator of the amounts in '{self.file}' a point "
+                 f"or a comma? ({decision.evidence})", [".", ","],
+                 [self.table.candidate(h) for h, f in self.taken.items() if f in MONEY_FIELDS], apply)
+
+    def amount_unit(self) -> None:
+        header = next((h for h, f in self.taken.items() if f == "order_value"), None)
+        if header is None:
+            return
+        present = _nonblank(self.table.column(header))
+        amounts = to_money(present, self.decimal)
+        texts = to_text(present).str.strip()
+        whole = bool(len(amounts)) and bool((amounts.dropna() % 1 == 0).all()) and not texts.str.contains(
+            r"[.,]\d{1,2}\D*$").any()
+        if not whole or float(amounts.abs().median()) < 100:
+            self.decide("amount_unit", "major", f"amounts in '{header}' such as {samples(present, 2)} are in the "
+                        "currency's main unit")
+            return
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            if answer == "minor":
+                if "amount_unit" not in RoleSpec.model_fields:
+                    raise ValueError("amounts in minor units (cents) need the profile key amount_unit, which "
+                                     "this memberseg cannot read yet")
+                spec["amount_unit"] = "minor"
+
+        self.ask("amount_unit", "value", f"The amounts in '{header}' of '{self.file}' are whole numbers "
+                 f"({', '.join(samples(present))}). Are they in the currency's main unit (99 means 99.00) or its "
+                 "minor unit (9900 means 99.00)?", ["major", "minor"], [self.table.candidate(header)], apply)
+
+    def line_items(self) -> None:
+        header = next((h for h, f in self.taken.items() if f == "order_id"), None)
+        if header is None:
+            return
+        ids = to_text(_nonblank(self.table.column(header))).str.strip()
+        if not ids.duplicated().any():
+            self.decide("line_items", False, f"every value of '{header}' is distinct: one row per order")
+            return
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            spec["line_items"] = bool(answer)
+
+        self.ask("line_items", "value", f"Values of '{header}' in '{self.file}' repeat. Is each row one line of an "
+                 "order (count the order once)?", [True, False], [self.table.candidate(header)], apply, True)
+
+    def names(self) -> None:
+        fields = self.draft.spec["fields"]
+        header = fields.get("customer_name", {}).get("aliases", [None])[0]
+        if "first_name" in fields or "last_name" in fields:
+            self.draft.spec["names"] = "person"
+            self.decide("names", "person", "the file has first and last name columns")
+            return
+        if header is not None and normalize_header(header) in {"company", "companyname", "organization",
+                                                               "organisation", "firma", "societe", "entreprise"}:
+            self.draft.spec["names"] = "company"
+            self.decide("names", "company", f"'{header}' names a company")
+            return
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            spec["names"] = answer
+
+        self.draft.spec["names"] = "person"
+        self.ask("names", "field", f"Does '{header or 'the name column'}' of '{self.file}' hold people's names or "
+                 "companies?", ["person", "company"],
+                 [self.table.candidate(header)] if header else [], apply)
+
+    def renewing(self) -> None:
+        header = next((h for h, f in self.taken.items() if f == "renewal_marker"), None)
+        if header is None:
+            return
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            if answer == "when_blank":
+                spec["renewing_when"] = [{"field": "renewal_marker", "op": "is_blank"}]
+
+        self.ask("renewing", "value", f"Does a current membership renew by itself while '{header}' is blank "
+                 f"(in '{self.file}')?", ["when_blank", "never"], [self.table.candidate(header)], apply, "when_blank")
+
+    def unread_columns(self) -> None:
+        """A column no field reads that looks meaningful (by its header or its values) is a question."""
+        fields = MEMBERSHIP_FIELDS if self.role == "memberships" else ORDER_FIELDS
+        asked = {candidate["column"] for question in self.draft.questions for candidate in question.candidates
+                 if question.kind == "field"}
+        for header in self.table.headers:
+            if not header or header in self.taken or header in asked:
+                continue
+            named = self.known.headers.get(normalize_header(header), set()) & set(MEANINGFUL_FIELDS)
+            counts = _distinct_counts(self.table.column(header))
+            words = {str(text).casefold() for text in counts.index} - {BLANK.casefold()}
+            by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
+            if not named and not by_values:
+                continue
+            readable = sorted(set(named) & fields) or (["status"] if "status" in fields else [])
+
+            def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
+                if answer == "ignore":
+                    if "ignore" in RoleSpec.model_fields:
+                        spec.setdefault("ignore", []).append(name)
+                    return
+                spec["fields"][answer] = {"aliases": [name]}
+
+            why = f"its header names a {', '.join(sorted(named))}" if named else "its values look like statuses"
+            self.ask(f"column.{header}", "field", f"The column '{header}' of '{self.file}' is not read, but {why} "
+                     f"(values: {', '.join(str(t) for t in list(counts.index)[:10])}). Which field is it, or "
+                     "is it to be ignored?", [*readable, "ignore"],
+                     [{"column": header, "samples": samples(self.table.column(header)),
+                       "values": {str(k): int(v) for k, v in counts.head(10).items()}}], apply)
+
+
+MEMBERSHIP_ORDER = ("email", "customer_id", "customer_name", "first_name", "last_name", "company", "created_date",
+                    "expiration_date", "start_date", "status", "plan", "enrollment", "renewal_marker")
+ORDER_ORDER = ("email", "customer_id", "customer_name", "first_name", "last_name", "order_id", "order_date",
+               "currency", "order_value", "refunded_value", "status")
+REQUIRED = {"memberships": ("created_date", "expiration_date"), "orders": ("order_value",)}
+
+
+def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame, rules: Rules,
+                  vocabulary: Any) -> Draft:
+    """The draft profile for one file whose header row is `headers` and whose data rows are `frame`
+    (columns 0..len(headers)-1, raw cells), with its decisions and questions."""
+    table = _Table([str(h).strip() for h in headers], frame)
+    known = known_for(role, rules, vocabulary)
+    run = _Inference(role, file, table, rules, known)
+    money_columns = [h for h in table.headers if h and set(MONEY_FIELDS) & known.headers.get(normalize_header(h),
+                                                                                             set())]
+    run.decimal, decision = _decimal(table, money_columns)
+    order = MEMBERSHIP_ORDER if role == "memberships" else ORDER_ORDER
+    for field_name in order:
+        run.field(field_name, field_name in REQUIRED[role])
+    identity = {"customer_id", "email", "customer_name", "first_name", "last_name"}
+    if not identity & set(run.draft.spec["fields"]) and not any(q.id.endswith(("field.email", "field.customer_id"))
+                                                                for q in run.draft.questions):
+        run.field("email", True)
+    run.statuses()
+    if role == "memberships":
+        run.open_ended()
+        run.names()
+        run.renewing()
+    else:
+        run.decimal_separator(decision)
+        run.amount_unit()
+        run.line_items()
+    run.date_order()
+    run.unread_columns()
+    run.draft.columns = {header: table.column(header) for header in table.headers if header}
+    return run.draft
+
+
+JOIN_KEYS = ("customer_id", "email", "customer_name")   # the order memberseg.orders.join_key_of tries them in
+
+
+def _keys(values: Iterable[Any]) -> set[str]:
+    return {str(value).strip().casefold() for value in values if value not in (None, "") and str(value).strip()}
+
+
+def with_composed_name(fields: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """A customer_name composed from first and last name when the file has no name column, as the
+    validation composes it."""
+    if "customer_name" in fields or not ("first_name" in fields and "last_name" in fields):
+        return fields
+    names = [f"{first or ''} {last or ''}".strip() for first, last in zip(fields["first_name"], fields["last_name"],
+                                                                         strict=False)]
+    return {**fields, "customer_name": names}
+
+
+def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members: Draft | None,
+               member_fields: dict[str, list[Any]]) -> None:
+    """The two files must name their customers alike: the orders' join key (customer ID, else email, else
+    name) must be a field of the memberships too, with values in common. The fields' values are given
+    (`*_fields`: field -> values); a problem is a question on an inferred draft, never a run that
+    matches nothing."""
+    key = next((name for name in JOIN_KEYS if name in order_fields), None)
+    if key is None:
+        return
+    order_fields, member_fields = with_composed_name(order_fields), with_composed_name(member_fields)
+    common = [name for name in JOIN_KEYS if name in order_fields and name in member_fields
+              and _keys(order_fields[name]) & _keys(member_fields[name])]
+    if key in common:
+        inferred = orders or members
+        if inferred is not None:
+            inferred.decisions.append(Decision("join_key", key, f"the files share {key} values", True))
+        return
+    if orders is not None and common:
+        for name in JOIN_KEYS[:JOIN_KEYS.index(common[0])]:
+            orders.spec["fields"].pop(name, None)
+        orders.decisions.append(Decision("join_key", common[0], f"the memberships file has no {key} values in "
+                                         f"common with the orders; {common[0]} values are shared", True))
+        return
+    draft = members if members is not None and key not in member_fields else orders or members
+    if draft is None:
+        return
+    wanted: str = key
+    if draft is orders:   # ask for a key the memberships file has, so the two can meet
+        wanted = next((name for name in JOIN_KEYS if name in member_fields), key)
+    if not any(question.id == f"{draft.role}.field.{wanted}" for question in draft.questions):
+        draft.questions.append(_join_question(draft, wanted, joins_first=draft is orders))
+
+
+def _join_question(draft: Draft, key: str, joins_first: bool) -> Question:
+    """Which column of the draft's file holds `key` as the other file writes it."""
+    other = "orders" if draft.role == "memberships" else "memberships"
+    headers = list(draft.columns)
+    words = key.replace("_", " ")
+
+    def apply(spec: dict[str, Any], answer: Any) -> None:
+        for before in JOIN_KEYS[:JOIN_KEYS.index(key)] if joins_first else ():
+            spec["fields"].pop(before, None)   # the orders join on the first key they have
+        spec["fields"][key] = {"aliases": [answer]}
+
+    return Question(f"{draft.role}.field.{key}", "field", draft.file, draft.role,
+                    f"Which column of '{draft.file}' holds the customer's {words} as the {other} file writes "
+                    f"it? (The two files must name their customers alike; no column shares values with the "
+                    f"{other} file's {words}.)", headers,
+                    [{"column": header, "samples": samples(draft.columns[header])} for header in headers], apply)
+
+
+def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:
+    """Write the answers to the draft's questions into its spec; returns the ids still open.
+
+    ValueError names the question of an invalid answer."""
+    still_open = []
+    for question in draft.questions:
+        if question.id not in answers:
+            still_open.append(question.id)
+            continue
+        answer = answers[question.id]
+        if answer not in question.choices:
+            shown = ", ".join(repr(choice) for choice in question.choices[:12])
+            raise ValueError(f"the answer to '{question.id}' is {answer!r}; it must be one of: {shown}")
+        try:
+            question.apply(draft.spec, answer)
+        except ValueError as exc:
+            raise ValueError(f"the answer to '{question.id}': {exc}") from exc
+    return still_open
+
+
+__all__ = ["Decision", "Draft", "Question", "apply_answers", "infer_profile", "known_for", "profile_name",
+           "INFERRED_PLATFORM"]

@@ -1,0 +1,91 @@
+"""`memberseg map`: the questions of an inferred profile asked on a terminal, and the finished profile
+written as a rules file (`profiles.<name>`), which `memberseg rules check` and `--rules` accept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+from .infer import Draft, Question
+from .pipeline import check_file
+from .proposal import infer_file
+from .rules import Rules, parse_rules
+from .rules.vocabulary import load_vocabulary
+
+Ask = Callable[[str], str]
+
+
+def _choice_text(choice: Any) -> str:
+    return json.dumps(choice, ensure_ascii=False) if not isinstance(choice, str) else choice
+
+
+def ask_question(question: Question, ask: Ask, say: Callable[[str], None]) -> Any:
+    """One question on the terminal: its prompt, candidates and numbered choices; Enter takes the suggestion."""
+    say(f"\n{question.prompt}")
+    for candidate in question.candidates:
+        if "samples" in candidate:
+            say(f"    column '{candidate['column']}': {', '.join(candidate['samples'])}")
+    for number, choice in enumerate(question.choices, start=1):
+        mark = "  (suggested)" if question.suggested is not None and choice == question.suggested else ""
+        say(f"  {number}. {_choice_text(choice)}{mark}")
+    while True:
+        reply = ask("Your answer (number" + (", Enter for the suggestion" if question.suggested is not None else "")
+                    + "): ").strip()
+        if not reply and question.suggested is not None:
+            return question.suggested
+        if reply.isdigit() and 1 <= int(reply) <= len(question.choices):
+            return question.choices[int(reply) - 1]
+        texts = [_choice_text(choice) for choice in question.choices]
+        if reply in texts:
+            return question.choices[texts.index(reply)]
+        say(f"  Please answer with a number from 1 to {len(question.choices)}.")
+
+
+def profile_file(name: str, drafts: list[Draft]) -> str:
+    """The rules file holding the finished profile `name` (both files' roles in one profile)."""
+    profile: dict[str, Any] = {"title": f"{name} (mapped with memberseg map)", "platform": "your own export",
+                               "export": ", ".join(draft.file for draft in drafts),
+                               "source": "memberseg map: inferred from the files and confirmed by you"}
+    for draft in drafts:
+        profile[draft.role] = draft.spec
+    header = "# Written by `memberseg map`. Use it with --rules, or keep it as profiles/<name>.yaml.\n"
+    return header + yaml.safe_dump({"profiles": {name: profile}}, sort_keys=False, allow_unicode=True)
+
+
+def run_map(memberships: Path, orders: Path, name: str, out: Path | None, rules: Rules,
+            ask: Ask = input, say: Callable[[str], None] = print) -> int:
+    """Ask the questions for each file no profile fits; write the profile. 0 when written, 2 on bad input."""
+    paths = {"memberships": Path(memberships), "orders": Path(orders)}
+    drafts = []
+    for role, path in paths.items():
+        checked = check_file(path, role, rules)
+        if checked.problem is None:
+            say(f"The {role} file '{path.name}' is recognised already: nothing to ask about it.")
+            continue
+        if checked.problem.code != "missing_column":
+            raise checked.problem
+        draft = infer_file(path, role, rules, load_vocabulary())
+        if draft is None:
+            raise checked.problem
+        drafts.append(draft)
+    if not drafts:
+        say("Both files are recognised; no profile to write.")
+        return 0
+    for draft in drafts:
+        for question in draft.questions:
+            question.apply(draft.spec, ask_question(question, ask, say))
+    text = profile_file(name, drafts)
+    try:
+        parse_rules(text, source=f"profile {name}")
+    except InputError as exc:
+        say(f"memberseg map: the profile is not complete: {exc.message}")
+        return 2
+    target = out or Path(f"{name}.yaml")
+    target.write_text(text, encoding="utf-8")
+    say(f"\nWrote {target}: run with --rules {target}.")
+    return 0
