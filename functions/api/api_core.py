@@ -337,7 +337,7 @@ ACCEPTED_HEADERS_RE = re.compile(r"Accepted headers: (.+?)\. Headers found")
 def plain_error(error: dict | None) -> dict:
     """error.json's error for the page: code, message and file, plus what the page's advice needs:
     for a missing column the field, the other missing ones and the headers that would be accepted;
-    for an error about both files, both file names (`files`)."""
+    for an error about both files, both file names (`files`); for needs_answers the open questions' ids."""
     error = error or {}
     message = str(error.get("message") or "The job failed for an unknown reason.")
     view: dict[str, Any] = {"code": str(error.get("code") or "error"), "message": message, "file": error.get("file")}
@@ -352,6 +352,9 @@ def plain_error(error: dict | None) -> dict:
     missing = details.get("missing")
     if isinstance(missing, list):
         view["missing"] = [str(name) for name in missing]
+    questions = details.get("questions")      # needs_answers: the ids of the open questions
+    if isinstance(questions, list):
+        view["questions"] = [str(question) for question in questions]
     # error.json's details do not list the accepted headers; its message does (headers.missing_column_error)
     accepted = ACCEPTED_HEADERS_RE.search(message) if view["code"] == "missing_column" else None
     if accepted:

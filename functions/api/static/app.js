@@ -299,6 +299,12 @@
       "This is a fault in memberseg, not in what you did: uploading the same files again will give the same result.",
       "Send the job id above to whoever runs memberseg for you; the files themselves were not changed.",
     ],
+    needs_answers: (e) => [
+      "memberseg does not know this export's layout yet. It drafted one from the file, and " +
+        ((e.questions || []).length || "some") + " thing(s) in it need your answer: what a column or a value means.",
+      "Nothing was guessed and no numbers were made. " + RULES_OWNER + " can answer the questions (memberseg map, " +
+        "or proposal.json with --answers) and save the profile in the job's rules; then upload the files again.",
+    ],
     workbook_too_large: () => [
       "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
     ],

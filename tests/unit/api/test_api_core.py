@@ -233,3 +233,9 @@ def test_status_messages_are_plain_words():
     assert core.status_message("FAILED", both, {"message": "The orders file has no Email column."}) \
         == "The orders file has no Email column."
     assert core.plain_error(None)["message"]
+
+
+def test_needs_answers_error_carries_the_open_questions_for_the_page():
+    view = core.plain_error({"code": "needs_answers", "message": "No profile fits 'o.csv'.", "file": "o.csv",
+                        "details": {"questions": ["orders.value.status.Bounced"]}})
+    assert view["questions"] == ["orders.value.status.Bounced"] and view["code"] == "needs_answers"
