@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import job_rules
+from job_answers import JobAnswers, read_answers, save_finished_profile
 from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
-from memberseg.job_protocol import ErrorCode, JobStatus, RunStatus
+from memberseg.job_protocol import FINISHED_PROFILE_NAME, ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -143,10 +144,14 @@ class Run:
                 except Exception as exc:
                     raise_final_if_known(exc, elapsed=0, budget=float("inf"))
                     raise
-            outcome = self._run_engine(local, rules_path, Path(tmp, "out"))
-            if not outcome.ok:
-                return self.commit.failed(outcome.error)
-            return self.commit.succeeded(Path(tmp, "out"), outcome, files)
+            answers = read_answers(local["answers"]) if "answers" in local else None
+            out_dir = Path(tmp, "out")
+            outcome = self._run_engine(local, rules_path, out_dir, answers)
+            if not outcome.ok:       # needs_answers keeps proposal.json and proposal.yaml beside error.json
+                return self.commit.failed(outcome.error, out_dir, outcome.files)
+            if answers is not None and FINISHED_PROFILE_NAME in outcome.files:
+                save_finished_profile(self.deps, self.settings.input_bucket, answers, out_dir / FINISHED_PROFILE_NAME)
+            return self.commit.succeeded(out_dir, outcome, files)
 
     def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
         local: dict[str, Path] = {}
@@ -166,7 +171,8 @@ class Run:
     def _engine_budget(self) -> float:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
-    def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path) -> Any:
+    def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path,
+                    answers: JobAnswers | None = None) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
             from memberseg import runner  # the layer's engine; imported on first use
@@ -175,10 +181,13 @@ class Run:
         if budget <= 1:
             raise timeout(0)
         began = time.monotonic()
+        # answers: the engine completes its inferred profile and leaves the finished one (profile.yaml)
+        answered: dict[str, Any] = {"answers": answers.answers, "keep_profile": True} if answers else {}
         try:
             outcome = run_job(local["memberships"], local["orders"], out_dir, rules_path=rules_path,
                               as_of=self.settings.as_of, deadline_s=budget,
-                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}))
+                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}),
+                              **answered)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise no_room() from exc

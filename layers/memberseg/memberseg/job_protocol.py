@@ -71,6 +71,25 @@ REPORT_NAME = "report.json"                      # written last: it marks a comp
 ERROR_NAME = "error.json"                        # alone, when the run failed
 PROPOSAL_JSON = "proposal.json"                  # beside error.json when the run stops to ask (needs_answers)
 PROPOSAL_YAML = "proposal.yaml"                  # the same draft as a rules file
+FINISHED_PROFILE_NAME = "profile.yaml"           # a run completed by answers: the finished profile it read with
+
+
+# ------------------------------------------------------------------ answering a job that stopped to ask
+# A run that cannot infer a profile for sure ends FAILED with this code and keeps proposal.json beside
+# error.json; the API serves its questions. The page's answers go to uploads/{job_id}/answers.json
+# ({"profile_name": NAME, "answers": {question id: answer}}): a new file version, so the job runs again,
+# completes the draft with the engine's own answer-applying code, and saves the finished profile as
+# profiles/{NAME}.yaml in the input bucket, which every later job reads.
+NEEDS_ANSWERS = "needs_answers"
+ANSWERS_NAME = "answers.json"
+ANSWERS_MAX_BYTES = 64 * 1024
+PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")     # a profile's name (fullmatch), also its file's stem
+PROFILES_PREFIX = "profiles/"                             # the organisation's profiles, in the input bucket
+
+
+def saved_profile_key(name: str) -> str:
+    """Where the page's finished profile NAME is kept: profiles/NAME.yaml in the input bucket."""
+    return f"{PROFILES_PREFIX}{name}.yaml"
 
 
 # ------------------------------------------------------------------ states
@@ -138,7 +157,7 @@ RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
 
 
 def file_role(name: str) -> str | None:
-    """The role of a file name inside a job folder: memberships, orders, rules, or None.
+    """The role of a file name inside a job folder: memberships, orders, rules, answers, or None.
 
     A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
     one of the data extensions, case-insensitively; rules by exact name.
@@ -148,6 +167,8 @@ def file_role(name: str) -> str | None:
     folded = name.casefold()
     if folded in RULES_NAMES:
         return "rules"
+    if folded == ANSWERS_NAME:
+        return "answers"
     suffix = PurePosixPath(folded).suffix
     for role in ROLES:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:

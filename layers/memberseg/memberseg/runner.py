@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
 from .job_protocol import (
     ERROR_NAME,
+    FINISHED_PROFILE_NAME,
     HUBSPOT_CSV_STEM,
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
@@ -38,7 +40,7 @@ from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML)
+                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML, FINISHED_PROFILE_NAME)
 
 
 @dataclass
@@ -69,7 +71,7 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date, answers: dict | None,
-         report: Progress) -> list[str]:
+         report: Progress, keep_profile: bool = False) -> list[str]:
     """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs. A file no
     profile fits gets one inferred from it, or the job stops to ask (`memberseg.proposal`).
 
@@ -80,19 +82,34 @@ def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt
     result = run_inferring(memberships, orders, rules, as_of, report, answers=answers)
     from .write import write_outputs
 
-    return write_outputs(result, staging, report)
+    files = write_outputs(result, staging, report)
+    if keep_profile:
+        files = _with_finished_profile(result.rules, staging, files)
+    return files
+
+
+def _with_finished_profile(rules: Rules, staging: Path, files: list[str]) -> list[str]:
+    """A run the answers completed also leaves the finished profile (profile.yaml), before report.json."""
+    from .finished_profile import finished_profile, profile_file_text
+
+    body = finished_profile(rules)
+    if body is None:
+        return files
+    (staging / FINISHED_PROFILE_NAME).write_text(profile_file_text(body), encoding="utf-8")
+    return [*files[:-1], FINISHED_PROFILE_NAME, files[-1]]
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
                   progress: MessageCallback | None, deadline_s: float | None = None,
-                  answers: dict | None = None) -> list[str]:
+                  answers: dict | None = None, keep_profile: bool = False) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(_job, memberships, orders, staging, rules, as_of, answers, progress=relay, new_process_group=True)
+    job = Forked(partial(_job, keep_profile=keep_profile), memberships, orders, staging, rules, as_of, answers,
+                 progress=relay, new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
@@ -111,9 +128,11 @@ def engine_timeout(rules: Rules, deadline_s: float | None) -> float:
 def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path | None = None,
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
-            rules_overlay: dict | None = None, answers: dict | None = None) -> JobOutcome:
+            rules_overlay: dict | None = None, answers: dict | None = None,
+            keep_profile: bool = False) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir` (with proposal.json and
-    proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile.
+    proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile;
+    with `keep_profile` the finished profile is one more output, profile.yaml (memberseg.finished_profile).
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
@@ -132,10 +151,10 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
-                                      deadline_s, answers)
+                                      deadline_s, answers, keep_profile)
             else:
                 files = _job(Path(memberships), Path(orders), staging, rules, as_of, answers,
-                             lambda stage, info: None)
+                             lambda stage, info: None, keep_profile)
         except InputError as exc:
             from .proposal import split_proposal, write_proposal
 
