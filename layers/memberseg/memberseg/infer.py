@@ -436,7 +436,7 @@ class _Inference:
             return
         present = _nonblank(self.table.column(header))
         amounts = to_money(present, self.decimal)
-        texts = to_text(present).str.strip()
+        texts = present.astype(str).str.strip()   # as written: "120.00" has decimals
         whole = bool(len(amounts)) and bool((amounts.dropna() % 1 == 0).all()) and not texts.str.contains(
             r"[.,]\d{1,2}\D*$").any()
         if not whole or float(amounts.abs().median()) < 100:
@@ -517,13 +517,15 @@ class _Inference:
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
             if not named and not by_values:
                 continue
-            readable = sorted(set(named) & fields) or (["status"] if "status" in fields else [])
+            readable = sorted(named) or (["status"] if "status" in fields else [])
 
             def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
                 if answer == "ignore":
                     if "ignore" in RoleSpec.model_fields:
                         spec.setdefault("ignore", []).append(name)
                     return
+                if answer not in fields:
+                    raise ValueError(f"a {answer} column needs profile language this memberseg cannot read yet")
                 spec["fields"][answer] = {"aliases": [name]}
 
             why = f"its header names a {', '.join(sorted(named))}" if named else "its values look like statuses"
