@@ -70,6 +70,9 @@ class InMemoryObjects:
                                            size=len(data), last_modified=jobs.iso(ts)))
         return out
 
+    def list_objects(self, bucket: str, prefix: str, limit: int) -> list[jobs.ObjectInfo]:
+        return self.list_latest(bucket, prefix)[:limit]
+
     def download(self, bucket: str, key: str, version_id: str | None, dest: Path) -> None:
         self.downloads.append(key)
         versions = self.versions[(bucket, key)]

@@ -24,6 +24,7 @@ from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
+from job_profiles import fetch_profiles
 from memberseg.job_protocol import FINISHED_PROFILE_NAME, ErrorCode, JobStatus, RunStatus
 
 
@@ -137,16 +138,18 @@ class Run:
     def execute(self, files: dict[str, ObjectInfo]) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="memberseg-job-", dir=self.settings.work_dir) as tmp:
             local = self._download(files, Path(tmp, "in"))
-            rules_path = None
-            if "rules" in local:
+            profiles = fetch_profiles(self.deps, self.settings.input_bucket, Path(tmp, "profiles"))
+            rules = None
+            if "rules" in local or profiles:
                 try:
-                    rules_path = job_rules.prepare(local["rules"], Path(tmp), self._engine_budget())
+                    rules = job_rules.prepare(local.get("rules"), Path(tmp), self._engine_budget(),
+                                              [(profile.key, profile.path) for profile in profiles])
                 except Exception as exc:
                     raise_final_if_known(exc, elapsed=0, budget=float("inf"))
                     raise
             answers = read_answers(local["answers"]) if "answers" in local else None
             out_dir = Path(tmp, "out")
-            outcome = self._run_engine(local, rules_path, out_dir, answers)
+            outcome = self._run_engine(local, rules, out_dir, answers)
             if not outcome.ok:       # needs_answers keeps proposal.json and proposal.yaml beside error.json
                 return self.commit.failed(outcome.error, out_dir, outcome.files)
             if answers is not None and FINISHED_PROFILE_NAME in outcome.files:
@@ -171,7 +174,7 @@ class Run:
     def _engine_budget(self) -> float:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
-    def _run_engine(self, local: dict[str, Path], rules_path: Path | None, out_dir: Path,
+    def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path,
                     answers: JobAnswers | None = None) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
@@ -184,8 +187,10 @@ class Run:
         # answers: the engine completes its inferred profile and leaves the finished one (profile.yaml)
         answered: dict[str, Any] = {"answers": answers.answers, "keep_profile": True} if answers else {}
         try:
-            outcome = run_job(local["memberships"], local["orders"], out_dir, rules_path=rules_path,
-                              as_of=self.settings.as_of, deadline_s=budget,
+            # profile_sources: report.json names each profile's file, not the merged copy of the rules
+            outcome = run_job(local["memberships"], local["orders"], out_dir,
+                              rules_path=rules.path if rules else None, as_of=self.settings.as_of,
+                              deadline_s=budget, profile_sources=rules.profile_sources if rules else None,
                               progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}),
                               **answered)
         except OSError as exc:

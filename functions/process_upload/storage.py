@@ -93,6 +93,13 @@ class S3ObjectStore:
                 ))
         return found
 
+    def list_objects(self, bucket: str, prefix: str, limit: int) -> list[ObjectInfo]:
+        """At most `limit` current objects under `prefix` (one ListObjectsV2 request: s3:ListBucket only)."""
+        response = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+        return [ObjectInfo(key=item["Key"], version_id=None, etag=item.get("ETag", "").strip('"'),
+                           size=int(item.get("Size", 0)), last_modified=item["LastModified"].isoformat())
+                for item in response.get("Contents", [])]
+
     def download(self, bucket: str, key: str, version_id: str | None, dest: Path) -> None:
         extra = {"VersionId": version_id} if version_id else None
         self.s3.download_file(bucket, key, str(dest), ExtraArgs=extra)

@@ -391,6 +391,7 @@ def test_a_normal_job_makes_a_known_sequence_of_aws_calls(stack):
         "UpdateItem",                            # begin: STATUS.run_id := this attempt, if no newer inputs
         "HeadObject", "HeadObject",              # the user's own file names (metadata), by version id
         "HeadObject", "GetObject", "HeadObject", "GetObject",        # download both by version id
+        "ListObjectsV2",                         # the organisation's profiles/ (none here)
         "PutObject", "PutObject", "PutObject", "PutObject",          # into the run's own folder, report last
         "ListObjectVersions",                    # still current?
         "UpdateItem",                            # THE commit (status, keys, outbox)

@@ -24,6 +24,26 @@ RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run'
 STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
 RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
 
+# The organisation's own profiles: profiles/{name}.yaml (or .yml) in the input bucket, read by every job
+# (memberseg.rules.ProfileFile), never a job's trigger. Each is at most the rules-file bound
+# (memberseg.rules.bounded.RULES_MAX_BYTES); a job reads at most MAX_PROFILE_FILES of them, and a
+# folder that holds more fails the job (invalid_rules) rather than leaving some out.
+PROFILES_PREFIX = "profiles/"
+PROFILE_SUFFIXES = (".yaml", ".yml")
+MAX_PROFILE_FILES = 20
+PROFILES_PLACE = "input bucket"      # how a profile's origin is named: "input bucket profiles/acme.yaml"
+
+
+def profile_file_name(key: str, prefix: str = PROFILES_PREFIX) -> str | None:
+    """`profiles/acme.yaml` -> "acme.yaml" for a profile file directly under the prefix; None for anything
+    else (a sub-folder, a folder placeholder, another suffix)."""
+    if not key.startswith(prefix):
+        return None
+    name = key[len(prefix):]
+    if not name or "/" in name or PurePosixPath(name).suffix.lower() not in PROFILE_SUFFIXES:
+        return None
+    return name
+
 
 def run_sk(fingerprint: str) -> str:
     return f"{RUN_SK_PREFIX}{fingerprint}"
@@ -84,7 +104,6 @@ NEEDS_ANSWERS = "needs_answers"
 ANSWERS_NAME = "answers.json"
 ANSWERS_MAX_BYTES = 64 * 1024
 PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")     # a profile's name (fullmatch), also its file's stem
-PROFILES_PREFIX = "profiles/"                             # the organisation's profiles, in the input bucket
 
 
 def saved_profile_key(name: str) -> str:

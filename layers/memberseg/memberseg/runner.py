@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -129,7 +130,8 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
             rules_overlay: dict | None = None, answers: dict | None = None,
-            keep_profile: bool = False) -> JobOutcome:
+            keep_profile: bool = False,
+            profile_sources: Mapping[str, Sequence[str]] | None = None) -> JobOutcome:
     """Run the job and leave either the four outputs or error.json in `out_dir` (with proposal.json and
     proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile;
     with `keep_profile` the finished profile is one more output, profile.yaml (memberseg.finished_profile).
@@ -140,6 +142,10 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     Bad input returns an outcome with exit_code 2; internal faults raise WorkerFault: WorkerRaised
     when the engine's own code raised (deterministic for these inputs), WorkerDied when the worker
     was killed or ran out of time (or the original exception when `isolate` is False).
+
+    `profile_sources` names the files that wrote each profile when `rules_path` is rules someone
+    already merged and checked (the S3 job's effective rules, with the organisation's profile files in
+    them): report.json then names those files, not the merged copy.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +154,8 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
     try:
         try:
             rules = load_rules(rules_path, overlay=rules_overlay)
+            if profile_sources is not None:
+                rules = rules.with_profile_sources(profile_sources)
             as_of = as_of or today_in(rules.status.timezone)
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,

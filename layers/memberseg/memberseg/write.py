@@ -20,6 +20,7 @@ from .job_protocol import PROPERTIES_NAME, REPORT_NAME, WORKBOOK_NAME
 from .read import RawTable
 from .result import Result
 from .rules import MEMBER_COLUMNS, Rules
+from .rules.ruleset import PACKAGED
 from .timing import Progress, no_progress, timed
 from .validate import Validated
 from .workbook import EXCEL_MAX_STRING, Column, WorkbookWriter, column, excel_serials, raw_column
@@ -148,8 +149,8 @@ def build_report(result: Result) -> dict:
         "tool": {"name": "memberseg", "version": __version__},
         "as_of": result.as_of.isoformat(),
         "rules_digest": result.rules.digest,
-        "inputs": {"memberships": result.memberships.facts(result.member_validation.locale).describe(),
-                   "orders": result.orders.describe()},
+        "inputs": _with_origins({"memberships": result.memberships.facts(result.member_validation.locale).describe(),
+                                 "orders": result.orders.describe()}, result.rules),
         "memberships": {"rows_in": rows_in, "kept": kept, "consolidated": consolidated, "rejected": rejected,
                         "excluded": excluded},
         "orders": {"rows_in": orders_in, "matched": match.matched_rows, "unmatched": match.unmatched_rows,
@@ -164,6 +165,14 @@ def build_report(result: Result) -> dict:
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
                     "push": result.rules.hubspot.push, **_changed_values(result.hubspot.changed)},
     }
+
+
+def _with_origins(inputs: dict, rules: Rules) -> dict:
+    """Each input's profile with where it came from: "packaged", a rules file, or the organisation's
+    profile file ("input bucket profiles/acme.yaml")."""
+    for info in inputs.values():
+        info["profile"]["origin"] = rules.profile_origin(info["profile"]["name"])
+    return inputs
 
 
 def _changed_values(changed: pd.DataFrame) -> dict:
@@ -221,7 +230,9 @@ def _cut_cells_section(cut_cells: list[dict]) -> list[tuple[str, list[tuple[str,
 
 def _profile_text(info: dict) -> str:
     profile = info["profile"]
-    return f"{profile['name']} ({how_chosen(profile, 'recognised by ')})"
+    origin = profile.get("origin", PACKAGED)
+    where = "" if origin == PACKAGED else "; from " + origin
+    return f"{profile['name']} ({how_chosen(profile, 'recognised by ')}{where})"
 
 
 

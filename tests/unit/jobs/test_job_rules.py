@@ -23,7 +23,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def effective(tmp_path: Path, text: str, timeout_s: float = 5) -> dict:
-    return json.loads(job_rules.prepare(write(tmp_path, text), tmp_path, timeout_s).read_text())
+    return json.loads(job_rules.prepare(write(tmp_path, text), tmp_path, timeout_s).path.read_text())
 
 
 def test_looser_limits_in_a_job_folder_are_capped_at_the_defaults(tmp_path):
@@ -73,8 +73,76 @@ def test_an_alias_bomb_is_refused_within_the_time_bound(tmp_path):
 
 
 def test_a_rules_check_that_takes_too_long_is_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr(job_rules, "_prepare_in_worker", lambda source, target, report: time.sleep(30))
+    monkeypatch.setattr(job_rules, "_prepare_in_worker", lambda source, profiles, target, report: time.sleep(30))
     started = time.monotonic()
     with pytest.raises(InputError, match="could not be checked within 0.3 s"):
         job_rules.prepare(write(tmp_path, "version: 1\n"), tmp_path, 0.3)
     assert time.monotonic() - started < 5
+
+
+# --- the organisation's profile files (profiles/*.yaml), checked with the rules file in the same worker
+
+PROFILE = """\
+title: Acme members
+platform: Acme
+export: Acme > Members > Export
+source: a test
+memberships:
+  signature: [acme_member_no, acme_plan]
+  names: person
+  fields:
+    email: {aliases: [mail]}
+    created_date: {required: true, aliases: [joined]}
+    expiration_date: {required: true, aliases: [until]}
+"""
+
+
+def profile(tmp_path: Path, name: str, text: str) -> tuple[str, Path]:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return f"profiles/{name}.yaml", path
+
+
+def test_profile_files_alone_are_prepared_and_keep_their_origin(tmp_path):
+    prepared = job_rules.prepare(None, tmp_path, 5, [profile(tmp_path, "acme_members", PROFILE)])
+    assert prepared.profile_sources == {"acme_members": ["input bucket profiles/acme_members.yaml"]}
+    again = load_rules(prepared.path).with_profile_sources(prepared.profile_sources)
+    assert again.profile_origin("acme_members") == "input bucket profiles/acme_members.yaml"
+    assert "acme_members" in again.catalog
+
+
+def test_a_profiles_segments_count_toward_the_job_cap_and_the_error_names_its_file(tmp_path):
+    own = len(load_rules().segments)
+    extra = job_rules.MAX_SEGMENTS - own + 1
+    segments = "segments:\n" + "".join(
+        f"  - {{property: acme_s{i}, label: Acme {i}, all: [{{field: status_class, op: eq, value: renewing}}]}}\n"
+        for i in range(extra))
+    with pytest.raises(InputError) as caught:
+        job_rules.prepare(None, tmp_path, 5, [profile(tmp_path, "acme_members", PROFILE + segments)])
+    assert caught.value.code == "invalid_rules"
+    assert caught.value.file == "profiles/acme_members.yaml"
+    assert f"the profile 'acme_members' adds {extra}; a job may have at most {job_rules.MAX_SEGMENTS}" in \
+        caught.value.message
+    fits = PROFILE + "segments:\n" + segments.split("\n", 1)[1].split("\n", 1)[1]      # one fewer
+    assert job_rules.prepare(None, tmp_path, 5, [profile(tmp_path, "acme_members", fits)]).profile_sources
+
+
+def test_a_broken_profile_file_names_its_key_and_what_to_do(tmp_path):
+    with pytest.raises(InputError) as caught:
+        job_rules.prepare(write(tmp_path, "version: 1\n"), tmp_path, 5,
+                          [profile(tmp_path, "acme_members", "title: Acme\n")])
+    assert caught.value.file == "profiles/acme_members.yaml"
+    assert caught.value.message.startswith("The profile file input bucket profiles/acme_members.yaml is invalid.")
+    assert caught.value.message.endswith("correct or remove profiles/acme_members.yaml, then upload the job's "
+                                         "files again.")
+    bad = tmp_path / "latin.yaml"
+    bad.write_bytes(b"title: Caf\xe9\n")
+    with pytest.raises(InputError, match="The profile file profiles/latin.yaml is not UTF-8 text. Every job reads"):
+        job_rules.prepare(None, tmp_path, 5, [("profiles/latin.yaml", bad)])
+
+
+def test_profile_files_that_take_too_long_are_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(job_rules, "_prepare_in_worker", lambda source, profiles, target, report: time.sleep(30))
+    with pytest.raises(InputError, match="The profile files in profiles/ could not be checked within 0.3 s") as caught:
+        job_rules.prepare(None, tmp_path, 0.3, [profile(tmp_path, "acme_members", PROFILE)])
+    assert caught.value.file == "profiles/"

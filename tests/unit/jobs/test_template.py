@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -119,6 +120,22 @@ def test_function_policies_name_no_wildcard_resources():
     assert [s["Sid"] for s in input_writes] == ["SaveAnsweredProfiles"]
     assert input_writes[0]["Action"] == ["s3:PutObject"]
     assert input_writes[0]["Resource"]["Fn::Sub"].endswith("/profiles/*")
+
+
+def test_the_processing_function_lists_and_reads_profiles_and_nothing_more():
+    """profiles/*.yaml in the input bucket: s3:ListBucket only under the prefix, s3:GetObject only below it;
+    never written, never versions, and no other role reads them."""
+    by_sid = {s["Sid"]: s for p in FUNCTION["Properties"]["Policies"] for s in p["Statement"]}
+    listing, reading = by_sid["ListProfiles"], by_sid["ReadProfiles"]
+    assert listing["Action"] == ["s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["profiles/*"]}}
+    assert listing["Resource"]["Fn::Sub"].endswith("-input-${AWS::AccountId}-${AWS::Region}")
+    assert reading["Action"] == ["s3:GetObject"]
+    assert reading["Resource"]["Fn::Sub"].endswith("-input-${AWS::AccountId}-${AWS::Region}/profiles/*")
+    assert not any("profiles/" in json.dumps(s) for sid, s in by_sid.items() if sid not in ("ListProfiles",
+                                                                                            "ReadProfiles"))
+    sweeper = RES["SweeperFunction"]["Properties"]["Policies"]
+    assert "profiles/" not in json.dumps(sweeper)
 
 
 def test_trigger_rule_matches_only_the_input_bucket_and_uploads_prefix():
