@@ -133,6 +133,14 @@ def test_answering_reruns_the_job_saves_the_profile_and_gets_the_right_numbers(w
     assert view["status"] == "SUCCEEDED" and "mapping" not in view
     assert [e["detail-type"] for e in world.job_events()] == ["Segmentation Job Succeeded"]
 
+    # the next upload of the same layout is read with the saved profile: no question, the same numbers
+    again = "9" * 32
+    assert asked(world, again)["action"] == "succeeded"
+    assert totals(world, again) == TOTALS
+    inputs = world.read_committed(again, "report.json")["inputs"]
+    assert {inputs[role]["profile"]["name"] for role in ("memberships", "orders")} == {"patreon_kofi"}
+    assert inputs["memberships"]["profile"]["origin"] == "input bucket profiles/patreon_kofi.yaml"
+
 
 def test_a_packaged_profile_name_is_refused_by_the_job(world, api):
     job_id = "f" * 32

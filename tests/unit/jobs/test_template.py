@@ -124,7 +124,8 @@ def test_function_policies_name_no_wildcard_resources():
 
 def test_the_processing_function_lists_and_reads_profiles_and_nothing_more():
     """profiles/*.yaml in the input bucket: s3:ListBucket only under the prefix, s3:GetObject only below it;
-    never written, never versions, and no other role reads them."""
+    written only by SaveAnsweredProfiles (s3:PutObject of the profile the page's answers finished, checked in
+    test_function_policies_name_no_wildcard_resources), never versions, and no other role reads them."""
     by_sid = {s["Sid"]: s for p in FUNCTION["Properties"]["Policies"] for s in p["Statement"]}
     listing, reading = by_sid["ListProfiles"], by_sid["ReadProfiles"]
     assert listing["Action"] == ["s3:ListBucket"]
@@ -133,7 +134,9 @@ def test_the_processing_function_lists_and_reads_profiles_and_nothing_more():
     assert reading["Action"] == ["s3:GetObject"]
     assert reading["Resource"]["Fn::Sub"].endswith("-input-${AWS::AccountId}-${AWS::Region}/profiles/*")
     assert not any("profiles/" in json.dumps(s) for sid, s in by_sid.items() if sid not in ("ListProfiles",
-                                                                                            "ReadProfiles"))
+                                                                                            "ReadProfiles",
+                                                                                            "SaveAnsweredProfiles"))
+    assert by_sid["SaveAnsweredProfiles"]["Action"] == ["s3:PutObject"]
     sweeper = RES["SweeperFunction"]["Properties"]["Policies"]
     assert "profiles/" not in json.dumps(sweeper)
 
