@@ -22,7 +22,7 @@ from .errors import InputError
 from .header_check import first_rows
 from .headers import candidate_profiles, find_header
 from .infer import Draft, apply_answers, check_join, infer_profile, known_for
-from .job_protocol import PROPOSAL_JSON, PROPOSAL_YAML
+from .job_protocol import NEEDS_ANSWERS, PROPOSAL_JSON, PROPOSAL_YAML
 from .rules import Profile, RoleSpec, Rules, normalize_header
 from .rules.vocabulary import load_vocabulary
 from .safety import inspect_file
@@ -31,7 +31,6 @@ from .timing import Progress, no_progress
 if TYPE_CHECKING:
     from .result import Result
 
-NEEDS_ANSWERS = "needs_answers"
 PROBE = "probe_inferred"
 MIN_HEADER_HITS = 2          # a row with this many known headers is the header row
 JOIN_SAMPLE_ROWS = 500       # rows of a file a profile reads, sampled to see that the files name customers alike
