@@ -15,58 +15,16 @@ from pathlib import Path
 
 import pytest
 import serve_local
+from mapping_fixture import ANSWERS, MEMBERSHIPS, ORDERS, TOTALS
+from test_browser_upload import browser_profile, page  # noqa: F401 - the same Chromium fixtures
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-FIXTURES = ROOT / "tests" / "fixtures"
-MEMBERSHIPS = FIXTURES / "exports" / "patreon" / "memberships.csv"      # Patreon's members CSV layout
-ORDERS = FIXTURES / "mapping" / "orders_kofi_layout.csv"               # Ko-fi's transactions CSV layout
-# the answers (tests/fixtures/mapping/README.md), and the hand-computed totals they lead to
-ANSWERS = {
-    "memberships.field.expiration_date": "Next Charge Date",
-    "memberships.field.renewal_marker": None,
-    "memberships.names": "person",
-    "memberships.renewing": "never",
-    "memberships.column.Last Charge Status": "ignore",
-    "orders.column.TransactionType": "ignore",
-}
-TOTALS = {"ana@example.com": Decimal("30.00"), "ben.o@example.com": Decimal("5.00"),
-          "dora@example.de": Decimal("15.00")}
 
 
 @pytest.fixture(scope="module")
 def stack():
     with serve_local.LocalServe(port=0, as_of="2026-11-30") as serve:
         yield serve
-
-
-@pytest.fixture(scope="module")
-def browser_profile(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-            headless=True, accept_downloads=True, viewport={"width": 1366, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-@pytest.fixture
-def page(browser_profile):
-    page = browser_profile.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    yield page
-    page.close()
-    assert errors == [], f"the page logged errors: {errors}"
 
 
 @pytest.fixture(scope="module")

@@ -13,23 +13,9 @@ from decimal import Decimal
 import pytest
 
 from api_support import Context, http_event
+from mapping_fixture import ANSWERS, MEMBERSHIPS, ORDERS, TOTALS
 from s3_world import make_event
 import serve_local
-
-FIXTURES = serve_local.ROOT / "tests" / "fixtures"
-MEMBERSHIPS = FIXTURES / "exports" / "patreon" / "memberships.csv"
-ORDERS = FIXTURES / "mapping" / "orders_kofi_layout.csv"
-ANSWERS = {
-    "memberships.field.expiration_date": "Next Charge Date",
-    "memberships.field.renewal_marker": None,
-    "memberships.names": "person",
-    "memberships.renewing": "never",
-    "memberships.column.Last Charge Status": "ignore",
-    "orders.column.TransactionType": "ignore",
-}
-TOTALS = {"ana@example.com": Decimal("30.00"), "ben.o@example.com": Decimal("5.00"),
-          "dora@example.de": Decimal("15.00")}
-
 
 def call(module, method, path, body=None):
     response = module.handler(http_event(method, path, body), Context())
