@@ -90,6 +90,9 @@ def test_answer_the_questions_in_the_page_then_the_same_layout_is_read_without_a
     names = "[data-question='memberships.names']"
     assert "people's names" in page.inner_text(names) and "company names" in page.inner_text(names)
     assert page.input_value("#mapping-name") == "patreon_members"          # from the file's name
+    shot = tmp_path / "mapping-step.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"mapping step screenshot: {shot}")
 
     # "Save and run" before answering everything says which question is open
     page.click("#mapping-save")

@@ -619,6 +619,7 @@
 
   function showMapping(job) {
     state.busy = false;
+    if (state.answeredJob !== job.job_id) { state.answered = {}; state.answeredJob = job.job_id; }   // this job's answers only
     state.mapping = job.mapping;
     clearTimeout(state.pollTimer);
     body.dataset.jobStatus = "NEEDS_ANSWERS";
