@@ -571,6 +571,9 @@
     (question.candidates || []).forEach((c) => {
       if (c.values) facts.push("Values in “" + c.column + "”: " + Object.entries(c.values).map(([v, n]) => "“" + v + "” (" + number(n) + ")").join(", "));
       else if (c.value !== undefined) facts.push("“" + c.value + "” in the column “" + c.column + "”, " + number(c.rows) + " row(s)");
+      else if ((c.samples || []).length && !(question.choices || []).includes(c.column)) {
+        facts.push("The column “" + c.column + "” holds, for example, " + quoted(c.samples.slice(0, 3)));
+      }
     });
     return question.kind === "term" ? [] : facts;
   }
