@@ -13,14 +13,14 @@ the column statistics are vectorised pandas over whole columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from .known import MEANINGFUL_FIELDS, Known, known_for
 from .rules import (
-    IDENTITY_FIELDS,
     MEMBERSHIP_CLASSES,
     MEMBERSHIP_FIELDS,
     ORDER_CLASSES,
@@ -45,9 +45,6 @@ MAX_STATUS_VALUES = 30      # a column with more distinct texts is no status
 MIN_EMAIL_SHARE = 0.8       # an email column: at least this share of its values are addresses
 DATE_FIELDS = ("created_date", "expiration_date", "start_date", "order_date")
 MONEY_FIELDS = ("order_value", "refunded_value")
-STATUS_VOCABULARY = {"memberships": "membership_status", "orders": "order_status"}
-# Columns whose meaning changes the numbers: unread, they are a question (see `_unread_columns`).
-MEANINGFUL_FIELDS = ("status", "row_type", "refunded_value", "currency", "renewal_marker", "interval")
 BLANK = "(blank)"
 
 
@@ -117,69 +114,6 @@ class Draft:
 
     def evidence(self) -> list[dict[str, Any]]:
         return [decision.describe() for decision in self.decisions]
-
-
-# --- The vocabulary: researched spellings plus what the known profiles hold ---
-
-@dataclass
-class Known:
-    """Per role: normalized header -> fields it names, and value text -> classes (from each source)."""
-
-    headers: dict[str, set[str]]
-    statuses: dict[str, set[str]]
-    other_values: set[str]            # row types and other status words: a column holding them is meaningful
-
-
-def _section(vocabulary: Any, name: str) -> Any:
-    """A part of the vocabulary (a `rules.vocabulary.Vocabulary`, or a plain mapping of the same shape)."""
-    value = vocabulary.get(name) if isinstance(vocabulary, Mapping) else getattr(vocabulary, name, None)
-    return value or {}
-
-
-def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
-    return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary))
-
-
-def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[str]]:
-    """Normalized header -> the fields it names: the vocabulary's spellings (an ambiguous one names each
-    of its meanings, so it is asked about) and every alias of the known profiles."""
-    fields = MEMBERSHIP_FIELDS if role == "memberships" else ORDER_FIELDS
-    headers: dict[str, set[str]] = {}
-
-    def add(field_name: str, spellings: Iterable[Any]) -> None:
-        for spelling in spellings:
-            text = normalize_header(spelling)
-            if text:
-                headers.setdefault(text, set()).add(field_name)
-
-    spellings = [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), role).items()
-                 if name in fields or name in MEANINGFUL_FIELDS]
-    other = "orders" if role == "memberships" else "memberships"   # who the customer is reads alike in both
-    spellings += [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), other).items()
-                  if name in IDENTITY_FIELDS]
-    spellings += [(name, spec.aliases) for profile in rules.profiles_for(role)
-                  for name, spec in rules.spec_for(profile, role).fields.items()]
-    spellings += [(meaning, [entry.header]) for entry in _section(vocabulary, "ambiguous") or []
-                  if getattr(entry, "header", None) and getattr(entry, "role", None) == role for meaning in entry.means]
-    for field_name, texts in spellings:
-        add(field_name, texts)
-    return headers
-
-
-def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, set[str]], set[str]]:
-    statuses: dict[str, set[str]] = {}
-    values = _section(vocabulary, "values")
-    for text, klass in _section(values, STATUS_VOCABULARY[role]).items():
-        statuses.setdefault(str(text).strip().casefold(), set()).add(str(klass))
-    for profile in rules.profiles_for(role):
-        for text, klass in getattr(profile, role).statuses.items():
-            statuses.setdefault(text.strip().casefold(), set()).add(klass)
-    for entry in _section(vocabulary, "ambiguous") or []:   # a value that means several classes: asked
-        if getattr(entry, "value", None) and getattr(entry, "kind", None) == STATUS_VOCABULARY[role]:
-            statuses.setdefault(str(entry.value).strip().casefold(), set()).update(entry.means)
-    other = {str(text).strip().casefold() for kind in ("membership_status", "order_status", "row_type")
-             for text in _section(values, kind)} | set(statuses)
-    return statuses, other
 
 
 # --- Column statistics (vectorised over whole columns) ---
@@ -497,11 +431,14 @@ class _Inference:
             return
 
         def apply(spec: dict[str, Any], answer: Any) -> None:
-            if answer == "when_blank":
-                spec["renewing_when"] = [{"field": "renewal_marker", "op": "is_blank"}]
+            if answer != "never":
+                op = "is_blank" if answer == "when_blank" else "not_blank"
+                spec["renewing_when"] = [{"field": "renewal_marker", "op": op}]
 
-        self.ask("renewing", "value", f"Does a current membership renew by itself while '{header}' is blank "
-                 f"(in '{self.file}')?", ["when_blank", "never"], [self.table.candidate(header)], apply, "when_blank")
+        # no suggestion: a blank cancellation date and a filled subscription id both mean "renews"
+        self.ask("renewing", "value", f"When does a current membership in '{self.file}' renew by itself: while "
+                 f"'{header}' is blank, while it is filled, or never?", ["when_blank", "when_not_blank", "never"],
+                 [self.table.candidate(header)], apply)
 
     def unread_columns(self) -> None:
         """A column no field reads that looks meaningful (by its header or its values) is a question."""
@@ -578,22 +515,28 @@ def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame,
 JOIN_KEYS = ("customer_id", "email", "customer_name")   # the order memberseg.orders.join_key_of tries them in
 
 
-def _keys(values: Iterable[Any]) -> set[str]:
-    return {str(value).strip().casefold() for value in values if value not in (None, "") and str(value).strip()}
+def _keys(values: Any) -> pd.Series:
+    """The distinct non-blank values of a column, trimmed and case-folded, as join keys compare."""
+    column = pd.Series(values, dtype=object)
+    texts = to_text(column[~is_blank(column)]).dropna().str.strip().str.casefold()
+    return pd.Series(pd.unique(texts[texts != ""]), dtype=object)
 
 
-def with_composed_name(fields: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _share_values(first: Any, second: Any) -> bool:
+    return bool(_keys(first).isin(_keys(second)).any())
+
+
+def with_composed_name(fields: dict[str, Any]) -> dict[str, Any]:
     """A customer_name composed from first and last name when the file has no name column, as the
     validation composes it."""
     if "customer_name" in fields or not ("first_name" in fields and "last_name" in fields):
         return fields
-    names = [f"{first or ''} {last or ''}".strip() for first, last in zip(fields["first_name"], fields["last_name"],
-                                                                         strict=False)]
-    return {**fields, "customer_name": names}
+    first, last = (to_text(pd.Series(fields[name], dtype=object)).fillna("") for name in ("first_name", "last_name"))
+    return {**fields, "customer_name": (first.str.strip() + " " + last.str.strip()).str.strip()}
 
 
-def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members: Draft | None,
-               member_fields: dict[str, list[Any]]) -> None:
+def check_join(orders: Draft | None, order_fields: dict[str, Any], members: Draft | None,
+               member_fields: dict[str, Any]) -> None:
     """The two files must name their customers alike: the orders' join key (customer ID, else email, else
     name) must be a field of the memberships too, with values in common. The fields' values are given
     (`*_fields`: field -> values); a problem is a question on an inferred draft, never a run that
@@ -603,7 +546,7 @@ def check_join(orders: Draft | None, order_fields: dict[str, list[Any]], members
         return
     order_fields, member_fields = with_composed_name(order_fields), with_composed_name(member_fields)
     common = [name for name in JOIN_KEYS if name in order_fields and name in member_fields
-              and _keys(order_fields[name]) & _keys(member_fields[name])]
+              and _share_values(order_fields[name], member_fields[name])]
     if key in common:
         inferred = orders or members
         if inferred is not None:

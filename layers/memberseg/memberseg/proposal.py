@@ -21,20 +21,20 @@ import yaml
 from .errors import InputError
 from .header_check import first_rows
 from .headers import candidate_profiles, find_header
-from .infer import Draft, apply_answers, check_join, infer_profile, known_for
 from .job_protocol import NEEDS_ANSWERS, PROPOSAL_JSON, PROPOSAL_YAML
+from .known import known_for
 from .rules import Profile, RoleSpec, Rules, normalize_header
 from .rules.vocabulary import load_vocabulary
 from .safety import inspect_file
 from .timing import Progress, no_progress
 
 if TYPE_CHECKING:
+    from .infer import Draft
     from .result import Result
 
 PROBE = "probe_inferred"
-MIN_HEADER_HITS = 2          # a row with this many known headers is the header row
+MIN_HEADER_HITS = 2          # a file is inferred when a row holds this many known headers (its header row)
 JOIN_SAMPLE_ROWS = 500       # rows of a file a profile reads, sampled to see that the files name customers alike
-MIN_HEADER_CELLS = 2         # else the first row of at least this many texts
 
 
 class NeedsAnswers(InputError):
@@ -47,29 +47,23 @@ def _header_row(path: Path, kind: str, role: str, rules: Rules, vocabulary: Any)
     sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
                         rows=rules.inputs.header_search_rows) or []
     best: tuple[int, str | None, list[Any]] = (0, None, [])
-    first_text: tuple[str | None, list[Any]] | None = None   # no known header anywhere: the first row of texts
     for sheet, rows in sheets:
         for cells in rows:
-            filled = [cell for cell in cells if cell not in (None, "")]
-            hits = sum(1 for cell in filled if normalize_header(cell) in known)
+            hits = sum(1 for cell in cells if cell not in (None, "") and normalize_header(cell) in known)
             if hits > best[0]:
                 best = (hits, sheet, cells)
-            if first_text is None and len(filled) >= MIN_HEADER_CELLS and all(isinstance(c, str) for c in filled):
-                first_text = (sheet, cells)
-    if best[0] < MIN_HEADER_HITS and first_text is not None:
-        return first_text
-    return best[1], best[2]
+    return (best[1], best[2]) if best[0] >= MIN_HEADER_HITS else (None, [])
 
 
 def read_for_inference(path: Path, kind: str, role: str, rules: Rules, vocabulary: Any) -> tuple[str | None, Any]:
-    """The file's whole table (every column kept), read at the row with the most known headers (or the
-    first row of texts); None when no row looks like a header."""
-    from .read import read_csv, read_excel
-
+    """The file's whole table (every column kept), read at the row with the most known headers; None
+    (before pandas loads) when no row holds MIN_HEADER_HITS of them: nothing to infer from."""
     sheet, cells = _header_row(path, kind, role, rules, vocabulary)
     headers = [str(cell).strip() for cell in cells if cell not in (None, "") and normalize_header(cell)]
-    if len(headers) < MIN_HEADER_CELLS:
+    if not headers:
         return sheet, None
+    from .read import read_csv, read_excel
+
     spec = RoleSpec(signature=headers)
     probe = Profile(name=PROBE, title="probe", platform="probe", export="probe", source="probe", **{role: spec})
     read = read_csv if kind == "csv" else read_excel
@@ -84,6 +78,8 @@ def infer_file(path: Path, role: str, rules: Rules, vocabulary: Any) -> Draft | 
     _, table = read_for_inference(path, kind, role, rules, vocabulary)
     if table is None:
         return None
+    from .infer import infer_profile
+
     return infer_profile(role, path.name, table.headers, table.frame, rules, vocabulary)
 
 
@@ -157,7 +153,7 @@ def write_proposal(error: InputError, out_dir: Path) -> list[str]:
     return [PROPOSAL_JSON, PROPOSAL_YAML]
 
 
-def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, list[Any]]:
+def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, Any]:
     """Field -> the first JOIN_SAMPLE_ROWS values, for a file a profile reads (as its header check finds it)."""
     kind = inspect_file(path, rules.limits, role=role)
     sheets = first_rows(path, kind, role, sheet=getattr(rules.inputs, role).sheet,
@@ -170,8 +166,8 @@ def _profile_fields(path: Path, role: str, rules: Rules) -> dict[str, list[Any]]
     return {name: [row[at] for row in rows if at < len(row)] for name, at in header.found.items()}
 
 
-def _draft_fields(draft: Draft) -> dict[str, list[Any]]:
-    return {name: list(draft.columns[spec["aliases"][0]]) for name, spec in draft.spec["fields"].items()
+def _draft_fields(draft: Draft) -> dict[str, Any]:
+    return {name: draft.columns[spec["aliases"][0]] for name, spec in draft.spec["fields"].items()
             if spec["aliases"][0] in draft.columns}
 
 
@@ -185,6 +181,8 @@ def infer_inputs(paths: Mapping[str, Path], rules: Rules, roles: list[str], answ
         if draft is None:
             return rules
         drafts[role] = draft
+    from .infer import check_join
+
     fields = {role: _draft_fields(drafts[role]) if role in drafts else _profile_fields(paths[role], role, rules)
               for role in paths}
     check_join(drafts.get("orders"), fields["orders"], drafts.get("memberships"), fields["memberships"])
@@ -193,6 +191,8 @@ def infer_inputs(paths: Mapping[str, Path], rules: Rules, roles: list[str], answ
 
 def settle(drafts: list[Draft], rules: Rules, answers: Mapping[str, Any]) -> Rules:
     """The drafts with the answers applied: the rules to run with, or NeedsAnswers naming what is open."""
+    from .infer import apply_answers
+
     open_ids: list[str] = []
     for draft in drafts:
         try:

@@ -199,12 +199,32 @@ def test_missing_input_file(files, tmp_path: Path) -> None:
     _assert_bad_input(proc, out, proc.stderr, missing.name)
 
 
-def test_missing_required_column_message(files, tmp_path: Path) -> None:
+# Files whose layout the rules chose: a missing column is refused as it always was. Left to recognition
+# (profile auto), a file no profile fits is inferred instead (tests/unit/engine/test_infer.py).
+FORCED_STANDARD = ("--memberships-profile", "standard", "--orders-profile", "standard")
+
+
+def test_a_file_no_profile_fits_is_asked_about_not_refused(files, tmp_path: Path) -> None:
     headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Contact Email"]
     bad = write_xlsx(files["dir"] / "no_expiry.xlsx", headers,
                      [[1, "Acme", d("2025-01-01"), d("2026-01-01"), "a@x.com"]], sheet="Export")
     out = tmp_path / "out"
     proc = _cli(*_args(bad, files["orders"], out))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert _listing(out) == {"error.json", "proposal.json", "proposal.yaml"}
+    assert json.loads((out / "error.json").read_text())["error"]["code"] == "needs_answers"
+    questions = {q["id"]: q for q in json.loads((out / "proposal.json").read_text())["questions"]}
+    assert questions["memberships.field.expiration_date"]["suggested"] == "Expiry Dt"
+    assert questions["memberships.field.expiration_date"]["file"] == "no_expiry.xlsx"
+
+
+def test_missing_required_column_message(files, tmp_path: Path) -> None:
+    headers = ["Cust ID", "Customer Name", "Created Date", "Expiry Dt", "Contact Email"]
+    bad = write_xlsx(files["dir"] / "no_expiry.xlsx", headers,
+                     [[1, "Acme", d("2025-01-01"), d("2026-01-01"), "a@x.com"]], sheet="Export")
+    out = tmp_path / "out"
+    # the rules name the layout (no profile is inferred for a file the rules chose the layout of)
+    proc = _cli(*_args(bad, files["orders"], out, *FORCED_STANDARD))
     error = _assert_bad_input(proc, out, proc.stderr, bad.name)
     message = error["message"]
     assert "no_expiry.xlsx" in message
@@ -222,7 +242,7 @@ def test_missing_required_column_in_orders_csv(files, tmp_path: Path) -> None:
     bad = builders.write_csv(files["dir"] / "orders.csv", ["Sold-To Party", "Order Date", "Totl Valu"],
                              [[1001, "2025-01-01", 10]])
     out = tmp_path / "out"
-    proc = _cli(*_args(files["memberships"], bad, out))
+    proc = _cli(*_args(files["memberships"], bad, out, *FORCED_STANDARD))
     error = _assert_bad_input(proc, out, proc.stderr, bad.name)
     assert "Total Value" in error["message"] and "Totl Valu" in error["message"]
 
@@ -431,7 +451,8 @@ def test_wrong_headers_in_both_files_are_refused_before_pandas_and_numpy_are_imp
     members = write_xlsx(tmp_path / "members.xlsx", ["Cust ID", "Customer Name", "Created Date"], [["1", "A", "x"]])
     orders = write_xlsx(tmp_path / "orders.xlsx", ["Sold-To Party", "Totl"], [["1", "5"]])
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "memberseg",
-                           *_args(members, orders, tmp_path / "out")], capture_output=True, text=True, timeout=120)
+                           *_args(members, orders, tmp_path / "out", *FORCED_STANDARD)],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "members.xlsx" in proc.stderr and "orders.xlsx" in proc.stderr
     assert not {"pandas", "numpy", "python_calamine"} & _imported_by(proc)

@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 import yaml
@@ -186,6 +187,8 @@ def test_answers_complete_the_draft_and_the_run_says_inferred(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     inferred = [info["profile"] for info in report["inputs"].values() if info["profile"]["chosen_by"] == "inferred"]
     assert inferred and all(profile["evidence"] for profile in inferred)
+    summary = openpyxl.load_workbook(out / "membership_segments.xlsx", read_only=True)["Summary"]
+    assert any("inferred from the file" in str(cell) for row in summary.iter_rows(values_only=True) for cell in row)
     assert report["orders"]["matched"] == 3 and report["orders"]["excluded"] == 1   # the payment on hold
     totals = pd.read_csv(out / "hubspot_contacts.csv", dtype=str).set_index("cust_id")["total_order_value"]
     assert totals.to_dict() == {"M1": "120.50", "M2": "99.00", "M3": "0.00"}   # the refund row counts nothing
