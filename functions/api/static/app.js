@@ -527,7 +527,8 @@
     major: "in whole currency (99 means 99.00)", minor: "in cents (9900 means 99.00)",
     person: "people's names", company: "company names",
     no_expiry: "the membership never expires", invalid: "a mistake: leave the row out",
-    when_blank: "yes, while it is blank", never: "no, never by itself",
+    when_blank: "yes, while it is blank", when_not_blank: "yes, while it is filled in", never: "no, never by itself",
+    row_type: "what kind of row it is (a payment, a refund, a card check …)",
     ignore: "nothing memberseg needs: leave it out", status: "the status",
     calendar_year: "the calendar year",
   };
