@@ -561,8 +561,23 @@
     return samples.length ? "for example " + quoted(samples) : "empty in this file";
   }
 
+  // what a field holds, in the words of someone who keeps the spreadsheet
+  const FIELD_WORDS = {
+    email: "each customer's email address", customer_id: "each customer's ID", customer_name: "each customer's name",
+    company: "the company", created_date: "the date each membership started", start_date: "the date each membership started",
+    expiration_date: "the date each membership ends", renewal_marker: "a sign that a membership renews by itself (for example the next payment date)",
+    status: "each membership's status", plan: "the plan or membership level", order_id: "each order's number",
+    order_date: "each order's date", order_value: "each order's amount", refunded_value: "the amount refunded",
+    currency: "the currency",
+  };
+
   function questionText(question) {
-    if (question.kind === "term") return "Each payment in “" + question.file + "” covers:";
+    const file = "“" + question.file + "”";
+    if (question.kind === "term") return "Each payment in " + file + " covers:";
+    const field = /\.field\.(\w+)$/.exec(question.id);
+    if (field) return "Which column of " + file + " holds " + (FIELD_WORDS[field[1]] || fieldWords(field[1])) + "?";
+    const column = /\.column\.(.+)$/.exec(question.id);
+    if (column) return "memberseg does not read the column “" + column[1] + "” of " + file + ". What does it hold?";
     return question.prompt;
   }
 
