@@ -85,6 +85,18 @@ class FakeObjects:
     def list_objects(self, bucket, prefix, limit=50):
         return [(k, len(v)) for (b, k), v in sorted(self.objects.items()) if b == bucket and k.startswith(prefix)]
 
+    def read_text(self, bucket, key):
+        return self.objects[(bucket, key)].decode()
+
+    def put_new(self, bucket, key, data, content_type, *, replace):
+        if not replace and (bucket, key) in self.objects:
+            return False
+        self.objects[(bucket, key)] = data
+        return True
+
+    def delete(self, bucket, key):
+        self.objects.pop((bucket, key), None)
+
     def read_json(self, bucket, key):
         self.reads.append(key)
         data = self.objects.get((bucket, key))

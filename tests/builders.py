@@ -110,3 +110,19 @@ def written_workbook(root: Path, membership_headers: Sequence[str], memberships:
     outcome = run_job(members, orders_file, root / "out", as_of=as_of, isolate=False)
     assert outcome.ok, outcome.error
     return root / "out" / "membership_segments.xlsx"
+
+
+# A complete user profile (what profiles.acme_members holds), for the job flow's and the API's profile tests.
+ACME_PROFILE = """\
+title: Acme members
+platform: Acme
+export: Acme > Members > Export
+source: a test
+memberships:
+  signature: [acme_member_no, acme_plan]
+  names: person
+  fields:
+    email: {aliases: [mail]}
+    created_date: {required: true, aliases: [joined]}
+    expiration_date: {required: true, aliases: [until]}
+"""

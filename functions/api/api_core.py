@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from memberseg.job_protocol import (
+    ANSWERS_NAME,
     HUBSPOT_CSV_STEM,
     ORIGINAL_NAME_FIELD,
     PROFILE_NAME_RE,
+    PROFILES_PREFIX,
     PROPERTIES_NAME,
     REPORT_NAME,
+    RERUN_NAME,
     ROLES,
     RUNS_FOLDER,
     WORKBOOK_NAME,
@@ -209,6 +212,35 @@ def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
             for role, ext in extensions.items()]
 
 
+# ------------------------------------------------------------------ saving a profile (PUT /profiles/{name})
+PROFILE_CONTENT_TYPE = "application/yaml; charset=utf-8"
+
+
+class Conflict(ValueError):
+    """The request collides with what is there (-> 409)."""
+
+
+def validate_profile_name(name: Any, packaged: frozenset[str]) -> str:
+    if not isinstance(name, str) or not PROFILE_NAME_RE.fullmatch(name):
+        raise BadRequest("a profile's name is 1 to 64 lowercase letters, digits and _, starting with a letter "
+                         f"(got {echo(name)})")
+    if name in packaged:
+        raise BadRequest(f"'{name}' is a packaged profile; save yours under a name of its own "
+                         "(a job folder's rules.yaml can still change a packaged profile)")
+    return name
+
+
+def profile_key(name: str) -> str:
+    return f"{PROFILES_PREFIX}{name}.yaml"
+
+
+def replace_flag(query: Mapping[str, str] | None) -> bool:
+    value = (query or {}).get("replace", "false").strip().lower()
+    if value not in ("true", "false"):
+        raise BadRequest(f"replace must be true or false (got {echo(value)})")
+    return value == "true"
+
+
 # ------------------------------------------------------------------ what a job looks like to the page
 def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int]]) -> list[dict]:
     """(key, size) under uploads/{job_id}/ -> [{role, name, size}] (role None for stray files)."""
@@ -216,6 +248,8 @@ def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int
     out = []
     for key, size in sorted(objects):
         name = key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
+        if name in (RERUN_NAME, ANSWERS_NAME):    # the rerun marker and the page's answers: no file of the user's
+            continue
         role = file_role(name)          # the processing function's rule (one contract)
         out.append({"role": role if role in ROLES else None, "name": name, "size": int(size)})
     return out
@@ -443,7 +477,7 @@ def parse_answers_request(body: Any, questions: list[dict]) -> dict:
         raise BadRequest('send {"profile_name": "...", "answers": {"<question id>": <answer>}}')
     name = body.get("profile_name")
     if not isinstance(name, str) or not PROFILE_NAME_RE.fullmatch(name):
-        raise BadRequest(f"profile_name {echo(name)}: use 1 to 40 lower-case letters, digits and _, "
+        raise BadRequest(f"profile_name {echo(name)}: use 1 to 64 lower-case letters, digits and _, "
                          "starting with a letter")
     answers = body.get("answers")
     if not isinstance(answers, dict):

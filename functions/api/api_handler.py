@@ -3,7 +3,9 @@
 Thin by design: Powertools setup and routing; the rules are in api_core.py, the
 route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py,
 the environment model in api_env.py (validated at cold start).
-Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}, POST /jobs/{job_id}/answers.
+Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}, POST /jobs/{job_id}/rerun,
+PUT /profiles/{name} (the body: a rules file holding profiles.<name>; ?replace=true replaces a saved one),
+POST /jobs/{job_id}/answers (a needs_answers job's answers).
 Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts it.
 """
 
@@ -106,8 +108,31 @@ def answer_job(job_id: str) -> Response:
     return _json(202, accepted)
 
 
-@resolver.exception_handler(api_service.Conflict)
-def conflict(exc: api_service.Conflict) -> Response:
+@resolver.post("/jobs/<job_id>/rerun")
+def rerun_job(job_id: str) -> Response:
+    view = api_service.rerun_job(settings(), dependencies(), job_id)
+    logger.append_keys(job_id=view["job_id"])
+    logger.info("job re-run requested")
+    metrics.add_metric(name="JobsRerun", unit=MetricUnit.Count, value=1)
+    return _json(202, view)
+
+
+@resolver.put("/profiles/<name>")
+def save_profile(name: str) -> Response:
+    event = resolver.current_event
+    replace = api_core.replace_flag(event.query_string_parameters)
+    try:
+        text = event.decoded_body or ""
+    except (UnicodeDecodeError, ValueError):
+        return _json(400, {"message": "the body must be a rules file in UTF-8 text"})
+    saved = api_service.save_profile(settings(), dependencies(), name, text, replace=replace)
+    logger.info("profile saved", extra={"profile": saved["name"], "replaced": saved["replaced"]})
+    metrics.add_metric(name="ProfilesSaved", unit=MetricUnit.Count, value=1)
+    return _json(200 if saved["replaced"] else 201, saved)
+
+
+@resolver.exception_handler(api_core.Conflict)
+def conflict(exc: api_core.Conflict) -> Response:
     return _json(409, {"message": str(exc)})
 
 

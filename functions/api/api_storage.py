@@ -47,6 +47,25 @@ class S3Objects:
         response = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
         return [(o["Key"], int(o.get("Size", 0))) for o in response.get("Contents", [])]
 
+    def read_text(self, bucket: str, key: str) -> str:
+        """A saved profile's text (UTF-8; a byte that is not becomes U+FFFD and the engine names the file)."""
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8-sig", errors="replace")
+
+    def put_new(self, bucket: str, key: str, data: bytes, content_type: str, *, replace: bool) -> bool:
+        """Write the object; unless `replace`, only if no object has that key (S3's If-None-Match: *).
+        False: one exists (another save won)."""
+        extra = {} if replace else {"IfNoneMatch": "*"}
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.s3.delete_object(Bucket=bucket, Key=key)
+
     def read_json(self, bucket: str, key: str) -> dict | None:
         """The object as JSON, or None when it does not exist."""
         try:

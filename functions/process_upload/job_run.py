@@ -25,7 +25,7 @@ from job_errors import FinalError, internal_error, no_room, raise_final_if_known
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
 from job_profiles import fetch_profiles
-from memberseg.job_protocol import FINISHED_PROFILE_NAME, ErrorCode, JobStatus, RunStatus
+from memberseg.job_protocol import FINISHED_PROFILE_NAME, RERUN_ROLE, ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -159,6 +159,8 @@ class Run:
     def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
         local: dict[str, Path] = {}
         for role, obj in sorted(files.items()):
+            if role == RERUN_ROLE:                  # the rerun marker only makes a new set of versions
+                continue
             role_dir = inputs / role                # one folder per role: names never collide
             role_dir.mkdir(parents=True)
             local[role] = role_dir / obj.name       # the user's own name: the engine's messages use it

@@ -674,7 +674,7 @@
       document.querySelector("[data-question] input[name='q" + (open[0] - 1) + "']").focus();
       return;
     }
-    if (!/^[a-z][a-z0-9_]{0,39}$/.test(name)) {
+    if (!/^[a-z][a-z0-9_]{0,63}$/.test(name)) {
       $("mapping-error").textContent = "Give the layout a name of lower-case letters, digits and _, starting with a letter.";
       $("mapping-name").focus();
       return;

@@ -51,7 +51,7 @@ def check_profile_file(name: str, text: str, place: str = "input bucket") -> Non
     name that is no packaged profile's (a file of that name would change the packaged one)."""
     if not PROFILE_NAME_RE.fullmatch(name):
         raise InputError("invalid_answers", f"The profile name {name!r} is not valid: use lower-case letters, "
-                         "digits and _, starting with a letter (at most 40).")
+                         "digits and _, starting with a letter (at most 64).")
     if name in packaged_profiles():
         raise InputError("invalid_answers", f"'{name}' is the name of a profile memberseg ships; choose another "
                          "name for your export's profile.")

@@ -103,7 +103,7 @@ FINISHED_PROFILE_NAME = "profile.yaml"           # a run completed by answers: t
 NEEDS_ANSWERS = "needs_answers"
 ANSWERS_NAME = "answers.json"
 ANSWERS_MAX_BYTES = 64 * 1024
-PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")     # a profile's name (fullmatch), also its file's stem
+PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")     # a profile's name (fullmatch), also its file's stem
 
 
 def saved_profile_key(name: str) -> str:
@@ -173,10 +173,16 @@ class ErrorCode(StrEnum):
 ROLES = ("memberships", "orders")
 DATA_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 RULES_NAMES = ("rules.yaml", "rules.yml", "rules.toml")
+# POST /jobs/{job_id}/rerun writes this small marker into the job folder: a new version of it makes the
+# folder a new set of input versions (a new fingerprint, newer input_seq), so the job runs again from
+# the same data files. It is never read; the job flow downloads only the data files and rules.
+RERUN_NAME = "rerun.json"
+RERUN_ROLE = "rerun"
 
 
 def file_role(name: str) -> str | None:
-    """The role of a file name inside a job folder: memberships, orders, rules, answers, or None.
+    """The role of a file name inside a job folder: memberships, orders, rules, rerun (the marker), answers,
+    or None.
 
     A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
     one of the data extensions, case-insensitively; rules by exact name.
@@ -188,6 +194,8 @@ def file_role(name: str) -> str | None:
         return "rules"
     if folded == ANSWERS_NAME:
         return "answers"
+    if folded == RERUN_NAME:
+        return RERUN_ROLE
     suffix = PurePosixPath(folded).suffix
     for role in ROLES:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:

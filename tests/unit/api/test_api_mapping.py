@@ -57,7 +57,7 @@ def test_answers_that_fit_become_answers_json():
     ({"profile_name": "club", "answers": []}, "answers must be an object"),
     ({"profile_name": "Club", "answers": ANSWERS}, "profile_name"),
     ({"profile_name": "_club", "answers": ANSWERS}, "profile_name"),
-    ({"profile_name": "c" * 41, "answers": ANSWERS}, "profile_name"),
+    ({"profile_name": "c" * 65, "answers": ANSWERS}, "profile_name"),
     ({"profile_name": "club", "answers": {**ANSWERS, "orders.other": 1}}, "no question"),
     ({"profile_name": "club", "answers": {"memberships.names": "person"}}, "not answered"),
     ({"profile_name": "club", "answers": {**ANSWERS, "memberships.term": {"months": 7}}}, "not one of its choices"),

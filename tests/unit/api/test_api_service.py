@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from builders import ACME_PROFILE
 from api_support import JOB_ID, RUN_PREFIX, SAMPLE_PROPERTIES, SAMPLE_REPORT, committed_item, fake_deps, settings
 
 import api_core as core
@@ -150,3 +154,80 @@ def test_a_failed_push_says_why():
     h = _succeeded_with({"state": "FAILED", "error": {"code": "exit_2", "message": "HubSpot refused the token"}})
     assert h["hubspot"]["error"] == "HubSpot refused the token"
     assert h["hubspot"]["message"] == "The contacts could not be sent to HubSpot."
+
+
+# ------------------------------------------------------------------ PUT /profiles/{name}, POST /jobs/{id}/rerun
+PROFILE_RULES = "profiles:\n  acme_members:\n" + "".join(f"    {line}\n" for line in ACME_PROFILE.splitlines())
+
+
+def test_a_saved_profile_is_what_profiles_name_held_and_a_second_save_needs_replace():
+    import yaml
+
+    deps = fake_deps()
+    saved = service.save_profile(settings(), deps, "acme_members", PROFILE_RULES)
+    assert saved["key"] == "profiles/acme_members.yaml" and saved["replaced"] is False
+    stored = yaml.safe_load(deps.objects.objects[("in-bucket", "profiles/acme_members.yaml")])
+    assert stored == yaml.safe_load(PROFILE_RULES)["profiles"]["acme_members"]
+    with pytest.raises(core.Conflict, match="replace=true"):
+        service.save_profile(settings(), deps, "acme_members", PROFILE_RULES)
+    deps.objects.put("in-bucket", "profiles/acme_members.yml", b"{}")        # a twin of another suffix
+    assert service.save_profile(settings(), deps, "acme_members", PROFILE_RULES, replace=True)["replaced"]
+    assert ("in-bucket", "profiles/acme_members.yml") not in deps.objects.objects
+
+
+def test_no_profile_past_the_job_flows_cap_is_saved():
+    from memberseg.job_protocol import MAX_PROFILE_FILES
+
+    deps = fake_deps()
+    for index in range(MAX_PROFILE_FILES):
+        deps.objects.put("in-bucket", f"profiles/p{index}.yaml", b"{}")
+    with pytest.raises(core.Conflict, match=f"a job reads at most {MAX_PROFILE_FILES}"):
+        service.save_profile(settings(), deps, "acme_members", PROFILE_RULES)
+
+
+def test_the_replace_flag_is_true_or_false():
+    assert core.replace_flag({"replace": "true"}) and not core.replace_flag(None)
+    with pytest.raises(core.BadRequest):
+        core.replace_flag({"replace": "yes please"})
+
+
+def test_a_rerun_writes_the_marker_only_for_a_failed_job_with_both_files():
+    deps = fake_deps()
+    deps.jobs.items[JOB_ID] = {"job_id": JOB_ID, "status": "FAILED", "committed_run": "r1"}
+    with pytest.raises(core.Conflict, match="file is gone"):
+        service.rerun_job(settings(), deps, JOB_ID)
+    for name in ("memberships.xlsx", "orders.csv"):
+        deps.objects.put("in-bucket", f"uploads/{JOB_ID}/{name}", b"x")
+    assert service.rerun_job(settings(), deps, JOB_ID)["status"] == "PROCESSING"
+    marker = json.loads(deps.objects.objects[("in-bucket", f"uploads/{JOB_ID}/rerun.json")])
+    assert marker["after_run"] == "r1"
+    view = service.describe_job(settings(), deps, JOB_ID)
+    assert [f["name"] for f in view["files"]] == ["memberships.xlsx", "orders.csv"]
+    deps.jobs.items[JOB_ID]["status"] = "SUCCEEDED"
+    with pytest.raises(core.Conflict, match="this one is SUCCEEDED"):
+        service.rerun_job(settings(), deps, JOB_ID)
+
+
+def test_saving_a_profile_imports_the_rules_language_but_never_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "class Block:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('pandas', 'numpy', 'python_calamine', 'xlsxwriter'):\n"
+            "            raise ImportError('the API function must not import ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import api_service, api_support\n"
+            f"api_service.save_profile(api_support.settings(), api_support.fake_deps(), 'acme_members', "
+            f"{PROFILE_RULES!r})\n"
+            "print(sorted(m for m in sys.modules if m.startswith('memberseg.')))\n")
+    root = Path(__file__).resolve().parents[3]
+    paths = [str(root / "functions" / "api"), str(root / "layers" / "memberseg"), str(root / "tests"), str(root / "infra")]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    shipped = {"memberseg.job_protocol", "memberseg.errors", "memberseg.isolation", "memberseg.timing",
+               "memberseg.rules"}                  # what functions/api/Makefile copies
+    imported = set(eval(done.stdout.strip().splitlines()[-1]))   # noqa: S307 - our own subprocess's list
+    assert {name if not name.startswith("memberseg.rules.") else "memberseg.rules" for name in imported} <= shipped

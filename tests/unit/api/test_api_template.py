@@ -43,6 +43,12 @@ def test_api_permissions_are_least_privilege():
     assert sub(by_sid["ReadResults"]["Resource"]).endswith("-output-${AWS::AccountId}-${AWS::Region}/results/*")
     assert by_sid["ListUploads"]["Action"] == ["s3:ListBucket"]
     assert by_sid["ListUploads"]["Condition"] == {"StringLike": {"s3:prefix": ["uploads/*"]}}
+    # PUT /profiles/{name}: the profiles/ folder alone, listed under its prefix only
+    assert by_sid["ListProfiles"]["Action"] == ["s3:ListBucket"]
+    assert by_sid["ListProfiles"]["Condition"] == {"StringLike": {"s3:prefix": ["profiles/*"]}}
+    assert sorted(by_sid["SaveProfiles"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert sub(by_sid["SaveProfiles"]["Resource"]).endswith("-input-${AWS::AccountId}-${AWS::Region}/profiles/*")
+    assert not any("s3:GetObject" in s["Action"] and "/uploads/" in sub(s["Resource"]) for s in statements(API))
     assert sorted(by_sid["JobStatus"]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]    # no Query
     assert sub(by_sid["JobStatus"]["Resource"]).endswith(":table/${NamePrefix}-jobs")
     for s in statements(API) + statements(AUTHORIZER):
@@ -68,7 +74,8 @@ def test_token_routes_and_public_page():
     assert authorizer["identitySource"] == ["$request.header.Authorization"]
     assert authorizer["authorizerResultTtlInSeconds"] == 300
     guarded = {(method.upper(), path) for path, methods in body["paths"].items() for method in methods}
-    assert guarded == {("POST", "/jobs"), ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/answers")}
+    assert guarded == {("POST", "/jobs"), ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/rerun"),
+                       ("PUT", "/profiles/{name}"), ("POST", "/jobs/{job_id}/answers")}
     for methods in body["paths"].values():
         for operation in methods.values():
             assert operation["security"] == {"Fn::If": ["AuthOn", [{"TokenAuthorizer": []}], {"Ref": "AWS::NoValue"}]}
@@ -83,6 +90,7 @@ def test_token_routes_and_public_page():
     for path in ("/", "/static/{name}"):
         assert serve_local.is_public("GET", path.replace("{name}", "app.js"))
     assert not serve_local.is_public("POST", "/jobs") and not serve_local.is_public("GET", "/jobs/x")
+    assert not serve_local.is_public("PUT", "/profiles/acme") and not serve_local.is_public("POST", "/jobs/x/rerun")
 
 
 def test_the_local_gateway_guards_the_job_routes_as_the_template_does():

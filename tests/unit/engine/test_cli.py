@@ -305,7 +305,7 @@ def test_a_120_kb_alias_bomb_stops_run_with_exit_2_and_error_json(files, tmp_pat
 def test_a_rules_file_within_the_size_cap_has_a_time_bound(files, tmp_path: Path, capsys, monkeypatch) -> None:
     from memberseg.rules import bounded
 
-    def slow(path, overlay, report):                       # stands in for a file that takes forever
+    def slow(path, overlay, profile_files, report):                     # stands in for a file that takes forever
         import time
         time.sleep(30)
 

@@ -75,6 +75,14 @@ def test_the_function_and_the_api_recognise_a_file_by_the_same_rule(name):
     assert seen["role"] == (expected if expected in protocol.ROLES else None)
 
 
+def test_the_rerun_marker_is_a_role_of_the_job_folder_and_never_a_file_of_the_users():
+    assert job_folder.classify("rerun.json") == protocol.RERUN_ROLE == "rerun"
+    assert job_folder.classify("sub/rerun.json") is None and job_folder.classify("rerun.yaml") is None
+    settings = api_core.Settings(input_bucket="in-bucket", output_bucket="out-bucket", table_name="jobs")
+    job = "a" * 32
+    assert api_core.received_files(settings, job, [(f"uploads/{job}/{protocol.RERUN_NAME}", 1)]) == []
+
+
 def test_one_timestamp_format_for_every_writer():
     ts = dt.datetime(2026, 11, 15, 8, 30, tzinfo=dt.UTC).timestamp()
     assert protocol.iso_utc(ts) == "2026-11-15T08:30:00Z"

@@ -10,6 +10,7 @@ from pathlib import Path
 import job_rules
 import memberseg
 import pytest
+from builders import ACME_PROFILE
 from memberseg.errors import InputError
 from memberseg.rules import load_rules
 
@@ -82,19 +83,7 @@ def test_a_rules_check_that_takes_too_long_is_stopped(tmp_path, monkeypatch):
 
 # --- the organisation's profile files (profiles/*.yaml), checked with the rules file in the same worker
 
-PROFILE = """\
-title: Acme members
-platform: Acme
-export: Acme > Members > Export
-source: a test
-memberships:
-  signature: [acme_member_no, acme_plan]
-  names: person
-  fields:
-    email: {aliases: [mail]}
-    created_date: {required: true, aliases: [joined]}
-    expiration_date: {required: true, aliases: [until]}
-"""
+PROFILE = ACME_PROFILE
 
 
 def profile(tmp_path: Path, name: str, text: str) -> tuple[str, Path]:

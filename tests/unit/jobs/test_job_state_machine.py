@@ -624,3 +624,23 @@ def test_a_failure_queue_message_for_a_job_that_ended_anyway_is_just_dropped():
     queue = Queue([dead_letter("k", "memberships.xlsx")])
     world.sweep(dead_letters=queue)
     assert world.status("k")["status"] == "WAITING_FOR_FILES" and queue.messages == {}
+
+
+def test_the_rerun_marker_runs_a_failed_job_again_from_the_same_files_without_reading_the_marker():
+    world = World(engine=fake_engine_failing)          # e.g. needs_answers: a layout no profile fits yet
+    first = both(world)
+    assert first.action == "failed"
+    world.engine = fake_engine
+    world.upload("j", "rerun.json", b'{"rerun_at": "2026-12-07T21:00:00Z"}')
+    again = world.deliver("j", "rerun.json")
+    assert again.action == "succeeded" and again.run_id != first.run_id
+    assert world.status("j")["status"] == "SUCCEEDED" and world.engine_runs == 2
+    assert "uploads/j/rerun.json" not in world.objects.downloads
+    assert world.status("j")["files"]["rerun"]["key"] == "uploads/j/rerun.json"     # part of the set of versions
+    assert world.deliver("j", "rerun.json").action == "duplicate"
+
+
+def fake_engine_failing(memberships, orders, out_dir, **kwargs):
+    from fakes import EngineOutcome
+
+    return EngineOutcome(ok=False, exit_code=2, error={"error": {"code": "missing_column", "message": "no Cust ID"}})
