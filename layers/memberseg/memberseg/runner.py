@@ -109,8 +109,8 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(partial(_job, keep_profile=keep_profile), memberships, orders, staging, rules, as_of, answers,
-                 progress=relay, new_process_group=True)
+    target = partial(_job, keep_profile=True) if keep_profile else _job
+    job = Forked(target, memberships, orders, staging, rules, as_of, answers, progress=relay, new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
