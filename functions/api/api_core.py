@@ -9,14 +9,17 @@ numbers from the server (api_page.py), so they cannot disagree.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from memberseg.job_protocol import (
+    ANSWERS_NAME,
     HUBSPOT_CSV_STEM,
     ORIGINAL_NAME_FIELD,
+    PROFILE_NAME_RE,
     PROFILES_PREFIX,
     PROPERTIES_NAME,
     REPORT_NAME,
@@ -211,7 +214,6 @@ def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
 
 
 # ------------------------------------------------------------------ saving a profile (PUT /profiles/{name})
-PROFILE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")     # a profile's name, as the engine reads a file's stem
 PROFILE_CONTENT_TYPE = "application/yaml; charset=utf-8"
 
 
@@ -247,7 +249,7 @@ def received_files(settings: Settings, job_id: str, objects: list[tuple[str, int
     out = []
     for key, size in sorted(objects):
         name = key[len(prefix):] if key.startswith(prefix) else key.rsplit("/", 1)[-1]
-        if name == RERUN_NAME:          # POST /jobs/{job_id}/rerun's marker, not a file of the user's
+        if name in (RERUN_NAME, ANSWERS_NAME):    # the rerun marker and the page's answers: no file of the user's
             continue
         role = file_role(name)          # the processing function's rule (one contract)
         out.append({"role": role if role in ROLES else None, "name": name, "size": int(size)})
@@ -443,3 +445,66 @@ def hubspot_view(item: dict | None) -> dict | None:
     if state == PushState.FAILED:
         view["error"] = str((hubspot.get("error") or {}).get("message") or "unknown reason")
     return view
+
+
+# ------------------------------------------------------------------ a job that stopped to ask (needs_answers)
+QUESTION_KEYS = ("id", "kind", "file", "role", "prompt", "choices", "candidates", "suggested")
+MAX_QUESTIONS = 200
+
+
+def default_profile_name(file_name: str | None) -> str:
+    """A profile name from a file's name: "Patreon members 2026.csv" -> "patreon_members_2026"."""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", file_name or "")
+    name = re.sub(r"[^a-z0-9]+", "_", unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().lower())
+    name = name.strip("_")[:PROFILE_NAME_MAX]
+    if not name or not name[0].isalpha():
+        name = ("my_export_" + name).strip("_")[:PROFILE_NAME_MAX]
+    return name.rstrip("_")
+
+
+PROFILE_NAME_MAX = 40
+
+
+def questions_view(proposal: dict | None) -> list[dict]:
+    """proposal.json's questions as the page shows them (their known keys only)."""
+    questions = (proposal or {}).get("questions")
+    if not isinstance(questions, list):
+        return []
+    return [{key: q[key] for key in QUESTION_KEYS if key in q}
+            for q in questions[:MAX_QUESTIONS] if isinstance(q, dict) and isinstance(q.get("id"), str)]
+
+
+def mapping_view(job_id: str, committed: str, proposal: dict | None) -> dict:
+    """What the page's mapping step needs: the questions, a default profile name, where to send the answers,
+    and the run that asked (`run_id`: the page waits for a newer run once it answered)."""
+    questions = questions_view(proposal)
+    files = {q.get("role"): q.get("file") for q in questions}
+    first = files.get("memberships") or files.get("orders")
+    return {"questions": questions, "profile_name": default_profile_name(first if isinstance(first, str) else None),
+            "answers_url": f"/jobs/{job_id}/answers", "run_id": committed.rstrip("/").rsplit("/", 1)[-1]}
+
+
+def parse_answers_request(body: Any, questions: list[dict]) -> dict:
+    """POST /jobs/{id}/answers: `{"profile_name": NAME, "answers": {question id: answer}}`, every question
+    answered with one of its choices -> answers.json's content. (The engine checks the answers again
+    when it applies them: this only refuses early what can never fit.)"""
+    if not isinstance(body, dict):
+        raise BadRequest('send {"profile_name": "...", "answers": {"<question id>": <answer>}}')
+    name = body.get("profile_name")
+    if not isinstance(name, str) or not PROFILE_NAME_RE.fullmatch(name):
+        raise BadRequest(f"profile_name {echo(name)}: use 1 to 64 lower-case letters, digits and _, "
+                         "starting with a letter")
+    answers = body.get("answers")
+    if not isinstance(answers, dict):
+        raise BadRequest("answers must be an object of question id -> answer")
+    by_id = {q["id"]: q for q in questions}
+    unknown = [key for key in answers if key not in by_id]
+    if unknown:
+        raise BadRequest(f"no question {echo(unknown[0])} in this job")
+    missing = [qid for qid in by_id if qid not in answers]
+    if missing:
+        raise BadRequest(f"question {echo(missing[0])} is not answered")
+    for qid, answer in answers.items():
+        if answer not in (by_id[qid].get("choices") or []):
+            raise BadRequest(f"the answer {echo(answer)} to {echo(qid)} is not one of its choices")
+    return {"profile_name": name, "answers": answers}

@@ -4,7 +4,8 @@ Thin by design: Powertools setup and routing; the rules are in api_core.py, the
 route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py,
 the environment model in api_env.py (validated at cold start).
 Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}, POST /jobs/{job_id}/rerun,
-PUT /profiles/{name} (the body: a rules file holding profiles.<name>; ?replace=true replaces a saved one).
+PUT /profiles/{name} (the body: a rules file holding profiles.<name>; ?replace=true replaces a saved one),
+POST /jobs/{job_id}/answers (a needs_answers job's answers).
 Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts it.
 """
 
@@ -93,6 +94,18 @@ def get_job(job_id: str) -> Response:
     view = api_service.describe_job(settings(), dependencies(), job_id)
     logger.append_keys(job_id=view["job_id"])
     return _json(200, view)
+
+
+@resolver.post("/jobs/<job_id>/answers")
+def answer_job(job_id: str) -> Response:
+    try:
+        body = json.loads(resolver.current_event.decoded_body or "{}")
+    except (ValueError, TypeError, RecursionError):
+        return _json(400, {"message": "the request body must be JSON"})
+    accepted = api_service.answer_job(settings(), dependencies(), job_id, body)
+    logger.append_keys(job_id=accepted["job_id"])
+    logger.info("answers received", extra={"profile_key": accepted["profile_key"]})
+    return _json(202, accepted)
 
 
 @resolver.post("/jobs/<job_id>/rerun")

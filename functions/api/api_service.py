@@ -14,7 +14,17 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 import api_core as core
-from memberseg.job_protocol import ERROR_NAME, PROPERTIES_NAME, REPORT_NAME, RERUN_NAME, iso_utc
+from memberseg.job_protocol import (
+    ANSWERS_NAME,
+    ERROR_NAME,
+    NEEDS_ANSWERS,
+    PROPERTIES_NAME,
+    PROPOSAL_JSON,
+    REPORT_NAME,
+    RERUN_NAME,
+    iso_utc,
+    saved_profile_key,
+)
 
 
 class Objects(Protocol):
@@ -24,6 +34,7 @@ class Objects(Protocol):
     def presigned_get(self, bucket: str, key: str, expires_in: int, filename: str) -> str: ...
     def list_objects(self, bucket: str, prefix: str, limit: int = 50) -> list[tuple[str, int]]: ...
     def read_json(self, bucket: str, key: str) -> dict | None: ...
+    def put_json(self, bucket: str, key: str, data: dict) -> None: ...
     def origin(self, bucket: str) -> str: ...
     def delete(self, bucket: str, key: str) -> None: ...
 
@@ -100,6 +111,9 @@ def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
     elif status == core.FAILED and committed:
         error = deps.objects.read_json(settings.output_bucket, committed + ERROR_NAME)
         view["error"] = core.plain_error((error or {}).get("error") or (item or {}).get("error"))
+        if view["error"]["code"] == NEEDS_ANSWERS:     # the page's mapping step instead of an error
+            proposal = deps.objects.read_json(settings.output_bucket, committed + PROPOSAL_JSON)
+            view["mapping"] = core.mapping_view(job_id, committed, proposal)
 
     view["message"] = core.status_message(status, files, view.get("error"))
     return view
@@ -216,3 +230,25 @@ def rerun_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
     deps.objects.put_new(settings.input_bucket, f"{core.job_prefix(settings, job_id)}{RERUN_NAME}", marker,
                          "application/json", replace=True)
     return {"job_id": job_id, "status": core.PROCESSING, "message": "Running the job again…"}
+
+
+# ------------------------------------------------------------------ POST /jobs/{job_id}/answers
+def answer_job(settings: core.Settings, deps: Deps, job_id: Any, body: Any) -> dict:
+    """POST /jobs/{job_id}/answers: the answers to a needs_answers job's questions and the profile's name,
+    kept as uploads/{job_id}/answers.json. That upload runs the job again: the processing function completes
+    the profile with the engine, saves it as profiles/{name}.yaml and runs (docs/job-protocol.md)."""
+    job_id = core.validate_job_id(job_id)
+    item = deps.jobs.get_status(job_id)
+    if item is None:
+        raise NotFound(f"no job {job_id}")
+    committed = core.committed_prefix(settings, job_id, item)
+    error = (item.get("error") or {}) if item.get("status") == core.FAILED else {}
+    if committed is None or error.get("code") != NEEDS_ANSWERS:
+        raise core.Conflict("this job is not waiting for answers")
+    proposal = deps.objects.read_json(settings.output_bucket, committed + PROPOSAL_JSON)
+    questions = core.questions_view(proposal)
+    if not questions:
+        raise core.Conflict("this job's questions have expired; upload the files again")
+    answers = core.parse_answers_request(body, questions)
+    deps.objects.put_json(settings.input_bucket, core.job_prefix(settings, job_id) + ANSWERS_NAME, answers)
+    return {"job_id": job_id, "status": core.PROCESSING, "profile_key": saved_profile_key(answers["profile_name"])}

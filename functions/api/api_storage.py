@@ -76,6 +76,10 @@ class S3Objects:
             raise
         return json.loads(body)
 
+    def put_json(self, bucket: str, key: str, data: dict) -> None:
+        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
+                           ContentType="application/json")
+
 
 class JobTable:
     """The STATUS item of docs/job-protocol.md. The API only creates it (WAITING_FOR_FILES) and reads it."""

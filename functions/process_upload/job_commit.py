@@ -19,6 +19,8 @@ from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Settings
 from memberseg.job_protocol import (
     ERROR_NAME,
     FAILED_DETAIL_TYPE,
+    PROPOSAL_JSON,
+    PROPOSAL_YAML,
     REPORT_NAME,
     ROLES,
     RUNS_FOLDER,
@@ -42,9 +44,10 @@ CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
     ".gz": "application/gzip",          # customer_state.csv.gz: stored compressed, never Content-Encoding
+    ".yaml": "application/yaml; charset=utf-8",
 }
-# The CSV parts, plus the workbook, the property definitions, the customer state and report.json.
-MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 4
+# The CSV parts, plus the workbook, the property definitions, the customer state, a finished profile and report.json.
+MAX_OUTPUT_FILES = job_rules.MAX_CSV_PARTS + 5
 CLEAR_OUTBOX_TRIES = 3
 
 
@@ -126,9 +129,12 @@ class RunCommit:
         return self._commit(JobStatus.SUCCEEDED, {"output_keys": keys, "counts": counts, **state_fields},
                             SUCCEEDED_DETAIL_TYPE, detail)
 
-    def failed(self, error: dict | None) -> Outcome:
-        """Final failure: error.json alone in this run's folder, status FAILED, a Failed event."""
+    def failed(self, error: dict | None, out_dir: Path | None = None, files: list[str] | None = None) -> Outcome:
+        """Final failure: error.json in this run's folder, status FAILED, a Failed event carrying the error
+        (its code: automation can tell a needs_answers stop apart). A run that stopped to ask keeps the
+        engine's proposal.json and proposal.yaml beside error.json (`out_dir`, `files`), for the API."""
         error = error or {"error": {"code": ErrorCode.INTERNAL_ERROR.value, "message": "The job failed."}}
+        keys = self._keep_proposal(out_dir, files or []) if out_dir is not None else []
         key = self.prefix + ERROR_NAME
         self.deps.objects.put_bytes(self.settings.output_bucket, key,
                                     (json.dumps(error, indent=2, ensure_ascii=False) + "\n").encode(),
@@ -136,8 +142,17 @@ class RunCommit:
         body = error.get("error", error)
         detail = {"job_id": self.claim.job_id, "status": JobStatus.FAILED.value, "run_id": self.run_id,
                   "fingerprint": self.claim.fingerprint, "error": body, "output_bucket": self.settings.output_bucket,
-                  "output_prefix": self.prefix, "output_keys": [key], "error_key": key}
-        return self._commit(JobStatus.FAILED, {"output_keys": [key], "error": body}, FAILED_DETAIL_TYPE, detail)
+                  "output_prefix": self.prefix, "output_keys": [*keys, key], "error_key": key}
+        return self._commit(JobStatus.FAILED, {"output_keys": [*keys, key], "error": body}, FAILED_DETAIL_TYPE,
+                            detail)
+
+    def _keep_proposal(self, out_dir: Path, files: list[str]) -> list[str]:
+        keys = []
+        for name in (PROPOSAL_JSON, PROPOSAL_YAML):
+            if name in files:
+                keys.append(self.prefix + name)
+                self.deps.objects.upload(self.settings.output_bucket, keys[-1], out_dir / name, _content_type(name))
+        return keys
 
     def superseded(self, why: str, *, cleanup: bool = False) -> Outcome:
         """Newer inputs own the job: this run never commits (and, with cleanup, its folder goes)."""

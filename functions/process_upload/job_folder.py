@@ -13,6 +13,8 @@ import job_rules
 from job_errors import FinalError
 from job_ports import Deps, ObjectInfo
 from memberseg.job_protocol import (
+    ANSWERS_MAX_BYTES,
+    ANSWERS_NAME,
     DATA_EXTENSIONS,
     ORIGINAL_NAME_METADATA,
     ROLES,
@@ -93,7 +95,8 @@ def inspect_folder(objects: list[ObjectInfo],
             ErrorCode.UNRECOGNISED_FILE,
             f"'{name}'{others} is not part of the job protocol: a job folder holds one file whose name "
             f"starts with 'memberships' and one starting with 'orders' ({', '.join(DATA_EXTENSIONS)}), "
-            "plus an optional rules.yaml or rules.toml. Remove it and upload the job again.",
+            "plus an optional rules.yaml or rules.toml (and the page's answers.json). Remove it and upload the job "
+            "again.",
             file=name)
     for role, objs in sorted(by_role.items()):
         if len(objs) > 1:
@@ -108,6 +111,10 @@ def inspect_folder(objects: list[ObjectInfo],
 def size_problem(files: dict[str, ObjectInfo], max_file_bytes: int) -> FinalError | None:
     """Refuse from the listing, before any download: a rules file over 64 KB, a data file over the limit
     (named as with_original_names named it)."""
+    answers = files.get("answers")
+    if answers is not None and answers.size > ANSWERS_MAX_BYTES:
+        return FinalError("invalid_answers", f"The job's {ANSWERS_NAME} is {answers.size:,} bytes; at most "
+                          f"{ANSWERS_MAX_BYTES // 1024} KB of answers are read.", file=ANSWERS_NAME)
     rules = files.get("rules")
     if rules is not None and rules.size > job_rules.RULES_MAX_BYTES:
         err = job_rules.rules_too_large(rules.key.rsplit("/", 1)[-1], rules.size)

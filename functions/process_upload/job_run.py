@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import job_rules
+from job_answers import JobAnswers, read_answers, save_finished_profile
 from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
 from job_folder import size_problem, with_original_names
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
 from job_profiles import fetch_profiles
-from memberseg.job_protocol import RERUN_ROLE, ErrorCode, JobStatus, RunStatus
+from memberseg.job_protocol import FINISHED_PROFILE_NAME, RERUN_ROLE, ErrorCode, JobStatus, RunStatus
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -146,11 +147,15 @@ class Run:
                 except Exception as exc:
                     raise_final_if_known(exc, elapsed=0, budget=float("inf"))
                     raise
+            answers = read_answers(local["answers"]) if "answers" in local else None
+            out_dir = Path(tmp, "out")
             since = self.commit.previous_state(Path(tmp, "previous"))
-            outcome = self._run_engine(local, rules, Path(tmp, "out"), since)
-            if not outcome.ok:
-                return self.commit.failed(outcome.error)
-            return self.commit.succeeded(Path(tmp, "out"), outcome, files,
+            outcome = self._run_engine(local, rules, out_dir, answers, since)
+            if not outcome.ok:       # needs_answers keeps proposal.json and proposal.yaml beside error.json
+                return self.commit.failed(outcome.error, out_dir, outcome.files)
+            if answers is not None and FINISHED_PROFILE_NAME in outcome.files:
+                save_finished_profile(self.deps, self.settings.input_bucket, answers, out_dir / FINISHED_PROFILE_NAME)
+            return self.commit.succeeded(out_dir, outcome, files,
                                          states_kept=_states_kept(rules.path if rules else None))
 
     def _download(self, files: dict[str, ObjectInfo], inputs: Path) -> dict[str, Path]:
@@ -174,7 +179,7 @@ class Run:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
     def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path,
-                    since: Path | None = None) -> Any:
+                    answers: JobAnswers | None = None, since: Path | None = None) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
             from memberseg import runner  # the layer's engine; imported on first use
@@ -183,6 +188,8 @@ class Run:
         if budget <= 1:
             raise timeout(0)
         began = time.monotonic()
+        # answers: the engine completes its inferred profile and leaves the finished one (profile.yaml)
+        answered: dict[str, Any] = {"answers": answers.answers, "keep_profile": True} if answers else {}
         try:
             # profile_sources: report.json names each profile's file, not the merged copy of the rules;
             # the job's previous committed state, when there is one: its runs form a series (memberseg.changes).
@@ -190,7 +197,8 @@ class Run:
             outcome = run_job(local["memberships"], local["orders"], out_dir,
                               rules_path=rules.path if rules else None, as_of=self.settings.as_of,
                               deadline_s=budget, profile_sources=rules.profile_sources if rules else None,
-                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}), **series)
+                              progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}),
+                              **answered, **series)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise no_room() from exc

@@ -571,7 +571,7 @@ def engine_raising_in_its_worker(exception: BaseException):
     """The real runner and its forked worker, the engine's own code raising `exception` while consolidating."""
     from memberseg import runner
 
-    def job(memberships, orders, staging, rules, as_of, previous, report):
+    def job(memberships, orders, staging, rules, as_of, answers, previous, report):   # runner._job's signature
         report("consolidating", {})
         raise exception
 

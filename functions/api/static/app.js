@@ -237,8 +237,10 @@
       job = null;   // a blip: keep polling
     }
     if (job) {
+      if (stillAsking(job)) job = { status: "PROCESSING", message: "Answers received. Starting the job again…" };
       body.dataset.jobStatus = job.status;
       if (job.status === "SUCCEEDED") { succeed(job); return; }
+      if (job.status === "FAILED" && job.mapping) { showMapping(job); return; }
       if (job.status === "FAILED") { fail(job.error || { message: job.message }); return; }
       showStatus(job.message);
     }
@@ -532,6 +534,213 @@
     });
   }
 
+  // ---------------------------------------------------------------- the mapping step (needs_answers)
+  // A job that stopped to ask shows its questions instead of an error: each choice in plain words, with
+  // the column's sample values, the suggestion preselected. "Save and run" sends the answers
+  // (POST /jobs/{id}/answers); the job then runs again, saves the finished layout and the page follows it.
+  const CHOICE_WORDS = {
+    current: "a current member", renewing: "a current member whose membership renews by itself",
+    at_risk: "a member at risk (a payment failed or is late)", ended: "no longer a member (ended)",
+    not_member: "not a member at all", no_term: "a row that buys no membership time",
+    paid: "paid: it counts", refunded: "refunded: it counts 0", unpaid: "not paid: it does not count",
+    MDY: "month first (05/01/2024 is 1 May)", DMY: "day first (05/01/2024 is 5 January)",
+    ".": "a point (1,234.50)", ",": "a comma (1.234,50)",
+    major: "in whole currency (99 means 99.00)", minor: "in cents (9900 means 99.00)",
+    person: "people's names", company: "company names",
+    no_expiry: "the membership never expires", invalid: "a mistake: leave the row out",
+    when_blank: "yes, while it is blank", when_not_blank: "yes, while it is filled in", never: "no, never by itself",
+    row_type: "what kind of row it is (a payment, a refund, a card check …)",
+    ignore: "nothing memberseg needs: leave it out", status: "the status",
+    calendar_year: "the calendar year",
+  };
+  const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                  "October", "November", "December"];
+  state.answered = {};     // question id -> answer, kept for a second round of questions
+
+  function choiceWords(question, choice) {
+    if (choice === null) return "none of these columns";
+    if (choice === true) return "yes";
+    if (choice === false) return "no";
+    if (typeof choice === "object") {
+      if (choice.months) return choice.months === 1 ? "1 month from the payment" : choice.months + " months from the payment";
+      if (choice.days) return choice.days + " days from the payment";
+      if (choice.season_start) {
+        const [month, day] = String(choice.season_start).split("-").map(Number);
+        return "a season starting " + day + " " + (MONTHS[month - 1] || choice.season_start);
+      }
+      return JSON.stringify(choice);
+    }
+    const column = (question.candidates || []).find((c) => c.column === choice);
+    if (column && question.id.indexOf(".column.") < 0) return "the column “" + choice + "”";
+    return CHOICE_WORDS[choice] || fieldWords(choice);
+  }
+
+  function choiceSamples(question, choice) {
+    const column = (question.candidates || []).find((c) => c.column === choice);
+    if (!column || question.id.indexOf(".column.") >= 0) return "";
+    const samples = (column.samples || []).slice(0, 3);
+    return samples.length ? "for example " + quoted(samples) : "empty in this file";
+  }
+
+  // what a field holds, in the words of someone who keeps the spreadsheet
+  const FIELD_WORDS = {
+    email: "each customer's email address", customer_id: "each customer's ID", customer_name: "each customer's name",
+    company: "the company", created_date: "the date each membership started", start_date: "the date each membership started",
+    expiration_date: "the date each membership ends", renewal_marker: "a sign that a membership renews by itself (for example the next payment date)",
+    status: "each membership's status", plan: "the plan or membership level", order_id: "each order's number",
+    order_date: "each order's date", order_value: "each order's amount", refunded_value: "the amount refunded",
+    currency: "the currency",
+  };
+
+  function questionText(question) {
+    const file = "“" + question.file + "”";
+    if (question.kind === "term") return "Each payment in " + file + " covers:";
+    const field = /\.field\.(\w+)$/.exec(question.id);
+    if (field) return "Which column of " + file + " holds " + (FIELD_WORDS[field[1]] || fieldWords(field[1])) + "?";
+    const column = /\.column\.(.+)$/.exec(question.id);
+    if (column) return "memberseg does not read the column “" + column[1] + "” of " + file + ". What does it hold?";
+    return question.prompt;
+  }
+
+  function questionFacts(question) {
+    // what the file shows for this question: a column's values with their counts, or one value's rows
+    const facts = [];
+    (question.candidates || []).forEach((c) => {
+      if (c.values) facts.push("Values in “" + c.column + "”: " + Object.entries(c.values).map(([v, n]) => "“" + v + "” (" + number(n) + ")").join(", "));
+      else if (c.value !== undefined) facts.push("“" + c.value + "” in the column “" + c.column + "”, " + number(c.rows) + " row(s)");
+      else if ((c.samples || []).length && !(question.choices || []).includes(c.column)) {
+        facts.push("The column “" + c.column + "” holds, for example, " + quoted(c.samples.slice(0, 3)));
+      }
+    });
+    return question.kind === "term" ? [] : facts;
+  }
+
+  function renderQuestion(question, index) {
+    const box = document.createElement("fieldset");
+    box.className = "question";
+    box.dataset.question = question.id;
+    const legend = document.createElement("legend");
+    legend.textContent = (index + 1) + ". " + questionText(question);
+    box.append(legend);
+    const file = document.createElement("p");
+    file.className = "muted small";
+    file.textContent = "File: " + question.file;
+    box.append(file);
+    questionFacts(question).forEach((line) => { const p = document.createElement("p"); p.className = "small"; p.textContent = line; box.append(p); });
+    const remembered = Object.prototype.hasOwnProperty.call(state.answered, question.id) ? state.answered[question.id] : question.suggested;
+    (question.choices || []).forEach((choice, i) => {
+      const id = "q" + index + "-" + i;
+      const row = document.createElement("div");
+      row.className = "choice";
+      const input = document.createElement("input");
+      Object.assign(input, { type: "radio", name: "q" + index, id: id, value: String(i) });
+      input.checked = remembered !== undefined && JSON.stringify(choice) === JSON.stringify(remembered);
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = choiceWords(question, choice);
+      if (question.suggested !== undefined && JSON.stringify(choice) === JSON.stringify(question.suggested)) {
+        const hint = document.createElement("span");
+        hint.className = "suggested";
+        hint.textContent = " (suggested)";
+        label.append(hint);
+      }
+      const samples = choiceSamples(question, choice);
+      if (samples) {
+        const s = document.createElement("span");
+        s.className = "samples";
+        s.textContent = samples;
+        label.append(s);
+      }
+      row.append(input, label);
+      box.append(row);
+    });
+    return box;
+  }
+
+  function showMapping(job) {
+    state.busy = false;
+    if (state.answeredJob !== job.job_id) { state.answered = {}; state.answeredJob = job.job_id; }   // this job's answers only
+    state.mapping = job.mapping;
+    clearTimeout(state.pollTimer);
+    body.dataset.jobStatus = "NEEDS_ANSWERS";
+    showJobRef(job.job_id);
+    $("upload-panel").hidden = true;
+    $("error-panel").hidden = true;
+    $("result-panel").hidden = true;
+    $("mapping-panel").hidden = false;
+    $("mapping-error").textContent = "";
+    $("mapping-save").disabled = false;
+    $("mapping-questions").replaceChildren(...job.mapping.questions.map(renderQuestion));
+    if (!$("mapping-name").value) $("mapping-name").value = job.mapping.profile_name || "";
+    $("mapping-title").focus();
+  }
+
+  function collectAnswers() {
+    const answers = {};
+    const open = [];
+    state.mapping.questions.forEach((question, index) => {
+      const picked = document.querySelector("input[name='q" + index + "']:checked");
+      if (picked) answers[question.id] = question.choices[Number(picked.value)];
+      else open.push(index + 1);
+    });
+    return { answers, open };
+  }
+
+  async function saveMapping(event) {
+    event.preventDefault();
+    const { answers, open } = collectAnswers();
+    const name = $("mapping-name").value.trim();
+    if (open.length) {
+      $("mapping-error").textContent = "Please answer question " + open.join(", ") + ".";
+      document.querySelector("[data-question] input[name='q" + (open[0] - 1) + "']").focus();
+      return;
+    }
+    if (!/^[a-z][a-z0-9_]{0,63}$/.test(name)) {
+      $("mapping-error").textContent = "Give the layout a name of lower-case letters, digits and _, starting with a letter.";
+      $("mapping-name").focus();
+      return;
+    }
+    $("mapping-save").disabled = true;
+    $("mapping-error").textContent = "";
+    try {
+      await api("POST", "jobs/" + encodeURIComponent(state.jobId) + "/answers", { profile_name: name, answers });
+    } catch (error) {
+      if (error instanceof AuthError) { showToken(error.message); return; }
+      $("mapping-error").textContent = error.message;
+      $("mapping-save").disabled = false;
+      return;
+    }
+    Object.assign(state.answered, answers);
+    $("mapping-panel").hidden = true;
+    $("upload-panel").hidden = false;
+    $("upload-panel").classList.add("finished");
+    body.dataset.jobStatus = "PROCESSING";
+    showStatus("Layout saved as “" + name + "”. Segmenting your customers…");
+    state.busy = true;
+    state.pollStarted = Date.now();
+    state.answeredRun = state.mapping.run_id;
+    poll();
+  }
+  $("mapping-form").addEventListener("submit", saveMapping);
+  $("mapping-cancel").addEventListener("click", () => { $("mapping-panel").hidden = true; $("mapping-name").value = ""; startOver(); });
+
+  // Until the answered run begins, the job still shows the run that asked: keep waiting for a newer one.
+  function stillAsking(job) {
+    return Boolean(state.answeredRun) && job.status === "FAILED" && Boolean(job.mapping) &&
+      job.mapping.run_id === state.answeredRun;
+  }
+
+  function openJobFromAddress() {
+    const jobId = new URLSearchParams(window.location.search).get("job");
+    if (!jobId || !/^[0-9a-f]{32}$/.test(jobId)) return;
+    state.jobId = jobId;
+    state.busy = true;
+    showJobRef(jobId);
+    showStatus("Looking up job " + jobId.slice(0, JOB_ID_SHOWN) + "…");
+    state.pollStarted = Date.now();
+    poll();
+  }
+
   // ---------------------------------------------------------------- start over
   function resetUploads() {
     state.busy = false;
@@ -575,4 +784,5 @@
   $("result-title").tabIndex = -1;
   if (config.auth && !token()) showToken(); else $("upload-panel").hidden = false;
   refreshStart();
+  openJobFromAddress();
 })();

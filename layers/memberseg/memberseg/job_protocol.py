@@ -99,6 +99,24 @@ STATE_NAME = "customer_state.csv.gz"             # one row per customer: what th
 ERROR_NAME = "error.json"                        # alone, when the run failed
 PROPOSAL_JSON = "proposal.json"                  # beside error.json when the run stops to ask (needs_answers)
 PROPOSAL_YAML = "proposal.yaml"                  # the same draft as a rules file
+FINISHED_PROFILE_NAME = "profile.yaml"           # a run completed by answers: the finished profile it read with
+
+
+# ------------------------------------------------------------------ answering a job that stopped to ask
+# A run that cannot infer a profile for sure ends FAILED with this code and keeps proposal.json beside
+# error.json; the API serves its questions. The page's answers go to uploads/{job_id}/answers.json
+# ({"profile_name": NAME, "answers": {question id: answer}}): a new file version, so the job runs again,
+# completes the draft with the engine's own answer-applying code, and saves the finished profile as
+# profiles/{NAME}.yaml in the input bucket, which every later job reads.
+NEEDS_ANSWERS = "needs_answers"
+ANSWERS_NAME = "answers.json"
+ANSWERS_MAX_BYTES = 64 * 1024
+PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")     # a profile's name (fullmatch), also its file's stem
+
+
+def saved_profile_key(name: str) -> str:
+    """Where the page's finished profile NAME is kept: profiles/NAME.yaml in the input bucket."""
+    return f"{PROFILES_PREFIX}{name}.yaml"
 
 
 # ------------------------------------------------------------------ states
@@ -171,7 +189,8 @@ RERUN_ROLE = "rerun"
 
 
 def file_role(name: str) -> str | None:
-    """The role of a file name inside a job folder: memberships, orders, rules, rerun (the marker), or None.
+    """The role of a file name inside a job folder: memberships, orders, rules, rerun (the marker), answers,
+    or None.
 
     A name (the part after uploads/{job_id}/, no sub-folders) that starts with the role and has
     one of the data extensions, case-insensitively; rules by exact name.
@@ -181,6 +200,8 @@ def file_role(name: str) -> str | None:
     folded = name.casefold()
     if folded in RULES_NAMES:
         return "rules"
+    if folded == ANSWERS_NAME:
+        return "answers"
     if folded == RERUN_NAME:
         return RERUN_ROLE
     suffix = PurePosixPath(folded).suffix

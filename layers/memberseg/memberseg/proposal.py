@@ -21,7 +21,7 @@ import yaml
 from .errors import InputError
 from .header_check import first_rows
 from .headers import candidate_profiles, find_header
-from .job_protocol import PROPOSAL_JSON, PROPOSAL_YAML
+from .job_protocol import NEEDS_ANSWERS, PROPOSAL_JSON, PROPOSAL_YAML
 from .known import known_for
 from .rules import Profile, RoleSpec, Rules, normalize_header
 from .rules.ruleset import PACKAGED
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .result import Result
     from .state_file import PreviousFile
 
-NEEDS_ANSWERS = "needs_answers"
 PROBE = "probe_inferred"
 MIN_HEADER_HITS = 2          # a file is inferred when a row holds this many known headers (its header row)
 JOIN_SAMPLE_ROWS = 500       # rows of a file a profile reads, sampled to see that the files name customers alike

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from .errors import InputError
 from .isolation import Forked, WorkerDied, crash_error
 from .job_protocol import (
     ERROR_NAME,
+    FINISHED_PROFILE_NAME,
     HUBSPOT_CSV_STEM,
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
@@ -41,7 +43,7 @@ from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML, STATE_NAME)
+                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML, FINISHED_PROFILE_NAME, STATE_NAME)
 
 
 @dataclass
@@ -72,7 +74,7 @@ def _stage_message(stage: str, info: dict) -> str | None:
 
 
 def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date, answers: dict | None,
-         previous: PreviousFile | None, report: Progress) -> list[str]:
+         previous: PreviousFile | None, report: Progress, keep_profile: bool = False) -> list[str]:
     """The whole job: every stage (see `memberseg.pipeline` for its phases), then the outputs. A file no
     profile fits gets one inferred from it, or the job stops to ask (`memberseg.proposal`).
 
@@ -83,19 +85,35 @@ def _job(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt
     result = run_inferring(memberships, orders, rules, as_of, report, answers=answers, previous=previous)
     from .write import write_outputs
 
-    return write_outputs(result, staging, report)
+    files = write_outputs(result, staging, report)
+    if keep_profile:
+        files = _with_finished_profile(result.rules, staging, files)
+    return files
+
+
+def _with_finished_profile(rules: Rules, staging: Path, files: list[str]) -> list[str]:
+    """A run the answers completed also leaves the finished profile (profile.yaml), before report.json."""
+    from .finished_profile import finished_profile, profile_file_text
+
+    body = finished_profile(rules)
+    if body is None:
+        return files
+    (staging / FINISHED_PROFILE_NAME).write_text(profile_file_text(body), encoding="utf-8")
+    return [*files[:-1], FINISHED_PROFILE_NAME, files[-1]]
 
 
 def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, as_of: dt.date,
                   progress: MessageCallback | None, deadline_s: float | None = None,
-                  answers: dict | None = None, previous: PreviousFile | None = None) -> list[str]:
+                  answers: dict | None = None, previous: PreviousFile | None = None,
+                  keep_profile: bool = False) -> list[str]:
     def relay(stage: str, info: dict) -> None:
         message = _stage_message(stage, info)
         if progress and message:
             progress(message)
 
     # Its own process group, so a timeout also stops the orders reader it forks.
-    job = Forked(_job, memberships, orders, staging, rules, as_of, answers, previous, progress=relay,
+    target = partial(_job, keep_profile=True) if keep_profile else _job
+    job = Forked(target, memberships, orders, staging, rules, as_of, answers, previous, progress=relay,
                  new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
@@ -116,9 +134,11 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             as_of: dt.date | None = None, progress: MessageCallback | None = None,
             isolate: bool = True, deadline_s: float | None = None,
             rules_overlay: dict | None = None, answers: dict | None = None,
-            profile_sources: Mapping[str, Sequence[str]] | None = None, since: Path | None = None) -> JobOutcome:
+            keep_profile: bool = False, profile_sources: Mapping[str, Sequence[str]] | None = None,
+            since: Path | None = None) -> JobOutcome:
     """Run the job and leave either the outputs or error.json in `out_dir` (with proposal.json and
-    proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile.
+    proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile;
+    with `keep_profile` the finished profile is one more output, profile.yaml (memberseg.finished_profile).
 
     `since` is a finished run's output folder whose customer state this run compares with (it may be
     `out_dir` itself: its state is read before the stale outputs go); without it, a first run.
@@ -158,10 +178,10 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
                 previous = PreviousFile(previous_data, str(since))
             if isolate:
                 files = _run_isolated(Path(memberships), Path(orders), staging, rules, as_of, progress,
-                                      deadline_s, answers, previous)
+                                      deadline_s, answers, previous, keep_profile)
             else:
                 files = _job(Path(memberships), Path(orders), staging, rules, as_of, answers, previous,
-                             lambda stage, info: None)
+                             lambda stage, info: None, keep_profile)
         except InputError as exc:
             from .proposal import split_proposal, write_proposal
 

@@ -113,13 +113,19 @@ def test_function_policies_name_no_wildcard_resources():
     assert reads["Resource"]["Fn::Sub"].endswith("/uploads/*")
     writes = next(s for s in statements if s["Sid"] == "WriteResults")
     assert "-output-" in writes["Resource"]["Fn::Sub"] and writes["Resource"]["Fn::Sub"].endswith("/results/*")
-    assert not any("-input-" in s["Resource"]["Fn::Sub"] for s in statements
-                   if isinstance(s["Resource"], dict) and "s3:PutObject" in s["Action"])
+    # the one write to the input bucket: a profile the page's answers finished, under profiles/, which the
+    # trigger rule never matches (it matches uploads/ only): the function never triggers itself
+    input_writes = [s for s in statements if isinstance(s["Resource"], dict) and "s3:PutObject" in s["Action"]
+                    and "-input-" in s["Resource"]["Fn::Sub"]]
+    assert [s["Sid"] for s in input_writes] == ["SaveAnsweredProfiles"]
+    assert input_writes[0]["Action"] == ["s3:PutObject"]
+    assert input_writes[0]["Resource"]["Fn::Sub"].endswith("/profiles/*")
 
 
 def test_the_processing_function_lists_and_reads_profiles_and_nothing_more():
     """profiles/*.yaml in the input bucket: s3:ListBucket only under the prefix, s3:GetObject only below it;
-    never written, never versions, and no other role reads them."""
+    written only by SaveAnsweredProfiles (s3:PutObject of the profile the page's answers finished, checked in
+    test_function_policies_name_no_wildcard_resources), never versions, and no other role reads them."""
     by_sid = {s["Sid"]: s for p in FUNCTION["Properties"]["Policies"] for s in p["Statement"]}
     listing, reading = by_sid["ListProfiles"], by_sid["ReadProfiles"]
     assert listing["Action"] == ["s3:ListBucket"]
@@ -128,7 +134,9 @@ def test_the_processing_function_lists_and_reads_profiles_and_nothing_more():
     assert reading["Action"] == ["s3:GetObject"]
     assert reading["Resource"]["Fn::Sub"].endswith("-input-${AWS::AccountId}-${AWS::Region}/profiles/*")
     assert not any("profiles/" in json.dumps(s) for sid, s in by_sid.items() if sid not in ("ListProfiles",
-                                                                                            "ReadProfiles"))
+                                                                                            "ReadProfiles",
+                                                                                            "SaveAnsweredProfiles"))
+    assert by_sid["SaveAnsweredProfiles"]["Action"] == ["s3:PutObject"]
     sweeper = RES["SweeperFunction"]["Properties"]["Policies"]
     assert "profiles/" not in json.dumps(sweeper)
 

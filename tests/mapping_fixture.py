@@ -1,0 +1,21 @@
+"""The pair of files no packaged profile fits that the mapping-step tests upload, the answers they give and
+the totals those answers lead to (tests/fixtures/mapping/README.md computes them by hand)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MEMBERSHIPS = FIXTURES / "exports" / "patreon" / "memberships.csv"      # Patreon's members CSV layout
+ORDERS = FIXTURES / "mapping" / "orders_kofi_layout.csv"               # Ko-fi's transactions CSV layout
+ANSWERS = {
+    "memberships.field.expiration_date": "Next Charge Date",
+    "memberships.field.renewal_marker": None,
+    "memberships.names": "person",
+    "memberships.renewing": "never",
+    "memberships.column.Last Charge Status": "ignore",
+    "orders.column.TransactionType": "ignore",
+}
+TOTALS = {"ana@example.com": Decimal("30.00"), "ben.o@example.com": Decimal("5.00"),
+          "dora@example.de": Decimal("15.00")}
