@@ -14,6 +14,7 @@ ANSWERS = {
     "memberships.field.renewal_marker": None,
     "memberships.names": "person",
     "memberships.renewing": "never",
+    "memberships.column.Charge Frequency": "ignore",       # monthly or annual: "renewing" answers it here
     "memberships.column.Last Charge Status": "ignore",
     "orders.column.TransactionType": "ignore",
 }

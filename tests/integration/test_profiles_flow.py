@@ -41,6 +41,7 @@ memberships:
     guest: current
     not_renewing: current
     cancelled: ended
+  ignore: [subscription_period]   # monthly or annual: the status already says which renew
 """
 
 STEADY = ["first_name", "last_name", "email", "plan_name", "plan_monthly_amount_cents", "gifted",

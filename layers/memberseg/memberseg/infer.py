@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from .known import MEANINGFUL_FIELDS, Known, known_for
+from .known import Known, known_for, meaningful_fields
 from .rules import (
     MEMBERSHIP_CLASSES,
     MEMBERSHIP_FIELDS,
@@ -448,7 +448,7 @@ class _Inference:
         for header in self.table.headers:
             if not header or header in self.taken or header in asked:
                 continue
-            named = self.known.headers.get(normalize_header(header), set()) & set(MEANINGFUL_FIELDS)
+            named = self.known.headers.get(normalize_header(header), set()) & meaningful_fields(self.role)
             counts = _distinct_counts(self.table.column(header))
             words = {str(text).casefold() for text in counts.index} - {BLANK.casefold()}
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)

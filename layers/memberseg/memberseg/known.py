@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .rules import IDENTITY_FIELDS, MEMBERSHIP_FIELDS, ORDER_FIELDS, Rules, normalize_header
+from .rules.meaningful import meaningful_columns
 
 STATUS_VOCABULARY = {"memberships": "membership_status", "orders": "order_status"}
-# Columns whose meaning changes the numbers: unread, they are a question (see infer's unread_columns).
-MEANINGFUL_FIELDS = ("status", "row_type", "refunded_value", "currency", "renewal_marker", "interval")
+
+
+def meaningful_fields(role: str) -> set[str]:
+    """The fields whose column changes the numbers (rules/meaningful_columns.yaml): unread, a question."""
+    return set(meaningful_columns().roles[role].header_fields)
 
 
 @dataclass
@@ -47,7 +51,7 @@ def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[st
                 headers.setdefault(text, set()).add(field_name)
 
     spellings = [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), role).items()
-                 if name in fields or name in MEANINGFUL_FIELDS]
+                 if name in fields or name in meaningful_fields(role)]
     other = "orders" if role == "memberships" else "memberships"   # who the customer is reads alike in both
     spellings += [(name, list(texts or [])) for name, texts in _section(_section(vocabulary, "headers"), other).items()
                   if name in IDENTITY_FIELDS]

@@ -19,46 +19,19 @@ import functools
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import Field
 
 from .errors import InputError
 from .headers import describe_file
 from .rules import RoleSpec, normalize_header
-from .rules.model import Strict
+from .rules.meaningful import meaningful_columns
 from .rules.vocabulary import fold_value, header_fields, value_class
 from .safety.scanner import col_letters
 
-DATA_FILE = "rules/meaningful_columns.yaml"
 AMOUNT_FIELDS = ("order_value", "refunded_value")
-
-
-class RoleMeaning(Strict):
-    header_fields: list[str]
-    value_kinds: list[str]
-    currency_values: bool
-    unit_headers: bool
-
-
-class MeaningfulColumns(Strict):
-    roles: dict[str, RoleMeaning]
-    unit_words: list[str]
-    unit_headers: list[str]
-    max_distinct_values: int = Field(ge=1)
-    sample_rows: int = Field(ge=1)
-    values_shown: int = Field(ge=1)
-    currencies: list[str] = Field(min_length=1)
-
-
-@functools.cache
-def meaningful_columns() -> MeaningfulColumns:
-    text = resources.files("memberseg").joinpath(DATA_FILE).read_text(encoding="utf-8")
-    return MeaningfulColumns.model_validate(yaml.safe_load(text))
 
 
 @functools.cache

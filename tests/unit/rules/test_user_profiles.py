@@ -55,6 +55,7 @@ profiles:
         guest: current                # invited by a paying member
         not_renewing: current         # cancelled, access until the end of the period; gifts too
         cancelled: ended
+      ignore: [subscription_period]   # monthly or annual: the status already says which renew
 """
 
 STEADY = ["first_name", "last_name", "email", "plan_name", "plan_monthly_amount_cents", "gifted",
