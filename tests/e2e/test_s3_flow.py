@@ -58,8 +58,10 @@ def test_upload_triggers_the_function_and_outputs_land_in_the_output_bucket(moto
     committed = app.dependencies().jobs.get_status(job_id)["output_prefix"]
     assert committed.startswith(f"results/{job_id}/runs/")
     listing = s3.list_objects_v2(Bucket=local.stack.output_bucket, Prefix=f"results/{job_id}/")
+    run_id = committed.rstrip("/").rsplit("/", 1)[-1]
     assert sorted(o["Key"] for o in listing["Contents"]) == [committed + name for name in (
-        "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx", "report.json")]
+        "customer_state.csv.gz", "hubspot_contacts.csv", "hubspot_properties.json", "membership_segments.xlsx",
+        "report.json")] + [f"results/{job_id}/states/{run_id}.csv.gz"]   # the job's kept copy of the state
     head = s3.head_object(Bucket=local.stack.output_bucket, Key=committed + "hubspot_contacts.csv")
     assert head["ContentType"].startswith("text/csv")
     report = json.loads(s3.get_object(Bucket=local.stack.output_bucket,

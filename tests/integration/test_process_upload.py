@@ -211,14 +211,16 @@ def test_files_uploaded_in_each_others_place_are_swapped_by_the_engine(world, en
     assert csv[0] == csv[1]
 
 
-def test_an_unread_meaningful_column_fails_the_job_with_its_code(world, engine_calls):
-    """Issue 16 §4: a refund Type column no field reads is a final bad-input failure, as in the CLI."""
+def test_an_unread_meaningful_column_stops_the_job_to_ask_about_it(world, engine_calls):
+    """Issue 16 §4: a refund Type column the packaged standard layout does not read is no fit: the job ends
+    FAILED needs_answers (final), asking what the column means, as in the CLI; nothing is summed."""
     payments = b"Customer ID,Amount,Type\n103346,499.00,charge\n103346,499.00,refund\n"
     world.upload_and_deliver("uploads/refunds/memberships.xlsx", MEMBERSHIPS)
     assert world.upload_and_deliver("uploads/refunds/orders.csv", payments)["action"] == "failed"
     error = world.read_committed("refunds", "error.json")["error"]
-    assert (error["code"], error["file"], error["column"]) == ("unread_column", "orders.csv", "Type")
-    assert world.status("refunds")["error"]["code"] == "unread_column"
+    assert (error["code"], error["file"]) == ("needs_answers", "orders.csv")
+    assert "orders.column.Type" in error["details"]["questions"]
+    assert world.status("refunds")["error"]["code"] == "needs_answers"
 
 
 def test_invalid_rules_file_is_a_bad_input_failure(world, engine_calls):
