@@ -30,6 +30,7 @@ from memberseg.job_protocol import (
     WORKBOOK_NAME,
     JobStatus,
     PushState,
+    answer_fits,
     clean_file_name,
     encode_original_name,
     file_role,
@@ -308,16 +309,30 @@ def _input_profiles(report: dict) -> dict[str, dict]:
             headers = [str(h) for h in profile.get("deciding_headers") or []]
             out[str(role)] = {"file": str(info.get("file") or ""), "profile": profile["name"], "title": title,
                               "deciding_headers": headers, "read_as": read_as(profile, headers)}
+            if profile.get("chosen_by") == INFERRED:
+                out[str(role)]["evidence"] = inferred_evidence(profile)
     return out
 
 
 OWN_LAYOUT_HEADERS_SHOWN = 2
+INFERRED = "inferred"            # report.json inputs.<role>.profile.chosen_by of a layout worked out from the file
+INFERRED_READ_AS = "a layout memberseg worked out from the file's headers and values"
+EVIDENCE_SHOWN = 8
+
+
+def inferred_evidence(profile: dict) -> list[str]:
+    """The evidence of an inferred layout's decisions, in the engine's words ("header 'Email' is a known
+    email header and its values are email addresses"), the first EVIDENCE_SHOWN."""
+    items = [item for item in profile.get("evidence") or [] if isinstance(item, dict) and item.get("evidence")]
+    return [str(item["evidence"])[:300] for item in items[:EVIDENCE_SHOWN]]
 
 
 def read_as(profile: dict, headers: list[str]) -> str:
     """A file's layout in plain words: the profile's `plain_name` ("Stripe subscriptions export"), or for a
     layout the user keeps themselves (no plain name) "your own layout (columns Cust ID, Customer Name, …)";
     never the profile's internal title with its asides in brackets."""
+    if profile.get("chosen_by") == INFERRED:
+        return INFERRED_READ_AS
     plain = profile.get("plain_name")
     if isinstance(plain, str) and plain:
         return plain
@@ -448,7 +463,7 @@ def hubspot_view(item: dict | None) -> dict | None:
 
 
 # ------------------------------------------------------------------ a job that stopped to ask (needs_answers)
-QUESTION_KEYS = ("id", "kind", "file", "role", "prompt", "choices", "candidates", "suggested")
+QUESTION_KEYS = ("id", "kind", "file", "role", "prompt", "choices", "candidates", "suggested", "custom")
 MAX_QUESTIONS = 200
 
 
@@ -486,7 +501,8 @@ def mapping_view(job_id: str, committed: str, proposal: dict | None) -> dict:
 
 def parse_answers_request(body: Any, questions: list[dict]) -> dict:
     """POST /jobs/{id}/answers: `{"profile_name": NAME, "answers": {question id: answer}}`, every question
-    answered with one of its choices -> answers.json's content. (The engine checks the answers again
+    answered with one of its choices or a custom answer it allows (job_protocol.answer_fits: a season's start
+    day, an item's first words) -> answers.json's content. (The engine checks the answers again
     when it applies them: this only refuses early what can never fit.)"""
     if not isinstance(body, dict):
         raise BadRequest('send {"profile_name": "...", "answers": {"<question id>": <answer>}}')
@@ -505,6 +521,6 @@ def parse_answers_request(body: Any, questions: list[dict]) -> dict:
     if missing:
         raise BadRequest(f"question {echo(missing[0])} is not answered")
     for qid, answer in answers.items():
-        if answer not in (by_id[qid].get("choices") or []):
+        if not answer_fits(by_id[qid], answer):
             raise BadRequest(f"the answer {echo(answer)} to {echo(qid)} is not one of its choices")
     return {"profile_name": name, "answers": answers}

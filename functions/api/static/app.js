@@ -417,8 +417,21 @@
       file.className = "file";
       file.textContent = inputs[role].file;
       li.append(file, " · Read as: " + (inputs[role].read_as || inputs[role].profile));
+      if ((inputs[role].evidence || []).length) li.append(inferredEvidence(inputs[role].evidence));
       list.append(li);
     });
+  }
+
+  // A layout memberseg worked out from the file: what decided it, in the engine's words.
+  function inferredEvidence(evidence) {
+    const details = document.createElement("details");
+    details.className = "evidence";
+    const summary = document.createElement("summary");
+    summary.textContent = "How memberseg worked it out";
+    const items = document.createElement("ul");
+    evidence.forEach((line) => { const li = document.createElement("li"); li.textContent = line; items.append(li); });
+    details.append(summary, items);
+    return details;
   }
 
   // The push to HubSpot (only when the stack pushes): its state, counts and the first refused rows.
@@ -551,7 +564,8 @@
     when_blank: "yes, while it is blank", when_not_blank: "yes, while it is filled in", never: "no, never by itself",
     row_type: "what kind of row it is (a payment, a refund, a card check …)",
     ignore: "nothing memberseg needs: leave it out", status: "the status",
-    calendar_year: "the calendar year",
+    calendar_year: "the calendar year (the one the item names, else the payment's)",
+    every_payment: "every payment",
   };
   const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                   "October", "November", "December"];
@@ -568,6 +582,9 @@
         const [month, day] = String(choice.season_start).split("-").map(Number);
         return "a season starting " + day + " " + (MONTHS[month - 1] || choice.season_start);
       }
+      if (choice.starts_with) return "the payments whose item starts with " + quoted([].concat(choice.starts_with)).replace(/, (?=[^,]*$)/, " or ");
+      if (choice.contains) return "the payments whose item contains " + quoted([].concat(choice.contains)).replace(/, (?=[^,]*$)/, " or ");
+      if (choice.interval_column) return "the billing interval in the column “" + choice.interval_column + "” (monthly, yearly …)";
       return JSON.stringify(choice);
     }
     const column = (question.candidates || []).find((c) => c.column === choice);
@@ -594,12 +611,19 @@
 
   function questionText(question) {
     const file = "“" + question.file + "”";
-    if (question.kind === "term") return "Each payment in " + file + " covers:";
+    if (question.kind === "term") return termText(question, file);
     const field = /\.field\.(\w+)$/.exec(question.id);
     if (field) return "Which column of " + file + " holds " + (FIELD_WORDS[field[1]] || fieldWords(field[1])) + "?";
     const column = /\.column\.(.+)$/.exec(question.id);
     if (column) return "memberseg does not read the column “" + column[1] + "” of " + file + ". What does it hold?";
     return question.prompt;
+  }
+
+  // the term questions in plain words: "Each “Club Membership 2025/26” payment covers:", "Which payments are memberships?"
+  function termText(question, file) {
+    if (/\.term\.buys$/.test(question.id)) return "Which payments in " + file + " are memberships?";
+    const item = (question.candidates || []).find((c) => (c.names_membership || []).length);
+    return item ? "Each “" + item.names_membership[0] + "” payment in " + file + " covers:" : "Each payment in " + file + " covers:";
   }
 
   function questionFacts(question) {
@@ -612,6 +636,7 @@
         facts.push("The column “" + c.column + "” holds, for example, " + quoted(c.samples.slice(0, 3)));
       }
     });
+    if (/\.term\.buys$/.test(question.id)) return facts;     // the item column's values: what the choices are made of
     return question.kind === "term" ? [] : facts;
   }
 
@@ -634,7 +659,8 @@
       row.className = "choice";
       const input = document.createElement("input");
       Object.assign(input, { type: "radio", name: "q" + index, id: id, value: String(i) });
-      input.checked = remembered !== undefined && JSON.stringify(choice) === JSON.stringify(remembered);
+      input.checked = remembered !== undefined && (JSON.stringify(choice) === JSON.stringify(remembered) ||
+        Boolean(choice && remembered && choice.season_start && remembered.season_start));   // the day may be the user's
       const label = document.createElement("label");
       label.htmlFor = id;
       label.textContent = choiceWords(question, choice);
@@ -652,9 +678,75 @@
         label.append(s);
       }
       row.append(input, label);
+      if (choice && choice.season_start && customKind(question, "season_start") === "day") {
+        row.append(seasonDayPicker(input, remembered && remembered.season_start ? remembered.season_start : choice.season_start));
+      }
       box.append(row);
     });
+    if (customKind(question, "starts_with") === "text") box.append(customTextChoice(question, index, remembered));
     return box;
+  }
+
+  const customKind = (question, key) => (question.custom || {})[key];
+
+  // A season's first day, editable: a day and a month select (labelled; choosing either picks the season).
+  function seasonDayPicker(radio, value) {
+    const [month, day] = String(value || "09-01").split("-").map(Number);
+    const span = document.createElement("span");
+    span.className = "season-day";
+    const daySelect = document.createElement("select");
+    daySelect.className = "season-day-day";
+    daySelect.setAttribute("aria-label", "The season's first day: day of the month");
+    for (let d = 1; d <= 31; d++) daySelect.append(new Option(String(d), String(d), false, d === day));
+    const monthSelect = document.createElement("select");
+    monthSelect.className = "season-day-month";
+    monthSelect.setAttribute("aria-label", "The season's first day: month");
+    MONTHS.forEach((name, i) => monthSelect.append(new Option(name, String(i + 1), false, i + 1 === month)));
+    [daySelect, monthSelect].forEach((select) => select.addEventListener("change", () => { radio.checked = true; }));
+    span.append(daySelect, monthSelect);
+    return span;
+  }
+
+  function seasonDayOf(row) {
+    const day = Number(row.querySelector(".season-day-day").value);
+    const month = Number(row.querySelector(".season-day-month").value);
+    const probe = new Date(Date.UTC(2001, month - 1, day));     // a day every year has (no 29 February)
+    if (probe.getUTCMonth() !== month - 1) return null;
+    return String(month).padStart(2, "0") + "-" + String(day).padStart(2, "0");
+  }
+
+  // "Other": the payments whose item starts with a text the user types.
+  function customTextChoice(question, index, remembered) {
+    const row = document.createElement("div");
+    row.className = "choice custom";
+    const input = document.createElement("input");
+    Object.assign(input, { type: "radio", name: "q" + index, id: "q" + index + "-custom", value: "custom" });
+    const label = document.createElement("label");
+    label.htmlFor = input.id;
+    label.textContent = "other: the payments whose item starts with";
+    const text = document.createElement("input");
+    Object.assign(text, { type: "text", className: "custom-text", maxLength: 200 });
+    text.setAttribute("aria-label", "The first words of the items that are memberships");
+    const own = remembered && typeof remembered.starts_with === "string" && !(question.choices || []).some((c) => JSON.stringify(c) === JSON.stringify(remembered));
+    if (own) { text.value = remembered.starts_with; input.checked = true; }
+    text.addEventListener("input", () => { input.checked = true; });
+    row.append(input, label, text);
+    return row;
+  }
+
+  // The answer a picked radio stands for: its choice, the season with the day chosen, or the typed text.
+  function answerOf(question, picked) {
+    const row = picked.closest(".choice");
+    if (picked.value === "custom") {
+      const text = row.querySelector(".custom-text").value.trim();
+      return text ? { starts_with: text } : undefined;
+    }
+    const choice = question.choices[Number(picked.value)];
+    if (choice && choice.season_start && row.querySelector(".season-day")) {
+      const day = seasonDayOf(row);
+      return day ? { season_start: day } : undefined;
+    }
+    return choice;
   }
 
   function showMapping(job) {
@@ -680,7 +772,8 @@
     const open = [];
     state.mapping.questions.forEach((question, index) => {
       const picked = document.querySelector("input[name='q" + index + "']:checked");
-      if (picked) answers[question.id] = question.choices[Number(picked.value)];
+      const answer = picked ? answerOf(question, picked) : undefined;
+      if (answer !== undefined) answers[question.id] = answer;
       else open.push(index + 1);
     });
     return { answers, open };

@@ -13,12 +13,14 @@ the column statistics are vectorised pandas over whole columns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from .job_protocol import answer_fits
 from .known import Known, known_for, meaningful_fields
 from .rules import (
     MEMBERSHIP_CLASSES,
@@ -29,6 +31,7 @@ from .rules import (
     Rules,
     normalize_header,
 )
+from .terms import YEAR_IN_TEXT
 from .values import (
     date_order_votes,
     decimal_separator_votes,
@@ -42,10 +45,13 @@ from .values import (
 INFERRED_PLATFORM = "inferred"
 SAMPLES = 3                 # sample values shown per candidate column
 MAX_STATUS_VALUES = 30      # a column with more distinct texts is no status
+MAX_ITEM_VALUES = 500       # a column with more distinct texts names no items (free text)
 MIN_EMAIL_SHARE = 0.8       # an email column: at least this share of its values are addresses
 DATE_FIELDS = ("created_date", "expiration_date", "start_date", "order_date")
 MONEY_FIELDS = ("order_value", "refunded_value")
 BLANK = "(blank)"
+SEASON_START_DEFAULT = "09-01"   # the season the term question offers first (a suggestion the user edits)
+EVERY_PAYMENT = "every_payment"
 
 
 def profile_name(role: str) -> str:
@@ -78,13 +84,21 @@ class Question:
     candidates: list[dict[str, Any]]    # columns with sample values, or the value with its count
     apply: Callable[[dict[str, Any], Any], None]
     suggested: Any = None
+    custom: dict[str, str] | None = None   # answers beyond the choices: key -> kind (job_protocol.answer_fits)
+    # the questions an answer opens (a column answered "status": what each of its values means)
+    follow_up: Callable[[Any], list[Question]] | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
-        out = {"id": self.id, "kind": self.kind, "file": self.file, "role": self.role,
-               "candidates": self.candidates, "choices": self.choices, "prompt": self.prompt}
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "file": self.file, "role": self.role,
+                               "candidates": self.candidates, "choices": self.choices, "prompt": self.prompt}
         if self.suggested is not None:
             out["suggested"] = self.suggested
+        if self.custom:
+            out["custom"] = self.custom
         return out
+
+    def fits(self, answer: Any) -> bool:
+        return answer_fits({"choices": self.choices, "custom": self.custom}, answer)
 
 
 @dataclass
@@ -158,8 +172,9 @@ def _fits(field_name: str, values: pd.Series, decimal: str) -> bool:
     """Whether a column's values can be this field's (dates, money, emails, currency codes)."""
     if not len(_nonblank(values)):
         return False
-    if field_name in DATE_FIELDS:
-        return bool(_dates_read(values).all())
+    if field_name in DATE_FIELDS:   # a column of bare numbers (a quantity) is no date column
+        numbers = to_text(_nonblank(values)).str.strip().str.fullmatch(r"\d+(?:\.0+)?")
+        return bool(_dates_read(values).all()) and not bool(numbers.all())
     if field_name in MONEY_FIELDS:
         return bool(_money_read(values, decimal).all())
     if field_name == "email":
@@ -215,9 +230,10 @@ class _Inference:
         self.draft.decisions.append(Decision(key, value, evidence, certain))
 
     def ask(self, question_id: str, kind: str, prompt: str, choices: list[Any], candidates: list[dict[str, Any]],
-            apply: Callable[[dict[str, Any], Any], None], suggested: Any = None) -> None:
+            apply: Callable[[dict[str, Any], Any], None], suggested: Any = None,
+            custom: dict[str, str] | None = None) -> None:
         self.draft.questions.append(Question(f"{self.role}.{question_id}", kind, self.file, self.role, prompt,
-                                             choices, candidates, apply, suggested))
+                                             choices, candidates, apply, suggested, custom))
 
     def set_field(self, field_name: str, header: str, required: bool) -> None:
         self.draft.spec["fields"][field_name] = {"aliases": [header], **({"required": True} if required else {})}
@@ -266,15 +282,95 @@ class _Inference:
             field_name, "dates" if field_name in DATE_FIELDS else "amounts")
 
     def ask_term(self) -> None:
-        prompt = (f"'{self.file}' has no membership end date. What does each payment buy: 12 months from the "
-                  "payment, 1 month, the calendar year, or a season starting on a day (MM-DD)?")
-        choices: list[Any] = [{"months": 12}, {"months": 1}, "calendar_year", {"season_start": "09-01"}]
+        """No end date: which payments buy a membership (`term.buys`), and for how long (`term`)."""
+        item = self.item_column()
+        named = _membership_texts(self.table.column(item), self.known.membership_words) if item else []
+        what = f"Each '{named[0]}' payment" if named else "Each payment"
+        intervals = self.interval_columns()
+        choices: list[Any] = [{"months": 12}, {"months": 1}, "calendar_year", {"season_start": SEASON_START_DEFAULT},
+                              *({"interval_column": header} for header in intervals)]
 
         def apply(spec: dict[str, Any], answer: Any) -> None:
-            spec["term"] = {"length": answer}
+            term = spec.setdefault("term", {})
+            column = answer.get("interval_column") if isinstance(answer, dict) else None
+            for header in intervals:
+                if header != column:   # an interval column not chosen is read by nothing, by the user's answer
+                    spec.setdefault("ignore", []).append(header)
+            if column is None:
+                term["length"] = answer
+                return
+            spec["fields"]["plan_interval"] = {"aliases": [column]}
+            words = _distinct_counts(self.table.column(column)).index
+            term["length"] = {"interval_field": "plan_interval", "intervals": {
+                str(word): self.known.intervals[str(word).casefold()] for word in words
+                if str(word).casefold() in self.known.intervals}}
 
-        self.ask("term", "term", prompt, choices, [self.table.candidate(h) for h in self.table.headers if h][:10],
-                 apply)
+        prompt = (f"'{self.file}' has no membership end date. {what} covers: 12 months from the payment, 1 month, "
+                  "the calendar year (the one the item names, else the payment's), a season starting on a day "
+                  "(MM-DD; the season the item names, else the payment's)"
+                  + (f", or the billing interval in {', '.join(repr(h) for h in intervals)}" if intervals else "")
+                  + "?")
+        for header in intervals:
+            self.taken[header] = "plan_interval"
+        # the item column first, with the texts that name a membership (the page says "Each '...' payment")
+        candidates = ([{**self.table.candidate(item), "names_membership": named[:SAMPLES]}] if item else []) + [
+            self.table.candidate(h) for h in intervals]
+        self.ask("term", "term", prompt, choices, candidates, apply, _suggested_length(named, intervals),
+                 {"season_start": "day"})
+        if item is not None:
+            self.ask_buys(item, named)
+
+    def item_column(self) -> str | None:
+        """The column naming what each payment bought: the plan field's, else the column with the most
+        distinct membership-looking values (those naming a year first); None when no column names one."""
+        plan = next((h for h, f in self.taken.items() if f == "plan"), None)
+        if plan is not None:
+            return plan
+        best: tuple[int, int, str] | None = None
+        for header in self.table.headers:
+            if not header or header in self.taken:
+                continue
+            texts = _membership_texts(self.table.column(header), self.known.membership_words)
+            if texts:
+                rank = (sum(1 for text in texts if _years(text)), len(texts), header)
+                best = rank if best is None or rank[:2] > best[:2] else best
+        return best[2] if best else None
+
+    def interval_columns(self) -> list[str]:
+        """Columns holding billing-interval words (monthly, annual ...): a term can be read from one."""
+        found = []
+        for header in self.table.headers:
+            if not header or header in self.taken:
+                continue
+            counts = _distinct_counts(self.table.column(header))
+            words = {str(text).casefold() for text in counts.index} - {BLANK.casefold()}
+            named = "plan_interval" in self.known.headers.get(normalize_header(header), set())
+            if words and len(counts) <= MAX_STATUS_VALUES and (named or words & set(self.known.intervals)):
+                found.append(header)
+        return found
+
+    def ask_buys(self, item: str, named: list[str]) -> None:
+        prefixes = _prefixes(named)
+        suggested = {"starts_with": prefixes} if prefixes else None
+        choices: list[Any] = ([suggested] if suggested else []) + (
+            [{"starts_with": [prefix]} for prefix in prefixes] if len(prefixes) > 1 else []) + [EVERY_PAYMENT]
+
+        def apply(spec: dict[str, Any], answer: Any) -> None:
+            spec["fields"].setdefault("plan", {"aliases": [item]})
+            term = spec.setdefault("term", {})
+            if answer == EVERY_PAYMENT:
+                term["buys_when"] = []
+                return
+            [(op, value)] = answer.items()
+            term["buys_when"] = [{"field": "plan", "op": op, "value": value}]
+
+        counts = _distinct_counts(self.table.column(item))
+        self.taken.setdefault(item, "plan")
+        self.ask("term.buys", "term", f"Which payments in '{self.file}' buy a membership? Its '{item}' column "
+                 f"names what each bought (values: {', '.join(str(t) for t in list(counts.index)[:10])}).",
+                 choices, [{"column": item, "samples": samples(self.table.column(item)),
+                            "values": {str(k): int(v) for k, v in counts.head(10).items()}}],
+                 apply, suggested, {"starts_with": "text", "contains": "text"})
 
     # values
     def statuses(self) -> None:
@@ -465,12 +561,69 @@ class _Inference:
                     raise ValueError(f"a {answer} column needs profile language this memberseg cannot read yet")
                 spec["fields"][answer] = {"aliases": [name]}
 
+            def follow_up(answer: Any, name: str = header) -> list[Question]:
+                if answer != "status":
+                    return []
+                self.taken[name] = "status"
+                before = len(self.draft.questions)
+                self.statuses()
+                opened = self.draft.questions[before:]
+                del self.draft.questions[before:]
+                return opened
+
             why = f"its header names a {', '.join(sorted(named))}" if named else "its values look like statuses"
             self.ask(f"column.{header}", "field", f"The column '{header}' of '{self.file}' is not read, but {why} "
                      f"(values: {', '.join(str(t) for t in list(counts.index)[:10])}). Which field is it, or "
                      "is it to be ignored?", [*readable, "ignore"],
                      [{"column": header, "samples": samples(self.table.column(header)),
                        "values": {str(k): int(v) for k, v in counts.head(10).items()}}], apply)
+            self.draft.questions[-1].follow_up = follow_up
+
+
+def _membership_texts(values: pd.Series, words: tuple[str, ...]) -> list[str]:
+    """The distinct texts of a column that hold a membership word, as written, most common first."""
+    if not words:
+        return []
+    counts = _distinct_counts(values)
+    texts = pd.Series([str(text) for text in counts.index if text != BLANK], dtype=object)
+    if not len(texts) or len(texts) > MAX_ITEM_VALUES:
+        return []
+    folded = texts.str.casefold()
+    hit = pd.Series(False, index=texts.index)
+    for word in words:
+        hit |= folded.str.contains(word, regex=False)
+    return texts[hit].tolist()
+
+
+def _years(text: str) -> tuple[str, str] | None:
+    """(first year, second year or "") a text names, e.g. ("2025", "26") for "2025/26"."""
+    found = re.search(YEAR_IN_TEXT, text)
+    return (found[1], found[2] or "") if found else None
+
+
+def _prefixes(texts: list[str]) -> list[str]:
+    """What the membership texts start with once the year they name is gone ("Club Membership 2025/26" ->
+    "Club Membership"), one spelling each, in order."""
+    found: dict[str, str] = {}
+    for text in texts:
+        found_year = re.search(YEAR_IN_TEXT, text)
+        prefix = (text[:found_year.start()] if found_year else text).strip(" -/:,(")
+        if prefix and prefix.casefold() not in found:
+            found[prefix.casefold()] = prefix
+    return [prefix for prefix in found.values()
+            if not any(other != prefix.casefold() and prefix.casefold().startswith(other) for other in found)]
+
+
+def _suggested_length(named: list[str], intervals: list[str]) -> Any:
+    """A season when the membership texts name seasons ("2025/26") and no single year; the calendar year when
+    they name single years only; else (no year named, or both kinds, or an interval column) no suggestion."""
+    years = [found for found in (_years(text) for text in named) if found]
+    if intervals or not years:
+        return None
+    seasons = [second for _, second in years if second]
+    if len(seasons) == len(years):
+        return {"season_start": SEASON_START_DEFAULT}
+    return "calendar_year" if not seasons else None
 
 
 MEMBERSHIP_ORDER = ("email", "customer_id", "customer_name", "first_name", "last_name", "company", "created_date",
@@ -591,18 +744,21 @@ def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:
 
     ValueError names the question of an invalid answer."""
     still_open = []
-    for question in draft.questions:
+    for question in draft.questions:   # grows while it is read: an answer may open follow-up questions
         if question.id not in answers:
             still_open.append(question.id)
             continue
         answer = answers[question.id]
-        if answer not in question.choices:
+        if not question.fits(answer):
             shown = ", ".join(repr(choice) for choice in question.choices[:12])
             raise ValueError(f"the answer to '{question.id}' is {answer!r}; it must be one of: {shown}")
         try:
             question.apply(draft.spec, answer)
         except ValueError as exc:
             raise ValueError(f"the answer to '{question.id}': {exc}") from exc
+        if question.follow_up is not None:
+            draft.questions += [new for new in question.follow_up(answer)
+                                if all(new.id != known.id for known in draft.questions)]
     return still_open
 
 

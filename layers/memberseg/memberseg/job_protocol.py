@@ -113,6 +113,35 @@ ANSWERS_NAME = "answers.json"
 ANSWERS_MAX_BYTES = 64 * 1024
 PROFILE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")     # a profile's name (fullmatch), also its file's stem
 
+# A question may take answers beyond its choices: its `custom` maps the one key such an answer holds to the
+# kind of that key's value, e.g. {"season_start": "day"} takes {"season_start": "10-01"}.
+CUSTOM_ANSWER_KINDS = {"text": "a text, not blank", "day": "a day of the year as MM-DD (09-01 is 1 September)"}
+
+
+def _custom_value_fits(kind: str, value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if kind == "text":
+        return len(value) <= 200
+    if kind == "day":
+        found = re.fullmatch(r"(\d\d)-(\d\d)", value)
+        try:
+            return found is not None and bool(dt.date(2001, int(found[1]), int(found[2])))   # every year has it
+        except ValueError:
+            return False
+    return False
+
+
+def answer_fits(question: dict[str, Any], answer: Any) -> bool:
+    """Whether `answer` is one of the question's choices, or a custom answer its `custom` allows."""
+    if answer in (question.get("choices") or []):
+        return True
+    custom = question.get("custom") or {}
+    if not isinstance(answer, dict) or len(answer) != 1 or not isinstance(custom, dict):
+        return False
+    [(key, value)] = answer.items()
+    return key in custom and _custom_value_fits(str(custom[key]), value)
+
 
 def saved_profile_key(name: str) -> str:
     """Where the page's finished profile NAME is kept: profiles/NAME.yaml in the input bucket."""

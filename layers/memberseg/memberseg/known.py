@@ -5,7 +5,7 @@ decided from its header row before pandas loads."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .rules import IDENTITY_FIELDS, MEMBERSHIP_FIELDS, ORDER_FIELDS, Rules, normalize_header
@@ -26,6 +26,8 @@ class Known:
     headers: dict[str, set[str]]
     statuses: dict[str, set[str]]
     other_values: set[str]            # row types and other status words: a column holding them is meaningful
+    membership_words: tuple[str, ...] = ()   # words naming a membership in an item text (folded)
+    intervals: dict[str, dict[str, int]] = field(default_factory=dict)   # billing-interval word -> its span
 
 
 def _section(vocabulary: Any, name: str) -> Any:
@@ -35,7 +37,18 @@ def _section(vocabulary: Any, name: str) -> Any:
 
 
 def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
-    return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary))
+    return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary),
+                 *_term_words(vocabulary))
+
+
+def _term_words(vocabulary: Any) -> tuple[tuple[str, ...], dict[str, dict[str, int]]]:
+    """(membership words, billing-interval word -> {months: N} or {days: N}), folded."""
+    words = tuple(str(word).strip().casefold() for word in _section(vocabulary, "membership_words") or [])
+    intervals: dict[str, dict[str, int]] = {}
+    for word, span in _section(_section(vocabulary, "values"), "interval").items():
+        data = span if isinstance(span, Mapping) else span.model_dump(exclude_none=True)
+        intervals[str(word).strip().casefold()] = {key: int(value) for key, value in data.items() if value is not None}
+    return words, intervals
 
 
 def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[str]]:

@@ -77,8 +77,11 @@ def run_map(memberships: Path, orders: Path, name: str, out: Path | None, rules:
         say("Both files are recognised; no profile to write.")
         return 0
     for draft in drafts:
-        for question in draft.questions:
-            question.apply(draft.spec, ask_question(question, ask, say))
+        for question in draft.questions:   # grows while asked: an answer may open follow-up questions
+            answer = ask_question(question, ask, say)
+            question.apply(draft.spec, answer)
+            if question.follow_up is not None:
+                draft.questions += question.follow_up(answer)
     text = profile_file(name, drafts)
     try:
         parse_rules(text, source=f"profile {name}")

@@ -258,3 +258,20 @@ def test_needs_answers_error_carries_the_open_questions_for_the_page():
     view = core.plain_error({"code": "needs_answers", "message": "No profile fits 'o.csv'.", "file": "o.csv",
                         "details": {"questions": ["orders.value.status.Bounced"]}})
     assert view["questions"] == ["orders.value.status.Bounced"] and view["code"] == "needs_answers"
+
+
+def test_an_inferred_layout_reads_as_worked_out_from_the_file_with_its_evidence():
+    evidence = [{"key": "fields.email", "value": "Email", "certain": True,
+                 "evidence": "header 'Email' is a known email header and its values are email addresses"},
+                {"key": "statuses.active", "value": "current", "certain": True,
+                 "evidence": "'active' (3 rows in Status) is a known status"}]
+    report = dict(SAMPLE_REPORT, inputs={"memberships": {"file": "members.csv", "profile": {
+        "name": "inferred_memberships", "title": "Inferred from members.csv", "chosen_by": "inferred",
+        "deciding_headers": [], "evidence": evidence}}})
+    [(role, view)] = core.summarise_report(report)["inputs"].items()
+    assert role == "memberships"
+    assert view["read_as"] == "a layout memberseg worked out from the file's headers and values"
+    assert view["evidence"] == [item["evidence"] for item in evidence]
+    headers = dict(SAMPLE_REPORT, inputs={"memberships": {"file": "m.csv", "profile": {
+        "name": "stripe_subscriptions", "chosen_by": "headers", "plain_name": "Stripe subscriptions export"}}})
+    assert "evidence" not in core.summarise_report(headers)["inputs"]["memberships"]

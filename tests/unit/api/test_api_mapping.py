@@ -72,3 +72,39 @@ def test_the_contract_names_the_answers_file_and_the_code():
     assert NEEDS_ANSWERS == "needs_answers"
     assert file_role(ANSWERS_NAME) == "answers" and file_role("Answers.JSON") == "answers"
     assert file_role("answers.yaml") is None
+
+
+TERM_QUESTIONS = [
+    {"id": "memberships.term", "kind": "term", "file": "m.csv", "role": "memberships", "prompt": "p",
+     "choices": [{"months": 12}, "calendar_year", {"season_start": "09-01"}], "candidates": [],
+     "suggested": {"season_start": "09-01"}, "custom": {"season_start": "day"}},
+    {"id": "memberships.term.buys", "kind": "term", "file": "m.csv", "role": "memberships", "prompt": "p",
+     "choices": [{"starts_with": ["Club Membership"]}, "every_payment"], "candidates": [],
+     "custom": {"starts_with": "text", "contains": "text"}},
+]
+
+
+def test_the_term_questions_custom_answers_are_served_and_accepted():
+    served = core.questions_view({"questions": TERM_QUESTIONS})
+    assert served[0]["custom"] == {"season_start": "day"}
+    answers = {"memberships.term": {"season_start": "10-15"}, "memberships.term.buys": {"contains": "Mitglied"}}
+    body = {"profile_name": "club_dues", "answers": answers}
+    assert core.parse_answers_request(body, served) == body
+
+
+@pytest.mark.parametrize("answers", [
+    {"memberships.term": {"season_start": "02-30"}, "memberships.term.buys": "every_payment"},    # no such day
+    {"memberships.term": {"season_start": "9-1"}, "memberships.term.buys": "every_payment"},
+    {"memberships.term": {"months": 7}, "memberships.term.buys": "every_payment"},   # months: only its choices
+    {"memberships.term": "calendar_year", "memberships.term.buys": {"eq": "Club"}},  # op not allowed
+    {"memberships.term": "calendar_year", "memberships.term.buys": {"starts_with": " "}},
+])
+def test_custom_answers_outside_their_kind_are_refused(answers):
+    with pytest.raises(core.BadRequest, match="not one of its choices"):
+        core.parse_answers_request({"profile_name": "club", "answers": answers}, TERM_QUESTIONS)
+
+
+def test_a_question_without_custom_takes_only_its_choices():
+    with pytest.raises(core.BadRequest, match="not one of its choices"):
+        core.parse_answers_request({"profile_name": "club", "answers": {
+            **ANSWERS, "memberships.term": {"season_start": "09-01"}}}, QUESTIONS)

@@ -130,7 +130,21 @@ class Vocabulary(Strict):
     sources: list[Source] = Field(min_length=1)
     headers: HeaderSpellings
     values: Values
+    membership_words: list[str] = []     # words that name a membership in an item text (any case, inside it)
     ambiguous: list[Ambiguity] = []
+
+    @field_validator("membership_words")
+    @classmethod
+    def _words_unique_not_blank(cls, words: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for word in words:
+            folded = fold_value(word)
+            if len(folded) < 3:
+                raise ValueError(f"membership_words: {word!r} is too short to name a membership (3 letters or more)")
+            if folded in seen:
+                raise ValueError(f"membership_words: {word!r} is listed twice")
+            seen.add(folded)
+        return words
 
     @field_validator("headers")
     @classmethod

@@ -1,0 +1,165 @@
+"""Inference for a payments-only export (issue 16 §3, "which payments buy a membership, and for how long"):
+with no end date column, the draft asks which payments buy a membership (choices from the item column's
+values) and for how long; the answers make a valid `term`, and the run gives the numbers worked out by hand.
+
+The Square item export (tests/fixtures/exports/square_members) is read with no profile of its own: the
+packaged profiles know nothing of it, so inference drafts one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from memberseg.cli import main
+from memberseg.errors import InputError
+from memberseg.infer import apply_answers, infer_profile
+from memberseg.job_protocol import answer_fits
+from memberseg.proposal import NEEDS_ANSWERS, run_inferring
+from memberseg.rules import parse_rules
+from memberseg.rules.vocabulary import Vocabulary, load_vocabulary
+from platform_files import member, write
+
+SQUARE = Path(__file__).resolve().parents[2] / "fixtures" / "exports" / "square_members" / "memberships.csv"
+AS_OF = dt.date(2026, 11, 15)
+BUYS = {"starts_with": ["Club Membership", "Junior Membership"]}
+ANSWERS = {
+    "memberships.field.customer_id": "Customer ID", "memberships.field.created_date": "Date",
+    "memberships.names": "person", "memberships.term": {"season_start": "09-01"}, "memberships.term.buys": BUYS,
+    "memberships.column.Event Type": "status",
+}
+FOLLOW_UP = {"memberships.value.status.Payment": "current", "memberships.value.status.Refund": "no_term"}
+
+
+def _orders(tmp_path: Path) -> Path:
+    """A standard orders file keyed by Customer ID (a run takes one; it matches nobody)."""
+    return write(tmp_path / "orders.csv", ["Customer ID", "Amount"], [["nobody", "5.00"]])
+
+
+def _asked(tmp_path: Path, answers: dict | None = None) -> dict:
+    with pytest.raises(InputError) as stop:
+        run_inferring(SQUARE, _orders(tmp_path), parse_rules(""), AS_OF, parallel=False, answers=answers)
+    assert stop.value.code == NEEDS_ANSWERS
+    return {question["id"]: question for question in stop.value.details["proposal"]["questions"]}
+
+
+def test_a_payments_only_export_asks_which_payments_buy_a_membership_and_for_how_long(tmp_path):
+    questions = _asked(tmp_path)
+    term, buys = questions["memberships.term"], questions["memberships.term.buys"]
+    assert "Each 'Club Membership 2025/26' payment covers" in term["prompt"]
+    assert term["choices"] == [{"months": 12}, {"months": 1}, "calendar_year", {"season_start": "09-01"}]
+    assert term["suggested"] == {"season_start": "09-01"}           # the items name seasons (2025/26)
+    assert term["custom"] == {"season_start": "day"}                # any start day
+    assert buys["choices"] == [BUYS, {"starts_with": ["Club Membership"]}, {"starts_with": ["Junior Membership"]},
+                               "every_payment"]
+    assert buys["suggested"] == BUYS
+    assert buys["candidates"][0]["column"] == "Item" and "T-Shirt" in buys["candidates"][0]["values"]
+    assert "memberships.field.expiration_date" not in questions     # Qty's bare numbers are no dates
+
+
+def test_answering_gives_the_numbers_worked_out_by_hand(tmp_path):
+    # the Event Type column answered "status" opens a second round: what Payment and Refund mean
+    assert set(_asked(tmp_path, ANSWERS)) >= set(FOLLOW_UP)
+    result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(""), AS_OF, parallel=False,
+                           answers={**ANSWERS, **FOLLOW_UP})
+    # copied from test_memberships_language.py::test_square_season_terms_named_in_the_item_win_over_the_payment_date
+    expected = {  # customer: (expiration, status, renewals)
+        "CUST-A1": ("2027-08-31", "Active", 2),     # 2026/27 paid 2026-08-25, before its season starts
+        "CUST-B2": ("2026-08-31", "Expired", 0),    # paid 2026-08-31: the season containing that day ends then
+        "CUST-C3": ("2027-08-31", "Active", 0),     # paid 2026-09-02: the 2026/27 season
+        "CUST-D4": ("2026-08-31", "Expired", 0),
+        "CUST-E5": ("2026-08-31", "Expired", 0),    # its refund row bought nothing; the payment still did
+    }
+    for customer, (expiration, status, renewals) in expected.items():
+        row = member(result, customer_id=customer)
+        assert (row["expiration"].date().isoformat(), row["membership_status"], row["renewal_count"]) == (
+            expiration, status, renewals), customer
+    assert len(result.members) == 5
+    assert result.member_validation.rejected["reason"].tolist() == [
+        "Item 'Club Membership 2025-2027' names years that are not one season: which term it bought is not guessed"]
+
+
+def test_the_cli_answers_file_completes_the_draft_with_a_custom_season_day(tmp_path):
+    answers = {**ANSWERS, **FOLLOW_UP, "memberships.term": {"season_start": "10-01"},
+               "memberships.term.buys": {"contains": "membership"}}
+    (tmp_path / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", "--memberships", str(SQUARE), "--orders", str(_orders(tmp_path)), "--out", str(out),
+                 "--as-of", "2026-11-15", "--answers", str(tmp_path / "answers.json")]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["inputs"]["memberships"]["profile"]["chosen_by"] == "inferred"
+    assert report["memberships"]["excluded"] == 3   # T-Shirt, Court hire, the refund
+    result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(""), AS_OF, parallel=False, answers=answers)
+    # seasons from 1 October: Cara paid 2026-09-02, in the season 2025-10-01 .. 2026-09-30 (no year named);
+    # Ana's last item names 2026/27: 2026-10-01 .. 2027-09-30
+    assert member(result, customer_id="CUST-C3")["expiration"] == pd.Timestamp("2026-09-30")
+    assert member(result, customer_id="CUST-A1")["expiration"] == pd.Timestamp("2027-09-30")
+
+
+def test_a_season_day_that_is_no_day_of_every_year_is_refused_naming_the_question(tmp_path):
+    (tmp_path / "answers.json").write_text(json.dumps({**ANSWERS, "memberships.term": {"season_start": "02-30"}}))
+    out = tmp_path / "out"
+    assert main(["run", "--memberships", str(SQUARE), "--orders", str(_orders(tmp_path)), "--out", str(out),
+                 "--answers", str(tmp_path / "answers.json")]) == 2
+    error = json.loads((out / "error.json").read_text())["error"]
+    assert error["code"] == "invalid_answers" and "memberships.term" in error["message"]
+
+
+def test_custom_answers_fit_only_their_kind():
+    question = {"choices": ["calendar_year"], "custom": {"season_start": "day", "starts_with": "text"}}
+    assert answer_fits(question, "calendar_year") and answer_fits(question, {"season_start": "09-01"})
+    assert not answer_fits(question, {"season_start": "9-1"}) and not answer_fits(question, {"season_start": "02-29"})
+    assert not answer_fits(question, {"months": 3}) and not answer_fits(question, {"starts_with": "  "})
+    assert not answer_fits(question, {"season_start": "09-01", "starts_with": "x"})
+    assert not answer_fits({"choices": ["a"]}, {"season_start": "09-01"})
+
+
+def _draft(items: list[str], extra: dict[str, list[str]] | None = None):
+    headers = ["Customer ID", "Date", "Item", *(extra or {})]
+    rows = [[f"C{at}", f"2026-0{1 + at % 9}-10", item, *(values[at] for values in (extra or {}).values())]
+            for at, item in enumerate(items)]
+    frame = pd.DataFrame({at: [row[at] for row in rows] for at in range(len(headers))}, dtype=object)
+    return infer_profile("memberships", "dues.csv", headers, frame, parse_rules(""), load_vocabulary())
+
+
+def test_dues_naming_a_year_suggest_the_calendar_year_and_their_word():
+    draft = _draft(["Mitgliedsbeitrag 2024", "Mitgliedsbeitrag 2025", "Spende", "Cotisation 2025"])
+    questions = {question.id: question for question in draft.questions}
+    assert questions["memberships.term"].suggested == "calendar_year"
+    assert questions["memberships.term.buys"].suggested == {"starts_with": ["Mitgliedsbeitrag", "Cotisation"]}
+    open_ids = apply_answers(draft, {"memberships.term": "calendar_year",
+                                     "memberships.term.buys": {"starts_with": ["Mitgliedsbeitrag"]}})
+    assert "memberships.term" not in open_ids
+    assert draft.spec["term"] == {"length": "calendar_year",
+                                  "buys_when": [{"field": "plan", "op": "starts_with",
+                                                 "value": ["Mitgliedsbeitrag"]}]}
+    assert draft.spec["fields"]["plan"] == {"aliases": ["Item"]}
+
+
+def test_items_naming_no_membership_and_no_year_are_never_guessed():
+    draft = _draft(["Gold", "Silver", "Gold", "Bronze"])
+    questions = {question.id: question for question in draft.questions}
+    assert questions["memberships.term"].suggested is None
+    assert "memberships.term.buys" not in questions or questions["memberships.term.buys"].suggested is None
+
+
+def test_a_billing_interval_column_is_a_term_choice():
+    draft = _draft(["Gym Membership"] * 3, {"Price Point Name": ["Monthly", "Annual", "Fortnightly"]})
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert {"interval_column": "Price Point Name"} in question.choices and question.suggested is None
+    apply_answers(draft, {"memberships.term": {"interval_column": "Price Point Name"}})
+    assert draft.spec["fields"]["plan_interval"] == {"aliases": ["Price Point Name"]}
+    assert draft.spec["term"]["length"] == {"interval_field": "plan_interval", "intervals": {
+        "Monthly": {"months": 1}, "Annual": {"months": 12}}}   # Fortnightly is unknown: its rows are rejected
+
+
+def test_membership_words_are_validated_data():
+    assert "cotisation" in load_vocabulary().membership_words
+    data = load_vocabulary().model_dump()
+    with pytest.raises(ValueError, match="listed twice"):
+        Vocabulary.model_validate({**data, "membership_words": ["Membership", "membership"]})
+    with pytest.raises(ValueError, match="too short"):
+        Vocabulary.model_validate({**data, "membership_words": ["ab"]})
