@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -131,3 +132,61 @@ def test_answer_the_questions_in_the_page_then_the_same_layout_is_read_without_a
         Bucket=stack.local.stack.output_bucket, Key=stack.local_status(second)["output_prefix"] + "report.json"
     )["Body"].read())
     assert {report["inputs"][role]["profile"]["name"] for role in ("memberships", "orders")} == {"patreon_members"}
+
+
+SQUARE = Path(__file__).resolve().parents[1] / "fixtures" / "exports" / "square_members" / "memberships.csv"
+
+
+def test_a_payments_only_export_asks_what_each_payment_buys_in_plain_words(stack, page, tmp_path):
+    """Square's item export (no end date, memberships beside T-shirts): the page asks which payments are
+    memberships (the suggestion preselected) and what each covers, the season's first day editable with the
+    keyboard; the answers run to the hand-checked counts of test_memberships_language.py."""
+    members = tmp_path / "square_items.csv"
+    shutil.copy(SQUARE, members)
+    orders = tmp_path / "club_orders.csv"
+    orders.write_text("Customer ID,Amount\nnobody,5.00\n", encoding="utf-8")
+    page.goto(stack.url)
+    page.set_input_files("#memberships-input", str(members))
+    page.set_input_files("#orders-input", str(orders))
+    page.click("#start")
+    page.wait_for_selector("#mapping-panel:not([hidden])", timeout=60_000)
+    term = "[data-question='memberships.term']"
+    assert "Each “Club Membership 2025/26” payment in “square_items.csv” covers:" in page.inner_text(term + " legend")
+    text = page.inner_text(term)
+    assert "12 months from the payment" in text and "the calendar year" in text and "a season starting" in text
+    season = term + " input[value='3']"
+    assert page.is_checked(season)                                         # suggested: the items name seasons
+    assert page.input_value(term + " .season-day-day") == "1" and page.input_value(term + " .season-day-month") == "9"
+    assert page.get_attribute(term + " .season-day-month", "aria-label")
+    buys = "[data-question='memberships.term.buys']"
+    assert "Which payments in “square_items.csv” are memberships?" in page.inner_text(buys + " legend")
+    assert "starts with “Club Membership” or “Junior Membership”" in page.inner_text(buys)
+    assert page.is_checked(buys + " input[value='0']")                     # the suggestion, preselected
+
+    # the season starts on 1 October: the month select, with the keyboard
+    page.focus(term + " .season-day-month")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value(term + " .season-day-month") == "10" and page.is_checked(season)
+    first = {"memberships.field.customer_id": "Customer ID", "memberships.field.created_date": "Date",
+             "memberships.names": "person", "memberships.column.Event Type": "status"}
+    second = {"memberships.value.status.Payment": "current", "memberships.value.status.Refund": "no_term"}
+    for answers in (first, second):       # Event Type is the status: its values are the second round
+        assert page.is_visible("#mapping-panel"), page.inner_text("main")
+        job_id = page.get_attribute("#job-id", "data-job-id")
+        for question in _proposal(stack, job_id)["questions"]:
+            if question["id"] in answers:
+                radio = f"[data-question='{question['id']}'] input[value='{question['choices'].index(answers[question['id']])}']"
+                page.check(radio)
+        page.fill("#mapping-name", "square_club")
+        page.click("#mapping-save")
+        page.wait_for_selector("#mapping-panel", state="hidden", timeout=30_000)   # the answers were accepted
+        page.wait_for_selector("#result-panel:not([hidden]), #mapping-panel:not([hidden])", timeout=90_000)
+    page.wait_for_selector("#result-panel:not([hidden])", timeout=90_000)
+    s3 = stack.session.client("s3")
+    saved = s3.get_object(Bucket=stack.local.stack.input_bucket, Key="profiles/square_club.yaml")["Body"].read().decode()
+    assert re.search(r"season_start: ['\"]?10-01\b", saved), saved     # the day chosen in the page
+    report = json.loads(s3.get_object(Bucket=stack.local.stack.output_bucket,
+                                      Key=stack.local_status(job_id)["output_prefix"] + "report.json")["Body"].read())
+    m = report["memberships"]   # by hand: T-Shirt, Court hire and the refund buy nothing; Fay's "2025-2027" is rejected
+    assert (m["rows_in"], m["kept"], m["consolidated"], m["rejected"], m["excluded"]) == (11, 5, 2, 1, 3)
+    assert "Read as:" in page.inner_text("#result-profiles")
