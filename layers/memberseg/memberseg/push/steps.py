@@ -619,10 +619,13 @@ def nothing_to_send(outputs: RunOutputs, client: HubSpotClient, plan: DeltaPlan)
 
 
 def all_done(previous: dict | None, outputs: RunOutputs) -> bool:
-    if not previous:
+    """Every file imported, its row errors read and the accepted state recorded: nothing is left to do (a push
+    killed after an import ended goes on to read its errors and record the state, with no import)."""
+    if not previous or ACCEPTED_KEY not in previous:
         return False
-    states = {entry.get("file"): entry.get("state") for entry in previous.get("imports", [])}
-    return all(states.get(path.name) == "DONE" for path in outputs.files)
+    entries = {entry.get("file"): entry for entry in previous.get("imports", [])}
+    return all((entries.get(path.name) or {}).get("state") == "DONE" and entries[path.name].get("errors_checked")
+               for path in outputs.files)
 
 
 def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force: bool = False, full: bool = False,
