@@ -278,3 +278,20 @@ def test_the_kill_points_cover_every_request_of_the_delta_push(series, portal: F
     do_push(second, portal, token="t2", transport=counting)
 
     assert counting.sent == KILL_POINTS, "the test above kills the push at each of these requests"
+
+
+def test_a_new_run_into_the_folder_removes_the_old_delta_files(series, tmp_path: Path, portal: FakeHubSpot) -> None:
+    first, second = series
+    do_push(first, portal)
+    do_push(second, portal, token="t2")
+    assert (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").is_file()
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    memberships = write_xlsx(inputs / "m.xlsx", MEMBERSHIP_HEADERS, list(SECOND.values()))
+    orders = write_xlsx(inputs / "o.xlsx", ORDER_HEADERS, ORDERS)
+
+    assert main(["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(second),
+                 "--as-of", AS_OF]) == 0
+
+    assert not (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").exists()
+    assert not (second / HUBSPOT_IMPORT_NAME).exists()
