@@ -121,7 +121,7 @@ class FakeHubSpot:
         self.error_messages: dict[str, str] = {}  # errorType -> the errorMessage to send instead of the default
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []    # method, path (no query), status answered
-        self.uploads: list[dict] = []                     # what each import POST carried
+        self.uploads: list[dict] = []                     # what each import POST carried (its CSV as `text`)
         self._ids = itertools.count(81_000_001)
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -293,7 +293,8 @@ class FakeHubSpot:
                                    f"fileName {spec.get('fileName')!r} matches no uploaded file ({file_name!r})"), {}
         if not request.get("name"):
             return 400, error_body(400, "VALIDATION_ERROR", "name is required"), {}
-        self.uploads.append({"request": request, "file_name": file_name, "bytes": len(content)})
+        self.uploads.append({"request": request, "file_name": file_name, "bytes": len(content),
+                             "text": content.decode("utf-8")})
         import_id = str(next(self._ids))
         counters, errors = self._apply_rows(request, spec, content.decode("utf-8"), import_id)
         self.imports[import_id] = FakeImport(import_id, request["name"], request, "2026-12-01T00:00:00Z",

@@ -1,5 +1,5 @@
 """The `memberseg` command line: `memberseg run --memberships PATH --orders PATH --out DIR [--since DIR] [--push]`
-and `memberseg push DIR [--dry-run] [--force]`.
+and `memberseg push DIR [--dry-run] [--force] [--full]`.
 
 `memberseg run ... --answers FILE` completes a profile inferred from a file no profile fits (the
 questions of DIR/proposal.json); `memberseg map` asks the same questions on a terminal and writes the
@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("dir", type=Path, help="a finished run's output folder")
     push.add_argument("--dry-run", action="store_true", help="only read from HubSpot, and print the plan")
     push.add_argument("--force", action="store_true", help="import again even if hubspot_import.json says DONE")
+    push.add_argument("--full", action="store_true",
+                      help="send every contact, not only those changed since the push of the run's --since folder")
     push.add_argument("--deadline", type=float, default=3600, metavar="SECONDS",
                       help="stop waiting for the imports after this long (default 3600); pushing again resumes")
     return parser
@@ -233,7 +235,7 @@ def _run(args: argparse.Namespace, progress: MessageCallback) -> int:
     try:
         outcome: JobOutcome = run_job(args.memberships, args.orders, args.out, rules_path=args.rules,
                                       as_of=args.as_of, progress=progress, rules_overlay=_overlay(args),
-                                      answers=answers, since=args.since)
+                                      answers=answers, since=args.since, record_since=True)
     except WorkerFault as exc:
         print(f"memberseg: internal error, no outputs written: {str(exc).strip().splitlines()[-1]}",
               file=sys.stderr)
@@ -266,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "push":
         from .push.command import run_push
         return run_push(args.dir, dry_run=args.dry_run, force=args.force, deadline_seconds=args.deadline,
-                        progress=progress)
+                        progress=progress, full=args.full)
     if args.push and (problem := _push_configuration_problem()):
         print(f"memberseg push: {problem}", file=sys.stderr)   # before a long run, not after it
         return 2

@@ -179,6 +179,8 @@ HUBSPOT_FAILED_DETAIL_TYPE = "HubSpot Import Failed"
 
 # ------------------------------------------------------------------ the HubSpot push (opt-in)
 HUBSPOT_IMPORT_NAME = "hubspot_import.json"      # written by the push next to the committed run's outputs
+HUBSPOT_DELTA_FOLDER = "hubspot_delta"           # beside it: the CSV rows a push of only what changed sends
+SINCE_FOLDER_KEY = "since_folder"                # report.json (CLI): the --since folder, where the push compares
 
 
 class PushState(StrEnum):

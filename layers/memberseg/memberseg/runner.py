@@ -29,11 +29,13 @@ from .job_protocol import (
     ERROR_NAME,
     FINISHED_PROFILE_NAME,
     HUBSPOT_CSV_STEM,
+    HUBSPOT_DELTA_FOLDER,
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
     PROPOSAL_JSON,
     PROPOSAL_YAML,
     REPORT_NAME,
+    SINCE_FOLDER_KEY,
     STATE_NAME,
     WORKBOOK_NAME,
 )
@@ -43,7 +45,8 @@ from .timing import MessageCallback, Progress
 
 # hubspot_import.json (memberseg push) describes the previous run's import, never the new one's.
 STALE_PATTERNS = (WORKBOOK_NAME, PROPERTIES_NAME, REPORT_NAME, ERROR_NAME, f"{HUBSPOT_CSV_STEM}*.csv",
-                  HUBSPOT_IMPORT_NAME, PROPOSAL_JSON, PROPOSAL_YAML, FINISHED_PROFILE_NAME, STATE_NAME)
+                  HUBSPOT_IMPORT_NAME, f"{HUBSPOT_DELTA_FOLDER}/{HUBSPOT_CSV_STEM}*.csv", PROPOSAL_JSON,
+                  PROPOSAL_YAML, FINISHED_PROFILE_NAME, STATE_NAME)
 
 
 @dataclass
@@ -63,6 +66,12 @@ def remove_stale_outputs(out_dir: Path) -> None:
     for pattern in STALE_PATTERNS:
         for path in out_dir.glob(pattern):
             path.unlink(missing_ok=True)
+
+
+def _record_since(report_path: Path, since: Path) -> None:
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report[SINCE_FOLDER_KEY] = str(since.resolve())
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 def _stage_message(stage: str, info: dict) -> str | None:
@@ -135,13 +144,14 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             isolate: bool = True, deadline_s: float | None = None,
             rules_overlay: dict | None = None, answers: dict | None = None,
             keep_profile: bool = False, profile_sources: Mapping[str, Sequence[str]] | None = None,
-            since: Path | None = None) -> JobOutcome:
+            since: Path | None = None, record_since: bool = False) -> JobOutcome:
     """Run the job and leave either the outputs or error.json in `out_dir` (with proposal.json and
     proposal.yaml when the job stops to ask: `needs_answers`). `answers` complete an inferred profile;
     with `keep_profile` the finished profile is one more output, profile.yaml (memberseg.finished_profile).
 
     `since` is a finished run's output folder whose customer state this run compares with (it may be
-    `out_dir` itself: its state is read before the stale outputs go); without it, a first run.
+    `out_dir` itself: its state is read before the stale outputs go); without it, a first run. With
+    `record_since` (the CLI) report.json names that folder, where `memberseg push` finds what HubSpot accepted.
 
     `deadline_s` caps the isolated worker's time below `limits.timeout_seconds` (the job
     function passes what its invocation has left minus the time to upload and record).
@@ -188,6 +198,8 @@ def run_job(memberships: Path, orders: Path, out_dir: Path, *, rules_path: Path 
             error = split_proposal(exc)
             (out_dir / ERROR_NAME).write_text(json.dumps(error, indent=2) + "\n", encoding="utf-8")
             return JobOutcome(ok=False, exit_code=2, error=error, files=[ERROR_NAME, *write_proposal(exc, out_dir)])
+        if since is not None and record_since:
+            _record_since(staging / REPORT_NAME, Path(since))
         for name in files:  # report.json is last: it marks a complete set
             os.replace(staging / name, out_dir / name)
         report = json.loads((out_dir / REPORT_NAME).read_text(encoding="utf-8"))

@@ -40,11 +40,11 @@ def push_configuration_problem(environ: dict[str, str] | None = None) -> str | N
 
 
 def run_push(directory: Path, *, dry_run: bool, force: bool, deadline_seconds: float,
-             progress: MessageCallback, environ: dict[str, str] | None = None) -> int:
+             progress: MessageCallback, environ: dict[str, str] | None = None, full: bool = False) -> int:
     """Exit 0 all imported; 3 some rows failed; 2 bad input or configuration; 1 internal or timed out."""
     try:
         client = client_from_environment(dict(os.environ if environ is None else environ), progress)
-        outcome = push(directory, client, dry_run=dry_run, force=force,
+        outcome = push(directory, client, dry_run=dry_run, force=force, full=full,
                        settings=PushSettings(deadline_seconds=deadline_seconds), progress=progress)
     except (PushError, HubSpotError) as exc:
         saved = " The state so far is in " + str(Path(directory) / HUBSPOT_IMPORT_NAME) + "." \

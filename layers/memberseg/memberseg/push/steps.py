@@ -6,6 +6,9 @@ start one import per CSV part; poll each to a terminal state; page through its r
 The result goes to DIR/hubspot_import.json, rewritten after every step, so an interrupted
 push can be resumed without a second import: HubSpot has no idempotency key, so after an
 unclear answer to the import POST we look for our import by its run-specific name first.
+
+A run made with `--since` sends only what changed since the push of that folder's run (`delta`); which
+rows go is decided once, recorded before the first import, and kept when an interrupted push resumes.
 """
 
 from __future__ import annotations
@@ -18,13 +21,29 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..job_protocol import ERROR_NAME, HUBSPOT_IMPORT_NAME, PROPERTIES_NAME, REPORT_NAME
+from ..job_protocol import (
+    ERROR_NAME,
+    HUBSPOT_DELTA_FOLDER,
+    HUBSPOT_IMPORT_NAME,
+    PROPERTIES_NAME,
+    REPORT_NAME,
+    SINCE_FOLDER_KEY,
+)
 from ..timing import MessageCallback
 from .client import HubSpotClient, Multipart, OutcomeUnknown
+from .delta import (
+    ACCEPTED_KEY,
+    DeltaPlan,
+    accepted_record,
+    counts_text,
+    plan_delta,
+    previous_accepted,
+    write_delta,
+)
 
 TERMINAL_STATES = frozenset({"DONE", "FAILED", "CANCELED", "REVERTED"})
 ACTIVE_STATES = frozenset({"STARTED", "PROCESSING", "DEFERRED"})
@@ -65,7 +84,8 @@ class RunOutputs:
     group: dict
     properties: list[dict]
     import_requests: dict[str, dict]    # CSV file name -> its importRequest
-    files: list[Path]
+    files: list[Path]                   # what this push uploads: the run's CSV parts, or DIR/hubspot_delta/'s
+    since: Path | None = None           # the --since folder of the run (CLI): what HubSpot accepted is there
 
 
 @dataclass
@@ -118,7 +138,8 @@ def load_outputs(directory: Path) -> RunOutputs:
     return RunOutputs(directory=directory, run_id=hashlib.sha256(report_bytes).hexdigest()[:12],
                       as_of=str(report.get("as_of", "")), group=definitions["group"],
                       properties=definitions["inputs"], import_requests=requests,
-                      files=[directory / name for name in names])
+                      files=[directory / name for name in names],
+                      since=Path(report[SINCE_FOLDER_KEY]) if report.get(SINCE_FOLDER_KEY) else None)
 
 
 def _option_values(prop: dict) -> list[str]:
@@ -258,6 +279,10 @@ def _counted(count: int, noun: str) -> str:
 def summary_lines(result: dict) -> list[str]:
     lines = [f"hubspot: group {result['group']}; properties created {len(result['properties']['created'])}, "
              f"updated {len(result['properties']['updated'])}, unchanged {len(result['properties']['unchanged'])}"]
+    if isinstance(result.get("delta"), dict):
+        delta = result["delta"]
+        lines.append(f"  only what changed since the push of {delta.get('since')}: "
+                     f"{counts_text(delta.get('counts') or {})}")
     for entry in result["imports"]:
         counters = ", ".join(f"{key} {value:,}" for key, value in sorted((entry.get("counters") or {}).items()))
         more = " (more in HubSpot)" if errors_incomplete(entry) else ""
@@ -448,8 +473,10 @@ class Pusher:
 
     def csv_header(self, file_name: str) -> list[str] | None:
         """The CSV part's column names, to name the column HubSpot's knownColumnNumber points at."""
+        paths = {path.name: path for path in self.outputs.files}
         try:
-            with (self.outputs.directory / file_name).open(encoding="utf-8-sig", newline="") as handle:
+            with paths.get(file_name, self.outputs.directory / file_name).open(encoding="utf-8-sig",
+                                                                               newline="") as handle:
                 return next(csv.reader(handle), None)
         except (OSError, UnicodeDecodeError, csv.Error):
             return None
@@ -482,7 +509,7 @@ class Pusher:
         return [known.get(path.name) or {"file": path.name, "name": None, "import_id": None, "state": None,
                                           "counters": {}, "errors": []} for path in self.outputs.files]
 
-    def run(self, previous: dict | None, *, force: bool) -> PushOutcome:
+    def run(self, previous: dict | None, *, force: bool, delta: dict | None = None) -> PushOutcome:
         group_exists, plan = self.plan()
         group = "exists" if group_exists else self.create_group()
         created = self.create_properties(plan.create)
@@ -492,6 +519,7 @@ class Pusher:
                        "properties": {"created": created, "updated": updated,
                                       "unchanged": plan.unchanged + [p["name"] for p in plan.create
                                                                      if p["name"] not in created]},
+                       **({"delta": delta} if delta is not None else {}),
                        "imports": entries}
         for entry, path in zip(entries, self.outputs.files, strict=True):
             if entry["state"] == "DONE" or (entry["state"] in ACTIVE_STATES and entry.get("import_id")):
@@ -504,11 +532,14 @@ class Pusher:
                 self.fetch_errors(entry)
                 entry["errors_checked"] = True
                 self._save()
+        self.result[ACCEPTED_KEY] = accepted_record(self.outputs.directory, entries, delta=delta is not None,
+                                                    errors_incomplete=errors_incomplete)
+        self._save()
         return PushOutcome(exit_code_for(entries), self.result, summary_lines(self.result))
 
-    def dry_run(self, previous: dict | None, *, force: bool) -> PushOutcome:
+    def dry_run(self, previous: dict | None, *, force: bool, sending: str, delta: dict | None = None) -> PushOutcome:
         group_exists, plan = self.plan()
-        lines = ["dry run: nothing is changed in HubSpot. The push would:"]
+        lines = ["dry run: nothing is changed in HubSpot. The push would:", f"  send {sending}"]
         lines.append(f"  group {self.outputs.group['name']}: " + ("exists" if group_exists else "create it"))
         lines += [f"  create property {prop['name']} ({prop['type']}/{prop['fieldType']})" for prop in plan.create]
         lines += [f"  add options to {name}: " + ", ".join(values) for name, values in plan.added_options.items()]
@@ -522,28 +553,114 @@ class Pusher:
                 request = self.outputs.import_requests[path.name]
                 lines.append(f"  import {path.name} ({path.stat().st_size:,} bytes) as UPSERT by email, "
                              f"marketableContactImport={request.get('marketableContactImport', False)}")
+        for name, rows in ((delta or {}).get("rows") or {}).items():
+            request = self.outputs.import_requests[name]
+            lines.append(f"  import {rows:,} changed rows of {name} as UPSERT by email, "
+                         f"marketableContactImport={request.get('marketableContactImport', False)}")
+        if delta is not None and not delta.get("files"):
+            lines.append("  import nothing: no contact changed")
         return PushOutcome(0, None, lines)
 
 
+@dataclass
+class Choice:
+    """What a fresh push sends: `plan` the changed rows only (None: every row), with the counts and why."""
+
+    plan: DeltaPlan | None
+    counts: dict[str, int] | None
+    why: str
+
+    def sending(self) -> str:
+        what = f"what changed since the push of {self.why}" if self.plan else f"every contact ({self.why})"
+        return what + (f": {counts_text(self.counts)}" if self.counts is not None else "")
+
+
+def choose_delta(outputs: RunOutputs, *, full: bool, count: bool) -> Choice:
+    """Only the rows whose values differ from what HubSpot accepted at the push of the run's --since folder;
+    every row with --full or nothing to compare with (every contact then counts as added; counted only
+    when `count`: the dry run)."""
+    since = outputs.since
+    everything = plan_delta(outputs.directory, outputs.files, since or outputs.directory, {}) if count else None
+    counts = everything.counts if everything is not None else None
+    if since is None:
+        return Choice(None, counts, "the run was made without --since")
+    if since.resolve() == outputs.directory.resolve():
+        return Choice(None, counts, "the run's --since folder was its own, so the last push's record is gone")
+    accepted = previous_accepted(since)
+    if accepted is None:
+        return Choice(None, counts, f"no finished push of {since} to compare with")
+    plan = plan_delta(outputs.directory, outputs.files, since, accepted)
+    if plan is None:
+        return Choice(None, counts, "this run's HubSpot file and customer state do not line up")
+    if full:
+        return Choice(None, plan.counts, "--full")
+    return Choice(plan, plan.counts, str(since))
+
+
+def resumed_delta(outputs: RunOutputs, previous: dict | None) -> RunOutputs | None:
+    """The delta files an earlier, unfinished push of this run chose, when it chose some and they are there."""
+    record = (previous or {}).get("delta")
+    if not isinstance(record, dict):
+        return None
+    paths = [outputs.directory / HUBSPOT_DELTA_FOLDER / name for name in record.get("files", [])]
+    if not all(path.is_file() for path in paths):
+        return None
+    return replace(outputs, files=paths)
+
+
+def nothing_to_send(outputs: RunOutputs, client: HubSpotClient, plan: DeltaPlan) -> PushOutcome:
+    """A delta with no row: no request to HubSpot; the record says this state is the accepted one."""
+    result: dict[str, Any] = {"run_id": outputs.run_id, "api_base": client.api_base, "group": "not checked",
+              "properties": {"created": [], "updated": [], "unchanged": []}, "delta": plan.record(), "imports": [],
+              ACCEPTED_KEY: accepted_record(outputs.directory, [], delta=True, errors_incomplete=errors_incomplete)}
+    write_result(outputs.directory, result)
+    return PushOutcome(0, result, [f"hubspot: nothing changed since the push of {plan.since} "
+                                   f"({counts_text(plan.counts)}); nothing imported"])
+
+
 def all_done(previous: dict | None, outputs: RunOutputs) -> bool:
-    if not previous:
+    """Every file imported, its row errors read and the accepted state recorded: nothing is left to do (a push
+    killed after an import ended goes on to read its errors and record the state, with no import)."""
+    if not previous or ACCEPTED_KEY not in previous:
         return False
-    states = {entry.get("file"): entry.get("state") for entry in previous.get("imports", [])}
-    return all(states.get(path.name) == "DONE" for path in outputs.files)
+    entries = {entry.get("file"): entry for entry in previous.get("imports", [])}
+    return all((entries.get(path.name) or {}).get("state") == "DONE" and entries[path.name].get("errors_checked")
+               for path in outputs.files)
 
 
-def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force: bool = False,
+def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force: bool = False, full: bool = False,
          settings: PushSettings | None = None, progress: MessageCallback | None = None,
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PushOutcome:
-    """Push DIR's outputs. Raises PushError or HubSpotError (each with `exit_code`) when it cannot finish."""
+    """Push DIR's outputs: only what changed since the push of the run's --since folder, or everything (`full`,
+    or nothing to compare with). An interrupted push resumes with the rows it chose first. Raises PushError
+    or HubSpotError (each with `exit_code`) when it cannot finish."""
     outputs = load_outputs(directory)
     previous = read_previous(outputs)
+    if full and previous is not None and "delta" in previous:
+        force = True        # a push of only the changes was made or begun: --full sends everything again
+    resumed = None if force or previous is None else resumed_delta(outputs, previous)
+    delta = None
+    if resumed is not None and previous is not None:
+        outputs, delta, sending = resumed, previous["delta"], "the changes the interrupted push chose"
+    elif not force and previous is not None:
+        sending = "every contact (resuming the interrupted push)"
+    else:
+        choice = choose_delta(outputs, full=full, count=dry_run)
+        sending = choice.sending()
+        if choice.plan is not None:
+            delta = choice.plan.record()
+            if dry_run:
+                outputs = replace(outputs, files=[])
+            elif not choice.plan.parts:
+                return nothing_to_send(outputs, client, choice.plan)
+            else:
+                outputs = replace(outputs, files=write_delta(outputs.directory, choice.plan))
     if not force and previous is not None and all_done(previous, outputs):
         return PushOutcome(exit_code_for(previous["imports"]), previous,
                            [f"hubspot: every file of this run was imported already ({HUBSPOT_IMPORT_NAME}); "
                             "--force imports it again"] + summary_lines(previous)[1:])
     pusher = Pusher(outputs, client, settings=settings, progress=progress, clock=clock, sleep=sleep)
     if dry_run:
-        return pusher.dry_run(previous, force=force)
-    return pusher.run(previous, force=force)
+        return pusher.dry_run(previous, force=force, sending=sending, delta=delta if resumed is None else None)
+    return pusher.run(previous, force=force, delta=delta)
 
