@@ -20,6 +20,7 @@ from .model import (
     Strict,
     normalize_header,
 )
+from .profiles import TermSpan  # an interval word covers what a term's span does: months or days
 
 PACKAGE = "memberseg"
 VOCABULARY_FILE = "rules/vocabulary.yaml"
@@ -56,24 +57,11 @@ class Source(Strict):
     notes: str = ""
 
 
-class IntervalLength(Strict):
-    """What one billing-interval word covers: a number of months or of days."""
-
-    months: int | None = Field(default=None, ge=1)
-    days: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_unit(self) -> IntervalLength:
-        if (self.months is None) == (self.days is None):
-            raise ValueError("an interval is either {months: N} or {days: N}")
-        return self
-
-
 class Values(Strict):
     membership_status: dict[str, str] = {}
     order_status: dict[str, str] = {}
     row_type: dict[str, str] = {}
-    interval: dict[str, IntervalLength] = {}
+    interval: dict[str, TermSpan] = {}
 
     @model_validator(mode="after")
     def _known_classes_one_per_word(self) -> Values:
@@ -218,7 +206,7 @@ def value_class(kind: ValueKind, text: object) -> str | None:
     return _values(kind).get(fold_value(text))
 
 
-def interval_length(text: object) -> IntervalLength | None:
+def interval_length(text: object) -> TermSpan | None:
     """What a billing-interval word covers (month -> 1 month), or None when the word is unknown."""
     lengths = {fold_value(word): length for word, length in load_vocabulary().values.interval.items()}
     return lengths.get(fold_value(text))
