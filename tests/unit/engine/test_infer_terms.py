@@ -22,6 +22,7 @@ from memberseg.proposal import NEEDS_ANSWERS, run_inferring
 from memberseg.rules import parse_rules
 from memberseg.rules.vocabulary import Vocabulary, load_vocabulary
 from platform_files import member, write
+from test_memberships_language import SQUARE_SEASONS_BY_HAND  # worked out by hand there
 
 SQUARE = Path(__file__).resolve().parents[2] / "fixtures" / "exports" / "square_members" / "memberships.csv"
 AS_OF = dt.date(2026, 11, 15)
@@ -65,15 +66,7 @@ def test_answering_gives_the_numbers_worked_out_by_hand(tmp_path):
     assert set(_asked(tmp_path, ANSWERS)) >= set(FOLLOW_UP)
     result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(""), AS_OF, parallel=False,
                            answers={**ANSWERS, **FOLLOW_UP})
-    # copied from test_memberships_language.py::test_square_season_terms_named_in_the_item_win_over_the_payment_date
-    expected = {  # customer: (expiration, status, renewals)
-        "CUST-A1": ("2027-08-31", "Active", 2),     # 2026/27 paid 2026-08-25, before its season starts
-        "CUST-B2": ("2026-08-31", "Expired", 0),    # paid 2026-08-31: the season containing that day ends then
-        "CUST-C3": ("2027-08-31", "Active", 0),     # paid 2026-09-02: the 2026/27 season
-        "CUST-D4": ("2026-08-31", "Expired", 0),
-        "CUST-E5": ("2026-08-31", "Expired", 0),    # its refund row bought nothing; the payment still did
-    }
-    for customer, (expiration, status, renewals) in expected.items():
+    for customer, (expiration, status, renewals) in SQUARE_SEASONS_BY_HAND.items():
         row = member(result, customer_id=customer)
         assert (row["expiration"].date().isoformat(), row["membership_status"], row["renewal_count"]) == (
             expiration, status, renewals), customer

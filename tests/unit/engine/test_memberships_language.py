@@ -121,6 +121,17 @@ def test_fallbacks_are_validated_like_aliases():
 
 # --- Membership terms derived from payments: Square item sales ---
 
+# The Square club's customers, worked out by hand: (expiration, status, renewals). test_infer_terms.py
+# checks that the inferred-and-answered profile gives the same.
+SQUARE_SEASONS_BY_HAND = {
+    "CUST-A1": ("2027-08-31", "Active", 2),     # 2026/27 paid 2026-08-25, before its season starts
+    "CUST-B2": ("2026-08-31", "Expired", 0),    # paid 2026-08-31: the season containing that day ends then
+    "CUST-C3": ("2027-08-31", "Active", 0),     # paid 2026-09-02: the 2026/27 season
+    "CUST-D4": ("2026-08-31", "Expired", 0),
+    "CUST-E5": ("2026-08-31", "Expired", 0),    # its refund row bought nothing; the payment still did
+}
+
+
 def test_square_season_terms_named_in_the_item_win_over_the_payment_date(tmp_path):
     result, report = run_fixture(tmp_path, "square_members")
     # 11 rows: T-Shirt, Court hire and Eli's refund buy no term (excluded); Fay's "2025-2027" names two
@@ -129,14 +140,7 @@ def test_square_season_terms_named_in_the_item_win_over_the_payment_date(tmp_pat
     assert (m["rows_in"], m["kept"], m["consolidated"], m["rejected"], m["excluded"]) == (11, 5, 2, 1, 3)
     # named: Ana 2024/25, 2025/26, 2026/27, Dan 2025/26, Eli 2025/26; payment date: Ben, Cara
     assert m["terms"] == {"from_named_year": 5, "from_payment_date": 2}
-    expected = {  # customer: (expiration, status, renewals)
-        "CUST-A1": ("2027-08-31", "Active", 2),     # 2026/27 paid 2026-08-25, before its season starts
-        "CUST-B2": ("2026-08-31", "Expired", 0),    # paid 2026-08-31: the season containing that day ends then
-        "CUST-C3": ("2027-08-31", "Active", 0),     # paid 2026-09-02: the 2026/27 season
-        "CUST-D4": ("2026-08-31", "Expired", 0),
-        "CUST-E5": ("2026-08-31", "Expired", 0),    # its refund row bought nothing; the payment still did
-    }
-    for customer, (expiration, status, renewals) in expected.items():
+    for customer, (expiration, status, renewals) in SQUARE_SEASONS_BY_HAND.items():
         row = member(result, customer_id=customer)
         assert (row["expiration"].date().isoformat(), row["membership_status"], row["renewal_count"]) == (
             expiration, status, renewals), customer
