@@ -14,38 +14,12 @@ import pytest
 from memberseg.job_protocol import MAX_PROFILE_FILES
 from memberseg.rules.bounded import RULES_MAX_BYTES
 from s3_world import make_event
+from steady_profile import STEADY, steady_profile_file
 
 from test_process_upload import engine_calls  # noqa: F401 - the fixture
 
 # what profiles.steady_members holds in docs/rules.md, as a file of its own: profiles/steady_members.yaml
-STEADY_PROFILE = """\
-title: Steady members list ("Export as CSV")
-plain_name: Steady members export
-platform: Steady
-export: Steady > Members > Export as CSV
-source: Steady help centre (help.steadyhq.com/en/articles/6265612)
-memberships:
-  signature: [plan_name, plan_monthly_amount_cents, subscription_period, subscription_state, subscribed_at]
-  names: person
-  fields:
-    email: {aliases: [email]}
-    first_name: {aliases: [first_name]}
-    last_name: {aliases: [last_name]}
-    created_date: {required: true, aliases: [subscribed_at]}
-    expiration_date: {required: true, aliases: [expires_at]}
-    status: {required: true, aliases: [subscription_state]}
-    plan: {aliases: [plan_name]}
-  statuses:
-    active: renewing
-    in_trial: current
-    guest: current
-    not_renewing: current
-    cancelled: ended
-  ignore: [subscription_period]   # monthly or annual: the status already says which renew
-"""
-
-STEADY = ["first_name", "last_name", "email", "plan_name", "plan_monthly_amount_cents", "gifted",
-          "subscription_period", "subscription_state", "subscribed_at", "expires_at"]
+STEADY_PROFILE = steady_profile_file()
 SHOPIFY = ["Name", "Email", "Financial Status", "Paid at", "Currency", "Total", "Created at", "Lineitem quantity",
            "Lineitem name", "Lineitem price", "Id"]
 
