@@ -72,12 +72,12 @@ class KillingTransport(HttpTransport):
         return response
 
 
-def make_run(folder: Path, rows: dict, *, since: Path | None = None) -> Path:
+def make_run(folder: Path, rows: dict, *, since: Path | None = None, as_of: str = AS_OF) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     memberships = write_xlsx(folder / "memberships.xlsx", MEMBERSHIP_HEADERS, list(rows.values()))
     orders = write_xlsx(folder / "orders.xlsx", ORDER_HEADERS, ORDERS)
     out = folder / "out"
-    args = ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out), "--as-of", AS_OF]
+    args = ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out), "--as-of", as_of]
     assert main(args + (["--since", str(since)] if since else [])) == 0
     return out
 
@@ -236,6 +236,22 @@ def test_nothing_changed_pushes_nothing_and_the_chain_goes_on(series, tmp_path: 
         1006, "Zeta", d("2026-09-01"), d("2027-09-01"), "zeta@x.com")}, since=third)
     assert do_push(fourth, portal, token="t4").exit_code == 0
     assert sent_emails(portal, since=2) == Counter(["zeta@x.com"])
+
+
+def test_the_next_days_run_of_the_same_inputs_pushes_nothing(series, tmp_path: Path, portal: FakeHubSpot) -> None:
+    """A day later no status or segment crosses a threshold (the nearest expiration is 55 days off, the newest
+    start 46 days back), so no HubSpot value differs: nothing is sent (a days-until column would resend all)."""
+    first, second = series
+    do_push(first, portal)
+    do_push(second, portal, token="t2")
+    next_day = make_run(tmp_path / "next-day", SECOND, since=second, as_of="2026-11-16")
+    requests = len(portal.requests)
+
+    outcome = do_push(next_day, portal, token="t3")
+
+    assert outcome.exit_code == 0 and "nothing changed" in outcome.messages[0]
+    assert len(portal.requests) == requests
+    assert saved(next_day)["delta"]["counts"] == {"added": 0, "changed": 0, "unchanged": 4, "cleared": 0}
 
 
 def test_a_state_changed_after_its_push_is_not_trusted(series, portal: FakeHubSpot) -> None:
