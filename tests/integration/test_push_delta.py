@@ -21,7 +21,7 @@ from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, wr
 from fake_hubspot import TOKEN, FakeHubSpot
 from memberseg.cli import main
 from memberseg.job_protocol import HUBSPOT_DELTA_FOLDER, HUBSPOT_IMPORT_NAME, STATE_NAME
-from memberseg.push import HubSpotClient, PushSettings, push
+from memberseg.push import HubSpotClient, PushError, PushSettings, push
 from memberseg.push.client import HttpTransport
 
 AS_OF = "2026-11-15"
@@ -311,3 +311,29 @@ def test_a_new_run_into_the_folder_removes_the_old_delta_files(series, tmp_path:
 
     assert not (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").exists()
     assert not (second / HUBSPOT_IMPORT_NAME).exists()
+
+
+def test_a_resumed_push_whose_delta_files_are_gone_chooses_the_same_rows_again(series, portal: FakeHubSpot) -> None:
+    first, second = series
+    do_push(first, portal)
+    with pytest.raises(Killed):         # killed once the import POST applied (request 3 of the delta push)
+        do_push(second, portal, token="killed", transport=KillingTransport(3, after=True))
+    shutil.rmtree(second / HUBSPOT_DELTA_FOLDER)        # as in the S3 flow's retry: a fresh folder
+
+    assert do_push(second, portal, token="resumed").exit_code == 0
+
+    assert sent_emails(portal, since=1) == Counter(["beta@x.com", "epsilon@x.com", "delta@x.com"])
+    assert (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").is_file()
+
+
+def test_a_resumed_push_refuses_rows_chosen_differently(series, portal: FakeHubSpot) -> None:
+    first, second = series
+    do_push(first, portal)
+    with pytest.raises(Killed):
+        do_push(second, portal, token="killed", transport=KillingTransport(3, after=True))
+    shutil.rmtree(second / HUBSPOT_DELTA_FOLDER)
+    (first / HUBSPOT_IMPORT_NAME).unlink()              # what HubSpot took is no longer known
+
+    with pytest.raises(PushError, match="cannot be chosen again"):
+        do_push(second, portal, token="resumed")
+    assert sent_emails(portal, since=1) == Counter(["beta@x.com", "epsilon@x.com", "delta@x.com"]), "no second import"
