@@ -335,12 +335,14 @@ class InMemoryPushStore:
             self.claims.append((run_id, attempt))
             return True
 
-    def record_push(self, job_id, *, run_id, attempt, hubspot):
+    def record_push(self, job_id, *, run_id, attempt, hubspot, accepted=None):
         with self.lock:
             h = (self.items.get(job_id) or {}).get("hubspot") or {}
             if h.get("run") != run_id or h.get("attempt") != attempt or h.get("state") != "PUSHING":
                 return False
             self.items[job_id]["hubspot"] = {**copy.deepcopy(hubspot), "run": run_id, "attempt": attempt}
+            if accepted is not None:
+                self.items[job_id]["hubspot_accepted"] = copy.deepcopy(accepted)
             return True
 
     def mark_published(self, job_id, *, run_id):

@@ -5,12 +5,16 @@ Pure coordination over injected ports (push_storage.py in Lambda, fakes in tests
    event pushes nothing);
 2. one conditional write claims the push of that run (`hubspot.run`, a lease): a redelivered
    event finds the claim, or the finished push, and starts no import;
-3. the run's outputs are downloaded and `memberseg.push.push()` runs with a push token equal to
-   the committed run id, so every attempt of this run gives its imports the same names; a retry
-   whose predecessor died without saving hubspot_import.json seeds a SUBMITTING record, and the
-   push looks its imports up by name before it posts anything;
-4. hubspot_import.json goes next to the results, `hubspot` (state, counts) into the status item,
-   then one "HubSpot Import Finished" or "HubSpot Import Failed" event.
+3. the run's outputs are downloaded, with the state and accepted record of the job's last push that
+   ended DONE or ROW_ERRORS (the status item's `hubspot_accepted`), and `memberseg.push.push()` sends
+   only what changed since then (everything when there is none), with a push token equal to the
+   committed run id, so every attempt of this run gives its imports the same names and chooses the
+   same rows; a retry whose predecessor died without saving hubspot_import.json seeds a SUBMITTING
+   record, and the push looks its imports up by name before it posts anything;
+4. hubspot_import.json goes next to the results; a push that ended DONE or ROW_ERRORS keeps its accepted
+   record beside the run's state (states/{run_id}.hubspot_accepted.json); `hubspot` (state, counts) and
+   the new `hubspot_accepted` go into the status item in one write, then one "HubSpot Import Finished"
+   or "HubSpot Import Failed" event.
 """
 
 from __future__ import annotations
@@ -20,33 +24,41 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from memberseg.job_protocol import (
     FINAL_PUSH_STATES,
+    HUBSPOT_ACCEPTED_ATTRIBUTE,
     HUBSPOT_FAILED_DETAIL_TYPE,
     HUBSPOT_FINISHED_DETAIL_TYPE,
     HUBSPOT_IMPORT_NAME,
     REPORT_NAME,
+    STATE_NAME,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
+    accepted_key,
     iso_utc,
+    state_key,
 )
 from memberseg.push import (
     HubSpotClient,
     HubSpotError,
     PushError,
     PushSettings,
+    choose_delta,
     counted_errors,
     import_name,
     load_outputs,
+    portable_accepted,
     push,
     row_error_text,
+    write_delta,
     write_result,
 )
+from memberseg.push.delta import ACCEPTED_KEY
 
 FIRST_ERROR_LINES = 10      # row errors kept in the status item (all of them are in hubspot_import.json)
 
@@ -60,7 +72,8 @@ class Objects(Protocol):
 class PushStore(Protocol):
     def get_status(self, job_id: str) -> dict | None: ...
     def claim_push(self, job_id: str, *, run_id: str, attempt: int, now: float, lease_until: float) -> bool: ...
-    def record_push(self, job_id: str, *, run_id: str, attempt: int, hubspot: dict) -> bool: ...
+    def record_push(self, job_id: str, *, run_id: str, attempt: int, hubspot: dict,
+                    accepted: dict | None = None) -> bool: ...
     def mark_published(self, job_id: str, *, run_id: str) -> bool: ...
 
 
@@ -121,19 +134,61 @@ def summarise(result: dict) -> dict:
         errors += counted_errors(entry)
         first += [{"file": entry.get("file"), "line": e.get("line"), "message": row_error_text(e)}
                   for e in entry.get("errors") or []][:FIRST_ERROR_LINES - len(first)]
+    delta = result.get("delta") or {}
     return {"created": created, "updated": updated, "errors": errors, "first_errors": first,
             "imports": [{"file": e.get("file"), "import_id": e.get("import_id"), "state": e.get("state")}
-                        for e in result.get("imports", [])]}
+                        for e in result.get("imports", [])],
+            **({"sent": delta["counts"]} if isinstance(delta.get("counts"), dict) else {})}
 
 
-def seed_submitting(work: Path, run_id: str) -> None:
-    """A predecessor may have posted imports and died before hubspot_import.json reached S3:
-    record every file as SUBMITTING under its deterministic name, so the push looks before it posts."""
+def seed_submitting(work: Path, run_id: str, since: Path | None) -> None:
+    """A predecessor may have posted imports and died before hubspot_import.json reached S3: record every
+    file it would have sent (the same rows: the accepted state is unchanged until this push ends) as
+    SUBMITTING under its deterministic name, so the push looks before it posts."""
     outputs = load_outputs(work)
+    delta: dict = {}
+    plan = choose_delta(replace(outputs, since=since), full=False, count=False).plan if since else None
+    if plan is not None:
+        if not plan.parts:
+            return          # nothing to send: the predecessor posted nothing
+        outputs = replace(outputs, files=write_delta(work, plan))
+        delta = {"delta": plan.record()}
     token = push_token(run_id)
-    write_result(work, {"run_id": outputs.run_id, "imports": [
+    write_result(work, {"run_id": outputs.run_id, **delta, "imports": [
         {"file": path.name, "name": import_name(outputs, path.name, token), "import_id": None,
          "state": "SUBMITTING", "counters": {}, "errors": []} for path in outputs.files]})
+
+
+def accepted_since(deps: Deps, bucket: str, status: dict, run_id: str, work: Path) -> Path | None:
+    """A folder holding the state and accepted record of the job's last push that ended DONE or ROW_ERRORS
+    (as `memberseg push` reads a --since folder); None when there is none, or its files have expired."""
+    pointer = status.get(HUBSPOT_ACCEPTED_ATTRIBUTE) or {}
+    keys = (pointer.get("state_key"), pointer.get("record_key"))
+    if not all(keys) or pointer.get("run") == run_id:
+        return None
+    listed = set(deps.objects.list_keys(bucket, str(keys[0]))) | set(deps.objects.list_keys(bucket, str(keys[1])))
+    if not all(key in listed for key in keys):
+        deps.logger.warning("the last accepted push's state is gone: this push sends every contact",
+                            extra={"key": keys[0]})
+        return None
+    folder = work / "accepted"
+    folder.mkdir()
+    deps.objects.download(bucket, str(keys[0]), None, folder / STATE_NAME)
+    deps.objects.download(bucket, str(keys[1]), None, folder / HUBSPOT_IMPORT_NAME)
+    return folder
+
+
+def keep_accepted(deps: Deps, settings: Settings, bucket: str, job_id: str, run_id: str, work: Path,
+                  result: dict) -> dict | None:
+    """Upload this push's accepted record beside the run's kept state; the status item's new pointer."""
+    record = result.get(ACCEPTED_KEY)
+    if not isinstance(record, dict):
+        return None
+    path = work / "accepted.json"
+    path.write_text(json.dumps({ACCEPTED_KEY: portable_accepted(work, record)}, indent=2) + "\n", encoding="utf-8")
+    key = accepted_key(job_id, run_id, settings.results_prefix)
+    deps.objects.upload(bucket, key, path, "application/json")
+    return {"run": run_id, "state_key": state_key(job_id, run_id, settings.results_prefix), "record_key": key}
 
 
 def handle_job_succeeded(detail: dict, deps: Deps, settings: Settings, *, remaining_s: float) -> Outcome:
@@ -160,7 +215,8 @@ def handle_job_succeeded(detail: dict, deps: Deps, settings: Settings, *, remain
 
 
 def _download(deps: Deps, bucket: str, prefix: str, work: Path) -> bool:
-    """The committed run's files (not the workbook); True when hubspot_import.json was among them."""
+    """The committed run's files (not the workbook, nor a sub-folder); True when hubspot_import.json was among
+    them."""
     names = [key[len(prefix):] for key in deps.objects.list_keys(bucket, prefix)]
     for name in names:
         if name and "/" not in name and name != WORKBOOK_NAME:
@@ -178,12 +234,14 @@ def _push_claimed(job_id: str, run_id: str, attempt: int, status: dict, work: Pa
     if reason:
         return _finish(deps, job_id, run_id, attempt, status, {"state": PushState.SKIPPED.value, "message": reason})
     try:
+        since = accepted_since(deps, bucket, status, run_id, work)
         if attempt > 1 and not had_result:
-            seed_submitting(work, run_id)
+            seed_submitting(work, run_id, since)
         client = deps.client(deps.token(), settings.api_base)
         outcome = push(work, client, settings=PushSettings(deadline_seconds=max(30.0, remaining_s - settings.margin_s),
                                                            push_token=push_token(run_id)),
-                       progress=lambda message: deps.logger.debug(message), sleep=deps.sleep)
+                       progress=lambda message: deps.logger.debug(message), sleep=deps.sleep, since=since)
+        accepted = keep_accepted(deps, settings, bucket, job_id, run_id, work, outcome.result or {})
     except (PushError, HubSpotError) as exc:
         _save_result(deps, bucket, prefix, work)
         if exc.exit_code == 1 and attempt < settings.max_attempts:
@@ -204,7 +262,7 @@ def _push_claimed(job_id: str, run_id: str, attempt: int, status: dict, work: Pa
     _save_result(deps, bucket, prefix, work)
     state = PushState.DONE if outcome.exit_code == 0 else PushState.ROW_ERRORS
     hubspot = {"state": state.value, "result_key": prefix + HUBSPOT_IMPORT_NAME, **summarise(outcome.result or {})}
-    return _finish(deps, job_id, run_id, attempt, status, hubspot)
+    return _finish(deps, job_id, run_id, attempt, status, hubspot, accepted)
 
 
 def _skip_reason(report_hubspot: dict) -> str | None:
@@ -228,12 +286,13 @@ def _hand_back(deps: Deps, job_id: str, run_id: str, attempt: int, message: str)
     raise PushRetry(message)
 
 
-def _finish(deps: Deps, job_id: str, run_id: str, attempt: int, status: dict, hubspot: dict) -> Outcome:
+def _finish(deps: Deps, job_id: str, run_id: str, attempt: int, status: dict, hubspot: dict,
+            accepted: dict | None = None) -> Outcome:
     hubspot = {**hubspot, "finished_at": iso_utc(deps.clock()), "published": False}
     # one nested key: LogRecord already has attributes such as `created`
     deps.logger.info("push finished", extra={"hubspot": {k: hubspot.get(k) for k in ("state", "created", "updated",
                                                                                       "errors", "error")}})
-    if not deps.jobs.record_push(job_id, run_id=run_id, attempt=attempt, hubspot=hubspot):
+    if not deps.jobs.record_push(job_id, run_id=run_id, attempt=attempt, hubspot=hubspot, accepted=accepted):
         deps.logger.warning("the push's claim was taken over; its result is not recorded")
         return Outcome("duplicate", hubspot["state"], hubspot)
     if hubspot["state"] != PushState.SKIPPED:

@@ -13,6 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from memberseg.job_protocol import (
+    HUBSPOT_ACCEPTED_ATTRIBUTE,
     STATUS_SK,
     JobStatus,
     PushState,
@@ -23,9 +24,6 @@ from memberseg.job_protocol import (
 from memberseg_aws.events import EventBridgePublisher as EventBridgePublisher  # shared with process_upload
 
 _SERIALIZER, _DESERIALIZER = TypeSerializer(), TypeDeserializer()
-
-
-
 
 
 
@@ -59,7 +57,7 @@ class DynamoPushStore:
     def _update(self, job_id: str, expression: str, condition: str, values: dict) -> bool:
         names = {"#h": "hubspot", "#run": "run", "#state": "state", "#attempt": "attempt",
                  "#lease": "lease_until", "#status": "status", "#committed": "committed_run",
-                 "#updated": "updated_at", "#published": "published"}
+                 "#updated": "updated_at", "#published": "published", "#acc": HUBSPOT_ACCEPTED_ATTRIBUTE}
         used = {k: v for k, v in names.items() if k in expression or k in condition}
         try:
             self.client.update_item(
@@ -86,12 +84,15 @@ class DynamoPushStore:
             {":h": hubspot, ":now_iso": iso_utc(now), ":succeeded": JobStatus.SUCCEEDED.value, ":run": run_id,
              ":retrying": PushState.RETRYING.value, ":pushing": PushState.PUSHING.value, ":now": round(now, 3)})
 
-    def record_push(self, job_id: str, *, run_id: str, attempt: int, hubspot: dict) -> bool:
-        """The claim's holder writes its outcome (or hands the claim back); nobody else can."""
+    def record_push(self, job_id: str, *, run_id: str, attempt: int, hubspot: dict,
+                    accepted: dict | None = None) -> bool:
+        """The claim's holder writes its outcome (or hands the claim back), and with a push HubSpot took, the
+        job's `hubspot_accepted` pointer in the same write; nobody else can."""
+        values = {":h": {**hubspot, "run": run_id, "attempt": attempt}, ":run": run_id, ":attempt": attempt,
+                  ":pushing": PushState.PUSHING.value, **({":acc": accepted} if accepted is not None else {})}
         return self._update(
-            job_id, "SET #h = :h", "#h.#run = :run AND #h.#attempt = :attempt AND #h.#state = :pushing",
-            {":h": {**hubspot, "run": run_id, "attempt": attempt}, ":run": run_id, ":attempt": attempt,
-             ":pushing": PushState.PUSHING.value})
+            job_id, "SET #h = :h" + (", #acc = :acc" if accepted is not None else ""),
+            "#h.#run = :run AND #h.#attempt = :attempt AND #h.#state = :pushing", values)
 
     def mark_published(self, job_id: str, *, run_id: str) -> bool:
         return self._update(job_id, "SET #h.#published = :yes", "#h.#run = :run", {":yes": True, ":run": run_id})

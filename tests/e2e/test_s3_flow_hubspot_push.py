@@ -6,6 +6,7 @@ file and the "HubSpot Import Finished" event; the API core's view of it (api_cor
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import boto3
@@ -34,6 +35,8 @@ def test_a_succeeded_job_is_pushed_to_hubspot_once(moto_server, deploy_process_f
                            timeout=10).close()
     session = boto3.Session(region_name="us-east-1")
     local, process = deploy_process_function(session)
+    monkeypatch.setenv("JOB_AS_OF", "2026-11-15")      # both runs below on one as-of date, whatever the clock
+    process.reload_env()
     s3, sqs = session.client("s3"), session.client("sqs")
     rule_name, pattern = local.stack.trigger_rule("HubSpotPushFunction")
     push_queue = _queue_for_rule(session, rule_name, pattern, "hubspot-push-trigger")
@@ -75,6 +78,24 @@ def test_a_succeeded_job_is_pushed_to_hubspot_once(moto_server, deploy_process_f
         events = [e["detail-type"] for e in local_aws.drain(sqs, local.job_events_queue_url)]
         assert events == ["Segmentation Job Succeeded", "HubSpot Import Finished"]
         assert local_aws.drain(sqs, push_queue) == []       # the push's own event triggers no second push
+        assert status["hubspot_accepted"]["run"] == status["committed_run"]
+
+        # The job's next run (the orders uploaded again, the same file): its push compares with the state the
+        # first push made current, finds nothing changed and sends HubSpot nothing at all.
+        requests = len(portal.requests)
+        time.sleep(1.02 - time.time() % 1)                  # a newer input version: a later LastModified second
+        s3.upload_file(str(EXAMPLES / "orders.xlsx"), local.stack.input_bucket, f"uploads/{job_id}/orders.xlsx")
+        for event in local_aws.drain(sqs, local.trigger_queue_url):
+            process.handler(local_aws.as_delivered_by_aws(event), local_aws.LambdaContext())
+        delivered = local_aws.drain(sqs, push_queue)
+        assert [e["detail-type"] for e in delivered] == ["Segmentation Job Succeeded"]
+        assert push_handler.handler(delivered[0], context)["action"] == "pushed"
+        second = process.dependencies().jobs.get_status(job_id)
+        assert second["committed_run"] != status["committed_run"]
+        assert second["hubspot"]["state"] == "DONE" and second["hubspot"]["sent"] == {
+            "added": 0, "changed": 0, "unchanged": report["hubspot"]["rows"], "cleared": 0}
+        assert second["hubspot_accepted"]["run"] == second["committed_run"]
+        assert len(portal.requests) == requests and len(portal.imports) == 1
         push_handler.dependencies.cache_clear()
 
     import api_core

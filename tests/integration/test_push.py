@@ -459,8 +459,9 @@ def test_progress_names_each_step_and_the_polled_state(run_dir: Path, portal: Fa
     do_push(run_dir, portal, fake_time, progress=lines.append)
     import_id = saved(run_dir)["imports"][0]["import_id"]
     expected = ["checking the property group membership_segments", "reading the portal's contact properties",
-                # 11 fixed properties and 9 segments, then the status change's 2 and 9 `<segment>_since` (issue 18)
-                "creating the property group membership_segments", "creating 31 properties",
+                # 10 fixed properties (no days_until_expiration) and 9 segments, then the status change's 2 and 9
+                # `<segment>_since` (issue 18)
+                "creating the property group membership_segments", "creating 30 properties",
                 f"import {import_id} (hubspot_contacts.csv): PROCESSING",
                 f"import {import_id} (hubspot_contacts.csv): DONE"]
     found = [next(i for i, line in enumerate(lines) if line.startswith(step)) for step in expected]

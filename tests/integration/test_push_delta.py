@@ -21,7 +21,7 @@ from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, wr
 from fake_hubspot import TOKEN, FakeHubSpot
 from memberseg.cli import main
 from memberseg.job_protocol import HUBSPOT_DELTA_FOLDER, HUBSPOT_IMPORT_NAME, STATE_NAME
-from memberseg.push import HubSpotClient, PushSettings, push
+from memberseg.push import HubSpotClient, PushError, PushSettings, push
 from memberseg.push.client import HttpTransport
 
 AS_OF = "2026-11-15"
@@ -72,12 +72,12 @@ class KillingTransport(HttpTransport):
         return response
 
 
-def make_run(folder: Path, rows: dict, *, since: Path | None = None) -> Path:
+def make_run(folder: Path, rows: dict, *, since: Path | None = None, as_of: str = AS_OF) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     memberships = write_xlsx(folder / "memberships.xlsx", MEMBERSHIP_HEADERS, list(rows.values()))
     orders = write_xlsx(folder / "orders.xlsx", ORDER_HEADERS, ORDERS)
     out = folder / "out"
-    args = ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out), "--as-of", AS_OF]
+    args = ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out), "--as-of", as_of]
     assert main(args + (["--since", str(since)] if since else [])) == 0
     return out
 
@@ -238,6 +238,22 @@ def test_nothing_changed_pushes_nothing_and_the_chain_goes_on(series, tmp_path: 
     assert sent_emails(portal, since=2) == Counter(["zeta@x.com"])
 
 
+def test_the_next_days_run_of_the_same_inputs_pushes_nothing(series, tmp_path: Path, portal: FakeHubSpot) -> None:
+    """A day later no status or segment crosses a threshold (the nearest expiration is 55 days off, the newest
+    start 46 days back), so no HubSpot value differs: nothing is sent (a days-until column would resend all)."""
+    first, second = series
+    do_push(first, portal)
+    do_push(second, portal, token="t2")
+    next_day = make_run(tmp_path / "next-day", SECOND, since=second, as_of="2026-11-16")
+    requests = len(portal.requests)
+
+    outcome = do_push(next_day, portal, token="t3")
+
+    assert outcome.exit_code == 0 and "nothing changed" in outcome.messages[0]
+    assert len(portal.requests) == requests
+    assert saved(next_day)["delta"]["counts"] == {"added": 0, "changed": 0, "unchanged": 4, "cleared": 0}
+
+
 def test_a_state_changed_after_its_push_is_not_trusted(series, portal: FakeHubSpot) -> None:
     first, second = series
     do_push(first, portal)
@@ -295,3 +311,29 @@ def test_a_new_run_into_the_folder_removes_the_old_delta_files(series, tmp_path:
 
     assert not (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").exists()
     assert not (second / HUBSPOT_IMPORT_NAME).exists()
+
+
+def test_a_resumed_push_whose_delta_files_are_gone_chooses_the_same_rows_again(series, portal: FakeHubSpot) -> None:
+    first, second = series
+    do_push(first, portal)
+    with pytest.raises(Killed):         # killed once the import POST applied (request 3 of the delta push)
+        do_push(second, portal, token="killed", transport=KillingTransport(3, after=True))
+    shutil.rmtree(second / HUBSPOT_DELTA_FOLDER)        # as in the S3 flow's retry: a fresh folder
+
+    assert do_push(second, portal, token="resumed").exit_code == 0
+
+    assert sent_emails(portal, since=1) == Counter(["beta@x.com", "epsilon@x.com", "delta@x.com"])
+    assert (second / HUBSPOT_DELTA_FOLDER / "hubspot_contacts.csv").is_file()
+
+
+def test_a_resumed_push_refuses_rows_chosen_differently(series, portal: FakeHubSpot) -> None:
+    first, second = series
+    do_push(first, portal)
+    with pytest.raises(Killed):
+        do_push(second, portal, token="killed", transport=KillingTransport(3, after=True))
+    shutil.rmtree(second / HUBSPOT_DELTA_FOLDER)
+    (first / HUBSPOT_IMPORT_NAME).unlink()              # what HubSpot took is no longer known
+
+    with pytest.raises(PushError, match="cannot be chosen again"):
+        do_push(second, portal, token="resumed")
+    assert sent_emails(portal, since=1) == Counter(["beta@x.com", "epsilon@x.com", "delta@x.com"]), "no second import"

@@ -158,13 +158,6 @@ def select_contacts(members: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return members.loc[~left], left_out.reset_index(drop=True)
 
 
-def integer_text(values: pd.Series) -> pd.Series:
-    """Whole numbers as text; blank where missing (an open-ended membership has no days until expiration)."""
-    if values.isna().any():
-        return values.astype("Int64").astype(str).replace("<NA>", "")
-    return values.astype(str)
-
-
 def csv_columns(contacts: pd.DataFrame, rules: Rules) -> list[str]:
     """The CSV's columns: firstname and lastname follow email when the file holds person names; after the
     segments, what the runs saw change (memberseg.changes)."""
@@ -200,7 +193,6 @@ def contacts_frame(contacts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
         "membership_status": text["membership_status"],
         "membership_start_date": date_text(contacts["start"]),
         "membership_expiration_date": date_text(contacts["expiration"]),
-        "days_until_expiration": integer_text(contacts["days_until_expiration"]),
         "member_since": date_text(contacts["member_since"]),
         "renewal_count": contacts["renewal_count"].astype(str),
         "total_order_value": money_text(contacts["total_order_value"]),
@@ -330,8 +322,6 @@ def property_definitions(rules: Rules, csv_names: list[str], columns: list[str] 
         prop("membership_start_date", "Membership Start Date", "date", "date", "Start of the current membership."),
         prop("membership_expiration_date", "Membership Expiration Date", "date", "date",
              "Expiration of the current membership."),
-        prop("days_until_expiration", "Days Until Expiration", "number", "number",
-             "Days from the as-of date to expiration; negative when expired."),
         prop("member_since", "Member Since", "date", "date", "First created date of the current unbroken membership."),
         prop("renewal_count", "Renewal Count", "number", "number", "Renewals in the current unbroken membership."),
         prop("total_order_value", "Total Order Value", "number", "number", "Sum of the customer's orders.",

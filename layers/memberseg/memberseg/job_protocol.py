@@ -23,6 +23,8 @@ RESULTS_PREFIX = "results/"          # results/{job_id}/ in the output bucket
 RUNS_FOLDER = "runs/"                # results/{job_id}/runs/{run_id}/: one run's own outputs
 STATES_FOLDER = "states/"            # results/{job_id}/states/{run_id}.csv.gz: the last committed runs' states
 STATE_SUFFIX = ".csv.gz"
+# results/{job_id}/states/{run_id}.hubspot_accepted.json: what HubSpot took at that run's push (the push function)
+ACCEPTED_SUFFIX = ".hubspot_accepted.json"
 STATUS_SK = "STATUS"                 # the job's status item: {job_id, sk: "STATUS"}
 RUN_SK_PREFIX = "RUN#"               # one run item per set of input versions: RUN#{fingerprint}
 
@@ -63,6 +65,11 @@ def run_results_prefix(job_id: str, run_id: str, results_prefix: str = RESULTS_P
 def state_key(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
     """A run's customer state, kept beside the job's runs (older run folders go; the last N states stay)."""
     return f"{results_prefix}{job_id}/{STATES_FOLDER}{run_id}{STATE_SUFFIX}"
+
+
+def accepted_key(job_id: str, run_id: str, results_prefix: str = RESULTS_PREFIX) -> str:
+    """Beside a run's kept state: the `accepted` record of its push, which the job's next push compares with."""
+    return f"{results_prefix}{job_id}/{STATES_FOLDER}{run_id}{ACCEPTED_SUFFIX}"
 
 
 # ------------------------------------------------------------------ run ids
@@ -181,6 +188,9 @@ HUBSPOT_FAILED_DETAIL_TYPE = "HubSpot Import Failed"
 HUBSPOT_IMPORT_NAME = "hubspot_import.json"      # written by the push next to the committed run's outputs
 HUBSPOT_DELTA_FOLDER = "hubspot_delta"           # beside it: the CSV rows a push of only what changed sends
 SINCE_FOLDER_KEY = "since_folder"                # report.json (CLI): the --since folder, where the push compares
+# The status item's pointer to the last push that ended DONE or ROW_ERRORS: {run, state_key, record_key}, the
+# state it made current and its accepted record (ACCEPTED_SUFFIX). Set with that push's outcome, in one write.
+HUBSPOT_ACCEPTED_ATTRIBUTE = "hubspot_accepted"
 
 
 class PushState(StrEnum):

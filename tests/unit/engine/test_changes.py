@@ -22,6 +22,8 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, d, membership, order, write_xlsx
 from memberseg.changes import PreviousState, carry_over, read_state, state_bytes, state_frame
@@ -338,3 +340,70 @@ def test_a_run_compared_with_itself_changes_nothing_and_leaves_the_same_state(tm
     state = read_state(data, "a").frame
     assert list(state["hubspot_hash"].str.len()) == [32, 32, 32]
     assert np.all(state["as_of"] == "2026-11-15")
+
+
+# ------------------------------------------------------------------ the as-of date alone changes no HubSpot value
+def _hubspot_run(folder: Path, memberships: Path, orders: Path, as_of: dt.date, previous: bytes | None):
+    from memberseg.state_file import PreviousFile
+    from memberseg.write import write_hubspot_files
+
+    result = run_pipeline(memberships, orders, RULES, as_of, parallel=False,
+                          previous=PreviousFile(previous, "previous") if previous is not None else None)
+    folder.mkdir()
+    write_hubspot_files(result.hubspot, result.members, RULES, as_of, folder)
+    return read_state((folder / "customer_state.csv.gz").read_bytes(), str(folder)).frame
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(customers=st.lists(st.tuples(st.integers(0, 900), st.one_of(st.none(), st.integers(-400, 500)),
+                                    st.integers(0, 30000)), min_size=1, max_size=8),
+       day=st.dates(dt.date(2025, 1, 1), dt.date(2028, 12, 30)))
+def test_the_next_day_with_the_same_inputs_sends_hubspot_nothing_new_unless_a_status_or_flag_changed(
+        customers: list[tuple[int, int | None, int]], day: dt.date) -> None:
+    """Each contact whose status and segment flags are the same a day later has the same HubSpot row (hash):
+    no CSV column moves with the as-of date alone (a "days until expiration" would, every day)."""
+    import tempfile
+
+    from builders import write_csv
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        rows = [membership(1000 + n, f"Customer {n}", day - dt.timedelta(days=started),
+                           None if ends is None else day + dt.timedelta(days=ends), f"c{n}@x.com")
+                for n, (started, ends, _) in enumerate(customers)]
+        memberships = write_csv(root / "m.csv", MEMBERSHIP_HEADERS, [
+            [value.isoformat() if isinstance(value, dt.date) else value for value in row] for row in rows])
+        orders = write_csv(root / "o.csv", ORDER_HEADERS,
+                           [order(1000 + n, total, (day - dt.timedelta(days=1)).isoformat())
+                            for n, (_, _, total) in enumerate(customers) if total])
+        first = _hubspot_run(root / "a", memberships, orders, day, None)
+        second = _hubspot_run(root / "b", memberships, orders, day + dt.timedelta(days=1),
+                              (root / "a" / "customer_state.csv.gz").read_bytes())
+    assert set(first.index) == set(second.index)
+    same = second.loc[first.index]
+    steady = (first["membership_status"] == same["membership_status"]) & \
+        (first[SEGMENTS] == same[SEGMENTS]).all(axis=1)
+    assert (first.loc[steady, "hubspot_hash"] == same.loc[steady, "hubspot_hash"]).all(), \
+        first.loc[steady & (first["hubspot_hash"] != same["hubspot_hash"]), "customer_id"].tolist()
+
+
+def test_no_hubspot_column_counts_days_from_the_as_of_date() -> None:
+    """days_until_expiration stays in the workbook only: in HubSpot it is stale the day after any import (a
+    workflow reads membership_expiration_date with a relative date filter). It may not come back."""
+    from memberseg.hubspot import contacts_frame
+    from memberseg.rules import HUBSPOT_BASE_COLUMNS, MEMBER_COLUMNS
+
+    assert "days_until_expiration" not in HUBSPOT_BASE_COLUMNS
+    assert "Days Until Expiration" in [column.header for column in MEMBER_COLUMNS]     # the workbook keeps it
+    frame = members([{"id": 1, "status": "Active", "expires": "2027-01-10", "in": ["active_membership"]}])
+    carried, _ = carry_over(frame.assign(start=pd.Timestamp("2026-01-10"), member_since=pd.Timestamp("2026-01-10"),
+                                         renewal_count=0, order_count=1, estimated_savings=120.0,
+                                         days_until_expiration=56), None, RULES, NOV15)
+    columns = list(contacts_frame(carried, RULES).columns)
+    assert not [name for name in columns if "days" in name], columns
+    definitions = property_definitions(RULES, ["hubspot_contacts.csv"], columns)
+    assert not [prop["name"] for prop in definitions["inputs"] if "days" in prop["name"]]
+    segment = {"property": "days_until_expiration", "label": "Soon",
+               "all": [{"field": "days_until_expiration", "op": "lt", "value": 10}]}
+    with pytest.raises(InputError, match="earlier versions"):
+        load_rules(overlay={"segments": [segment]})

@@ -31,7 +31,7 @@ from memberseg.values import email_problems, valid_email
 from memberseg.workbook import EXCEL_MAX_STRING, WorkbookWriter, column
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-NUMBER_COLUMNS = ("days_until_expiration", "renewal_count", "total_order_value", "order_count", "estimated_savings")
+NUMBER_COLUMNS = ("renewal_count", "total_order_value", "order_count", "estimated_savings")
 AS_OF = dt.date(2026, 11, 15)
 
 

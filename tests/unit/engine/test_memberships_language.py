@@ -293,7 +293,8 @@ def test_status_alone_writes_every_output(tmp_path):
     assert len(contacts) == 6
     header = contacts[0].split(",")
     kai = dict(zip(header, next(line for line in contacts if "kai@example.com" in line).split(","), strict=True))
-    assert (kai["membership_expiration_date"], kai["days_until_expiration"], kai["member_since"]) == ("", "", "")
+    assert (kai["membership_expiration_date"], kai["member_since"]) == ("", "")
+    assert result.members.loc[result.members["email"].eq("kai@example.com"), "days_until_expiration"].isna().all()
     assert kai["membership_status"] == "Active" and kai["complimentary_member"] == "true"
 
 

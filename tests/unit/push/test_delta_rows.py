@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from memberseg.job_protocol import HUBSPOT_IMPORT_NAME, STATE_NAME
-from memberseg.push.delta import accepted_record, file_sha256, plan_delta, previous_accepted, write_delta
+from memberseg.push.delta import (
+    accepted_record,
+    file_sha256,
+    plan_delta,
+    portable_accepted,
+    previous_accepted,
+    write_delta,
+)
 from memberseg.push.steps import errors_incomplete
 from memberseg.state_file import HASH_COLUMN, STATE_COLUMNS, gzip_bytes
 
@@ -112,3 +119,20 @@ def test_no_record_or_another_state_is_no_accepted_state(run: Path) -> None:
     assert previous_accepted(run) == {"k1": "h1", "k2": "h2", "k4": "h4"}
     write_state(run, STATE[:2])
     assert previous_accepted(run) is None
+
+
+def test_a_portable_record_names_the_keys_of_a_file_not_taken_whole_and_needs_only_the_state(
+        run: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    (run / "hubspot_delta").mkdir()
+    (run / "hubspot_delta" / "hubspot_contacts.csv").write_text("email\nd@x.com\ng@x.com\n")
+    record = {"state": STATE_NAME, "state_sha256": file_sha256(run / STATE_NAME), "not_accepted_keys": ["k1"],
+              "not_accepted_files": ["hubspot_delta/hubspot_contacts.csv"]}
+
+    portable = portable_accepted(run, record)
+
+    assert portable == {**record, "not_accepted_keys": ["k1", "k4"], "not_accepted_files": []}
+    kept = tmp_path_factory.mktemp("kept")             # the S3 flow keeps the state and the record alone
+    (kept / STATE_NAME).write_bytes((run / STATE_NAME).read_bytes())
+    (kept / HUBSPOT_IMPORT_NAME).write_text(json.dumps({"accepted": portable}))
+    (run / HUBSPOT_IMPORT_NAME).write_text(json.dumps({"accepted": record}))
+    assert previous_accepted(kept) == previous_accepted(run) == {"k2": "h2"}

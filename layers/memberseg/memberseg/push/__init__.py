@@ -9,11 +9,13 @@ Importing this package costs the standard library only (never pandas).
 """
 
 from .client import HubSpotClient, HubSpotConfigError, HubSpotError, HubSpotUnavailable
+from .delta import portable_accepted, write_delta
 from .steps import (
     MessageCallback,
     PushError,
     PushOutcome,
     PushSettings,
+    choose_delta,
     counted_errors,
     import_name,
     load_outputs,
@@ -25,5 +27,6 @@ from .steps import (
 )
 
 __all__ = ["HubSpotClient", "HubSpotConfigError", "HubSpotError", "HubSpotUnavailable", "MessageCallback",
-           "PushError", "PushOutcome", "PushSettings", "counted_errors", "import_name", "load_outputs",
-           "plan_properties", "push", "row_error_count", "row_error_text", "write_result"]
+           "PushError", "PushOutcome", "PushSettings", "choose_delta", "counted_errors", "import_name",
+           "load_outputs", "plan_properties", "portable_accepted", "push", "row_error_count", "row_error_text",
+           "write_delta", "write_result"]

@@ -137,11 +137,25 @@ def previous_accepted(folder: Path) -> dict[str, str] | None:
     rows = state_rows(folder)
     if rows is None:
         return None
+    refused = _refused_keys(folder, record, rows)
+    return {key: value for key, value in zip(rows.keys, rows.hashes, strict=True) if key not in refused}
+
+
+def _refused_keys(folder: Path, record: dict, rows: StateRows) -> set[str]:
+    """The customer keys HubSpot did not take: those named, and every contact of a file not taken whole."""
     refused = set(record.get("not_accepted_keys") or [])
     key_of = rows.key_of_email()
     for name in record.get("not_accepted_files") or []:
         refused.update(key_of[email] for email in _file_emails(folder, str(name)) if email in key_of)
-    return {key: value for key, value in zip(rows.keys, rows.hashes, strict=True) if key not in refused}
+    return refused
+
+
+def portable_accepted(directory: Path, record: dict) -> dict:
+    """An `accepted` record that needs only the state beside it: the files not taken whole become the keys of
+    their contacts (the S3 flow keeps it with the job's states; the run folder and its CSV files go)."""
+    rows = state_rows(directory)
+    refused = _refused_keys(Path(directory), record, rows) if rows is not None else set()
+    return {**record, "not_accepted_keys": sorted(refused), "not_accepted_files": []}
 
 
 def plan_delta(directory: Path, files: list[Path], since: Path, accepted: dict[str, str]) -> DeltaPlan | None:

@@ -597,15 +597,28 @@ def choose_delta(outputs: RunOutputs, *, full: bool, count: bool) -> Choice:
     return Choice(plan, plan.counts, str(since))
 
 
+def _same_plan(record: dict, chosen: dict) -> bool:
+    """The same rows chosen: counts, files and rows alike (`since` names a folder, which may have moved)."""
+    return all(record.get(key) == chosen.get(key) for key in ("counts", "files", "rows"))
+
+
 def resumed_delta(outputs: RunOutputs, previous: dict | None) -> RunOutputs | None:
-    """The delta files an earlier, unfinished push of this run chose, when it chose some and they are there."""
+    """The delta files an earlier, unfinished push of this run chose, when it chose some. When they are gone
+    (the S3 flow's retry works in a fresh folder) they are chosen again from the same accepted state, which
+    only this push's end replaces, and must come out the same: a resumed import's row errors name lines of
+    those files."""
     record = (previous or {}).get("delta")
     if not isinstance(record, dict):
         return None
     paths = [outputs.directory / HUBSPOT_DELTA_FOLDER / name for name in record.get("files", [])]
-    if not all(path.is_file() for path in paths):
-        return None
-    return replace(outputs, files=paths)
+    if all(path.is_file() for path in paths):
+        return replace(outputs, files=paths)
+    choice = choose_delta(outputs, full=False, count=False)
+    if choice.plan is None or not _same_plan(record, choice.plan.record()):
+        raise PushError(f"the interrupted push sent only what changed, and those rows cannot be chosen again "
+                        f"({choice.why if choice.plan is None else 'the previous state differs'}); push with "
+                        "--full to send every contact.")
+    return replace(outputs, files=write_delta(outputs.directory, choice.plan))
 
 
 def nothing_to_send(outputs: RunOutputs, client: HubSpotClient, plan: DeltaPlan) -> PushOutcome:
@@ -630,11 +643,15 @@ def all_done(previous: dict | None, outputs: RunOutputs) -> bool:
 
 def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force: bool = False, full: bool = False,
          settings: PushSettings | None = None, progress: MessageCallback | None = None,
-         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PushOutcome:
-    """Push DIR's outputs: only what changed since the push of the run's --since folder, or everything (`full`,
-    or nothing to compare with). An interrupted push resumes with the rows it chose first. Raises PushError
-    or HubSpotError (each with `exit_code`) when it cannot finish."""
+         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+         since: Path | None = None) -> PushOutcome:
+    """Push DIR's outputs: only what changed since the push of the run's --since folder (or `since`: a folder
+    holding the accepted state and its record, as the S3 flow lays it out), or everything (`full`, or nothing
+    to compare with). An interrupted push resumes with the rows it chose first. Raises PushError or
+    HubSpotError (each with `exit_code`) when it cannot finish."""
     outputs = load_outputs(directory)
+    if since is not None:
+        outputs = replace(outputs, since=Path(since))
     previous = read_previous(outputs)
     if full and previous is not None and "delta" in previous:
         force = True        # a push of only the changes was made or begun: --full sends everything again

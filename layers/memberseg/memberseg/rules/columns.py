@@ -14,9 +14,14 @@ MEMBER_COLUMNS_NAME = "members_columns.yaml"   # the Members sheet's added colum
 # CSV columns that come before the segment columns; segment properties may not reuse them.
 HUBSPOT_BASE_COLUMNS = (
     "email", "company", "cust_id", "membership_status", "membership_start_date",
-    "membership_expiration_date", "days_until_expiration", "member_since", "renewal_count",
+    "membership_expiration_date", "member_since", "renewal_count",
     "total_order_value", "order_count", "estimated_savings", "order_value_tier",
 )
+# Every CSV value must stay true until the next import: nothing that moves with the as-of date alone goes
+# to HubSpot. A "days until" number is stale the day after any import (workflows use the expiration date
+# with relative date filters), so the columns earlier versions sent for it are retired: not in the CSV,
+# and still no segment's name, since a portal may hold them as properties of another type.
+HUBSPOT_RETIRED_COLUMNS = ("days_until_expiration",)
 # After the segment columns: what the runs saw change (memberseg.changes), then one `<segment>_since` date
 # per segment. A segment property may not be one of these, nor make a `_since` name that is.
 HUBSPOT_CHANGE_COLUMNS = ("membership_status_changed_at", "previous_membership_status")

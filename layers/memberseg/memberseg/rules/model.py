@@ -21,6 +21,7 @@ from .columns import (
     HUBSPOT_BASE_COLUMNS,
     HUBSPOT_CHANGE_COLUMNS,
     HUBSPOT_PERSON_COLUMNS,
+    HUBSPOT_RETIRED_COLUMNS,
     MEMBER_COLUMNS,
     since_column,
 )
@@ -276,7 +277,10 @@ class Segment(Strict):
                 f"{name!r} is not a valid HubSpot internal name: lowercase letters, digits and _, "
                 "starting with a letter, at most 100 characters"
             )
-        fixed = (*HUBSPOT_BASE_COLUMNS, *HUBSPOT_PERSON_COLUMNS, *HUBSPOT_CHANGE_COLUMNS)
+        if name in HUBSPOT_RETIRED_COLUMNS:
+            raise ValueError(f"{name!r} was a column of the HubSpot file in earlier versions (a number a portal "
+                             "may still hold): choose another name")
+        fixed = (*HUBSPOT_BASE_COLUMNS, *HUBSPOT_PERSON_COLUMNS, *HUBSPOT_CHANGE_COLUMNS, *HUBSPOT_RETIRED_COLUMNS)
         if name in fixed:
             raise ValueError(f"{name!r} is already a column of the HubSpot file")
         since = since_column(name)
