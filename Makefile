@@ -65,10 +65,12 @@ test-unit: venv
 	$(PY) -m pytest -q tests/unit
 
 ## Benchmarks: 200k memberships + 1M orders (naive pipeline once, memberseg median of 3, their ratio), then
-## how fast the CLI refuses bad files (before any heavy import); bench-max: the Excel-maximum inputs.
+## how fast the CLI refuses bad files (before any heavy import), then a series of two runs with 1% of the
+## customers changed (the contacts the second push sends, the time --since adds); bench-max: the Excel-maximum inputs.
 bench: venv
 	$(PY) scripts/bench.py --size standard --runs 3
 	$(PY) scripts/refusal_bench.py --runs 5
+	$(PY) scripts/series_bench.py --runs 3
 
 bench-max: venv
 	$(PY) scripts/bench.py --size excel-max --runs 1 --naive-runs 0

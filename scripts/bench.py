@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,11 +115,13 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
-def run_once(python: str, memberships: Path, orders: Path, timeout: float, keep: bool, naive: bool = False) -> dict:
+def run_once(python: str, memberships: Path, orders: Path, timeout: float, keep: bool, naive: bool = False,
+             extra: Sequence[str] = ()) -> dict:
+    """One run in a fresh process (its outputs in <dir>/out, kept with `keep`); `extra`: more arguments."""
     out = Path(tempfile.mkdtemp(prefix="memberseg-bench-"))
     program = [str(NAIVE)] if naive else ["-m", "memberseg", "run"]
     cmd = [python, *program, "--memberships", str(memberships), "--orders", str(orders),
-           "--out", str(out / "out"), "--as-of", AS_OF]
+           "--out", str(out / "out"), "--as-of", AS_OF, *extra]
     log_out, log_err = open(out / "stdout.txt", "wb"), open(out / "stderr.txt", "wb")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log_out, stderr=log_err, stdin=subprocess.DEVNULL,  # noqa: S603 - our argv

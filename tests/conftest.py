@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from memberseg.rules import load_rules
+# Shared checkers outside test modules: their asserts show the values that differ, like a test's.
+pytest.register_assert_rewrite("series_expected")
+
+from memberseg.rules import load_rules  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
