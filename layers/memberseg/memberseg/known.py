@@ -28,6 +28,8 @@ class Known:
     other_values: set[str]            # row types and other status words: a column holding them is meaningful
     membership_words: tuple[str, ...] = ()   # words naming a membership in an item text (folded)
     intervals: dict[str, dict[str, int]] = field(default_factory=dict)   # billing-interval word -> its span
+    # status word -> the class the vocabulary lists it under: an ambiguous word's most common meaning
+    usual: dict[str, str] = field(default_factory=dict)
 
 
 def _section(vocabulary: Any, name: str) -> Any:
@@ -38,7 +40,7 @@ def _section(vocabulary: Any, name: str) -> Any:
 
 def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
     return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary),
-                 *_term_words(vocabulary))
+                 *_term_words(vocabulary), usual=_usual_statuses(role, vocabulary))
 
 
 def _term_words(vocabulary: Any) -> tuple[tuple[str, ...], dict[str, dict[str, int]]]:
@@ -75,6 +77,13 @@ def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[st
     for field_name, texts in spellings:
         add(field_name, texts)
     return headers
+
+
+def _usual_statuses(role: str, vocabulary: Any) -> dict[str, str]:
+    """Status word (folded) -> the class the vocabulary lists it under (an ambiguous word is listed once,
+    under its most common meaning): what a question about the word suggests."""
+    words = _section(_section(vocabulary, "values"), STATUS_VOCABULARY[role])
+    return {str(text).strip().casefold(): str(klass) for text, klass in words.items()}
 
 
 def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, set[str]], set[str]]:

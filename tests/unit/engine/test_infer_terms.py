@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from memberseg.cli import main
 from memberseg.errors import InputError
@@ -156,3 +157,67 @@ def test_membership_words_are_validated_data():
         Vocabulary.model_validate({**data, "membership_words": ["Membership", "membership"]})
     with pytest.raises(ValueError, match="too short"):
         Vocabulary.model_validate({**data, "membership_words": ["ab"]})
+
+
+# --- No dates to count a term from: the status alone decides (status_alone, created_from) ---
+
+def _members(headers: list[str], rows: list[list[str]]):
+    frame = pd.DataFrame({at: [row[at] for row in rows] for at in range(len(headers))}, dtype=object)
+    return infer_profile("memberships", "members.csv", headers, frame, parse_rules(""), load_vocabulary())
+
+
+def test_a_member_list_with_no_dates_at_all_is_read_by_its_status_alone_with_evidence():
+    draft = _members(["email", "name", "status"], [["a@example.com", "Ann Lee", "paid"],
+                                                  ["b@example.com", "Bo Ray", "comped"]])
+    assert draft.spec["status_alone"] is True and draft.spec["created_from"] == "first_payment"
+    assert "term" not in draft.spec and "created_date" not in draft.spec["fields"]
+    decision = next(d for d in draft.decisions if d.key == "status_alone")
+    assert decision.certain and "no column of 'members.csv' holds a created date or an end date" in decision.evidence
+    assert not any(q.id in ("memberships.term", "memberships.field.created_date") for q in draft.questions)
+
+
+def test_with_no_dates_and_no_status_the_created_date_is_asked_never_guessed():
+    draft = _members(["email", "name", "tier"], [["a@example.com", "Ann Lee", "Gold"],
+                                                ["b@example.com", "Bo Ray", "Silver"]])
+    assert "status_alone" not in draft.spec
+    ids = [q.id for q in draft.questions]
+    assert ids.index("memberships.field.created_date") < ids.index("memberships.term")   # in the fields' order
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert "status_alone" not in question.choices and question.suggested is None
+
+
+def test_a_member_list_with_a_start_but_no_end_suggests_status_alone_and_the_user_may_choose_a_term():
+    headers = ["email", "subscribed_at", "subscription_period", "subscription_state"]
+    rows = [["a@example.com", "2025-04-02", "monthly", "active"], ["b@example.com", "2024-11-20", "annual", "cancelled"]]
+    draft = _members(headers, rows)
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert question.choices[-1] == "status_alone" and question.suggested == "status_alone"
+    assert "'subscription_state' says who is a member now" in question.prompt
+    assert next(d for d in draft.decisions if d.key == "term").certain is False
+    apply_answers(draft, {"memberships.term": "status_alone"})
+    assert draft.spec["status_alone"] is True and "term" not in draft.spec and "created_from" not in draft.spec
+    assert draft.spec["ignore"] == ["subscription_period"]           # read by nothing now: said so
+    rules = parse_rules(yaml.safe_dump({"profiles": {"mine": draft.profile_data()}}))
+    assert rules.catalog["mine"].memberships.status_alone
+    chosen = _members(headers, rows)
+    apply_answers(chosen, {"memberships.term": {"interval_column": "subscription_period"}})
+    assert "status_alone" not in chosen.spec and chosen.spec["term"]["length"]["interval_field"] == "plan_interval"
+
+
+def test_payment_rows_with_a_status_are_offered_status_alone_but_not_suggested_it():
+    draft = _members(["email", "Date", "Item", "status"], [["a@example.com", "2025-04-02", "Gold", "paid"],
+                                                          ["a@example.com", "2026-04-02", "Gold", "paid"]])
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert "status_alone" in question.choices and question.suggested is None   # a customer's rows repeat
+
+
+def test_status_alone_runs_with_created_dates_from_the_first_paid_order(tmp_path):
+    members = write(tmp_path / "members.csv", ["email", "name", "status"],
+                    [["ann@example.com", "Ann Lee", "paid"], ["bo@example.com", "Bo Ray", "comped"]])
+    orders = write(tmp_path / "orders.csv", ["Email", "Order Date", "Amount"],
+                   [["ann@example.com", "2026-03-04", "50.00"], ["ann@example.com", "2026-05-04", "50.00"]])
+    result = run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False,
+                           answers={"memberships.names": "person"})
+    ann, bo = member(result, email="ann@example.com"), member(result, email="bo@example.com")
+    assert (ann["membership_status"], ann["created"]) == ("Active", pd.Timestamp("2026-03-04"))
+    assert bo["membership_status"] == "Active" and pd.isna(bo["created"]) and bo["status_class"] == "comp"
