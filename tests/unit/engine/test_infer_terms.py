@@ -8,6 +8,7 @@ packaged profiles know nothing of it, so inference drafts one."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -221,3 +222,23 @@ def test_status_alone_runs_with_created_dates_from_the_first_paid_order(tmp_path
     ann, bo = member(result, email="ann@example.com"), member(result, email="bo@example.com")
     assert (ann["membership_status"], ann["created"]) == ("Active", pd.Timestamp("2026-03-04"))
     assert bo["membership_status"] == "Active" and pd.isna(bo["created"]) and bo["status_class"] == "comp"
+
+
+def test_map_takes_a_season_day_and_an_items_text_typed_on_the_terminal(tmp_path, monkeypatch, capsys):
+    replies = ["", "",                                   # Customer ID, Date: the suggestions
+               "10-1", "02-30", "10-01",                 # the season: not MM-DD, no day of every year, 1 October
+               "contains Membership",                    # which payments: the items containing a word
+               "person", "status", "current", "no_term"]  # names, Event Type and its two values
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(replies) + "\n"))
+    target = tmp_path / "club.yaml"
+    assert main(["map", "--memberships", str(SQUARE), "--orders", str(_orders(tmp_path)), "--name", "club",
+                 "--out", str(target)]) == 0
+    shown = capsys.readouterr().out
+    assert "or a season starting on another day: type its first day as MM-DD" in shown
+    assert "type  contains <text>" in shown and "type  starts with <text>" in shown
+    assert "'02-30' is not a day of the year as MM-DD" in shown
+    term = yaml.safe_load(target.read_text())["profiles"]["club"]["memberships"]["term"]
+    assert term == {"length": {"season_start": "10-01"},
+                    "buys_when": [{"field": "plan", "op": "contains", "value": "Membership"}]}
+    result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(target.read_text()), AS_OF, parallel=False)
+    assert member(result, customer_id="CUST-C3")["expiration"] == pd.Timestamp("2026-09-30")   # as --answers gives
