@@ -92,6 +92,7 @@ class Question:
     custom: dict[str, str] | None = None   # answers beyond the choices: key -> kind (job_protocol.answer_fits)
     # the questions an answer opens (a column answered "status": what each of its values means)
     follow_up: Callable[[Any], list[Question]] | None = field(default=None, repr=False)
+    refused: dict[str, str] = field(default_factory=dict)   # an answer not offered -> why (for --answers)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "kind": self.kind, "file": self.file, "role": self.role,
@@ -648,7 +649,7 @@ class _Inference:
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
             if not named and not by_values:
                 continue
-            readable = sorted(named) or (["status"] if "status" in fields else [])
+            readable = sorted(named - {"plan_interval"}) or (["status"] if "status" in fields and not named else [])
 
             def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
                 if answer == "ignore":
@@ -676,6 +677,15 @@ class _Inference:
                      [{"column": header, "samples": samples(self.table.column(header)),
                        "values": {str(k): int(v) for k, v in counts.head(10).items()}}], apply)
             self.draft.questions[-1].follow_up = follow_up
+            if "plan_interval" in named:   # offered only by the term question: here nothing would read it
+                question = self.draft.questions[-1]
+                question.refused["plan_interval"] = (
+                    "a billing interval is read only by a term counted from payments (term.length.interval_field), "
+                    f"and this draft counts none: '{self.file}' has an end date column or the status alone decides. "
+                    "Answer ignore, or write the term in a rules file (docs/rules.md)")
+                question.prompt += " (A billing interval is read only by a term counted from payments; this draft "\
+                                   "counts none.)"
+                question.suggested = "ignore" if question.choices == ["ignore"] else None
 
 
 def _membership_texts(values: pd.Series, words: tuple[str, ...]) -> list[str]:
@@ -848,6 +858,8 @@ def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:
             still_open.append(question.id)
             continue
         answer = answers[question.id]
+        if isinstance(answer, str) and answer in question.refused:
+            raise ValueError(f"the answer to '{question.id}' is {answer!r}: {question.refused[answer]}")
         if not question.fits(answer):
             shown = ", ".join(repr(choice) for choice in question.choices[:12])
             raise ValueError(f"the answer to '{question.id}' is {answer!r}; it must be one of: {shown}")

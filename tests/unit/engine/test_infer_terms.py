@@ -242,3 +242,38 @@ def test_map_takes_a_season_day_and_an_items_text_typed_on_the_terminal(tmp_path
                     "buys_when": [{"field": "plan", "op": "contains", "value": "Membership"}]}
     result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(target.read_text()), AS_OF, parallel=False)
     assert member(result, customer_id="CUST-C3")["expiration"] == pd.Timestamp("2026-09-30")   # as --answers gives
+
+
+def test_an_interval_column_beside_an_end_date_cannot_be_answered_as_plan_interval():
+    """Nothing reads a billing interval without a term: the unread column's question offers ignore (suggested)
+    and an answers file saying plan_interval is refused naming why, never a field nothing uses."""
+    draft = _members(["email", "Joined", "Expires", "Status", "Charge Frequency"],
+                     [["a@example.com", "2025-01-02", "2026-01-02", "active", "monthly"],
+                      ["b@example.com", "2025-03-04", "2026-03-04", "active", "annual"]])
+    question = next(q for q in draft.questions if q.id == "memberships.column.Charge Frequency")
+    assert question.choices == ["ignore"] and question.suggested == "ignore"
+    with pytest.raises(ValueError, match="a billing interval is read only by a term counted from payments"):
+        apply_answers(draft, {"memberships.column.Charge Frequency": "plan_interval"})
+    apply_answers(draft, {"memberships.column.Charge Frequency": "ignore"})
+    assert draft.spec["ignore"] == ["Charge Frequency"] and "plan_interval" not in draft.spec["fields"]
+
+
+def test_pending_in_an_orders_file_is_asked_never_read_as_unpaid():
+    """Stripe balance transactions: pending is charged, not yet paid out (it counts); elsewhere not paid yet."""
+    frame = pd.DataFrame({0: ["a@example.com", "b@example.com"], 1: ["2026-01-02", "2026-01-03"],
+                          2: ["10.00", "12.00"], 3: ["paid", "pending"]}, dtype=object)
+    draft = infer_profile("orders", "payments.csv", ["Email", "Order Date", "Amount", "Status"], frame,
+                          parse_rules(""), load_vocabulary())
+    question = next(q for q in draft.questions if q.id == "orders.value.status.pending")
+    assert question.suggested == "unpaid" and "paid" in question.prompt
+    assert "pending" not in draft.spec["statuses"]
+
+
+def test_the_shipped_rules_a_refusal_compares_with_are_parsed_once(monkeypatch):
+    from memberseg import proposal
+    from memberseg.rules import default_rules, load
+
+    assert default_rules() is default_rules()
+    monkeypatch.setattr(load, "parse_rules", lambda *args, **kwargs: pytest.fail("the defaults parsed again"))
+    problem = {"code": "unread_column", "details": {"profile": "stripe_payments"}}
+    assert proposal._as_shipped(problem, "orders", default_rules())
