@@ -27,6 +27,7 @@ from .rules import (
     MEMBERSHIP_FIELDS,
     ORDER_CLASSES,
     ORDER_FIELDS,
+    ROW_TYPE_CLASSES,
     RoleSpec,
     Rules,
     normalize_header,
@@ -222,6 +223,18 @@ def _decimal(table: _Table, money_columns: list[str]) -> tuple[str, Decision | N
         return ".", Decision("decimal_separator_default", None,
                              f"'{samples(table.column(ambiguous[0]), 1)[0]}' in {ambiguous[0]} reads two ways", False)
     return ".", None
+
+
+@dataclass
+class ValueWords:
+    """A column whose distinct values are words with a class: statuses, or the orders' row types."""
+
+    field: str                        # the field reading the column: status, row_type
+    spec_key: str                     # where the profile maps its words: statuses, row_types
+    classes: tuple[str, ...]
+    known: dict[str, set[str]]        # word (folded) -> the classes it is known as
+    usual: dict[str, str]             # word (folded) -> the class the vocabulary lists it under
+    what: str = "status"              # in words
 
 
 @dataclass
@@ -464,35 +477,52 @@ class _Inference:
 
     # values
     def statuses(self) -> None:
-        header = next((h for h, f in self.taken.items() if f == "status"), None)
+        classes = MEMBERSHIP_CLASSES if self.role == "memberships" else ORDER_CLASSES
+        self.value_classes(ValueWords("status", "statuses", classes, self.known.statuses, self.known.usual))
+
+    def row_types(self) -> None:
+        self.value_classes(ValueWords("row_type", "row_types", ROW_TYPE_CLASSES, self.known.row_types,
+                                      self.known.usual_row_types, "row type"))
+
+    def row_type_column(self) -> None:
+        """The orders' row-type column, when exactly one header is a known row-type header and nothing else
+        (several, or an ambiguous one, are asked about as unread columns)."""
+        claimed = [header for header in self.claims("row_type") if header not in self.taken]
+        if len(claimed) == 1 and self.known.headers[normalize_header(claimed[0])] == {"row_type"}:
+            self.set_field("row_type", claimed[0], False)
+            self.decide("fields.row_type", claimed[0], f"header '{claimed[0]}' is a known row type header")
+
+    def value_classes(self, words: ValueWords) -> None:
+        """The distinct values of the column read as `words.field`: a word known as one class is decided,
+        any other is a question (suggested: the class the vocabulary lists it under)."""
+        header = next((h for h, f in self.taken.items() if f == words.field), None)
         if header is None:
             return
         counts = _distinct_counts(self.table.column(header))
         if len(counts) > MAX_STATUS_VALUES:
-            self.decide("fields.status", header, f"'{header}' has {len(counts)} distinct values: too many for a "
-                        "status", False)
+            self.decide(f"fields.{words.field}", header, f"'{header}' has {len(counts)} distinct values: too many "
+                        f"for a {words.what}", False)
             return
-        classes = MEMBERSHIP_CLASSES if self.role == "memberships" else ORDER_CLASSES
-        statuses: dict[str, str] = {}
-        self.draft.spec["statuses"] = statuses
+        mapping: dict[str, str] = {}
+        self.draft.spec[words.spec_key] = mapping
         for text, count in counts.items():
             if text == BLANK:
                 continue
-            known = self.known.statuses.get(str(text).casefold(), set()) & set(classes)
+            known = words.known.get(str(text).casefold(), set()) & set(words.classes)
             if len(known) == 1:
-                statuses[str(text).casefold()] = next(iter(known))
-                self.decide(f"statuses.{text}", next(iter(known)), f"'{text}' ({count} rows in {header}) is a known "
-                            "status")
+                mapping[str(text).casefold()] = next(iter(known))
+                self.decide(f"{words.spec_key}.{text}", next(iter(known)), f"'{text}' ({count} rows in {header}) is "
+                            f"a known {words.what}")
                 continue
 
-            def apply(spec: dict[str, Any], answer: Any, value: str = str(text)) -> None:
-                spec.setdefault("statuses", {})[value.casefold()] = answer
+            def apply(spec: dict[str, Any], answer: Any, value: str = str(text), key: str = words.spec_key) -> None:
+                spec.setdefault(key, {})[value.casefold()] = answer
 
-            usual = self.known.usual.get(str(text).casefold())   # an ambiguous word's most common meaning
+            usual = words.usual.get(str(text).casefold())   # an ambiguous word's most common meaning
             suggested = usual if usual in known else (sorted(known)[0] if known else None)
             why = f" Known exports read it as {' or '.join(sorted(known))}." if known else ""
-            self.ask(f"value.status.{text}", "value", f"What does '{text}' in the column '{header}' of '{self.file}' "
-                     f"mean ({count} rows)?{why}", list(classes),
+            self.ask(f"value.{words.field}.{text}", "value", f"What does '{text}' in the column '{header}' of "
+                     f"'{self.file}' mean ({count} rows)?{why}", list(words.classes),
                      [{"column": header, "value": text, "rows": int(count)}], apply, suggested)
 
     def open_ended(self) -> None:
@@ -649,7 +679,11 @@ class _Inference:
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
             if not named and not by_values:
                 continue
-            readable = sorted(named - {"plan_interval"}) or (["status"] if "status" in fields and not named else [])
+            # by its values: the fields whose words it holds (the status, for the orders also the row type)
+            by_words = [name for name, known in (("status", self.known.statuses), ("row_type", self.known.row_types))
+                        if name in fields and words & set(known)]
+            readable = sorted(named - {"plan_interval"}) or (
+                (by_words or (["status"] if "status" in fields else [])) if not named else [])
 
             def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
                 if answer == "ignore":
@@ -661,11 +695,14 @@ class _Inference:
                 spec["fields"][answer] = {"aliases": [name]}
 
             def follow_up(answer: Any, name: str = header) -> list[Question]:
-                if answer != "status":
+                if answer not in ("status", "row_type"):
                     return []
-                self.taken[name] = "status"
+                self.taken[name] = answer
                 before = len(self.draft.questions)
-                self.statuses()
+                if answer == "status":
+                    self.statuses()
+                else:
+                    self.row_types()
                 opened = self.draft.questions[before:]
                 del self.draft.questions[before:]
                 return opened
@@ -758,6 +795,9 @@ def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame,
     if not identity & set(run.draft.spec["fields"]) and not any(q.id.endswith(("field.email", "field.customer_id"))
                                                                 for q in run.draft.questions):
         run.field("email", True)
+    if role == "orders":
+        run.row_type_column()
+        run.row_types()
     run.statuses()
     if role == "memberships":
         run.stand_ins()

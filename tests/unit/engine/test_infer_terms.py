@@ -277,3 +277,23 @@ def test_the_shipped_rules_a_refusal_compares_with_are_parsed_once(monkeypatch):
     monkeypatch.setattr(load, "parse_rules", lambda *args, **kwargs: pytest.fail("the defaults parsed again"))
     problem = {"code": "unread_column", "details": {"profile": "stripe_payments"}}
     assert proposal._as_shipped(problem, "orders", default_rules())
+
+
+def test_an_unread_column_answered_as_the_row_type_asks_what_its_words_mean_and_runs(tmp_path):
+    """Answering "row_type" for a column whose header is unknown opens a second round (each word's row type,
+    the known ones decided), as "status" does: never a profile with a row-type column and no words."""
+    members = write(tmp_path / "members.csv", ["Email", "Start Date", "End Date"],
+                    [["ann@example.com", "2026-01-01", "2027-12-31"]])
+    orders = write(tmp_path / "orders.csv", ["Email", "Order Date", "Amount", "Buchungsart"],
+                   [["ann@example.com", "2026-02-01", "100.00", "Payment"],
+                    ["ann@example.com", "2026-02-03", "30.00", "Gutschrift"],
+                    ["ann@example.com", "2026-02-04", "1.00", "Verify"]])
+    first = {"orders.column.Buchungsart": "row_type"}
+    with pytest.raises(InputError) as stop:
+        run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False, answers=first)
+    questions = {q["id"]: q for q in stop.value.details["proposal"]["questions"]}
+    assert set(questions) - set(first) == {"orders.value.row_type.Gutschrift"}   # Payment and Verify are known
+    assert questions["orders.value.row_type.Gutschrift"]["choices"] == ["payment", "refund", "chargeback", "not_money"]
+    result = run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False,
+                           answers={**first, "orders.value.row_type.Gutschrift": "refund"})
+    assert member(result, email="ann@example.com")["total_order_value"] == 70.0   # 100 paid, 30 refunded
