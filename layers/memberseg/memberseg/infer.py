@@ -13,6 +13,7 @@ the column statistics are vectorised pandas over whole columns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -284,8 +285,8 @@ class _Inference:
         if not claimed and not required:
             return
         if not claimed:   # a required field with no known header: the columns whose values fit
-            fitting = [h for h in self.table.headers if h and h not in self.taken and not self.names_an_end(h, field_name)
-                       and _fits(field_name, self.table.column(h), self.decimal)]
+            free = [h for h in self.table.headers if h and h not in self.taken and not self.names_an_end(h, field_name)]
+            fitting = [h for h in free if _fits(field_name, self.table.column(h), self.decimal)]
         options = fitting or claimed
         if not options and self.role == "memberships" and field_name in STANDS_IN:
             # absent from the file: what stands in is settled once the status is read (stand_ins)
@@ -679,33 +680,15 @@ class _Inference:
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
             if not named and not by_values:
                 continue
-            # by its values: the fields whose words it holds (the status, for the orders also the row type)
-            by_words = [name for name, known in (("status", self.known.statuses), ("row_type", self.known.row_types))
-                        if name in fields and words & set(known)]
-            readable = sorted(named - {"plan_interval"}) or (
-                (by_words or (["status"] if "status" in fields else [])) if not named else [])
+            readable = self.readable_as(named, words)
 
             def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
                 if answer == "ignore":
-                    if "ignore" in RoleSpec.model_fields:
-                        spec.setdefault("ignore", []).append(name)
+                    spec.setdefault("ignore", []).append(name)
                     return
                 if answer not in fields:
                     raise ValueError(f"a {answer} column needs profile language this memberseg cannot read yet")
                 spec["fields"][answer] = {"aliases": [name]}
-
-            def follow_up(answer: Any, name: str = header) -> list[Question]:
-                if answer not in ("status", "row_type"):
-                    return []
-                self.taken[name] = answer
-                before = len(self.draft.questions)
-                if answer == "status":
-                    self.statuses()
-                else:
-                    self.row_types()
-                opened = self.draft.questions[before:]
-                del self.draft.questions[before:]
-                return opened
 
             why = f"its header names a {', '.join(sorted(named))}" if named else "its values look like statuses"
             self.ask(f"column.{header}", "field", f"The column '{header}' of '{self.file}' is not read, but {why} "
@@ -713,16 +696,42 @@ class _Inference:
                      "is it to be ignored?", [*readable, "ignore"],
                      [{"column": header, "samples": samples(self.table.column(header)),
                        "values": {str(k): int(v) for k, v in counts.head(10).items()}}], apply)
-            self.draft.questions[-1].follow_up = follow_up
-            if "plan_interval" in named:   # offered only by the term question: here nothing would read it
-                question = self.draft.questions[-1]
-                question.refused["plan_interval"] = (
-                    "a billing interval is read only by a term counted from payments (term.length.interval_field), "
-                    f"and this draft counts none: '{self.file}' has an end date column or the status alone decides. "
-                    "Answer ignore, or write the term in a rules file (docs/rules.md)")
-                question.prompt += " (A billing interval is read only by a term counted from payments; this draft "\
-                                   "counts none.)"
-                question.suggested = "ignore" if question.choices == ["ignore"] else None
+            self.draft.questions[-1].follow_up = functools.partial(self.values_of, header)
+            if "plan_interval" in named:
+                self.refuse_interval(self.draft.questions[-1])
+
+    def readable_as(self, named: set[str], words: set[str]) -> list[str]:
+        """The fields an unread column may be: those its header names (a billing interval only by the term
+        question), else those whose words its values hold (the status, for the orders also the row type)."""
+        fields = MEMBERSHIP_FIELDS if self.role == "memberships" else ORDER_FIELDS
+        if named:
+            return sorted(named - {"plan_interval"})
+        by_words = [name for name, known in (("status", self.known.statuses), ("row_type", self.known.row_types))
+                    if name in fields and words & set(known)]
+        return by_words or (["status"] if "status" in fields else [])
+
+    def values_of(self, header: str, answer: Any) -> list[Question]:
+        """The questions a column answered as the status or the row type opens: what each of its words means."""
+        if answer not in ("status", "row_type"):
+            return []
+        self.taken[header] = answer
+        before = len(self.draft.questions)
+        if answer == "status":
+            self.statuses()
+        else:
+            self.row_types()
+        opened = self.draft.questions[before:]
+        del self.draft.questions[before:]
+        return opened
+
+    def refuse_interval(self, question: Question) -> None:
+        """A billing-interval column the term question did not take: nothing would read it as plan_interval."""
+        question.refused["plan_interval"] = (
+            "a billing interval is read only by a term counted from payments (term.length.interval_field), "
+            f"and this draft counts none: '{self.file}' has an end date column or the status alone decides. "
+            "Answer ignore, or write the term in a rules file (docs/rules.md)")
+        question.prompt += " (A billing interval is read only by a term counted from payments; this draft counts none.)"
+        question.suggested = "ignore" if question.choices == ["ignore"] else None
 
 
 def _membership_texts(values: pd.Series, words: tuple[str, ...]) -> list[str]:

@@ -45,10 +45,7 @@ def _custom_answer(question: Question, reply: str) -> dict[str, str] | None:
     return None
 
 
-def ask_question(question: Question, ask: Ask, say: Callable[[str], None]) -> Any:
-    """One question on the terminal: its prompt, candidates and numbered choices, and the answers it takes
-    beyond them (a season's own first day, a text the items start with or contain); Enter takes the
-    suggestion. A typed answer the question does not take is explained and asked again."""
+def _show(question: Question, say: Callable[[str], None]) -> None:
     say(f"\n{question.prompt}")
     for candidate in question.candidates:
         if "samples" in candidate:
@@ -59,25 +56,52 @@ def ask_question(question: Question, ask: Ask, say: Callable[[str], None]) -> An
     for key in question.custom or {}:
         if key in CUSTOM_REPLIES:
             say(f"  or {CUSTOM_REPLIES[key][0]}")
+
+
+def _answer_of(question: Question, reply: str) -> tuple[bool, Any]:
+    """(True, the answer) for a reply the question takes, else (False, what to say)."""
+    if not reply and question.suggested is not None:
+        return True, question.suggested
+    if reply.isdigit() and 1 <= int(reply) <= len(question.choices):
+        return True, question.choices[int(reply) - 1]
+    texts = [_choice_text(choice) for choice in question.choices]
+    if reply in texts:
+        return True, question.choices[texts.index(reply)]
+    custom = _custom_answer(question, reply)
+    if custom is not None and question.fits(custom):
+        return True, custom
+    if custom is not None:
+        [(key, value)] = custom.items()
+        return False, f"  '{value}' is not {CUSTOM_ANSWER_KINDS[(question.custom or {})[key]]}."
+    return False, (f"  Please answer with a number from 1 to {len(question.choices)}"
+                   + (" or one of the typed answers above." if question.custom else "."))
+
+
+def ask_question(question: Question, ask: Ask, say: Callable[[str], None]) -> Any:
+    """One question on the terminal: its prompt, candidates and numbered choices, and the answers it takes
+    beyond them (a season's own first day, a text the items start with or contain); Enter takes the
+    suggestion. A typed answer the question does not take is explained and asked again."""
+    _show(question, say)
     while True:
-        reply = ask("Your answer (number" + (", Enter for the suggestion" if question.suggested is not None else "")
-                    + "): ").strip()
-        if not reply and question.suggested is not None:
-            return question.suggested
-        if reply.isdigit() and 1 <= int(reply) <= len(question.choices):
-            return question.choices[int(reply) - 1]
-        texts = [_choice_text(choice) for choice in question.choices]
-        if reply in texts:
-            return question.choices[texts.index(reply)]
-        custom = _custom_answer(question, reply)
-        if custom is not None and question.fits(custom):
-            return custom
-        if custom is not None:
-            [(key, value)] = custom.items()
-            say(f"  '{value}' is not {CUSTOM_ANSWER_KINDS[(question.custom or {})[key]]}.")
-            continue
-        say(f"  Please answer with a number from 1 to {len(question.choices)}"
-            + (" or one of the typed answers above." if question.custom else "."))
+        prompt = "Your answer (number" + (", Enter for the suggestion" if question.suggested is not None else "")
+        taken, answer = _answer_of(question, ask(prompt + "): ").strip())
+        if taken:
+            return answer
+        say(answer)
+
+
+def _ask_all(draft: Draft, ask: Ask, say: Callable[[str], None]) -> None:
+    """Every question of the draft, each answer written into its spec; an answer may open follow-ups."""
+    for question in draft.questions:   # grows while asked
+        while True:
+            answer = ask_question(question, ask, say)
+            try:
+                question.apply(draft.spec, answer)
+                break
+            except ValueError as exc:   # an answer the profile language cannot hold: say why, ask again
+                say(f"  That answer cannot be used: {exc}.")
+        if question.follow_up is not None:
+            draft.questions += question.follow_up(answer)
 
 
 def profile_file(name: str, drafts: list[Draft]) -> str:
@@ -111,16 +135,7 @@ def run_map(memberships: Path, orders: Path, name: str, out: Path | None, rules:
         say("Both files are recognised; no profile to write.")
         return 0
     for draft in drafts:
-        for question in draft.questions:   # grows while asked: an answer may open follow-up questions
-            while True:
-                answer = ask_question(question, ask, say)
-                try:
-                    question.apply(draft.spec, answer)
-                    break
-                except ValueError as exc:   # an answer the profile language cannot hold: say why, ask again
-                    say(f"  That answer cannot be used: {exc}.")
-            if question.follow_up is not None:
-                draft.questions += question.follow_up(answer)
+        _ask_all(draft, ask, say)
     text = profile_file(name, drafts)
     try:
         parse_rules(text, source=f"profile {name}")
