@@ -16,7 +16,6 @@ ANSWERS = {
     "memberships.renewing": "never",
     "memberships.column.Charge Frequency": "ignore",       # monthly or annual: "renewing" answers it here
     "memberships.column.Last Charge Status": "ignore",
-    "orders.column.TransactionType": "ignore",
-}
+}   # the orders' TransactionType is read without a question: a known row-type header, every word a payment
 TOTALS = {"ana@example.com": Decimal("30.00"), "ben.o@example.com": Decimal("5.00"),
           "dora@example.de": Decimal("15.00")}

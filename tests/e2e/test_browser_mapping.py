@@ -162,6 +162,8 @@ def test_a_payments_only_export_asks_what_each_payment_buys_in_plain_words(stack
     assert "Which payments in “square_items.csv” are memberships?" in page.inner_text(buys + " legend")
     assert "starts with “Club Membership” or “Junior Membership”" in page.inner_text(buys)
     assert page.is_checked(buys + " input[value='0']")                     # the suggestion, preselected
+    tests = page.eval_on_selector_all(buys + " .custom-test option", "options => options.map(o => o.value)")
+    assert tests == ["starts_with", "contains"]                           # "other": either test, a typed text
 
     # the season starts on 1 October: the month select, with the keyboard
     page.focus(term + " .season-day-month")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import threading
@@ -212,15 +213,29 @@ def test_files_uploaded_in_each_others_place_are_swapped_by_the_engine(world, en
 
 
 def test_an_unread_meaningful_column_stops_the_job_to_ask_about_it(world, engine_calls):
-    """Issue 16 §4: a refund Type column the packaged standard layout does not read is no fit: the job ends
-    FAILED needs_answers (final), asking what the column means, as in the CLI; nothing is summed."""
-    payments = b"Customer ID,Amount,Type\n103346,499.00,charge\n103346,499.00,refund\n"
+    """Issue 16 §4: a column of refund words the packaged standard layout does not read, under a header no
+    vocabulary knows, is no fit: the job ends FAILED needs_answers (final), asking what the column means,
+    as in the CLI; nothing is summed."""
+    payments = b"Customer ID,Amount,Buchungsart\n103346,499.00,charge\n103346,499.00,refund\n"
     world.upload_and_deliver("uploads/refunds/memberships.xlsx", MEMBERSHIPS)
     assert world.upload_and_deliver("uploads/refunds/orders.csv", payments)["action"] == "failed"
     error = world.read_committed("refunds", "error.json")["error"]
     assert (error["code"], error["file"]) == ("needs_answers", "orders.csv")
-    assert "orders.column.Type" in error["details"]["questions"]
+    assert "orders.column.Buchungsart" in error["details"]["questions"]
     assert world.status("refunds")["error"]["code"] == "needs_answers"
+
+
+def test_a_known_row_type_column_is_read_by_the_inferred_profile_and_the_refund_subtracted(world, engine_calls):
+    """The same payments under the row-type header Type, every word known (charge, refund): the draft is
+    certain, the job runs with it, and 499 paid, 499 refunded is 0.00 (not 998.00)."""
+    payments = b"Customer ID,Amount,Type\n103346,499.00,charge\n103346,499.00,refund\n"
+    world.upload_and_deliver("uploads/typed/memberships.xlsx", MEMBERSHIPS)
+    assert world.upload_and_deliver("uploads/typed/orders.csv", payments)["action"] == "succeeded"
+    report = world.read_committed("typed", "report.json")
+    assert report["inputs"]["orders"]["profile"]["chosen_by"] == "inferred"
+    key = world.committed_prefix("typed") + "hubspot_contacts.csv"
+    rows = csv.DictReader(io.StringIO(world.s3.get_object(Bucket=world.output_bucket, Key=key)["Body"].read().decode()))
+    assert next(row for row in rows if row["email"] == "mgarcia@heartlandveterinary.us")["total_order_value"] == "0.00"
 
 
 def test_invalid_rules_file_is_a_bad_input_failure(world, engine_calls):

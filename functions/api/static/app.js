@@ -555,7 +555,10 @@
     current: "a current member", renewing: "a current member whose membership renews by itself",
     at_risk: "a member at risk (a payment failed or is late)", ended: "no longer a member (ended)",
     not_member: "not a member at all", no_term: "a row that buys no membership time",
+    comp: "a complimentary member (a current member who does not pay)", gift: "a gift membership (a current member someone else paid for)",
     paid: "paid: it counts", refunded: "refunded: it counts 0", unpaid: "not paid: it does not count",
+    payment: "a payment: it counts", refund: "a refund: taken off what the customer paid",
+    chargeback: "a chargeback: taken off what the customer paid", not_money: "no money moved (a card check, an authorization …)",
     MDY: "month first (05/01/2024 is 1 May)", DMY: "day first (05/01/2024 is 5 January)",
     ".": "a point (1,234.50)", ",": "a comma (1.234,50)",
     major: "in whole currency (99 means 99.00)", minor: "in cents (9900 means 99.00)",
@@ -566,6 +569,7 @@
     ignore: "nothing memberseg needs: leave it out", status: "the status",
     calendar_year: "the calendar year (the one the item names, else the payment's)",
     every_payment: "every payment",
+    status_alone: "no fixed term: the status says who is a member now (a current one never expires)",
   };
   const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
                   "October", "November", "December"];
@@ -623,6 +627,7 @@
   function termText(question, file) {
     if (/\.term\.buys$/.test(question.id)) return "Which payments in " + file + " are memberships?";
     const item = (question.candidates || []).find((c) => (c.names_membership || []).length);
+    if (!item && (question.choices || []).includes("status_alone")) return file + " has no membership end date. How long does a membership last?";
     return item ? "Each “" + item.names_membership[0] + "” payment in " + file + " covers:" : "Each payment in " + file + " covers:";
   }
 
@@ -683,7 +688,7 @@
       }
       box.append(row);
     });
-    if (customKind(question, "starts_with") === "text") box.append(customTextChoice(question, index, remembered));
+    if (TEXT_TESTS.some((test) => customKind(question, test) === "text")) box.append(customTextChoice(question, index, remembered));
     return box;
   }
 
@@ -715,7 +720,11 @@
     return String(month).padStart(2, "0") + "-" + String(day).padStart(2, "0");
   }
 
-  // "Other": the payments whose item starts with a text the user types.
+  // "Other": the payments whose item starts with, or contains, a text the user types (the tests the
+  // question's `custom` takes, in the profile language's words).
+  const TEXT_TESTS = ["starts_with", "contains"];
+  const TEXT_TEST_WORDS = { starts_with: "starts with", contains: "contains" };
+
   function customTextChoice(question, index, remembered) {
     const row = document.createElement("div");
     row.className = "choice custom";
@@ -723,14 +732,21 @@
     Object.assign(input, { type: "radio", name: "q" + index, id: "q" + index + "-custom", value: "custom" });
     const label = document.createElement("label");
     label.htmlFor = input.id;
-    label.textContent = "other: the payments whose item starts with";
+    label.textContent = "other: the payments whose item";
+    const test = document.createElement("select");
+    test.className = "custom-test";
+    test.setAttribute("aria-label", "How the item's text is tested");
+    TEXT_TESTS.filter((key) => customKind(question, key) === "text")
+      .forEach((key) => test.append(new Option(TEXT_TEST_WORDS[key], key)));
     const text = document.createElement("input");
     Object.assign(text, { type: "text", className: "custom-text", maxLength: 200 });
-    text.setAttribute("aria-label", "The first words of the items that are memberships");
-    const own = remembered && typeof remembered.starts_with === "string" && !(question.choices || []).some((c) => JSON.stringify(c) === JSON.stringify(remembered));
-    if (own) { text.value = remembered.starts_with; input.checked = true; }
+    text.setAttribute("aria-label", "The text of the items that are memberships");
+    const key = remembered && TEXT_TESTS.find((k) => typeof remembered[k] === "string");
+    const own = key && !(question.choices || []).some((c) => JSON.stringify(c) === JSON.stringify(remembered));
+    if (own) { text.value = remembered[key]; test.value = key; input.checked = true; }
     text.addEventListener("input", () => { input.checked = true; });
-    row.append(input, label, text);
+    test.addEventListener("change", () => { input.checked = true; });
+    row.append(input, label, test, text);
     return row;
   }
 
@@ -739,7 +755,7 @@
     const row = picked.closest(".choice");
     if (picked.value === "custom") {
       const text = row.querySelector(".custom-text").value.trim();
-      return text ? { starts_with: text } : undefined;
+      return text ? { [row.querySelector(".custom-test").value]: text } : undefined;
     }
     const choice = question.choices[Number(picked.value)];
     if (choice && choice.season_start && row.querySelector(".season-day")) {

@@ -13,6 +13,7 @@ the column statistics are vectorised pandas over whole columns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,11 +28,13 @@ from .rules import (
     MEMBERSHIP_FIELDS,
     ORDER_CLASSES,
     ORDER_FIELDS,
+    ROW_TYPE_CLASSES,
     RoleSpec,
     Rules,
     normalize_header,
 )
 from .terms import YEAR_IN_TEXT
+from .validate import CURRENT_CLASSES
 from .values import (
     date_order_votes,
     decimal_separator_votes,
@@ -52,6 +55,10 @@ MONEY_FIELDS = ("order_value", "refunded_value")
 BLANK = "(blank)"
 SEASON_START_DEFAULT = "09-01"   # the season the term question offers first (a suggestion the user edits)
 EVERY_PAYMENT = "every_payment"
+STATUS_ALONE = "status_alone"    # the term question's answer "no term: the status alone decides"
+STANDS_IN = ("created_date", "expiration_date")   # required memberships dates the language can do without
+STARTS = ("created_date", "start_date", "order_date")
+ENDS = frozenset({"expiration_date", "renewal_marker"})
 
 
 def profile_name(role: str) -> str:
@@ -87,6 +94,7 @@ class Question:
     custom: dict[str, str] | None = None   # answers beyond the choices: key -> kind (job_protocol.answer_fits)
     # the questions an answer opens (a column answered "status": what each of its values means)
     follow_up: Callable[[Any], list[Question]] | None = field(default=None, repr=False)
+    refused: dict[str, str] = field(default_factory=dict)   # an answer not offered -> why (for --answers)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "kind": self.kind, "file": self.file, "role": self.role,
@@ -218,12 +226,33 @@ def _decimal(table: _Table, money_columns: list[str]) -> tuple[str, Decision | N
     return ".", None
 
 
+@dataclass
+class ValueWords:
+    """A column whose distinct values are words with a class: statuses, or the orders' row types."""
+
+    field: str                        # the field reading the column: status, row_type
+    spec_key: str                     # where the profile maps its words: statuses, row_types
+    classes: tuple[str, ...]
+    known: dict[str, set[str]]        # word (folded) -> the classes it is known as
+    usual: dict[str, str]             # word (folded) -> the class the vocabulary lists it under
+    what: str = "status"              # in words
+
+
+@dataclass
+class TermInputs:
+    item: str | None          # the column naming what each payment bought
+    named: list[str]          # its texts that name a membership, most common first
+    intervals: list[str]      # columns holding billing-interval words
+
+
 class _Inference:
     def __init__(self, role: str, file: str, table: _Table, rules: Rules, known: Known) -> None:
         self.role, self.file, self.table, self.rules, self.known = role, file, table, rules, known
         self.draft = Draft(role, file, {"signature": [h for h in table.headers if h], "fields": {}})
         self.taken: dict[str, str] = {}      # header -> field
         self.decimal = "."
+        # a required date field no column holds -> (where its question goes, the term's inputs for an end date)
+        self.absent: dict[str, tuple[int, TermInputs | None]] = {}
 
     # decisions and questions
     def decide(self, key: str, value: Any, evidence: str, certain: bool = True) -> None:
@@ -256,12 +285,22 @@ class _Inference:
         if not claimed and not required:
             return
         if not claimed:   # a required field with no known header: the columns whose values fit
-            fitting = [h for h in self.table.headers if h and h not in self.taken
-                       and _fits(field_name, self.table.column(h), self.decimal)]
+            free = [h for h in self.table.headers if h and h not in self.taken and not self.names_an_end(h, field_name)]
+            fitting = [h for h in free if _fits(field_name, self.table.column(h), self.decimal)]
         options = fitting or claimed
-        if not options and required and field_name == "expiration_date":
-            self.ask_term()
+        if not options and self.role == "memberships" and field_name in STANDS_IN:
+            # absent from the file: what stands in is settled once the status is read (stand_ins)
+            self.absent[field_name] = (len(self.draft.questions), self.term_inputs() if field_name ==
+                                       "expiration_date" else None)
             return
+        self.ask_field(field_name, required, claimed, options)
+
+    def names_an_end(self, header: str, field_name: str) -> bool:
+        """A column whose header names a membership's end (expiry, next payment) holds no start date."""
+        fields = self.known.headers.get(normalize_header(header), set())
+        return field_name in STARTS and bool(fields) and fields <= ENDS
+
+    def ask_field(self, field_name: str, required: bool, claimed: list[str], options: list[str]) -> None:
         prompt = (f"Which column of '{self.file}' holds the {self.role} {field_name.replace('_', ' ')}?"
                   + (f" Several headers could: {', '.join(claimed)}." if len(claimed) > 1 else "")
                   + ("" if required else " Answer null if none does."))
@@ -281,21 +320,82 @@ class _Inference:
         return {"email": "email addresses", "currency": "currency codes"}.get(
             field_name, "dates" if field_name in DATE_FIELDS else "amounts")
 
-    def ask_term(self) -> None:
-        """No end date: which payments buy a membership (`term.buys`), and for how long (`term`)."""
+    def term_inputs(self) -> TermInputs:
+        """What the term question is made of: the item column, its membership texts, the interval columns
+        (read where the end date is found missing, so the columns fields read later are not yet taken)."""
         item = self.item_column()
         named = _membership_texts(self.table.column(item), self.known.membership_words) if item else []
-        what = f"Each '{named[0]}' payment" if named else "Each payment"
         intervals = self.interval_columns()
+        for header in intervals:
+            self.taken[header] = "plan_interval"
+        if item is not None:
+            self.taken.setdefault(item, "plan")
+        return TermInputs(item, named, intervals)
+
+    def status_decides(self) -> str | None:
+        """Why the status column can say who is a member now (it has a known current value), or None."""
+        header = next((h for h, f in self.taken.items() if f == "status"), None)
+        current = [text for text, klass in self.draft.spec.get("statuses", {}).items() if klass in CURRENT_CLASSES]
+        if header is None or not current:
+            return None
+        return f"'{header}' says who is a member now ({', '.join(repr(text) for text in current[:3])}: current)"
+
+    def one_row_per_customer(self) -> bool:
+        """A member list (each customer once), not payment rows (a customer's payments repeat them)."""
+        header = next((h for h, f in self.taken.items() if f in ("customer_id", "email")), None)
+        if header is None:
+            return False
+        keys = to_text(_nonblank(self.table.column(header))).str.strip().str.casefold()
+        return bool(len(keys)) and not keys.duplicated().any()
+
+    def stand_ins(self) -> None:
+        """A created date or an end date the file lacks: what the profile language lets stand in for it
+        (docs/rules.md). With no date column left to hold a created date, no term can be counted from a
+        payment: when the status says who is a member, the status alone decides (the only reading there
+        is); otherwise the field is asked about. A lacking end date is the term question, status alone
+        among its choices when the status can decide."""
+        status = self.status_decides()
+        if "created_date" in self.absent and status is not None:
+            lacks = "a created date" + (" or an end date" if "expiration_date" in self.absent else "")
+            self.draft.spec["status_alone"] = True
+            self.draft.spec["created_from"] = "first_payment"
+            self.decide("status_alone", True, f"no column of '{self.file}' holds {lacks}, so no term can be counted "
+                        f"from a payment; {status}: the status alone decides, and a member's created date is their "
+                        "first paid order's (created_from: first_payment)")
+            return
+        # the last first, so each question lands where its field was found missing
+        for _order, (field_name, (at, inputs)) in sorted(enumerate(self.absent.items()), reverse=True,
+                                                       key=lambda entry: (entry[1][1][0], entry[0])):
+            before = len(self.draft.questions)
+            if inputs is None:
+                self.ask_field(field_name, True, [], [])
+            else:
+                self.ask_term(inputs, status)
+            asked = self.draft.questions[before:]
+            del self.draft.questions[before:]
+            self.draft.questions[at:at] = asked
+
+    def ask_term(self, inputs: TermInputs, status: str | None = None) -> None:
+        """No end date: which payments buy a membership (`term.buys`), and for how long (`term`); or, when
+        the status can decide, no term at all (`status_alone`)."""
+        item, named, intervals = inputs.item, inputs.named, inputs.intervals
+        what = f"Each '{named[0]}' payment" if named else "Each payment"
         choices: list[Any] = [{"months": 12}, {"months": 1}, "calendar_year", {"season_start": SEASON_START_DEFAULT},
-                              *({"interval_column": header} for header in intervals)]
+                              *({"interval_column": header} for header in intervals),
+                              *([STATUS_ALONE] if status is not None else [])]
 
         def apply(spec: dict[str, Any], answer: Any) -> None:
+            for header in intervals:
+                if answer == STATUS_ALONE or header != answer.get("interval_column"):
+                    spec.setdefault("ignore", []).append(header)   # an interval column the answer leaves unread
+            if answer == STATUS_ALONE:
+                spec.pop("term", None)
+                spec["status_alone"] = True
+                if "created_date" not in spec["fields"]:
+                    spec["created_from"] = "first_payment"
+                return
             term = spec.setdefault("term", {})
             column = answer.get("interval_column") if isinstance(answer, dict) else None
-            for header in intervals:
-                if header != column:   # an interval column not chosen is read by nothing, by the user's answer
-                    spec.setdefault("ignore", []).append(header)
             if column is None:
                 term["length"] = answer
                 return
@@ -309,14 +409,17 @@ class _Inference:
                   "the calendar year (the one the item names, else the payment's), a season starting on a day "
                   "(MM-DD; the season the item names, else the payment's)"
                   + (f", or the billing interval in {', '.join(repr(h) for h in intervals)}" if intervals else "")
+                  + (f"? Or no term at all ({STATUS_ALONE}): {status}, open-ended" if status is not None else "")
                   + "?")
-        for header in intervals:
-            self.taken[header] = "plan_interval"
+        suggested = _suggested_length(named, intervals)
+        if suggested is None and status is not None and self.one_row_per_customer():
+            suggested = STATUS_ALONE   # a member list whose status says who is current, no payment rows
+            self.decide("term", STATUS_ALONE, f"each customer is one row of '{self.file}' (a member list, not "
+                        f"payments) and {status}", certain=False)
         # the item column first, with the texts that name a membership (the page says "Each '...' payment")
         candidates = ([{**self.table.candidate(item), "names_membership": named[:SAMPLES]}] if item else []) + [
             self.table.candidate(h) for h in intervals]
-        self.ask("term", "term", prompt, choices, candidates, apply, _suggested_length(named, intervals),
-                 {"season_start": "day"})
+        self.ask("term", "term", prompt, choices, candidates, apply, suggested, {"season_start": "day"})
         if item is not None:
             self.ask_buys(item, named)
 
@@ -357,6 +460,8 @@ class _Inference:
 
         def apply(spec: dict[str, Any], answer: Any) -> None:
             spec["fields"].setdefault("plan", {"aliases": [item]})
+            if spec.get("status_alone"):   # the term question was answered: no term, so no payment buys one
+                return
             term = spec.setdefault("term", {})
             if answer == EVERY_PAYMENT:
                 term["buys_when"] = []
@@ -365,7 +470,6 @@ class _Inference:
             term["buys_when"] = [{"field": "plan", "op": op, "value": value}]
 
         counts = _distinct_counts(self.table.column(item))
-        self.taken.setdefault(item, "plan")
         self.ask("term.buys", "term", f"Which payments in '{self.file}' buy a membership? Its '{item}' column "
                  f"names what each bought (values: {', '.join(str(t) for t in list(counts.index)[:10])}).",
                  choices, [{"column": item, "samples": samples(self.table.column(item)),
@@ -374,34 +478,52 @@ class _Inference:
 
     # values
     def statuses(self) -> None:
-        header = next((h for h, f in self.taken.items() if f == "status"), None)
+        classes = MEMBERSHIP_CLASSES if self.role == "memberships" else ORDER_CLASSES
+        self.value_classes(ValueWords("status", "statuses", classes, self.known.statuses, self.known.usual))
+
+    def row_types(self) -> None:
+        self.value_classes(ValueWords("row_type", "row_types", ROW_TYPE_CLASSES, self.known.row_types,
+                                      self.known.usual_row_types, "row type"))
+
+    def row_type_column(self) -> None:
+        """The orders' row-type column, when exactly one header is a known row-type header and nothing else
+        (several, or an ambiguous one, are asked about as unread columns)."""
+        claimed = [header for header in self.claims("row_type") if header not in self.taken]
+        if len(claimed) == 1 and self.known.headers[normalize_header(claimed[0])] == {"row_type"}:
+            self.set_field("row_type", claimed[0], False)
+            self.decide("fields.row_type", claimed[0], f"header '{claimed[0]}' is a known row type header")
+
+    def value_classes(self, words: ValueWords) -> None:
+        """The distinct values of the column read as `words.field`: a word known as one class is decided,
+        any other is a question (suggested: the class the vocabulary lists it under)."""
+        header = next((h for h, f in self.taken.items() if f == words.field), None)
         if header is None:
             return
         counts = _distinct_counts(self.table.column(header))
         if len(counts) > MAX_STATUS_VALUES:
-            self.decide("fields.status", header, f"'{header}' has {len(counts)} distinct values: too many for a "
-                        "status", False)
+            self.decide(f"fields.{words.field}", header, f"'{header}' has {len(counts)} distinct values: too many "
+                        f"for a {words.what}", False)
             return
-        classes = MEMBERSHIP_CLASSES if self.role == "memberships" else ORDER_CLASSES
-        statuses: dict[str, str] = {}
-        self.draft.spec["statuses"] = statuses
+        mapping: dict[str, str] = {}
+        self.draft.spec[words.spec_key] = mapping
         for text, count in counts.items():
             if text == BLANK:
                 continue
-            known = self.known.statuses.get(str(text).casefold(), set()) & set(classes)
+            known = words.known.get(str(text).casefold(), set()) & set(words.classes)
             if len(known) == 1:
-                statuses[str(text).casefold()] = next(iter(known))
-                self.decide(f"statuses.{text}", next(iter(known)), f"'{text}' ({count} rows in {header}) is a known "
-                            "status")
+                mapping[str(text).casefold()] = next(iter(known))
+                self.decide(f"{words.spec_key}.{text}", next(iter(known)), f"'{text}' ({count} rows in {header}) is "
+                            f"a known {words.what}")
                 continue
 
-            def apply(spec: dict[str, Any], answer: Any, value: str = str(text)) -> None:
-                spec.setdefault("statuses", {})[value.casefold()] = answer
+            def apply(spec: dict[str, Any], answer: Any, value: str = str(text), key: str = words.spec_key) -> None:
+                spec.setdefault(key, {})[value.casefold()] = answer
 
-            suggested = sorted(known)[0] if known else None
+            usual = words.usual.get(str(text).casefold())   # an ambiguous word's most common meaning
+            suggested = usual if usual in known else (sorted(known)[0] if known else None)
             why = f" Known exports read it as {' or '.join(sorted(known))}." if known else ""
-            self.ask(f"value.status.{text}", "value", f"What does '{text}' in the column '{header}' of '{self.file}' "
-                     f"mean ({count} rows)?{why}", list(classes),
+            self.ask(f"value.{words.field}.{text}", "value", f"What does '{text}' in the column '{header}' of "
+                     f"'{self.file}' mean ({count} rows)?{why}", list(words.classes),
                      [{"column": header, "value": text, "rows": int(count)}], apply, suggested)
 
     def open_ended(self) -> None:
@@ -412,7 +534,10 @@ class _Inference:
         read = _dates_read(values)
         counts = _distinct_counts(values)
         unread = set(to_text(_nonblank(values)[~read]).str.strip())
-        if counts.get(BLANK, 0):
+        if counts.get(BLANK, 0) and self.draft.spec.get("status_alone"):
+            self.decide("open_ended.blank", True, f"the status alone decides: a current member with a blank "
+                        f"'{header}' is open-ended ({int(counts[BLANK])} rows)")
+        elif counts.get(BLANK, 0):
             unread.add("")
         for text in sorted(unread):
             shown = text or BLANK
@@ -507,6 +632,11 @@ class _Inference:
             self.draft.spec["names"] = "person"
             self.decide("names", "person", "the file has first and last name columns")
             return
+        asked = any(question.id == f"{self.role}.field.customer_name" for question in self.draft.questions)
+        if header is None and not asked:   # nothing to read as people or companies: the setting changes nothing
+            self.draft.spec["names"] = "person"
+            self.decide("names", "person", f"'{self.file}' has no name column")
+            return
         if header is not None and normalize_header(header) in {"company", "companyname", "organization",
                                                                "organisation", "firma", "societe", "entreprise"}:
             self.draft.spec["names"] = "company"
@@ -550,26 +680,15 @@ class _Inference:
             by_values = len(counts) <= MAX_STATUS_VALUES and bool(words & self.known.other_values)
             if not named and not by_values:
                 continue
-            readable = sorted(named) or (["status"] if "status" in fields else [])
+            readable = self.readable_as(named, words)
 
             def apply(spec: dict[str, Any], answer: Any, name: str = header) -> None:
                 if answer == "ignore":
-                    if "ignore" in RoleSpec.model_fields:
-                        spec.setdefault("ignore", []).append(name)
+                    spec.setdefault("ignore", []).append(name)
                     return
                 if answer not in fields:
                     raise ValueError(f"a {answer} column needs profile language this memberseg cannot read yet")
                 spec["fields"][answer] = {"aliases": [name]}
-
-            def follow_up(answer: Any, name: str = header) -> list[Question]:
-                if answer != "status":
-                    return []
-                self.taken[name] = "status"
-                before = len(self.draft.questions)
-                self.statuses()
-                opened = self.draft.questions[before:]
-                del self.draft.questions[before:]
-                return opened
 
             why = f"its header names a {', '.join(sorted(named))}" if named else "its values look like statuses"
             self.ask(f"column.{header}", "field", f"The column '{header}' of '{self.file}' is not read, but {why} "
@@ -577,7 +696,42 @@ class _Inference:
                      "is it to be ignored?", [*readable, "ignore"],
                      [{"column": header, "samples": samples(self.table.column(header)),
                        "values": {str(k): int(v) for k, v in counts.head(10).items()}}], apply)
-            self.draft.questions[-1].follow_up = follow_up
+            self.draft.questions[-1].follow_up = functools.partial(self.values_of, header)
+            if "plan_interval" in named:
+                self.refuse_interval(self.draft.questions[-1])
+
+    def readable_as(self, named: set[str], words: set[str]) -> list[str]:
+        """The fields an unread column may be: those its header names (a billing interval only by the term
+        question), else those whose words its values hold (the status, for the orders also the row type)."""
+        fields = MEMBERSHIP_FIELDS if self.role == "memberships" else ORDER_FIELDS
+        if named:
+            return sorted(named - {"plan_interval"})
+        by_words = [name for name, known in (("status", self.known.statuses), ("row_type", self.known.row_types))
+                    if name in fields and words & set(known)]
+        return by_words or (["status"] if "status" in fields else [])
+
+    def values_of(self, header: str, answer: Any) -> list[Question]:
+        """The questions a column answered as the status or the row type opens: what each of its words means."""
+        if answer not in ("status", "row_type"):
+            return []
+        self.taken[header] = answer
+        before = len(self.draft.questions)
+        if answer == "status":
+            self.statuses()
+        else:
+            self.row_types()
+        opened = self.draft.questions[before:]
+        del self.draft.questions[before:]
+        return opened
+
+    def refuse_interval(self, question: Question) -> None:
+        """A billing-interval column the term question did not take: nothing would read it as plan_interval."""
+        question.refused["plan_interval"] = (
+            "a billing interval is read only by a term counted from payments (term.length.interval_field), "
+            f"and this draft counts none: '{self.file}' has an end date column or the status alone decides. "
+            "Answer ignore, or write the term in a rules file (docs/rules.md)")
+        question.prompt += " (A billing interval is read only by a term counted from payments; this draft counts none.)"
+        question.suggested = "ignore" if question.choices == ["ignore"] else None
 
 
 def _membership_texts(values: pd.Series, words: tuple[str, ...]) -> list[str]:
@@ -650,8 +804,12 @@ def infer_profile(role: str, file: str, headers: list[str], frame: pd.DataFrame,
     if not identity & set(run.draft.spec["fields"]) and not any(q.id.endswith(("field.email", "field.customer_id"))
                                                                 for q in run.draft.questions):
         run.field("email", True)
+    if role == "orders":
+        run.row_type_column()
+        run.row_types()
     run.statuses()
     if role == "memberships":
+        run.stand_ins()
         run.open_ended()
         run.names()
         run.renewing()
@@ -749,6 +907,8 @@ def apply_answers(draft: Draft, answers: Mapping[str, Any]) -> list[str]:
             still_open.append(question.id)
             continue
         answer = answers[question.id]
+        if isinstance(answer, str) and answer in question.refused:
+            raise ValueError(f"the answer to '{question.id}' is {answer!r}: {question.refused[answer]}")
         if not question.fits(answer):
             shown = ", ".join(repr(choice) for choice in question.choices[:12])
             raise ValueError(f"the answer to '{question.id}' is {answer!r}; it must be one of: {shown}")

@@ -28,6 +28,11 @@ class Known:
     other_values: set[str]            # row types and other status words: a column holding them is meaningful
     membership_words: tuple[str, ...] = ()   # words naming a membership in an item text (folded)
     intervals: dict[str, dict[str, int]] = field(default_factory=dict)   # billing-interval word -> its span
+    # status word -> the class the vocabulary lists it under: an ambiguous word's most common meaning
+    usual: dict[str, str] = field(default_factory=dict)
+    # orders: row-type word -> the classes it is known as (payment, refund ...), and its usual class
+    row_types: dict[str, set[str]] = field(default_factory=dict)
+    usual_row_types: dict[str, str] = field(default_factory=dict)
 
 
 def _section(vocabulary: Any, name: str) -> Any:
@@ -38,7 +43,9 @@ def _section(vocabulary: Any, name: str) -> Any:
 
 def known_for(role: str, rules: Rules, vocabulary: Any) -> Known:
     return Known(_known_headers(role, rules, vocabulary), *_known_values(role, rules, vocabulary),
-                 *_term_words(vocabulary))
+                 *_term_words(vocabulary), usual=_usual(vocabulary, STATUS_VOCABULARY[role]),
+                 row_types=_known_row_types(role, rules, vocabulary) if role == "orders" else {},
+                 usual_row_types=_usual(vocabulary, "row_type") if role == "orders" else {})
 
 
 def _term_words(vocabulary: Any) -> tuple[tuple[str, ...], dict[str, dict[str, int]]]:
@@ -75,6 +82,28 @@ def _known_headers(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[st
     for field_name, texts in spellings:
         add(field_name, texts)
     return headers
+
+
+def _usual(vocabulary: Any, kind: str) -> dict[str, str]:
+    """Word (folded) -> the class the vocabulary lists it under in `values.<kind>` (an ambiguous word is
+    listed once, under its most common meaning): what a question about the word suggests."""
+    words = _section(_section(vocabulary, "values"), kind)
+    return {str(text).strip().casefold(): str(klass) for text, klass in words.items()}
+
+
+def _known_row_types(role: str, rules: Rules, vocabulary: Any) -> dict[str, set[str]]:
+    """Row-type word (folded) -> its classes: the vocabulary's, the known profiles' and every meaning of an
+    ambiguous one (so it is asked about)."""
+    known: dict[str, set[str]] = {}
+    for text, klass in _usual(vocabulary, "row_type").items():
+        known.setdefault(text, set()).add(klass)
+    for profile in rules.profiles_for(role):
+        for text, klass in getattr(profile, role).row_types.items():
+            known.setdefault(text.strip().casefold(), set()).add(klass)
+    for entry in _section(vocabulary, "ambiguous") or []:
+        if getattr(entry, "value", None) and getattr(entry, "kind", None) == "row_type":
+            known.setdefault(str(entry.value).strip().casefold(), set()).update(entry.means)
+    return known
 
 
 def _known_values(role: str, rules: Rules, vocabulary: Any) -> tuple[dict[str, set[str]], set[str]]:

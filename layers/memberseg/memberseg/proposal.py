@@ -23,7 +23,7 @@ from .header_check import first_rows
 from .headers import candidate_profiles, find_header
 from .job_protocol import NEEDS_ANSWERS, PROPOSAL_JSON, PROPOSAL_YAML
 from .known import known_for
-from .rules import Profile, RoleSpec, Rules, normalize_header
+from .rules import Profile, RoleSpec, Rules, default_rules, normalize_header
 from .rules.ruleset import PACKAGED
 from .rules.vocabulary import load_vocabulary
 from .safety import inspect_file
@@ -103,13 +103,7 @@ def _as_shipped(problem: Mapping[str, Any], role: str, rules: Rules) -> bool:
     profile = (problem.get("details") or {}).get("profile")
     if not profile or rules.profile_origin(profile) != PACKAGED:
         return False
-    return getattr(rules.inputs, role) == getattr(_shipped_rules().inputs, role)
-
-
-def _shipped_rules() -> Rules:
-    from .rules import parse_rules
-
-    return parse_rules("")
+    return getattr(rules.inputs, role) == getattr(default_rules().inputs, role)
 
 
 def _roles_to_infer(error: InputError, paths: Mapping[str, Path], rules: Rules) -> list[str]:

@@ -157,3 +157,18 @@ def test_segments_coloured_as_a_status_are_exactly_that_status():
     for name, status in pairs.items():
         assert segments[name].get("all") == [{"field": "membership_status", "op": "eq", "value": status}], name
         assert f'"{status}": "' in _js_table("STATUS_TONES")
+
+
+def test_the_mapping_step_words_every_term_answer_and_offers_each_text_test_the_engine_takes():
+    """The term questions' plain answers (status alone, every payment, the calendar year) have words in
+    app.js, and its "other" row offers exactly the item tests the buys question takes (starts with, contains)."""
+    from memberseg.infer import EVERY_PAYMENT, STATUS_ALONE
+    from memberseg.rules import MEMBERSHIP_CLASSES, ORDER_CLASSES, ROW_TYPE_CLASSES
+
+    words = set(re.findall(r"(?:^\s+|, )([a-z_]+): \"", _js_table("CHOICE_WORDS"), re.M))
+    assert {STATUS_ALONE, EVERY_PAYMENT, "calendar_year"} <= words
+    assert set(MEMBERSHIP_CLASSES) | set(ORDER_CLASSES) | set(ROW_TYPE_CLASSES) <= words   # every value's meaning
+    tests = re.search(r"const TEXT_TESTS = \[([^\]]*)\]", APP_JS)
+    assert tests is not None and re.findall(r'"([a-z_]+)"', tests[1]) == ["starts_with", "contains"]
+    engine = (ENGINE / "infer.py").read_text(encoding="utf-8")
+    assert '{"starts_with": "text", "contains": "text"}' in engine

@@ -8,11 +8,13 @@ packaged profiles know nothing of it, so inference drafts one."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from memberseg.cli import main
 from memberseg.errors import InputError
@@ -156,3 +158,142 @@ def test_membership_words_are_validated_data():
         Vocabulary.model_validate({**data, "membership_words": ["Membership", "membership"]})
     with pytest.raises(ValueError, match="too short"):
         Vocabulary.model_validate({**data, "membership_words": ["ab"]})
+
+
+# --- No dates to count a term from: the status alone decides (status_alone, created_from) ---
+
+def _members(headers: list[str], rows: list[list[str]]):
+    frame = pd.DataFrame({at: [row[at] for row in rows] for at in range(len(headers))}, dtype=object)
+    return infer_profile("memberships", "members.csv", headers, frame, parse_rules(""), load_vocabulary())
+
+
+def test_a_member_list_with_no_dates_at_all_is_read_by_its_status_alone_with_evidence():
+    draft = _members(["email", "name", "status"], [["a@example.com", "Ann Lee", "paid"],
+                                                  ["b@example.com", "Bo Ray", "comped"]])
+    assert draft.spec["status_alone"] is True and draft.spec["created_from"] == "first_payment"
+    assert "term" not in draft.spec and "created_date" not in draft.spec["fields"]
+    decision = next(d for d in draft.decisions if d.key == "status_alone")
+    assert decision.certain and "no column of 'members.csv' holds a created date or an end date" in decision.evidence
+    assert not any(q.id in ("memberships.term", "memberships.field.created_date") for q in draft.questions)
+
+
+def test_with_no_dates_and_no_status_the_created_date_is_asked_never_guessed():
+    draft = _members(["email", "name", "tier"], [["a@example.com", "Ann Lee", "Gold"],
+                                                ["b@example.com", "Bo Ray", "Silver"]])
+    assert "status_alone" not in draft.spec
+    ids = [q.id for q in draft.questions]
+    assert ids.index("memberships.field.created_date") < ids.index("memberships.term")   # in the fields' order
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert "status_alone" not in question.choices and question.suggested is None
+
+
+def test_a_member_list_with_a_start_but_no_end_suggests_status_alone_and_the_user_may_choose_a_term():
+    headers = ["email", "subscribed_at", "subscription_period", "subscription_state"]
+    rows = [["a@example.com", "2025-04-02", "monthly", "active"], ["b@example.com", "2024-11-20", "annual", "cancelled"]]
+    draft = _members(headers, rows)
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert question.choices[-1] == "status_alone" and question.suggested == "status_alone"
+    assert "'subscription_state' says who is a member now" in question.prompt
+    assert next(d for d in draft.decisions if d.key == "term").certain is False
+    apply_answers(draft, {"memberships.term": "status_alone"})
+    assert draft.spec["status_alone"] is True and "term" not in draft.spec and "created_from" not in draft.spec
+    assert draft.spec["ignore"] == ["subscription_period"]           # read by nothing now: said so
+    rules = parse_rules(yaml.safe_dump({"profiles": {"mine": draft.profile_data()}}))
+    assert rules.catalog["mine"].memberships.status_alone
+    chosen = _members(headers, rows)
+    apply_answers(chosen, {"memberships.term": {"interval_column": "subscription_period"}})
+    assert "status_alone" not in chosen.spec and chosen.spec["term"]["length"]["interval_field"] == "plan_interval"
+
+
+def test_payment_rows_with_a_status_are_offered_status_alone_but_not_suggested_it():
+    draft = _members(["email", "Date", "Item", "status"], [["a@example.com", "2025-04-02", "Gold", "paid"],
+                                                          ["a@example.com", "2026-04-02", "Gold", "paid"]])
+    question = next(q for q in draft.questions if q.id == "memberships.term")
+    assert "status_alone" in question.choices and question.suggested is None   # a customer's rows repeat
+
+
+def test_status_alone_runs_with_created_dates_from_the_first_paid_order(tmp_path):
+    members = write(tmp_path / "members.csv", ["email", "name", "status"],
+                    [["ann@example.com", "Ann Lee", "paid"], ["bo@example.com", "Bo Ray", "comped"]])
+    orders = write(tmp_path / "orders.csv", ["Email", "Order Date", "Amount"],
+                   [["ann@example.com", "2026-03-04", "50.00"], ["ann@example.com", "2026-05-04", "50.00"]])
+    result = run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False,
+                           answers={"memberships.names": "person"})
+    ann, bo = member(result, email="ann@example.com"), member(result, email="bo@example.com")
+    assert (ann["membership_status"], ann["created"]) == ("Active", pd.Timestamp("2026-03-04"))
+    assert bo["membership_status"] == "Active" and pd.isna(bo["created"]) and bo["status_class"] == "comp"
+
+
+def test_map_takes_a_season_day_and_an_items_text_typed_on_the_terminal(tmp_path, monkeypatch, capsys):
+    replies = ["", "",                                   # Customer ID, Date: the suggestions
+               "10-1", "02-30", "10-01",                 # the season: not MM-DD, no day of every year, 1 October
+               "contains Membership",                    # which payments: the items containing a word
+               "person", "status", "current", "no_term"]  # names, Event Type and its two values
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(replies) + "\n"))
+    target = tmp_path / "club.yaml"
+    assert main(["map", "--memberships", str(SQUARE), "--orders", str(_orders(tmp_path)), "--name", "club",
+                 "--out", str(target)]) == 0
+    shown = capsys.readouterr().out
+    assert "or a season starting on another day: type its first day as MM-DD" in shown
+    assert "type  contains <text>" in shown and "type  starts with <text>" in shown
+    assert "'02-30' is not a day of the year as MM-DD" in shown
+    term = yaml.safe_load(target.read_text())["profiles"]["club"]["memberships"]["term"]
+    assert term == {"length": {"season_start": "10-01"},
+                    "buys_when": [{"field": "plan", "op": "contains", "value": "Membership"}]}
+    result = run_inferring(SQUARE, _orders(tmp_path), parse_rules(target.read_text()), AS_OF, parallel=False)
+    assert member(result, customer_id="CUST-C3")["expiration"] == pd.Timestamp("2026-09-30")   # as --answers gives
+
+
+def test_an_interval_column_beside_an_end_date_cannot_be_answered_as_plan_interval():
+    """Nothing reads a billing interval without a term: the unread column's question offers ignore (suggested)
+    and an answers file saying plan_interval is refused naming why, never a field nothing uses."""
+    draft = _members(["email", "Joined", "Expires", "Status", "Charge Frequency"],
+                     [["a@example.com", "2025-01-02", "2026-01-02", "active", "monthly"],
+                      ["b@example.com", "2025-03-04", "2026-03-04", "active", "annual"]])
+    question = next(q for q in draft.questions if q.id == "memberships.column.Charge Frequency")
+    assert question.choices == ["ignore"] and question.suggested == "ignore"
+    with pytest.raises(ValueError, match="a billing interval is read only by a term counted from payments"):
+        apply_answers(draft, {"memberships.column.Charge Frequency": "plan_interval"})
+    apply_answers(draft, {"memberships.column.Charge Frequency": "ignore"})
+    assert draft.spec["ignore"] == ["Charge Frequency"] and "plan_interval" not in draft.spec["fields"]
+
+
+def test_pending_in_an_orders_file_is_asked_never_read_as_unpaid():
+    """Stripe balance transactions: pending is charged, not yet paid out (it counts); elsewhere not paid yet."""
+    frame = pd.DataFrame({0: ["a@example.com", "b@example.com"], 1: ["2026-01-02", "2026-01-03"],
+                          2: ["10.00", "12.00"], 3: ["paid", "pending"]}, dtype=object)
+    draft = infer_profile("orders", "payments.csv", ["Email", "Order Date", "Amount", "Status"], frame,
+                          parse_rules(""), load_vocabulary())
+    question = next(q for q in draft.questions if q.id == "orders.value.status.pending")
+    assert question.suggested == "unpaid" and "paid" in question.prompt
+    assert "pending" not in draft.spec["statuses"]
+
+
+def test_the_shipped_rules_a_refusal_compares_with_are_parsed_once(monkeypatch):
+    from memberseg import proposal
+    from memberseg.rules import default_rules, load
+
+    assert default_rules() is default_rules()
+    monkeypatch.setattr(load, "parse_rules", lambda *args, **kwargs: pytest.fail("the defaults parsed again"))
+    problem = {"code": "unread_column", "details": {"profile": "stripe_payments"}}
+    assert proposal._as_shipped(problem, "orders", default_rules())
+
+
+def test_an_unread_column_answered_as_the_row_type_asks_what_its_words_mean_and_runs(tmp_path):
+    """Answering "row_type" for a column whose header is unknown opens a second round (each word's row type,
+    the known ones decided), as "status" does: never a profile with a row-type column and no words."""
+    members = write(tmp_path / "members.csv", ["Email", "Start Date", "End Date"],
+                    [["ann@example.com", "2026-01-01", "2027-12-31"]])
+    orders = write(tmp_path / "orders.csv", ["Email", "Order Date", "Amount", "Buchungsart"],
+                   [["ann@example.com", "2026-02-01", "100.00", "Payment"],
+                    ["ann@example.com", "2026-02-03", "30.00", "Gutschrift"],
+                    ["ann@example.com", "2026-02-04", "1.00", "Verify"]])
+    first = {"orders.column.Buchungsart": "row_type"}
+    with pytest.raises(InputError) as stop:
+        run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False, answers=first)
+    questions = {q["id"]: q for q in stop.value.details["proposal"]["questions"]}
+    assert set(questions) - set(first) == {"orders.value.row_type.Gutschrift"}   # Payment and Verify are known
+    assert questions["orders.value.row_type.Gutschrift"]["choices"] == ["payment", "refund", "chargeback", "not_money"]
+    result = run_inferring(members, orders, parse_rules(""), AS_OF, parallel=False,
+                           answers={**first, "orders.value.row_type.Gutschrift": "refund"})
+    assert member(result, email="ann@example.com")["total_order_value"] == 70.0   # 100 paid, 30 refunded

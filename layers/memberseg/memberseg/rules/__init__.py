@@ -28,7 +28,7 @@ from .columns import (
     MemberColumn,
     since_column,
 )
-from .load import DEFAULT_RULES_NAME, ProfileFile, default_rules_data, load_rules, parse_rules
+from .load import DEFAULT_RULES_NAME, ProfileFile, default_rules, default_rules_data, load_rules, parse_rules
 from .model import (
     HUBSPOT_NAME,
     IDENTITY_FIELDS,
@@ -81,6 +81,6 @@ __all__ = [
     "HubSpot", "Inputs", "Limits", "MemberColumn", "Operator", "OptionLabel", "Orders", "Profile", "ProfileFile",
     "RenewalTest", "RoleSpec", "Rules", "Scalar", "Segment", "Status", "StatusLabels", "Term", "TermLength", "TermSpan",
     "Tier",
-    "deep_merge", "default_rules_data", "load_rules", "normalize_header", "packaged_profiles", "parse_rules",
-    "since_column",
+    "deep_merge", "default_rules", "default_rules_data", "load_rules", "normalize_header", "packaged_profiles",
+    "parse_rules", "since_column",
 ]

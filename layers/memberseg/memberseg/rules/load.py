@@ -134,3 +134,9 @@ def load_rules(path: str | Path | None = None, *, overlay: dict | None = None,
 @functools.cache
 def _default_rules() -> Rules:
     return Rules.model_validate(default_rules_data())
+
+
+def default_rules() -> Rules:
+    """The rules as shipped (the packaged defaults, no rules file), parsed once per process and shared:
+    read it, never change it."""
+    return _default_rules()
