@@ -234,7 +234,8 @@ def changed_values(contacts: pd.DataFrame) -> pd.DataFrame:
     """Every CSV cell that `csv_text` changes, in Members order then column order, with the reason."""
     parts = []
     for order, (name, values) in enumerate(_text_sources(contacts).items()):
-        cells = values.fillna("").astype(str).to_numpy(dtype=object)
+        # where(), not fillna(""): a text column with no value at all is float, and fillna would upcast it
+        cells = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
         lengths = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
         # Only an unprintable cell or one near the limit (with a ' prefix, in UTF-16) can change: only they
         # are fitted, so the run does not neutralise every cell twice.
