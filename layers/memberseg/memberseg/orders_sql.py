@@ -14,7 +14,9 @@ lines before the data): the pandas path reads it, and says what is wrong with it
 # ruff: noqa: S608 - the SQL is ours; the only text from the file in it (headers, a profile's name) is quoted
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,11 +51,17 @@ _DECLINED_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n\r?\n|\r\r")
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How DuckDB may use the machine: `memory_limit` as DuckDB writes it ("2GB"), where it spills, threads."""
+    """How DuckDB may use the machine: `memory_limit` as DuckDB writes it ("1024MB"), the folder its spill
+    folder is made in (None: the system's temporary directory), threads."""
 
-    memory_limit: str = "1GB"
+    memory_limit: str
     temp_directory: str | None = None
     threads: int = 2
+
+    @classmethod
+    def of(cls, rules: Rules) -> EngineSettings:
+        engine = rules.engine
+        return cls(f"{engine.memory_limit_mb}MB", engine.temp_directory, max(1, min(os.cpu_count() or 1, 4)))
 
 
 @dataclass
@@ -132,13 +140,11 @@ def _quoted(text: str) -> str:
 class _Query:
     """A DuckDB connection holding the file's rows as table `raw` (row, one text column f_<field> per field)."""
 
-    def __init__(self, path: Path, layout: _Layout, settings: EngineSettings):
+    def __init__(self, path: Path, layout: _Layout, settings: EngineSettings, spill: str):
         import duckdb
 
         self.db = duckdb.connect(config={"memory_limit": settings.memory_limit, "threads": settings.threads,
-                                         "preserve_insertion_order": True})
-        if settings.temp_directory:
-            self.db.execute(f"SET temp_directory = {_quoted(settings.temp_directory)}")
+                                         "preserve_insertion_order": True, "temp_directory": spill})
         self.layout = layout
         width = layout.width
         columns = ", ".join(f"'c{position}': 'VARCHAR'" for position in range(width))
@@ -536,20 +542,21 @@ def summarize_csv(path: Path, rules: Rules, settings: EngineSettings | None = No
     import duckdb
 
     path = Path(path)
-    settings = settings or EngineSettings()
+    settings = settings or EngineSettings.of(rules)
     if not _plain_bytes(path):
         return None
-    try:
-        layout = _layout(path, rules)
-        query = _Query(path, layout, settings)
-    except (_Declined, duckdb.Error):
-        return None
-    try:
-        return _summarize(query, path, layout, rules)
-    except (_Declined, duckdb.Error):
-        return None
-    finally:
-        query.close()
+    with tempfile.TemporaryDirectory(prefix="memberseg-duckdb-", dir=settings.temp_directory) as spill:
+        try:
+            layout = _layout(path, rules)
+            query = _Query(path, layout, settings, spill)
+        except (_Declined, duckdb.Error):
+            return None
+        try:
+            return _summarize(query, path, layout, rules)
+        except (_Declined, duckdb.Error):
+            return None
+        finally:
+            query.close()
 
 
 def _summarize(query: _Query, path: Path, layout: _Layout, rules: Rules) -> SqlSummary:

@@ -42,10 +42,14 @@ def _frame_difference(pandas_side: pd.DataFrame, sql_side: pd.DataFrame) -> str 
     return None
 
 
+def in_pandas(rules: Rules) -> Rules:
+    return rules.model_copy(update={"engine": rules.engine.model_copy(update={"csv_orders": "pandas"})})
+
+
 def _both(path: Path, rules: Rules) -> tuple[dict, dict | None]:
     """(the pandas path's summary, the SQL's; None when the SQL declined the file), as comparable dicts."""
     try:
-        summary = summarize_orders(path, rules, CheckedFile("csv", None))
+        summary = summarize_orders(path, in_pandas(rules), CheckedFile("csv", None))
         pandas_side = {"by_id": summary.by_id, "rejected": summary.rejected, "excluded": summary.excluded,
                        "facts": summary.facts, "source": summary.source.describe()}
     except InputError as error:
@@ -197,3 +201,27 @@ def test_the_sums_are_exactly_the_pandas_sums_over_many_rows(tmp_path):
         for key, amount in zip(keys, cents, strict=True):
             writer.writerow([f"C{key}", letters[key % 26], f"{amount / 100:.2f}", "2026-01-05"])
     _assert_same(path, load_rules(None))
+
+
+def test_csv_orders_are_summed_in_duckdb_by_default_and_in_pandas_when_the_rules_say_so():
+    path = PLATFORM_ORDERS[0]
+    rules = load_rules(None)
+    assert rules.engine.csv_orders == "duckdb"
+    assert "summing orders in DuckDB" in summarize_orders(path, rules).timings
+    assert "reading orders" in summarize_orders(path, in_pandas(rules)).timings
+
+
+def test_a_file_the_sql_declines_is_summed_by_pandas(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("Customer ID,Total Value\nc1,5\n\nc2,7\n", encoding="utf-8")
+    summary = summarize_orders(path, load_rules(None))
+    assert "reading orders" in summary.timings
+    assert summary.by_id["total"].to_dict() == {"c1": 5.0, "c2": 7.0}
+
+
+def test_duckdb_spills_in_a_folder_of_its_own_under_temp_directory_and_removes_it(tmp_path):
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    rules = parse_rules(f"engine: {{memory_limit_mb: 64, temp_directory: '{spill}'}}")
+    assert summarize_csv(PLATFORM_ORDERS[0], rules) is not None
+    assert list(spill.iterdir()) == []
