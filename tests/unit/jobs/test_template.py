@@ -32,14 +32,17 @@ def test_function_runs_python313_on_arm64_with_the_layer():
     globals_ = TEMPLATE["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == ["arm64"]
-    assert FUNCTION["Properties"]["Layers"] == [{"Ref": "MembersegLayer"}]
-    layer = RES["MembersegLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "makefile"
-    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/memberseg"
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert FUNCTION["Properties"]["Layers"] == [{"Ref": "MembersegLayer"}, {"Ref": "DuckdbLayer"}]
+    for name, folder in (("MembersegLayer", "memberseg"), ("DuckdbLayer", "duckdb")):
+        layer = RES[name]
+        assert layer["Metadata"]["BuildMethod"] == "makefile"
+        assert layer["Properties"]["ContentUri"].rstrip("/") == f"layers/{folder}"
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert f"build-{name}:" in (ROOT / "layers" / folder / "Makefile").read_text()
     makefile = (ROOT / "layers" / "memberseg" / "Makefile").read_text()
-    assert "build-MembersegLayer:" in makefile
     assert "--platform $(LAYER_PLATFORM)" in makefile and "manylinux2014_aarch64" in makefile
+    # DuckDB's recent releases have no manylinux2014 aarch64 wheel: that tag alone would resolve 1.2.2
+    assert "LAYER_PLATFORM ?= manylinux_2_28_aarch64" in (ROOT / "layers" / "duckdb" / "Makefile").read_text()
 
 
 def test_memory_and_timeout_come_from_parameters_and_cover_the_engine_limit():
