@@ -6,22 +6,22 @@ bundled platform sample, the researched export fixtures with their profiles, and
 from __future__ import annotations
 
 import csv
+import importlib.util
 import string
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_orders_language import BRAINTREE_RULES, RECURLY_RULES, STRIPE_BALANCE_RULES
 
 from memberseg.errors import InputError
 from memberseg.orders import refunded_beyond_paid
 from memberseg.orders_sql import EngineSettings, summarize_csv
 from memberseg.pipeline import CheckedFile, summarize_orders
 from memberseg.rules import Rules, load_rules, parse_rules
-from test_orders_language import BRAINTREE_RULES, RECURLY_RULES, STRIPE_BALANCE_RULES
 
 ROOT = Path(__file__).resolve().parents[3]
 PLATFORM_ORDERS = sorted((ROOT / "examples" / "platforms").glob("*/orders.csv"))
@@ -30,16 +30,16 @@ EXPORTS_WITH_PROFILES = {"braintree_orders": BRAINTREE_RULES, "recurly_orders": 
                          "stripe_balance_orders": STRIPE_BALANCE_RULES}
 
 
-def _frame_difference(pandas_side: pd.DataFrame, sql_side: pd.DataFrame) -> str | None:
-    try:
-        pd.testing.assert_frame_equal(pandas_side, sql_side, check_exact=True)
-    except AssertionError as difference:
-        return str(difference)
-    for column in pandas_side.columns:
-        if pandas_side[column].dtype == object and \
-                list(map(type, pandas_side[column])) != list(map(type, sql_side[column])):
-            return f"column {column!r}: the kinds of missing cell (None, NaN, pd.NA) differ"
-    return None
+def _script(name: str):
+    """A script of scripts/, as a module: the test compares summaries as scripts/compare_orders.py does."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+COMPARE = _script("compare_orders")
 
 
 def in_pandas(rules: Rules) -> Rules:
@@ -71,12 +71,7 @@ def _both(path: Path, rules: Rules) -> tuple[dict, dict | None]:
 def _assert_same(path: Path, rules: Rules) -> None:
     pandas_side, sql_side = _both(path, rules)
     assert sql_side is not None, f"the SQL declined {path}"
-    assert pandas_side.keys() == sql_side.keys(), (pandas_side, sql_side)
-    for key, value in pandas_side.items():
-        if isinstance(value, pd.DataFrame):
-            assert _frame_difference(value, sql_side[key]) is None, (key, _frame_difference(value, sql_side[key]))
-        else:
-            assert value == sql_side[key], key
+    assert COMPARE.difference(pandas_side, sql_side) is None, COMPARE.difference(pandas_side, sql_side)
 
 
 @pytest.mark.parametrize("path", PLATFORM_ORDERS, ids=lambda path: path.parent.name)
