@@ -182,9 +182,19 @@ class _Query:
         cells = self.db.execute(f"SELECT coalesce(c{position}, '') FROM scanned ORDER BY rowid").fetchall()
         return np.array([cell for (cell,) in cells], dtype=object)
 
-    def cells(self, name: str) -> pd.Series:
-        """The field's distinct cells, in the order they first appear."""
-        cells = self.db.execute(f"SELECT f_{name} FROM raw GROUP BY f_{name} ORDER BY min(row)").fetchall()
+    def cells(self, name: str, plain: str | None = None) -> pd.Series:
+        """The field's distinct cells, in the order they first appear (but those matching `plain`)."""
+        where = f"WHERE NOT regexp_full_match(f_{name}, '{plain}')" if plain else ""
+        cells = self.db.execute(f"SELECT f_{name} FROM raw {where} GROUP BY f_{name} ORDER BY min(row)").fetchall()
+        return pd.Series([cell for (cell,) in cells], dtype=object)
+
+    def voters(self, name: str, plain: str) -> pd.Series:
+        """The field's distinct cells in the order they first appear, but the plain amounts after the first
+        with a decimal separator: the others vote as it does (`memberseg.values.decimal_separator_votes`)."""
+        cells = self.db.execute(
+            f"WITH d AS (SELECT f_{name} AS cell, min(row) AS first FROM raw GROUP BY f_{name}) "
+            f"SELECT cell FROM d WHERE NOT regexp_full_match(cell, '{plain}') OR first = (SELECT min(first) FROM d "
+            f"WHERE regexp_full_match(cell, '{plain}') AND regexp_matches(cell, '[.,]')) ORDER BY first").fetchall()
         return pd.Series([cell for (cell,) in cells], dtype=object)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
@@ -239,12 +249,32 @@ class _Meaning:
     def header(self, name: str) -> str:
         return self.table.headers[self.table.fields[name]]
 
+    @property
+    def plain(self) -> str:
+        """Amounts the SQL reads itself (most of a large file's, and nearly all distinct): digits with a decimal
+        point and at most two decimals (only digits with a decimal comma). memberseg.values reads each such cell
+        as the float of its text, no currency, no group separators, exactly as DuckDB's cast does."""
+        return "[0-9]{1,15}(\\.[0-9]{1,2})?" if self.decimal == "." else "[0-9]{1,15}"
+
+
+AMOUNT_COLUMNS = ("amount", "blank", "quote", "not_whole", "grouped", "in_text")
+
+
+def _amount(meaning: _Meaning, name: str, column: str) -> str:
+    """An amount cell's parsed `column`: from SQL for a plain amount, else from the field's lookup."""
+    cell = f"f.f_{name}"
+    plain = {"amount": f"CAST({cell} AS DOUBLE)", "blank": "FALSE", "quote": cell,
+             "not_whole": f"contains({cell}, '.')", "grouped": "NULL::DOUBLE", "in_text": "NULL::VARCHAR"}[column]
+    return f"(CASE WHEN regexp_full_match({cell}, '{meaning.plain}') THEN {plain} ELSE t_{name}.{column} END)"
+
 
 def _lookups(query: _Query, meaning: _Meaning) -> None:
     """One table per field, `lk_<field>`: each distinct cell (and the blank cell '') with what it reads as."""
     spec = spec_of(meaning.table)
     for name in meaning.has:
-        cells = pd.concat([query.cells(name), pd.Series([""], dtype=object)], ignore_index=True).drop_duplicates()
+        plain = meaning.plain if name in ("order_value", "refunded_value") else None
+        cells = pd.concat([query.cells(name, plain), pd.Series([""], dtype=object)], ignore_index=True)
+        cells = cells.drop_duplicates()
         cells = cells.reset_index(drop=True)
         parsed = pd.DataFrame({"raw": cells, "blank": is_blank(cells).to_numpy(dtype=bool)})
         if name in ("order_value", "refunded_value"):
@@ -277,16 +307,16 @@ def _lookups(query: _Query, meaning: _Meaning) -> None:
         else:
             parsed["text"] = to_text(cells)
         query.register(f"lk_{name}", _nullable(parsed))
-    _name_lookup(query, meaning)
 
 
 def _name_lookup(query: _Query, meaning: _Meaning) -> None:
-    """`lk_names`: each distinct (customer_name, first_name, last_name) of the file with the name it makes."""
+    """`lk_names`: each distinct (customer_name, first_name, last_name) of the filled rows (a line item's name
+    parts may come from different rows of its order) with the name it makes."""
     present = [name for name in ("customer_name", "first_name", "last_name") if name in meaning.has]
     if not present:
         return
     listed = ", ".join(f"f_{name}" for name in present)
-    tuples = query.frame(f"SELECT {listed} FROM raw GROUP BY {listed} ORDER BY min(row)")
+    tuples = query.frame(f"SELECT {listed} FROM filled GROUP BY {listed} ORDER BY min(row)")
     blank = pd.DataFrame({f"f_{name}": [""] for name in present})
     tuples = pd.concat([tuples, blank], ignore_index=True).drop_duplicates(ignore_index=True)
     frame = pd.DataFrame({position: tuples[f"f_{name}"] for name, position in meaning.table.fields.items()
@@ -305,8 +335,8 @@ def _locale(query: _Query, layout: _Layout, rules: Rules) -> tuple[dict, dict]:
     """The file's date order and decimal separator, decided by `memberseg.validate` from each column's
     distinct cells in the order they first appear (all its votes read)."""
     table = layout.header_table
-    distinct = {name: query.cells(name) for name in ("order_date", "order_value", "refunded_value")
-                if name in table.fields}
+    distinct = {name: query.cells(name) if name == "order_date" else query.voters(name, "[0-9]{1,15}(\\.[0-9]{1,2})?")
+                for name in ("order_date", "order_value", "refunded_value") if name in table.fields}
     length = max((len(cells) for cells in distinct.values()), default=0)
     frame = pd.DataFrame({position: pd.Series([""] * length, dtype=object) for position in range(len(table.headers))})
     for name, cells in distinct.items():
@@ -332,8 +362,9 @@ def _order_level_sql(meaning: _Meaning) -> str:
     picks: list[str] = []
     for name in sorted(has):
         if name in ORDER_LEVEL_FIELDS:
-            blanks.append(f"JOIN lk_{name} b_{name} ON b_{name}.raw = raw.f_{name}")
-            picks.append(f"coalesce(first_value(CASE WHEN NOT b_{name}.blank THEN raw.f_{name} END IGNORE NULLS) "
+            blanks.append(f"LEFT JOIN lk_{name} b_{name} ON b_{name}.raw = raw.f_{name}")   # no row: a plain amount
+            picks.append(f"coalesce(first_value(CASE WHEN NOT coalesce(b_{name}.blank, FALSE) THEN raw.f_{name} END "
+                         "IGNORE NULLS) "
                          f"OVER whole, '') AS f_{name}")
         else:
             picks.append(f"raw.f_{name}")
@@ -358,14 +389,17 @@ def _rows_sql(meaning: _Meaning) -> str:
         "rklass": "t_row_type.klass" if "row_type" in has else "'payment'",
         "rt_unknown": "t_row_type.klass IS NULL" if "row_type" in has else "FALSE",
         "rt_quote": "t_row_type.quote" if "row_type" in has else "''",
-        "value0": "t_order_value.amount", "v_blank": "t_order_value.blank", "v_quote": "t_order_value.quote",
-        "v_not_whole": "t_order_value.not_whole", "grouped": "t_order_value.grouped",
-        "refunded0": "coalesce(t_refunded_value.amount, 0.0)" if "refunded_value" in has else "0.0",
-        "r_blank": "t_refunded_value.blank" if "refunded_value" in has else "TRUE",
-        "r_quote": "t_refunded_value.quote" if "refunded_value" in has else "''",
-        "r_not_whole": "t_refunded_value.not_whole" if "refunded_value" in has else "FALSE",
-        "currency": ("coalesce(t_currency.code, t_order_value.in_text)" if "currency" in has
-                     else "t_order_value.in_text"),
+        "value0": _amount(meaning, "order_value", "amount"), "v_blank": _amount(meaning, "order_value", "blank"),
+        "v_quote": _amount(meaning, "order_value", "quote"),
+        "v_not_whole": _amount(meaning, "order_value", "not_whole"),
+        "grouped": _amount(meaning, "order_value", "grouped"),
+        "refunded0": (f"coalesce({_amount(meaning, 'refunded_value', 'amount')}, 0.0)" if "refunded_value" in has
+                      else "0.0"),
+        "r_blank": _amount(meaning, "refunded_value", "blank") if "refunded_value" in has else "TRUE",
+        "r_quote": _amount(meaning, "refunded_value", "quote") if "refunded_value" in has else "''",
+        "r_not_whole": _amount(meaning, "refunded_value", "not_whole") if "refunded_value" in has else "FALSE",
+        "currency": (f"coalesce(t_currency.code, {_amount(meaning, 'order_value', 'in_text')})" if "currency" in has
+                     else _amount(meaning, "order_value", "in_text")),
         "sklass": "t_status.klass" if "status" in has else "'paid'",
         "st_unknown": "t_status.klass IS NULL" if "status" in has else "FALSE",
         "st_quote": "t_status.quote" if "status" in has else "''",
@@ -468,21 +502,32 @@ def _judged_sql(meaning: _Meaning, base: str | None, unit_base: str | None) -> s
         f"{refunded} AS refunded FROM cells c) c) c {rates}) c")
 
 
-def _by_id(query: _Query, meaning: _Meaning, with_refunds: bool) -> pd.DataFrame:
-    """`memberseg.orders.orders_by_id` over the valid rows, in the order each join key first appears."""
-    customer = "customer_id"
-    refunds = ("kahan_sum(CASE WHEN money_back AND coalesce(sklass = 'paid', FALSE) THEN -converted ELSE 0.0 END "
-               "ORDER BY row) AS refunds, ") if with_refunds else ""
-    frame = query.frame(
-        "SELECT key AS id_key, kahan_sum(CASE WHEN is_order THEN converted ELSE 0.0 END ORDER BY row) AS total, "
-        f"{refunds}sum(is_order::BIGINT)::BIGINT AS order_count, count(*) AS rows, "
-        "max(CASE WHEN money_back THEN NULL ELSE order_date END) AS last_order, "
-        "min(CASE WHEN NOT money_back AND is_order AND converted > 0 THEN order_date END) AS first_paid, "
-        f"first({customer} ORDER BY row) FILTER (WHERE {customer} IS NOT NULL) AS customer_id, "
-        "first(names ORDER BY row) FILTER (WHERE names IS NOT NULL) AS customer_name "
-        "FROM judged WHERE reason = '' AND excluded_reason = '' GROUP BY key ORDER BY min(row)")
-    frame = frame.set_index("id_key")
-    return frame
+VALID = "reason = '' AND excluded_reason = ''"
+VALUE = "CASE WHEN is_order THEN converted ELSE 0.0 END"
+REFUND = "CASE WHEN money_back AND coalesce(sklass = 'paid', FALSE) THEN -converted ELSE 0.0 END"
+
+
+def _by_id(query: _Query, with_refunds: bool) -> pd.DataFrame:
+    """`memberseg.orders.orders_by_id` over the valid rows, in the order each join key first appears.
+
+    The money is summed by pandas' groupby, over each key's number and the rows' amounts in file order (12 or
+    20 bytes a row): its compensated sum is not DuckDB's, and the totals must be the same floats."""
+    query.db.execute(f"CREATE TEMP TABLE keys AS SELECT key, row_number() OVER (ORDER BY min(row)) - 1 AS code, "
+                     "count(*) AS rows, sum(is_order::BIGINT)::BIGINT AS order_count, "
+                     "max(CASE WHEN money_back THEN NULL ELSE order_date END) AS last_order, "
+                     "min(CASE WHEN is_order AND converted > 0 THEN order_date END) AS first_paid, "
+                     "first(customer_id ORDER BY row) FILTER (WHERE customer_id IS NOT NULL) AS customer_id, "
+                     "first(names ORDER BY row) FILTER (WHERE names IS NOT NULL) AS customer_name "
+                     f"FROM judged WHERE {VALID} GROUP BY key")
+    refund = f", {REFUND} AS refunds" if with_refunds else ""
+    amounts = query.db.execute(f"SELECT keys.code::INTEGER AS code, {VALUE} AS total{refund} FROM judged "
+                               f"JOIN keys USING (key) WHERE {VALID} ORDER BY row").fetchnumpy()
+    sums = pd.DataFrame(amounts).groupby("code", sort=True).sum()
+    del amounts
+    frame = query.frame("SELECT key AS id_key, order_count, rows, last_order, first_paid, customer_id, customer_name "
+                        "FROM keys ORDER BY code")
+    sums.index = pd.Index(frame["id_key"].to_numpy(dtype=object), name="id_key")
+    return pd.concat([sums, frame.set_index("id_key")], axis=1)
 
 
 def _split(query: _Query, which: str) -> pd.DataFrame:
@@ -583,6 +628,7 @@ def _summarize(query: _Query, path: Path, layout: _Layout, rules: Rules) -> SqlS
         meaning = _Meaning(table, rules, locale["decimal_separator"], order, join_key_of(table))
         _lookups(query, meaning)
         query.db.execute(_order_level_sql(meaning))
+        _name_lookup(query, meaning)
         query.db.execute(_rows_sql(meaning))
         base = _base_currency(query, rules)
         unit_base = None
@@ -593,7 +639,7 @@ def _summarize(query: _Query, path: Path, layout: _Layout, rules: Rules) -> SqlS
             query.register("rates", pd.DataFrame({"code": list(rates), "rate": [float(r) for r in rates.values()]}))
         query.db.execute(_judged_sql(meaning, base, unit_base))
         with_refunds = "row_type" in meaning.has
-        by_id = _as_pandas(_by_id(query, meaning, with_refunds), ("last_order", "first_paid"), None)
+        by_id = _as_pandas(_by_id(query, with_refunds), ("last_order", "first_paid"), None)
         if with_refunds:
             by_id["paid"] = by_id["total"]
             by_id["total"] = _net(by_id["paid"], by_id["refunds"])
