@@ -15,7 +15,6 @@ lines before the data): the pandas path reads it, and says what is wrong with it
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,7 +45,9 @@ from .values import (
 HEAD_BYTES = 4 * 1024 * 1024
 _CHUNK = 16 * 1024 * 1024
 # Control characters (not tab, line feed, carriage return) and blank lines: the pandas reader's business.
-_DECLINED_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\n\r?\n|\r\r")
+_CONTROL = bytes([*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
+_NOT_CONTROL = bytes(sorted(set(range(256)) - set(_CONTROL)))
+_BLANK_LINES = (b"\n\n", b"\n\r\n", b"\r\r")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def _plain_bytes(path: Path) -> bool:
     tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
-            if _DECLINED_BYTES.search(tail + chunk):
+            joined = tail + chunk
+            if joined.translate(None, _NOT_CONTROL) or any(blank in joined for blank in _BLANK_LINES):
                 return False
             tail = chunk[-2:]
     return True
