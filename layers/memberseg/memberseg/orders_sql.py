@@ -92,10 +92,12 @@ def _plain_bytes(path: Path) -> bool:
     return True
 
 
-# --- The file as a raw table whose frame holds each column's distinct cells (for the locale and lookups) ---
+# --- The file's layout, found in its first bytes as the pandas reader finds it, and its rows in DuckDB ---
 
 @dataclass
 class _Layout:
+    """Where the rows are and what each column is; `header_table` is read.py's table of the header, no rows."""
+
     header_table: RawTable     # the header, fields and profile, with no rows
     found: dict[str, int]      # field -> the column's position in the file
     headers: list[str]         # every column's header, by its position in the file
