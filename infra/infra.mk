@@ -50,9 +50,10 @@ $(UV):
 	python3 -m venv "$(TOOLS_VENV)/uv"
 	"$(TOOLS_VENV)/uv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-## Re-resolve the layer's lock files (layers/memberseg/*.lock) from its ranges; UPGRADE=1 takes the newest.
+## Re-resolve the layers' lock files (layers/memberseg/*.lock, layers/duckdb/*.lock) from their ranges; UPGRADE=1 takes the newest.
 lock: $(UV)
 	$(MAKE) -C layers/memberseg --no-print-directory lock UV="$(abspath $(UV))" UPGRADE="$(UPGRADE)"
+	$(MAKE) -C layers/duckdb --no-print-directory lock UV="$(abspath $(UV))" UPGRADE="$(UPGRADE)"
 
 ## The infrastructure checks: sam validate --lint, cfn-lint, checkov, sam build with the layer budget.
 lint-infra: sam-validate cfn-lint checkov sam-build

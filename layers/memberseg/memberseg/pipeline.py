@@ -170,8 +170,15 @@ def _import_stages() -> None:
 
 def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = None,
                      progress: Progress = no_progress) -> OrdersSummary:
-    """Read, validate and sum the orders file per ID (runs in its own process)."""
+    """Read, validate and sum the orders file per ID (runs in its own process). A CSV file is read, judged and
+    summed in DuckDB (`memberseg.orders_sql`, rules' engine.csv_orders); a file the SQL declines, and every
+    spreadsheet, by pandas (`memberseg.orders`)."""
     timings: dict[str, float] = {}
+    checked = checked or CheckedFile(inspect_file(path, rules.limits, role="orders"), None)
+    if checked.kind == "csv" and rules.engine.csv_orders == "duckdb":
+        summed = _summarize_in_sql(path, rules, timings, progress)
+        if summed is not None:
+            return summed
     with timed(timings, "reading orders", progress):
         table = read_input(path, "orders", rules, progress, checked=checked)
     from .orders import orders_by_id, refunded_beyond_paid, validate_orders
@@ -183,6 +190,23 @@ def summarize_orders(path: Path, rules: Rules, checked: CheckedFile | None = Non
         validated.facts["row_types"]["join_keys_refunded_beyond_paid"] = refunded_beyond_paid(by_id)
     return OrdersSummary(source=table.facts(validated.locale), rejected=validated.rejected, by_id=by_id,
                          timings=timings, excluded=validated.excluded, facts=validated.facts)
+
+
+def _summarize_in_sql(path: Path, rules: Rules, timings: dict[str, float], progress: Progress) -> OrdersSummary | None:
+    """The CSV orders file's summary from DuckDB; None when the SQL declines the file."""
+    from .orders import refunded_beyond_paid
+    from .orders_sql import EngineSettings, summarize_csv
+
+    progress("parsing", {"file": path.name, "role": "orders"})
+    with timed(timings, "summing orders in DuckDB", progress):
+        summed = summarize_csv(path, rules, EngineSettings.of(rules))
+    if summed is None:
+        return None
+    progress("parsed", {"file": path.name, "role": "orders"})
+    if "row_types" in summed.facts:
+        summed.facts["row_types"]["join_keys_refunded_beyond_paid"] = refunded_beyond_paid(summed.by_id)
+    return OrdersSummary(source=summed.source, rejected=summed.rejected, by_id=summed.by_id, timings=timings,
+                         excluded=summed.excluded, facts=summed.facts)
 
 
 def start_orders(path: Path, rules: Rules, progress: Progress = no_progress, *, parallel: bool = True) -> PendingOrders:

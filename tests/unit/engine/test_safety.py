@@ -143,6 +143,19 @@ def test_csv_too_many_rows(tmp_path):
     assert inspect_file(ok, limits_with(max_rows=100), role="orders") == "csv"
 
 
+def test_an_orders_file_past_a_limit_is_never_advised_to_be_split(tmp_path):
+    """A run reads one orders file: split parts would give each customer a partial total, with no error."""
+    path = hostile.csv_too_many_rows(tmp_path, lines=102)
+    err = reject(path, "too_many_rows", "do not split", "limits.max_rows", limits=limits_with(max_rows=100),
+                 role="orders")
+    assert "smaller files" not in err.message and "split it" not in err.message
+    path.write_text("Customer ID,Total Value\n" + "c1,5\n" * 500, encoding="utf-8")
+    large = reject(path, "file_too_large", "do not split", "limits.max_file_bytes",
+                   limits=limits_with(max_file_bytes=1024), role="orders")
+    assert "or split it" not in large.message
+    assert "Split it into smaller files" in reject(path, "too_many_rows", limits=limits_with(max_rows=100)).message
+
+
 # --- zip structure ---------------------------------------------------------------------------
 
 

@@ -32,14 +32,17 @@ def test_function_runs_python313_on_arm64_with_the_layer():
     globals_ = TEMPLATE["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == ["arm64"]
-    assert FUNCTION["Properties"]["Layers"] == [{"Ref": "MembersegLayer"}]
-    layer = RES["MembersegLayer"]
-    assert layer["Metadata"]["BuildMethod"] == "makefile"
-    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/memberseg"
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert FUNCTION["Properties"]["Layers"] == [{"Ref": "MembersegLayer"}, {"Ref": "DuckdbLayer"}]
+    for name, folder in (("MembersegLayer", "memberseg"), ("DuckdbLayer", "duckdb")):
+        layer = RES[name]
+        assert layer["Metadata"]["BuildMethod"] == "makefile"
+        assert layer["Properties"]["ContentUri"].rstrip("/") == f"layers/{folder}"
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        assert f"build-{name}:" in (ROOT / "layers" / folder / "Makefile").read_text()
     makefile = (ROOT / "layers" / "memberseg" / "Makefile").read_text()
-    assert "build-MembersegLayer:" in makefile
     assert "--platform $(LAYER_PLATFORM)" in makefile and "manylinux2014_aarch64" in makefile
+    # DuckDB's recent releases have no manylinux2014 aarch64 wheel: that tag alone would resolve 1.2.2
+    assert "LAYER_PLATFORM ?= manylinux_2_28_aarch64" in (ROOT / "layers" / "duckdb" / "Makefile").read_text()
 
 
 def test_memory_and_timeout_come_from_parameters_and_cover_the_engine_limit():
@@ -249,8 +252,11 @@ def test_layer_requirements_match_the_project_dependencies():
 
     project = names(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
     layer = names((ROOT / "layers" / "memberseg" / "requirements.txt").read_text().splitlines())
+    duckdb = names((ROOT / "layers" / "duckdb" / "requirements.txt").read_text().splitlines())
+    assert set(duckdb) == {"duckdb"} and not set(duckdb) & set(layer)   # DuckDB's 53 MB: a layer of its own
+    layer |= duckdb
     for name, spec in project.items():
-        assert name in layer, f"{name} missing from the layer"
+        assert name in layer, f"{name} missing from the layers"
         assert layer[name].split("#")[0].strip() == spec.split("#")[0].strip(), name
     for spec in layer.values():
         assert re.search(r">=", spec) and re.search(r"<", spec), f"unbounded: {spec}"
@@ -273,13 +279,14 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     return pins
 
 
-@pytest.mark.parametrize("ranges, lock", [("requirements.txt", "requirements.lock"),
-                                          ("requirements-nodeps.txt", "requirements-nodeps.lock")])
-def test_the_layer_installs_a_hashed_lock_that_satisfies_every_range(ranges, lock):
+@pytest.mark.parametrize("layer, ranges, lock", [("memberseg", "requirements.txt", "requirements.lock"),
+                                                 ("memberseg", "requirements-nodeps.txt", "requirements-nodeps.lock"),
+                                                 ("duckdb", "requirements.txt", "requirements.lock")])
+def test_the_layer_installs_a_hashed_lock_that_satisfies_every_range(layer, ranges, lock):
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    folder = ROOT / "layers" / "memberseg"
+    folder = ROOT / "layers" / layer
     pins = _locked(folder / lock)
     wanted = [Requirement(line.split("#", 1)[0]) for line in (folder / ranges).read_text().splitlines()
               if line.split("#", 1)[0].strip()]
@@ -296,5 +303,5 @@ def test_the_layer_installs_a_hashed_lock_that_satisfies_every_range(ranges, loc
     makefile = (folder / "Makefile").read_text()
     assert f'-r "$(LAYER_DIR){lock}"' in makefile and f'-r "$(LAYER_DIR){ranges}"' not in makefile
     installs = [line for line in makefile.splitlines() if line.strip().startswith("$(PIP) install")]
-    assert len(installs) == 2 and all("--require-hashes" in line for line in installs)
+    assert len(installs) == {"memberseg": 2, "duckdb": 1}[layer] and all("--require-hashes" in line for line in installs)
     assert "\nlock:" in makefile

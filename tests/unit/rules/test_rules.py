@@ -128,6 +128,7 @@ def test_toml_rules_file(tmp_path):
     data["consolidation"]["renewal_grace_days"] = 3
     data["inputs"]["memberships"].pop("sheet")   # TOML has no null: leave optional keys out
     data["inputs"]["orders"].pop("sheet")
+    data["engine"].pop("temp_directory")
     toml_path = tmp_path / "rules.toml"
     toml_path.write_text(tomli_w.dumps(data))
     assert load_rules(toml_path).consolidation.renewal_grace_days == 3

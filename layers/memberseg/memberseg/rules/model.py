@@ -180,6 +180,14 @@ class Tier(Strict):
     inclusive: bool = True
 
 
+class Engine(Strict):
+    """How the work is done, never what it means: outputs are the same either way (rules_digest leaves it out)."""
+
+    csv_orders: Literal["duckdb", "pandas"]   # duckdb: CSV orders summed in SQL (memberseg.orders_sql)
+    memory_limit_mb: int = Field(ge=64)        # DuckDB's memory_limit; past it, it spills to temp_directory
+    temp_directory: str | None                 # where DuckDB spills; None: the system's temporary directory
+
+
 class Orders(Strict):
     savings_rate: float = Field(ge=0, le=1)
     no_orders_label: OptionLabel

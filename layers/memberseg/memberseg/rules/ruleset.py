@@ -19,6 +19,7 @@ from .model import (
     ChangeSettings,
     ConditionValue,
     Consolidation,
+    Engine,
     HubSpot,
     Inputs,
     Limits,
@@ -47,6 +48,7 @@ class Rules(Strict):
     segments: list[Segment] = Field(min_length=1)
     hubspot: HubSpot
     changes: ChangeSettings
+    engine: Engine
     # by profile name: a packaged name's changes (merged over it), any other name a whole new profile
     profiles: dict[str, dict[str, Any]]
     # by profile name: the files that wrote it, in order (set by the loader; not part of the rules' data)
@@ -205,7 +207,8 @@ class Rules(Strict):
 
     @cached_property
     def digest(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True,
+                               separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 

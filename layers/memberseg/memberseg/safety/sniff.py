@@ -54,7 +54,8 @@ def checked_size(path: Path, limits: Limits, say: Verdicts) -> int:
         raise say.error(
             "file_too_large",
             f"{say.who} is {st.st_size / 1048576:,.1f} MB, more than the {limits.max_file_bytes / 1048576:,.0f} MB "
-            "this tool accepts. Remove unneeded sheets or columns, or split it, and upload again.",
+            "this tool accepts. " + say.smaller("Remove unneeded sheets or columns, or split it, and upload again.",
+                                                "limits.max_file_bytes"),
             size=st.st_size,
             max_file_bytes=limits.max_file_bytes,
         )

@@ -23,7 +23,16 @@ class Verdicts:
 
     def __init__(self, path: Path, role: str) -> None:
         self.name = path.name
+        self.role = role
         self.who = f"The {role} file '{self.name}'"
+
+    def smaller(self, split: str, limit: str) -> str:
+        """How to bring the file within `limit`: `split` (advice that may split the file) for memberships; an
+        orders file is never split, since a run reads one and each part would give customers partial totals."""
+        if self.role != "orders":
+            return split
+        return (f"Do not split an orders file: a run reads one orders file, so each part would give customers "
+                f"partial totals and wrong tiers. Remove unneeded columns, or raise {limit} in a rules file.")
 
     def error(self, code: str, message: str, *, sheet: str | None = None, **details: object) -> InputError:
         return InputError(code=code, message=message, file=self.name, sheet=sheet, details=dict(details))
@@ -56,7 +65,8 @@ class Verdicts:
         return self.error(
             "too_many_rows",
             f"{self.who} has about {_fmt(lines)} lines, more than the {_fmt(limits.max_rows)} rows "
-            "this tool accepts. Split it into smaller files and upload them one at a time.",
+            "this tool accepts. " + self.smaller("Split it into smaller files and upload them one at a time.",
+                                                 "limits.max_rows"),
             lines=lines,
             max_rows=limits.max_rows,
         )
@@ -124,8 +134,8 @@ class _SheetJudgement:
         if scan.n_cells > self.limits.max_cells:
             return self._error(
                 f"{self.verdicts.who} has {_fmt(scan.n_cells)} cells in {self.where}, more than the "
-                f"{_fmt(self.limits.max_cells)} this tool accepts. Remove unneeded columns or split the file, "
-                "and upload it again.",
+                f"{_fmt(self.limits.max_cells)} this tool accepts. " + self.verdicts.smaller(
+                    "Remove unneeded columns or split the file, and upload it again.", "limits.max_cells"),
                 cells=scan.n_cells,
             )
         return None
@@ -142,7 +152,7 @@ class _SheetJudgement:
         ref = f"{col_letters(cols)}{rows}"
         return self._error(
             f"{self.verdicts.who} uses the area A1:{ref} in {self.where} ({_fmt(rows * cols)} cells), more than the "
-            f"{_fmt(self.limits.max_cells)} cells this tool accepts. Remove unneeded columns or rows, "
-            "or split the file, and upload it again.",
+            f"{_fmt(self.limits.max_cells)} cells this tool accepts. " + self.verdicts.smaller(
+                "Remove unneeded columns or rows, or split the file, and upload it again.", "limits.max_cells"),
             cell=ref,
         )
