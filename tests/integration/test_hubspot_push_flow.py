@@ -187,9 +187,34 @@ def test_row_errors_and_a_failed_push_are_sent_again(pinned, portal, pusher, tmp
     third = next_run(world, "again", small_inputs(tmp_path / "three", SECOND))
 
     assert deliver(pusher, third)["state"] == "DONE"
-    # compared with the first push: gamma's refused row again, beta changed, epsilon new; delta was gone
-    # at the second run, whose push failed: the third run no longer lists it (docs/job-protocol.md)
-    assert sent(portal, since=1) == Counter(["gamma@x.com", "beta@x.com", "epsilon@x.com"])
+    # compared with the first push: gamma's refused row again, beta changed, epsilon new; and delta, gone at
+    # the second run, whose push failed: the third run no longer lists it, but HubSpot still holds its flags
+    assert sent(portal, since=1) == Counter(["gamma@x.com", "beta@x.com", "epsilon@x.com", "delta@x.com"])
+    assert world.status("again")["hubspot"]["sent"] == {"added": 2, "changed": 1, "unchanged": 1, "cleared": 1}
+    assert all(value == "false" for key, value in portal.contacts["delta@x.com"].items() if key in SEGMENT_FLAGS)
+    fourth = next_run(world, "again", small_inputs(tmp_path / "four", SECOND))
+    assert deliver(pusher, fourth)["state"] == "DONE"
+    assert sent(portal, since=1)["delta@x.com"] == 1, "cleared once: the third push's state is HubSpot's now"
+
+
+def test_a_job_that_keeps_gone_customers_sends_no_cleared_row_after_a_failed_push(pinned, portal, pusher,
+                                                                                 tmp_path: Path) -> None:
+    world = pinned
+    orders = write_xlsx(tmp_path / "orders.xlsx", ORDER_HEADERS, DELTA_ORDERS)
+    first = next_run(world, "keeps", small_inputs(tmp_path / "one", FIRST), orders)
+    assert deliver(pusher, first)["state"] == "DONE"
+    portal.token = "another-token"       # noqa: S105 - the second push fails: the accepted state stays the first's
+    assert deliver(pusher, next_run(world, "keeps", small_inputs(tmp_path / "two", SECOND)))["state"] == "FAILED"
+    portal.token = TOKEN
+    rules = (Path(memberseg.runner.__file__).parent / "default_rules.yaml").read_text()
+    assert "  gone_customers: clear" in rules
+    world.put("uploads/keeps/rules.yaml", rules.replace("  gone_customers: clear", "  gone_customers: keep").encode())
+
+    assert deliver(pusher, next_run(world, "keeps", small_inputs(tmp_path / "three", SECOND)))["state"] == "DONE"
+
+    assert sent(portal, since=1) == Counter(["beta@x.com", "epsilon@x.com"])
+    assert world.read_committed("keeps", "report.json")["hubspot"]["gone_customers"] == "keep"
+    assert portal.contacts["delta@x.com"]["active_membership"] == "true", "kept as HubSpot had it"
 
 
 class KillingClient:

@@ -72,13 +72,14 @@ class KillingTransport(HttpTransport):
         return response
 
 
-def make_run(folder: Path, rows: dict, *, since: Path | None = None, as_of: str = AS_OF) -> Path:
+def make_run(folder: Path, rows: dict, *, since: Path | None = None, as_of: str = AS_OF,
+             rules: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     memberships = write_xlsx(folder / "memberships.xlsx", MEMBERSHIP_HEADERS, list(rows.values()))
     orders = write_xlsx(folder / "orders.xlsx", ORDER_HEADERS, ORDERS)
     out = folder / "out"
     args = ["run", "--memberships", str(memberships), "--orders", str(orders), "--out", str(out), "--as-of", as_of]
-    assert main(args + (["--since", str(since)] if since else [])) == 0
+    assert main(args + (["--since", str(since)] if since else []) + (["--rules", str(rules)] if rules else [])) == 0
     return out
 
 
@@ -218,6 +219,45 @@ def test_an_import_that_failed_counts_as_not_accepted(series) -> None:
 
         assert do_push(second, portal, token="t2").exit_code == 0
         assert sent_emails(portal, since=1) == Counter(list(SECOND)) + Counter(["delta@x.com"])
+
+
+@pytest.mark.parametrize("gone_customers", ["clear", "keep"])
+def test_a_customer_gone_at_a_run_whose_push_failed_is_cleared_by_the_next_push(
+        series, tmp_path: Path, gone_customers: str) -> None:
+    """delta@x.com leaves at the second run, whose import fails: the third run (delta still absent, --since the
+    second) no longer lists it, yet HubSpot holds its flags from the first push: cleared once, unless `keep`."""
+    first, second = series
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"hubspot:\n  gone_customers: {gone_customers}\n")
+    with FakeHubSpot(import_states=["STARTED", "FAILED"]) as portal:
+        portal.import_states = ["STARTED", "PROCESSING", "DONE"]
+        assert do_push(first, portal).exit_code == 0
+        portal.import_states = ["STARTED", "FAILED"]
+        assert do_push(second, portal, token="t2").exit_code == 3      # (the fake applies a failed import's rows)
+        portal.import_states = ["STARTED", "PROCESSING", "DONE"]
+        third = make_run(tmp_path / "third", SECOND, since=second, rules=rules)
+        assert json.loads((third / "report.json").read_text())["hubspot"]["cleared"] == 0, "not gone since run 2"
+
+        assert do_push(third, portal, token="t3").exit_code == 0
+        fourth = make_run(tmp_path / "fourth", SECOND, since=third, rules=rules)
+        assert do_push(fourth, portal, token="t4").exit_code == 0
+
+        after_second = sent_emails(portal, since=2)
+        if gone_customers == "clear":
+            assert after_second["delta@x.com"] == 1, "cleared exactly once"
+            assert saved(third)["delta"]["counts"]["cleared"] == 1
+            assert all(value in ("", "false") for key, value in uploaded_row(portal, "delta@x.com").items()
+                       if key != "email")
+        else:
+            assert "delta@x.com" not in after_second
+            assert saved(third)["delta"]["counts"]["cleared"] == 0
+        assert saved(fourth)["delta"]["counts"]["cleared"] == 0
+
+
+def uploaded_row(portal: FakeHubSpot, email: str) -> dict:
+    """The row of `email` the third push (upload 3) sent."""
+    (row,) = [row for row in uploaded(portal.uploads[2]) if row["email"] == email]
+    return row
 
 
 def test_nothing_changed_pushes_nothing_and_the_chain_goes_on(series, tmp_path: Path, portal: FakeHubSpot) -> None:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .hubspot import date_text, money_text
 from .rules import Rules, since_column
-from .state_file import HASH_COLUMN, STATE_COLUMNS, gzip_bytes, invalid_state, state_as_of
+from .state_file import HASH_COLUMN, STATE_COLUMNS, gzip_bytes, invalid_state, segment_flags, state_as_of
 
 HASH_CHARS = 32            # 128 bits of SHA-256: plenty to tell two contacts' values apart
 HASH_SEPARATOR = "\x1f"    # a control character: never in a CSV cell (memberseg.hubspot takes them out)
@@ -61,7 +61,9 @@ def read_state(data: bytes, where: str) -> PreviousState:
     except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
         raise invalid_state(where, str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable") from exc
     columns = list(frame.columns)
-    segments = [name for name in columns[len(STATE_COLUMNS):-1] if since_column(name) in columns]
+    segments = segment_flags(columns)
+    if columns[len(STATE_COLUMNS):-1] != [name for seg in segments for name in (seg, since_column(seg))]:
+        raise invalid_state(where, "its segment columns are not pairs of a flag and its _since date")
     if frame["customer_key"].duplicated().any():
         raise invalid_state(where, "a customer_key appears twice")
     if (frame["as_of"] != (as_of.isoformat() if as_of else "")).any():

@@ -188,6 +188,8 @@ HUBSPOT_FAILED_DETAIL_TYPE = "HubSpot Import Failed"
 HUBSPOT_IMPORT_NAME = "hubspot_import.json"      # written by the push next to the committed run's outputs
 HUBSPOT_DELTA_FOLDER = "hubspot_delta"           # beside it: the CSV rows a push of only what changed sends
 SINCE_FOLDER_KEY = "since_folder"                # report.json (CLI): the --since folder, where the push compares
+# report.json hubspot: the run's hubspot.gone_customers (clear | keep), so the push clears what HubSpot holds alike
+GONE_CUSTOMERS_KEY = "gone_customers"
 # The status item's pointer to the last push that ended DONE or ROW_ERRORS: {run, state_key, record_key}, the
 # state it made current and its accepted record (ACCEPTED_SUFFIX). Set with that push's outcome, in one write.
 HUBSPOT_ACCEPTED_ATTRIBUTE = "hubspot_accepted"

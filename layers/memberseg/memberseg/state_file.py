@@ -26,6 +26,11 @@ HASH_COLUMN = "hubspot_hash"
 GZIP_LEVEL = 6
 
 
+def segment_flags(header: list[str]) -> list[str]:
+    """The segment flag columns of a state's header (each is followed by its `<segment>_since`)."""
+    return header[len(STATE_COLUMNS):-1:2]
+
+
 @dataclass(frozen=True)
 class PreviousFile:
     """The previous run's state file, read before the run (its folder may be the run's own output folder)."""

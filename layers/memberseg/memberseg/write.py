@@ -20,7 +20,7 @@ from .changes import Changes, hubspot_hashes, state_bytes, state_frame
 from .headers import how_chosen
 from .hubspot import HubSpotExport, contacts_frame, csv_columns, gone_rows, property_definitions, render_files
 from .isolation import Forked
-from .job_protocol import PROPERTIES_NAME, REPORT_NAME, STATE_NAME, WORKBOOK_NAME
+from .job_protocol import GONE_CUSTOMERS_KEY, PROPERTIES_NAME, REPORT_NAME, STATE_NAME, WORKBOOK_NAME
 from .read import RawTable
 from .result import Result
 from .rules import MEMBER_COLUMNS, Rules
@@ -173,6 +173,7 @@ def build_report(result: Result) -> dict:
         "tier_counts": tier_counts,
         "hubspot": {"rows": result.hubspot.rows, "left_out": len(result.hubspot.left_out),
                     "push": result.rules.hubspot.push, "cleared": len(result.hubspot.gone),
+                    GONE_CUSTOMERS_KEY: result.rules.hubspot.gone_customers,
                     **_changed_values(result.hubspot.changed)},
         "changes": _changes(result).counts,
         "changes_summary": _changes(result).words,

@@ -32,7 +32,7 @@ from memberseg.errors import InputError
 from memberseg.hubspot import property_definitions
 from memberseg.pipeline import run_pipeline
 from memberseg.rules import load_rules
-from memberseg.state_file import check_previous, read_previous
+from memberseg.state_file import check_previous, read_previous, segment_flags
 from memberseg.write import write_outputs
 
 RULES = load_rules()
@@ -199,6 +199,18 @@ def test_a_state_with_a_broken_date_or_flag_is_refused() -> None:
                    text.replace(",true,2026-11-15,", ",true,15/11/2026,", 1)):
         with pytest.raises(InputError, match="cannot be read"):
             read_state(gzip.compress(broken.encode()), "old")
+
+
+def test_a_state_whose_segment_columns_are_not_flag_and_since_pairs_is_refused() -> None:
+    """The push reads a state's segment flags by position (memberseg.state_file.segment_flags): every flag is
+    followed by its _since date, or the state is not one."""
+    first, _ = carry_over(members(FIRST), None, RULES, NOV15)
+    text = gzip.decompress(state_bytes(state_frame(first, pd.Series(dtype=object), RULES, NOV15))).decode()
+    header, rest = text.split("\n", 1)
+    assert segment_flags(header.split(",")) == SEGMENTS
+    renamed = header.replace("active_membership_since", "active_membership_from", 1)
+    with pytest.raises(InputError, match="not pairs of a flag and its _since date"):
+        read_state(gzip.compress(f"{renamed}\n{rest}".encode()), "old")
 
 
 def test_a_state_from_a_later_as_of_date_is_refused(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..job_protocol import (
     ERROR_NAME,
+    GONE_CUSTOMERS_KEY,
     HUBSPOT_DELTA_FOLDER,
     HUBSPOT_IMPORT_NAME,
     PROPERTIES_NAME,
@@ -37,6 +38,7 @@ from ..timing import MessageCallback
 from .client import HubSpotClient, Multipart, OutcomeUnknown
 from .delta import (
     ACCEPTED_KEY,
+    AcceptedState,
     DeltaPlan,
     accepted_record,
     counts_text,
@@ -86,6 +88,7 @@ class RunOutputs:
     import_requests: dict[str, dict]    # CSV file name -> its importRequest
     files: list[Path]                   # what this push uploads: the run's CSV parts, or DIR/hubspot_delta/'s
     since: Path | None = None           # the --since folder of the run (CLI): what HubSpot accepted is there
+    clear_gone: bool = False            # the run's hubspot.gone_customers is `clear` (report.json)
 
 
 @dataclass
@@ -139,7 +142,8 @@ def load_outputs(directory: Path) -> RunOutputs:
                       as_of=str(report.get("as_of", "")), group=definitions["group"],
                       properties=definitions["inputs"], import_requests=requests,
                       files=[directory / name for name in names],
-                      since=Path(report[SINCE_FOLDER_KEY]) if report.get(SINCE_FOLDER_KEY) else None)
+                      since=Path(report[SINCE_FOLDER_KEY]) if report.get(SINCE_FOLDER_KEY) else None,
+                      clear_gone=report["hubspot"].get(GONE_CUSTOMERS_KEY) == "clear")
 
 
 def _option_values(prop: dict) -> list[str]:
@@ -580,7 +584,8 @@ def choose_delta(outputs: RunOutputs, *, full: bool, count: bool) -> Choice:
     every row with --full or nothing to compare with (every contact then counts as added; counted only
     when `count`: the dry run)."""
     since = outputs.since
-    everything = plan_delta(outputs.directory, outputs.files, since or outputs.directory, {}) if count else None
+    everything = plan_delta(outputs.directory, outputs.files, since or outputs.directory,
+                            AcceptedState({})) if count else None
     counts = everything.counts if everything is not None else None
     if since is None:
         return Choice(None, counts, "the run was made without --since")
@@ -589,7 +594,7 @@ def choose_delta(outputs: RunOutputs, *, full: bool, count: bool) -> Choice:
     accepted = previous_accepted(since)
     if accepted is None:
         return Choice(None, counts, f"no finished push of {since} to compare with")
-    plan = plan_delta(outputs.directory, outputs.files, since, accepted)
+    plan = plan_delta(outputs.directory, outputs.files, since, accepted, clear_gone=outputs.clear_gone)
     if plan is None:
         return Choice(None, counts, "this run's HubSpot file and customer state do not line up")
     if full:
