@@ -287,7 +287,27 @@ def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict
         "excluded": _int(members.get("excluded")),
         "inputs": _input_profiles(report),
         **_swapped(report),
+        **_changes(report),
     }
+
+
+def _changes(report: dict) -> dict[str, dict]:
+    """{"changes": …}: what changed since the job's previous run (report.json `changes` and its sentence
+    `changes_summary`); nothing for a report written before runs formed a series."""
+    changes = report.get("changes")
+    if not isinstance(changes, dict):
+        return {}
+    since = changes.get("since")
+    return {"changes": {
+        "since": since if isinstance(since, str) else None,
+        "summary": str(report.get("changes_summary") or ""),
+        **{name: _int(changes.get(name)) for name in ("new", "gone", "status_changed")},
+        **{name: _counts(changes.get(name)) for name in ("entered", "left")},
+    }}
+
+
+def _counts(value: Any) -> dict[str, int]:
+    return {str(k): _int(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _swapped(report: dict) -> dict[str, str]:

@@ -60,6 +60,30 @@ def test_job_flow_from_creation_to_results(world, api):
     assert world.status(job_id)["created_by"] == "api"
 
 
+def test_the_job_shows_what_changed_since_its_previous_run(world, api):
+    """Runs of one job folder form a series: GET /jobs gives the committed run's changes (report.json), the
+    sentence and the counts; the first run's are since nothing, the next run's since the first's as-of date."""
+    job = create(api)
+    job_id = job["job_id"]
+    keys = {role: u["fields"]["key"] for role, u in job["uploads"].items()}
+    world.upload_and_deliver(keys["memberships"], EXAMPLES / "memberships.xlsx")
+    assert world.upload_and_deliver(keys["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    first = call(api, "GET", f"/jobs/{job_id}")[1]["summary"]
+    report = world.read_committed(job_id, "report.json")
+    assert first["changes"]["since"] is None and first["changes"]["new"] == report["memberships"]["kept"]
+    assert first["changes"]["summary"] == report["changes_summary"] and first["changes"]["summary"].startswith("first run")
+
+    world.next_second()
+    assert world.upload_and_deliver(keys["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    again = call(api, "GET", f"/jobs/{job_id}")[1]["summary"]
+    report = world.read_committed(job_id, "report.json")
+    assert again["changes"]["since"] == first["as_of"] == report["changes"]["since"]
+    assert again["changes"] == {"since": first["as_of"], "summary": report["changes_summary"], "new": 0, "gone": 0,
+                                "status_changed": 0, "entered": report["changes"]["entered"],
+                                "left": report["changes"]["left"]}
+    assert again["changes"]["summary"] == f"since {first['as_of']}: no changes"
+
+
 def test_failed_job_shows_the_error_json_message(world, api):
     job = create(api)
     job_id = job["job_id"]

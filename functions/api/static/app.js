@@ -383,6 +383,7 @@
     renderChart(s.segments);
     renderDownloads(job.downloads || []);
     renderHubSpot(job.hubspot);
+    renderChanges(s.changes, s.segments);
     $("result-title").focus({ preventScroll: true });
     // presigned links expire quickly: fetch fresh ones a minute before they do
     const every = Math.max(30, (job.downloads_expire_in || 300) - 60) * 1000;
@@ -397,6 +398,37 @@
         .catch(() => {})
         .finally(() => { if (state.jobId === job.job_id) state.pollTimer = setTimeout(refresh, every); });
     }, every);
+  }
+
+  // What changed since the job's previous run (report.json changes): the engine's sentence and its counts.
+  // A first run lists only the new members (everyone is new, every segment entered).
+  function renderChanges(changes, segments) {
+    const panel = $("changes-panel");
+    panel.hidden = !changes;
+    if (!changes) return;
+    panel.dataset.since = changes.since || "";
+    $("changes-title").textContent = changes.since ? "Changes since the run as of " + changes.since : "First run of this job";
+    const words = changes.summary || "";
+    $("changes-summary").textContent = words.charAt(0).toUpperCase() + words.slice(1) + (words ? "." : "");
+    const labels = Object.fromEntries((segments || []).map((s) => [s.name, s.label]));
+    const rows = [["new", "New members", changes.new]];
+    if (changes.since) {
+      rows.push(["gone", "No longer in the export", changes.gone], ["status_changed", "Status changed", changes.status_changed]);
+      [["entered", "Entered "], ["left", "Left "]].forEach(([kind, verb]) => {
+        Object.entries(changes[kind] || {}).filter(([, n]) => n).forEach(([name, n]) => {
+          rows.push([kind + ":" + name, verb + (labels[name] || fieldWords(name)), n]);
+        });
+      });
+    }
+    $("changes-counts").replaceChildren(...rows.map(([key, label, n]) => {
+      const li = document.createElement("li");
+      li.dataset.change = key;
+      const value = document.createElement("span");
+      value.className = "count";
+      value.textContent = number(n);
+      li.append(value, " " + label);
+      return li;
+    }));
   }
 
   // Which layout each file was read as, in plain words (api_core.read_as).
