@@ -8,6 +8,7 @@ numbers from the server (api_page.py), so they cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 import uuid
@@ -17,6 +18,8 @@ from typing import Any
 
 from memberseg.job_protocol import (
     ANSWERS_NAME,
+    AS_OF_FIELD,
+    AS_OF_PARAM,
     HUBSPOT_CSV_STEM,
     ORIGINAL_NAME_FIELD,
     PROFILE_NAME_RE,
@@ -27,6 +30,7 @@ from memberseg.job_protocol import (
     ROLES,
     RUNS_FOLDER,
     STATE_NAME,
+    UPLOAD_ID_FIELD,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
@@ -34,6 +38,7 @@ from memberseg.job_protocol import (
     clean_file_name,
     encode_original_name,
     file_role,
+    parse_as_of,
     parse_run_id,
     user_file_name,
 )
@@ -101,6 +106,11 @@ class Settings:
 
 # ------------------------------------------------------------------ ids and keys
 def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_upload_id() -> str:
+    """What pairs the two files of one request (UploadPlan.upload_id)."""
     return uuid.uuid4().hex
 
 
@@ -180,12 +190,26 @@ def original_names(body: Any) -> dict[str, str]:
     return out
 
 
+def chosen_as_of(body: Any, today: dt.date) -> str:
+    """The as-of date the request chose (`as_of`, job_protocol.parse_as_of) as YYYY-MM-DD; "" when it chose none
+    (the processing function's default applies). BadRequest naming the field for anything else."""
+    value = body.get(AS_OF_PARAM) if isinstance(body, dict) else None
+    if value is None:
+        return ""
+    try:
+        return parse_as_of(value, today).isoformat()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
 @dataclass(frozen=True)
 class UploadPlan:
     role: str
     key: str
     content_type: str
     original_name: str = ""     # cleaned (clean_file_name); "" = none given
+    as_of: str = ""             # YYYY-MM-DD (chosen_as_of); "" = none chosen
+    upload_id: str = ""         # the same for both files of one request (job_protocol UPLOAD_ID_METADATA)
 
     @property
     def name(self) -> str:
@@ -196,6 +220,10 @@ class UploadPlan:
         fields = {"Content-Type": self.content_type}
         if self.original_name:
             fields[ORIGINAL_NAME_FIELD] = encode_original_name(self.original_name)
+        if self.as_of:
+            fields[AS_OF_FIELD] = self.as_of
+        if self.upload_id:
+            fields[UPLOAD_ID_FIELD] = self.upload_id
         return fields
 
     def conditions(self, settings: Settings) -> list:
@@ -208,10 +236,23 @@ class UploadPlan:
 
 
 def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
-                 names: Mapping[str, str] | None = None) -> list[UploadPlan]:
+                 names: Mapping[str, str] | None = None, as_of: str = "", upload_id: str = "") -> list[UploadPlan]:
     names = names or {}
-    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""))
+    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""), as_of,
+                       upload_id)
             for role, ext in extensions.items()]
+
+
+def replaced_files(plans: list[UploadPlan], files: list[dict]) -> None:
+    """Another upload into a job: Conflict when a planned file would sit beside the job's file of that role under
+    another extension (the folder would hold two memberships files, which fails the job)."""
+    for plan in plans:
+        planned = plan.key.rsplit("/", 1)[-1]
+        other = next((f["name"] for f in files if f["role"] == plan.role and f["name"] != planned), None)
+        if other is not None:
+            suffix = other.rsplit(".", 1)[-1]
+            raise Conflict(f"this job's {plan.role} file is {other}: upload a .{suffix} file into it again, "
+                           "or start a new job for a file of another kind")
 
 
 # ------------------------------------------------------------------ saving a profile (PUT /profiles/{name})

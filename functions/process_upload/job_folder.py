@@ -6,6 +6,7 @@ or second file, a file over the size limit).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import replace
 
@@ -15,12 +16,15 @@ from job_ports import Deps, ObjectInfo
 from memberseg.job_protocol import (
     ANSWERS_MAX_BYTES,
     ANSWERS_NAME,
+    AS_OF_METADATA,
     DATA_EXTENSIONS,
     ORIGINAL_NAME_METADATA,
     ROLES,
+    UPLOAD_ID_METADATA,
     ErrorCode,
     decode_original_name,
     file_role,
+    parse_as_of,
 )
 
 
@@ -56,13 +60,38 @@ def listing(deps: Deps, bucket: str, prefix: str) -> list[ObjectInfo]:
 
 
 def with_original_names(deps: Deps, bucket: str, files: dict[str, ObjectInfo]) -> dict[str, ObjectInfo]:
-    """The data files with the user's own names, from each listed version's metadata (the page's
-    upload sets it; a file dropped straight into the bucket has none and keeps its key's name)."""
+    """The data files with the user's own names and the as-of date they chose, from each listed version's
+    metadata (the page's upload sets them; a file dropped straight into the bucket has neither and keeps
+    its key's name)."""
     def named(obj: ObjectInfo) -> ObjectInfo:
-        value = deps.objects.metadata(bucket, obj.key, obj.version_id).get(ORIGINAL_NAME_METADATA)
-        return replace(obj, original_name=decode_original_name(value))
+        metadata = deps.objects.metadata(bucket, obj.key, obj.version_id)
+        return replace(obj, original_name=decode_original_name(metadata.get(ORIGINAL_NAME_METADATA)),
+                       as_of=metadata.get(AS_OF_METADATA) or "", upload_id=metadata.get(UPLOAD_ID_METADATA) or "")
 
     return {role: named(obj) if role in ROLES else obj for role, obj in files.items()}
+
+
+def half_of_an_upload(files: dict[str, ObjectInfo]) -> bool:
+    """The data files came with two different API uploads: the newer upload's other file is still landing
+    (job_protocol UPLOAD_ID_METADATA). A plain drop (no upload id) pairs with anything."""
+    ids = {files[role].upload_id for role in ROLES if role in files}
+    return len(ids) > 1 and "" not in ids
+
+
+def chosen_as_of(files: dict[str, ObjectInfo], today: dt.date) -> dt.date | None:
+    """The as-of date chosen with these file versions: the memberships file's, else the orders file's
+    (job_protocol, "the as-of date the page chose"); None when neither carries one. A value the API would
+    refuse (someone else's upload) is a FinalError naming the file."""
+    for role in ROLES:
+        obj = files.get(role)
+        if obj is not None and obj.as_of:
+            try:
+                return parse_as_of(obj.as_of, today)
+            except ValueError as exc:
+                raise FinalError(ErrorCode.INVALID_AS_OF, f"The {role} file {obj.name} was uploaded with an as-of "
+                                 f"date memberseg cannot use: {exc}. Upload it again with another date.",
+                                 file=obj.name) from exc
+    return None
 
 
 def file_entry(obj: ObjectInfo) -> dict:

@@ -29,6 +29,8 @@ class ObjectInfo:
     size: int
     last_modified: str          # ISO-8601
     original_name: str = ""     # the user's own name (its metadata, decoded); a listing leaves it ""
+    as_of: str = ""             # the as-of date the page chose (its metadata, unchecked); a listing leaves it ""
+    upload_id: str = ""         # the API upload it came with (its metadata); "" for a plain drop or a listing
 
     @property
     def name(self) -> str:

@@ -75,7 +75,8 @@ def test_token_routes_and_public_page():
     assert authorizer["authorizerResultTtlInSeconds"] == 300
     guarded = {(method.upper(), path) for path, methods in body["paths"].items() for method in methods}
     assert guarded == {("POST", "/jobs"), ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/rerun"),
-                       ("PUT", "/profiles/{name}"), ("POST", "/jobs/{job_id}/answers")}
+                       ("PUT", "/profiles/{name}"), ("POST", "/jobs/{job_id}/answers"),
+                       ("POST", "/jobs/{job_id}/uploads")}
     for methods in body["paths"].values():
         for operation in methods.values():
             assert operation["security"] == {"Fn::If": ["AuthOn", [{"TokenAuthorizer": []}], {"Ref": "AWS::NoValue"}]}
