@@ -91,6 +91,7 @@ class Settings:
     results_prefix: str = "results/"
     retention_days: int = 30
     auth_enabled: bool = True
+    page_as_of: str = ""            # YYYY-MM-DD the page's as-of picker starts at; "" = the browser's today
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,7 +102,7 @@ class Settings:
         return cls(input_bucket=e.input_bucket, output_bucket=e.output_bucket, table_name=e.job_table,
                    max_upload_bytes=e.max_upload_mb * 1024 * 1024, upload_prefix=e.upload_prefix,
                    results_prefix=e.results_prefix, retention_days=e.result_retention_days,
-                   auth_enabled=e.auth_enabled)
+                   auth_enabled=e.auth_enabled, page_as_of=e.page_as_of.isoformat() if e.page_as_of else "")
 
 
 # ------------------------------------------------------------------ ids and keys

@@ -24,10 +24,13 @@
     auth: body.dataset.auth === "on",
     maxBytes: Number(body.dataset.maxUploadBytes) || 50 * 1024 * 1024,
     extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
+    asOf: body.dataset.asOf || "",      // the server's starting date (make serve: the demo's); else today here
   };
   const $ = (id) => document.getElementById(id);
   // names: what the job calls each file (POST /jobs uploads.<role>.name: the user's own name, cleaned)
-  const state = { files: {}, names: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
+  // intoJob: newer files go into this job (POST /jobs/{id}/uploads); afterRun: the run shown before them
+  const state = { files: {}, names: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null,
+                  intoJob: null, afterRun: null, shownRun: null };
 
   class AuthError extends Error {}
 
@@ -44,6 +47,22 @@
     const dot = name.lastIndexOf(".");
     return dot < 0 ? "" : name.slice(dot).toLowerCase();
   }
+
+  // ---------------------------------------------------------------- the as-of date
+  const pad = (n) => String(n).padStart(2, "0");
+  function today() {          // the browser's own day, not UTC's
+    const d = new Date();
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+  function resetAsOf() { $("as-of").value = config.asOf || today(); $("as-of-error").textContent = ""; }
+  function chosenAsOf() {
+    const value = $("as-of").value;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+    $("as-of-error").textContent = "Pick the day the membership statuses are for.";
+    $("as-of").focus();
+    return null;
+  }
+  $("as-of").addEventListener("input", () => { $("as-of-error").textContent = ""; });
 
   // ---------------------------------------------------------------- auth
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -168,14 +187,19 @@
 
   async function start() {
     if (state.busy || !ROLES.every((r) => state.files[r])) return;
+    const asOf = chosenAsOf();
+    if (!asOf) return;
     state.busy = true;
     refreshStart();
     ROLES.forEach((r) => { $("zone-" + r).classList.add("locked"); $("zone-" + r).setAttribute("aria-disabled", "true"); setProgress(r, 0); });
     showStatus("Preparing the upload…");
     try {
       // the user's own names: the job's messages, error.json and report.json use them
-      const job = await api("POST", "jobs", {
+      // newer files into the job on the page, or a new job; either way with the chosen as-of date
+      const path = state.intoJob ? "jobs/" + encodeURIComponent(state.intoJob) + "/uploads" : "jobs";
+      const job = await api("POST", path, {
         files: Object.fromEntries(ROLES.map((r) => [r, { name: state.files[r].name }])),
+        as_of: asOf,
       });
       state.jobId = job.job_id;
       state.names = Object.fromEntries(ROLES.map((r) => [r, (job.uploads[r] && job.uploads[r].name) || state.files[r].name]));
@@ -238,6 +262,7 @@
     }
     if (job) {
       if (stillAsking(job)) job = { status: "PROCESSING", message: "Answers received. Starting the job again…" };
+      if (showsOlderRun(job)) job = { status: "PROCESSING", message: "Both files uploaded. Segmenting your customers again…" };
       body.dataset.jobStatus = job.status;
       if (job.status === "SUCCEEDED") { succeed(job); return; }
       if (job.status === "FAILED" && job.mapping) { showMapping(job); return; }
@@ -367,6 +392,8 @@
 
   function succeed(job) {
     state.busy = false;
+    state.afterRun = null;
+    state.shownRun = job.run_id || null;
     const s = job.summary;
     showStatus(job.message, "ok");
     $("upload-panel").hidden = true;
@@ -855,6 +882,11 @@
       job.mapping.run_id === state.answeredRun;
   }
 
+  // Until the run of the newer files commits, the job still shows the run before them: keep waiting.
+  function showsOlderRun(job) {
+    return Boolean(state.afterRun) && (job.status === "SUCCEEDED" || job.status === "FAILED") && job.run_id === state.afterRun;
+  }
+
   function openJobFromAddress() {
     const jobId = new URLSearchParams(window.location.search).get("job");
     if (!jobId || !/^[0-9a-f]{32}$/.test(jobId)) return;
@@ -884,6 +916,11 @@
   function startOver(keep) {
     clearTimeout(state.pollTimer);
     state.jobId = null;
+    state.intoJob = null;
+    state.afterRun = null;
+    $("upload-title").textContent = "Segment your members";
+    $("upload-lede").textContent = UPLOAD_LEDE;
+    resetAsOf();
     state.names = {};
     state.files = keep && state.files[keep] ? { [keep]: state.files[keep] } : {};
     delete body.dataset.jobStatus;
@@ -902,11 +939,24 @@
     $("zone-" + (ROLES.find((r) => !state.files[r]) || ROLES[0])).focus();
   }
   $("start-over").addEventListener("click", () => startOver());
+  // Newer files into the job shown: its runs form a series, so the result says what changed since this one.
+  $("newer").addEventListener("click", () => {
+    const jobId = state.jobId;
+    const run = state.shownRun;
+    startOver();
+    state.intoJob = jobId;
+    state.afterRun = run;
+    showJobRef(jobId);
+    $("upload-title").textContent = "Newer files for this job";
+    $("upload-lede").textContent = "Add this job's newer membership and order exports. The result will say what changed since the run you just saw.";
+  });
   $("again").addEventListener("click", () => startOver());
   $("retry-file").addEventListener("click", () => startOver(ROLES.find((r) => r !== state.failedRole)));
 
   // ---------------------------------------------------------------- boot
+  const UPLOAD_LEDE = $("upload-lede").textContent;
   $("result-title").tabIndex = -1;
+  resetAsOf();
   if (config.auth && !token()) showToken(); else $("upload-panel").hidden = false;
   refreshStart();
   openJobFromAddress();

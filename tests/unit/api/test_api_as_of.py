@@ -124,3 +124,17 @@ def test_the_routes_answer_400_naming_as_of(monkeypatch):
         assert response["statusCode"] == 400 and json.loads(response["body"]) == {"message": "the request body must be JSON"}
     finally:
         app.settings.cache_clear()
+
+
+def test_the_pages_picker_starts_at_the_servers_date_else_the_browsers_today():
+    import api_page
+
+    assert 'data-as-of="2026-11-15"' in api_page.index_html(settings(page_as_of="2026-11-15"))
+    assert 'data-as-of=""' in api_page.index_html(settings())
+    base = {"INPUT_BUCKET": "in-bucket", "OUTPUT_BUCKET": "out-bucket", "JOB_TABLE": "jobs"}
+    assert core.Settings.from_env(base | {"PAGE_AS_OF": "2026-11-15"}).page_as_of == "2026-11-15"
+    assert core.Settings.from_env(base | {"PAGE_AS_OF": ""}).page_as_of == core.Settings.from_env(base).page_as_of == ""
+    with pytest.raises(ValueError, match="PAGE_AS_OF"):
+        core.Settings.from_env(base | {"PAGE_AS_OF": "15.11.2026"})
+    page = api_page.index_html(settings())
+    assert 'id="as-of" type="date" required' in page and 'id="newer"' in page
