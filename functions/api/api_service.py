@@ -85,7 +85,22 @@ def upload_again(settings: core.Settings, deps: Deps, job_id: Any, body: Any) ->
         raise NotFound(f"no job {job_id}")
     plans = core.plan_uploads(settings, job_id, extensions, core.original_names(body), as_of, core.new_upload_id())
     core.replaced_files(plans, core.received_files(settings, job_id, objects))
+    if as_of:
+        _not_before_the_last_run(settings, deps, job_id, as_of)
     return _presigned(settings, deps, job_id, plans)
+
+
+def _not_before_the_last_run(settings: core.Settings, deps: Deps, job_id: str, as_of: str) -> None:
+    """A run compares only with an earlier (or the same) as-of date (memberseg.state_file.check_previous):
+    refuse a date before the committed run's now rather than fail the job later."""
+    item = deps.jobs.get_status(job_id)
+    committed = core.committed_prefix(settings, job_id, item)
+    if committed is None or (item or {}).get("status") != core.SUCCEEDED:
+        return
+    last = (deps.objects.read_json(settings.output_bucket, committed + REPORT_NAME) or {}).get("as_of")
+    if isinstance(last, str) and as_of < last:
+        raise core.BadRequest(f"as_of {as_of} is before this job's last run (as of {last}): the new run says what "
+                              "changed since that one, so pick that day or a later one")
 
 
 def _today(now: float) -> dt.date:

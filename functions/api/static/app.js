@@ -346,6 +346,10 @@
       "Nothing was guessed and no numbers were made. " + RULES_OWNER + " can answer the questions (memberseg map, " +
         "or proposal.json with --answers) and save the profile in the job's rules; then upload the files again.",
     ],
+    since_state_later: () => [
+      "This job's previous run was as of a later day than the one you picked: a run says what changed since an earlier one. " +
+        "Choose “Segment another pair” and upload the files as a new job, or upload them into this job again with that day or a later one.",
+    ],
     workbook_too_large: () => [
       "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
     ],

@@ -12,7 +12,7 @@ import api_service as service
 import api_storage
 import pytest
 import pytest_socket
-from api_support import JOB_ID, Context, api_app, fake_deps, http_event, settings
+from api_support import JOB_ID, RUN_PREFIX, Context, committed_item, api_app, fake_deps, http_event, settings
 from memberseg.job_protocol import AS_OF_FIELD, AS_OF_MAX_DAYS, AS_OF_PARAM, parse_as_of
 
 FILES = {"files": {"memberships": {"name": "Members.xlsx"}, "orders": {"name": "orders.csv"}}}
@@ -81,6 +81,19 @@ def test_newer_files_into_an_existing_job_get_the_same_keys_and_their_own_date()
         "memberships": f"uploads/{JOB_ID}/memberships.xlsx", "orders": f"uploads/{JOB_ID}/orders.csv"}
     assert all(post["fields"][AS_OF_FIELD] == "2026-12-01" for post in deps.objects.posts)
     assert deps.jobs.items[JOB_ID] == {"job_id": JOB_ID, "status": "SUCCEEDED"}        # the job itself is untouched
+
+
+def test_newer_files_may_not_go_back_before_the_jobs_last_run():
+    deps = fake_deps()
+    deps.jobs.items[JOB_ID] = committed_item("SUCCEEDED")
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", {"as_of": "2026-11-01"})
+    with pytest.raises(core.BadRequest, match=r"^as_of 2026-10-31 is before this job's last run \(as of 2026-11-01\)"):
+        service.upload_again(settings(), deps, JOB_ID, {**FILES, "as_of": "2026-10-31"})
+    assert deps.objects.posts == []
+    for same_or_later in ("2026-11-01", "2026-11-02"):
+        assert service.upload_again(settings(), deps, JOB_ID, {**FILES, "as_of": same_or_later})["as_of"] == same_or_later
+    deps.jobs.items[JOB_ID] = committed_item("FAILED")      # no report to read: the engine checks it (since_state_later)
+    assert service.upload_again(settings(), deps, JOB_ID, {**FILES, "as_of": "2026-10-31"})["as_of"] == "2026-10-31"
 
 
 def test_newer_files_need_a_job_and_the_kind_of_file_it_holds():
