@@ -6,18 +6,12 @@ same job with a later date and sees what changed since the first."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import serve_local
-
-ROOT = Path(__file__).resolve().parents[2]
+from test_browser_upload import EXAMPLES, browser_profile, page  # noqa: F401 - the same Chromium fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.enable_socket]
-EXAMPLES = ROOT / "examples"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SERVE_AS_OF = "2026-11-15"
 
 
@@ -25,26 +19,6 @@ SERVE_AS_OF = "2026-11-15"
 def stack():
     with serve_local.LocalServe(port=0, as_of=SERVE_AS_OF) as serve:
         yield serve
-
-
-@pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        try:
-            yield page
-        finally:
-            context.close()
-        assert errors == [], f"the page logged errors: {errors}"
 
 
 def _report(stack, job_id: str) -> dict:
