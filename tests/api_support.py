@@ -112,11 +112,11 @@ class FakeJobs:
         self.lookups.append(job_id)
         return self.items.get(job_id)
 
-    def create(self, job_id, *, created_at, expires_at, missing):
+    def create(self, job_id, *, created_at, expires_at, missing, upload_token):
         if job_id in self.items:
             return False
         self.items[job_id] = {"job_id": job_id, "status": "WAITING_FOR_FILES", "created_at": created_at,
-                              "expires_at": expires_at, "missing": missing}
+                              "expires_at": expires_at, "missing": missing, "upload_token": upload_token}
         return True
 
 

@@ -27,6 +27,7 @@ from memberseg.job_protocol import (
     ROLES,
     RUNS_FOLDER,
     STATE_NAME,
+    UPLOAD_TOKEN_FIELD,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
@@ -101,6 +102,11 @@ class Settings:
 
 # ------------------------------------------------------------------ ids and keys
 def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_upload_token() -> str:
+    """One job's upload token (job_protocol.UPLOAD_TOKEN_FIELD): 128 random bits, hex."""
     return uuid.uuid4().hex
 
 
@@ -186,6 +192,7 @@ class UploadPlan:
     key: str
     content_type: str
     original_name: str = ""     # cleaned (clean_file_name); "" = none given
+    upload_token: str = ""      # the job's upload token (single-use forms); "" = none
 
     @property
     def name(self) -> str:
@@ -196,11 +203,14 @@ class UploadPlan:
         fields = {"Content-Type": self.content_type}
         if self.original_name:
             fields[ORIGINAL_NAME_FIELD] = encode_original_name(self.original_name)
+        if self.upload_token:
+            fields[UPLOAD_TOKEN_FIELD] = self.upload_token
         return fields
 
     def conditions(self, settings: Settings) -> list:
         """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date.
-        Every field of fields() is pinned to its exact value: the name cannot be swapped at upload."""
+        Every field of fields() is pinned to its exact value: the name and the upload token cannot be swapped
+        or left out at upload."""
         return [
             *({name: value} for name, value in self.fields().items()),
             ["content-length-range", UPLOAD_MIN_BYTES, settings.max_upload_bytes],
@@ -208,9 +218,10 @@ class UploadPlan:
 
 
 def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
-                 names: Mapping[str, str] | None = None) -> list[UploadPlan]:
+                 names: Mapping[str, str] | None = None, upload_token: str = "") -> list[UploadPlan]:
     names = names or {}
-    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""))
+    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""),
+                       upload_token)
             for role, ext in extensions.items()]
 
 

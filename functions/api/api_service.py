@@ -41,7 +41,8 @@ class Objects(Protocol):
 
 class Jobs(Protocol):
     def get_status(self, job_id: str) -> dict | None: ...
-    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool: ...
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str],
+               upload_token: str) -> bool: ...
 
 
 class NotFound(LookupError):
@@ -54,22 +55,26 @@ class Deps:
     jobs: Jobs
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = core.new_job_id
+    new_token: Callable[[], str] = core.new_upload_token
 
 
 def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
-    """POST /jobs: a new job id and one presigned POST per file."""
+    """POST /jobs: a new job id and one presigned POST per file. The forms carry the job's upload token (kept on
+    the status item): once a run of the job has begun, the processing function refuses a replayed form's upload
+    (docs/job-protocol.md, "Single-use upload forms")."""
     extensions = core.parse_create_request(body)
     names = core.original_names(body)
     now = deps.clock()
+    token = deps.new_token()
     for _ in range(3):                      # a uuid4 collision is astronomically rare; never reuse a job
         job_id = core.validate_job_id(deps.new_id())
         if deps.jobs.create(job_id, created_at=iso_utc(now), expires_at=int(now + settings.retention_days * 86400),
-                            missing=list(core.ROLES)):
+                            missing=list(core.ROLES), upload_token=token):
             break
     else:
         raise RuntimeError("could not mint a fresh job id")
     uploads = {}
-    for plan in core.plan_uploads(settings, job_id, extensions, names):
+    for plan in core.plan_uploads(settings, job_id, extensions, names, token):
         post = deps.objects.presigned_post(settings.input_bucket, plan.key, plan.fields(),
                                            plan.conditions(settings), core.UPLOAD_URL_TTL_S)
         uploads[plan.role] = {"url": post["url"], "fields": post["fields"], "key": plan.key,

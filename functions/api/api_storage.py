@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from memberseg.job_protocol import STATUS_SK, JobStatus, from_item_value
+from memberseg.job_protocol import STATUS_SK, UPLOAD_TOKEN_ATTRIBUTE, JobStatus, from_item_value
 
 
 def s3_client() -> Any:
@@ -91,12 +91,13 @@ class JobTable:
         item = self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
         return from_item_value(item) if item else None
 
-    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str], upload_token: str) -> bool:
         try:
             self.table.put_item(
                 Item={"job_id": job_id, "sk": STATUS_SK, "status": JobStatus.WAITING_FOR_FILES.value,
                       "created_at": created_at,
-                      "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at},
+                      "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at,
+                      UPLOAD_TOKEN_ATTRIBUTE: upload_token},
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except ClientError as exc:

@@ -18,6 +18,8 @@ from memberseg.job_protocol import (
     DATA_EXTENSIONS,
     ORIGINAL_NAME_METADATA,
     ROLES,
+    UPLOAD_TOKEN_ATTRIBUTE,
+    UPLOAD_TOKEN_METADATA,
     ErrorCode,
     decode_original_name,
     file_role,
@@ -63,6 +65,31 @@ def with_original_names(deps: Deps, bucket: str, files: dict[str, ObjectInfo]) -
         return replace(obj, original_name=decode_original_name(value))
 
     return {role: named(obj) if role in ROLES else obj for role, obj in files.items()}
+
+
+def spent_upload_token(status: dict) -> str | None:
+    """The job's upload token (the API kept it on the status item) once a run of the job has begun: from then
+    on a data file carrying it must be a version a run read (the forms are single-use per job state). None
+    before the first run, and for a job the API did not create (files dropped straight into the bucket)."""
+    token = status.get(UPLOAD_TOKEN_ATTRIBUTE)
+    return str(token) if token and status.get("input_seq") is not None else None
+
+
+def replayed_upload(deps: Deps, bucket: str, files: dict[str, dict], bound: dict[str, dict],
+                    upload_token: str | None) -> str | None:
+    """The key of a data file in `files` (role -> file entry) that came through one of the job's upload forms
+    again: not the version `bound` (the begun run's entries) holds for its role, yet carrying the job's upload
+    token. Reads the metadata of such changed versions only; None without a token (no read at all)."""
+    if not upload_token:
+        return None
+    for role in ROLES:
+        entry, held = files.get(role), bound.get(role) or {}
+        if entry is None or (entry["key"], entry["version_id"]) == (held.get("key"), held.get("version_id")):
+            continue
+        metadata = deps.objects.metadata(bucket, entry["key"], entry["version_id"] or None)
+        if metadata.get(UPLOAD_TOKEN_METADATA) == upload_token:
+            return str(entry["key"])
+    return None
 
 
 def file_entry(obj: ObjectInfo) -> dict:

@@ -151,6 +151,7 @@ class Action(StrEnum):
     WAITING = "waiting"                        # a file is missing: WAITING_FOR_FILES
     DUPLICATE = "duplicate"                    # another delivery holds the claim, or these versions are committed
     SUPERSEDED = "superseded"                  # newer inputs took the job; this run never commits
+    REFUSED = "refused"                        # a replayed upload form's file: never begins, the status untouched
     SUCCEEDED = "succeeded"                    # committed with outputs
     FAILED = "failed"                          # committed with error.json
     COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: it sent the pending event

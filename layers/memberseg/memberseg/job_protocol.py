@@ -164,9 +164,10 @@ class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"          # committed with outputs
     FAILED = "FAILED"                # committed with error.json (final)
     SUPERSEDED = "SUPERSEDED"        # never committed: newer inputs arrived
+    REFUSED = "REFUSED"              # never began: a data file came through an upload form the job has used already
 
 
-FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED})
+FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED, RunStatus.REFUSED})
 
 
 # ------------------------------------------------------------------ events
@@ -240,6 +241,16 @@ def file_role(name: str) -> str | None:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:
             return role
     return None
+
+
+# ------------------------------------------------------------------ single-use upload forms
+# The upload API's presigned POSTs are single-use per job state: POST /jobs mints one upload token per job,
+# keeps it on the status item (UPLOAD_TOKEN_ATTRIBUTE) and pins it in each form as user metadata. Once a run of
+# the job has begun, a data file version that carries the token and is not the version that run read came
+# through a form used already (a replay): the processing function refuses it without touching the status.
+UPLOAD_TOKEN_METADATA = "upload-token"  # noqa: S105 - a metadata key, not a secret
+UPLOAD_TOKEN_FIELD = f"x-amz-meta-{UPLOAD_TOKEN_METADATA}"    # the presigned POST's form field
+UPLOAD_TOKEN_ATTRIBUTE = "upload_token"  # noqa: S105 - the status item's attribute name (the API writes it)
 
 
 # ------------------------------------------------------------------ the user's own file names

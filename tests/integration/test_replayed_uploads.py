@@ -1,0 +1,152 @@
+"""Single-use upload forms (docs/job-protocol.md, "Single-use upload forms"), on moto with the real API and
+processing handlers and the real engine: a presigned POST replayed after the job's run began (the form is
+valid for 15 minutes) is refused by the processing function. The status item, the committed run, its
+files and its event stay exactly as they were, whether the job had SUCCEEDED or was PROCESSING.
+
+moto does not enforce POST policies (tests/unit/api/test_api_policy.py proves the token is pinned); the guard
+proven here is the processing side's, which is the real one: a form's upload carries the job's token.
+"""
+
+from __future__ import annotations
+
+import json
+
+import memberseg.runner
+import pytest
+import requests
+from api_support import Context, http_event
+from memberseg.job_protocol import UPLOAD_TOKEN_FIELD
+from s3_world import EXAMPLES, make_event
+
+GARBAGE = b"PK\x03\x04 not a workbook at all" * 40
+
+
+def create(api) -> dict:
+    body = {"files": {"memberships": {"name": "members.xlsx"}, "orders": {"name": "orders.xlsx"}}}
+    response = api.handler(http_event("POST", "/jobs", body), Context())
+    assert response["statusCode"] == 201, response
+    return json.loads(response["body"])
+
+
+def view(api, job_id: str) -> dict:
+    return json.loads(api.handler(http_event("GET", f"/jobs/{job_id}"), Context())["body"])
+
+
+def post(world, upload: dict, data: bytes) -> dict:
+    """What the page (or anyone holding the form) does: every field of the presigned POST, then the file.
+    Returns the S3 event of the object version it made."""
+    answer = requests.post(upload["url"], data=upload["fields"], files={"file": ("x", data)}, timeout=30)
+    assert answer.status_code in (200, 204), answer.text
+    key = upload["fields"]["key"]
+    head = world.s3.head_object(Bucket=world.input_bucket, Key=key)
+    assert head["Metadata"]["upload-token"] == upload["fields"][UPLOAD_TOKEN_FIELD]
+    return make_event(world.input_bucket, key, version_id=head.get("VersionId"), etag=head["ETag"].strip('"'),
+                      size=len(data))
+
+
+def committed_bytes(world, job_id: str) -> dict[str, bytes]:
+    prefix = world.committed_prefix(job_id)
+    listing = world.s3.list_objects_v2(Bucket=world.output_bucket, Prefix=prefix)
+    return {o["Key"]: world.s3.get_object(Bucket=world.output_bucket, Key=o["Key"])["Body"].read()
+            for o in listing.get("Contents", [])}
+
+
+def run_job(world, api) -> dict:
+    job = create(api)
+    uploads = job["uploads"]
+    assert world.invoke(post(world, uploads["memberships"], (EXAMPLES / "memberships.xlsx").read_bytes()))[
+        "action"] == "waiting"
+    assert world.invoke(post(world, uploads["orders"], (EXAMPLES / "orders.xlsx").read_bytes()))[
+        "action"] == "succeeded"
+    return job
+
+
+@pytest.mark.parametrize("role", ["memberships", "orders"])
+def test_a_replayed_form_into_a_succeeded_job_changes_nothing(world, api, role):
+    job = run_job(world, api)
+    job_id = job["job_id"]
+    before, results, events = world.status(job_id), committed_bytes(world, job_id), world.job_events()
+    assert before["status"] == "SUCCEEDED" and len(events) == 1
+
+    for replayed in (GARBAGE, (EXAMPLES / f"{role}.xlsx").read_bytes()):     # other bytes, or the same again
+        world.next_second()
+        outcome = world.invoke(post(world, job["uploads"][role], replayed))
+        assert outcome["action"] == "refused", outcome
+        assert f"uploads/{job_id}/{role}.xlsx" in outcome["reason"]
+        assert world.status(job_id) == before                  # not one attribute written
+        assert committed_bytes(world, job_id) == results
+        assert world.job_events() == []                       # no second event
+        page = view(api, job_id)
+        assert page["status"] == "SUCCEEDED" and page["summary"]["membership_rows"] == 352
+
+    # the same event delivered again: a duplicate of the refused run, still nothing written
+    world.next_second()
+    event = post(world, job["uploads"][role], GARBAGE)
+    assert world.invoke(event)["action"] == "refused"
+    assert world.invoke(event)["action"] == "duplicate"
+    assert world.status(job_id) == before
+
+
+def test_a_replayed_form_while_the_job_is_processing_changes_nothing(world, api, monkeypatch):
+    """The orders form is replayed while the job's run works (inside the engine), and its event is delivered at
+    once: it is refused and the status item stays the running run's; the run is still current (a replay does
+    not make it stale), commits the files the user uploaded, and sends one event."""
+    job = create(api)
+    job_id, uploads = job["job_id"], job["uploads"]
+    seen: dict = {}
+    real = memberseg.runner.run_job
+
+    def replay_meanwhile(memberships, orders, out_dir, **kwargs):
+        if not seen:
+            seen["before"] = world.status(job_id)
+            world.next_second()
+            seen["outcome"] = world.invoke(post(world, uploads["orders"], GARBAGE))
+            seen["after"] = world.status(job_id)
+        return real(memberships, orders, out_dir, **kwargs)
+
+    monkeypatch.setattr(memberseg.runner, "run_job", replay_meanwhile)
+    assert world.invoke(post(world, uploads["memberships"], (EXAMPLES / "memberships.xlsx").read_bytes()))[
+        "action"] == "waiting"
+    done = world.invoke(post(world, uploads["orders"], (EXAMPLES / "orders.xlsx").read_bytes()))
+
+    assert seen["before"]["status"] == "PROCESSING"
+    assert seen["outcome"]["action"] == "refused", seen["outcome"]
+    assert seen["after"] == seen["before"]
+    assert done["action"] == "succeeded", done
+    status = world.status(job_id)
+    assert status["status"] == "SUCCEEDED" and status["committed_run"] == done["run_id"]
+    report = world.read_committed(job_id, "report.json")
+    assert report["memberships"]["rows_in"] == 352 and report["orders"]["rows_in"] == 1494
+    (event,) = world.job_events()
+    assert event["detail"]["run_id"] == done["run_id"]
+
+
+def test_a_form_used_again_before_the_first_run_began_is_an_upload_like_any(world, api):
+    """Single-use per job state: while the job waits for its files, the form may be used again (the page's retry
+    of a failed upload); the run that begins reads the latest version."""
+    job = create(api)
+    uploads = job["uploads"]
+    assert world.invoke(post(world, uploads["memberships"], GARBAGE))["action"] == "waiting"
+    world.next_second()
+    assert world.invoke(post(world, uploads["memberships"], (EXAMPLES / "memberships.xlsx").read_bytes()))[
+        "action"] == "waiting"
+    assert world.invoke(post(world, uploads["orders"], (EXAMPLES / "orders.xlsx").read_bytes()))[
+        "action"] == "succeeded"
+
+
+def test_files_put_straight_into_the_bucket_still_run_the_job_again(world, api):
+    """The nightly drop (no API, no form): a new version of a file runs the job again, in a job the API created
+    too (an operator's upload carries no token), and in one it did not."""
+    job = run_job(world, api)
+    job_id = job["job_id"]
+    first = world.status(job_id)["committed_run"]
+    world.next_second()
+    again = world.upload_and_deliver(f"uploads/{job_id}/orders.xlsx", EXAMPLES / "orders.xlsx")
+    assert again["action"] == "succeeded" and again["run_id"] != first
+
+    for night in range(2):
+        if night:
+            world.next_second()
+        world.upload_and_deliver("uploads/nightly/memberships.xlsx", EXAMPLES / "memberships.xlsx")
+        assert world.upload_and_deliver("uploads/nightly/orders.xlsx", EXAMPLES / "orders.xlsx")[
+            "action"] == "succeeded"
