@@ -48,6 +48,19 @@ def http_event(method: str, path: str, body: dict | str | None = None, headers: 
     return e
 
 
+def create_named_job(module, memberships: str, orders: str) -> dict:
+    """POST /jobs naming both files, as the page sends it: the 201 answer's body."""
+    body = {"files": {"memberships": {"name": memberships}, "orders": {"name": orders}}}
+    response = module.handler(http_event("POST", "/jobs", body), Context())
+    assert response["statusCode"] == 201, response
+    return json.loads(response["body"])
+
+
+def job_view(module, job_id: str) -> dict:
+    """GET /jobs/{job_id}: what the page shows."""
+    return json.loads(module.handler(http_event("GET", f"/jobs/{job_id}"), Context())["body"])
+
+
 class Context:
     function_name = "memberseg-api"
     memory_limit_in_mb = 512

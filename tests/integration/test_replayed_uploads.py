@@ -9,39 +9,27 @@ proven here is the processing side's, which is the real one: a form's upload car
 
 from __future__ import annotations
 
-import json
-
 import memberseg.runner
 import pytest
-import requests
-from api_support import Context, http_event
+from api_support import create_named_job, job_view
 from memberseg.job_protocol import UPLOAD_TOKEN_FIELD
-from s3_world import EXAMPLES, make_event
+from s3_world import EXAMPLES
 
 GARBAGE = b"PK\x03\x04 not a workbook at all" * 40
 
 
 def create(api) -> dict:
-    body = {"files": {"memberships": {"name": "members.xlsx"}, "orders": {"name": "orders.xlsx"}}}
-    response = api.handler(http_event("POST", "/jobs", body), Context())
-    assert response["statusCode"] == 201, response
-    return json.loads(response["body"])
+    return create_named_job(api, "members.xlsx", "orders.xlsx")
 
 
-def view(api, job_id: str) -> dict:
-    return json.loads(api.handler(http_event("GET", f"/jobs/{job_id}"), Context())["body"])
+view = job_view
 
 
 def post(world, upload: dict, data: bytes) -> dict:
-    """What the page (or anyone holding the form) does: every field of the presigned POST, then the file.
-    Returns the S3 event of the object version it made."""
-    answer = requests.post(upload["url"], data=upload["fields"], files={"file": ("x", data)}, timeout=30)
-    assert answer.status_code in (200, 204), answer.text
-    key = upload["fields"]["key"]
-    head = world.s3.head_object(Bucket=world.input_bucket, Key=key)
+    """The form used (by the page, or by anyone holding it): the S3 event of the object version it made."""
+    head, event = world.post_form(upload, data)
     assert head["Metadata"]["upload-token"] == upload["fields"][UPLOAD_TOKEN_FIELD]
-    return make_event(world.input_bucket, key, version_id=head.get("VersionId"), etag=head["ETag"].strip('"'),
-                      size=len(data))
+    return event
 
 
 def committed_bytes(world, job_id: str) -> dict[str, bytes]:
