@@ -30,7 +30,7 @@ from memberseg.job_protocol import (
     ROLES,
     RUNS_FOLDER,
     STATE_NAME,
-    UPLOAD_ID_FIELD,
+    UPLOAD_TOKEN_FIELD,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
@@ -110,8 +110,9 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
-def new_upload_id() -> str:
-    """What pairs the two files of one request (UploadPlan.upload_id)."""
+def new_upload_token() -> str:
+    """One request's upload token (job_protocol.UPLOAD_TOKEN_FIELD): 128 random bits, hex. It pairs the request's
+    two files and, kept on the status item as the job's current token, makes its forms single-use."""
     return uuid.uuid4().hex
 
 
@@ -210,7 +211,7 @@ class UploadPlan:
     content_type: str
     original_name: str = ""     # cleaned (clean_file_name); "" = none given
     as_of: str = ""             # YYYY-MM-DD (chosen_as_of); "" = none chosen
-    upload_id: str = ""         # the same for both files of one request (job_protocol UPLOAD_ID_METADATA)
+    upload_token: str = ""      # the request's, the same for both files (job_protocol.UPLOAD_TOKEN_FIELD)
 
     @property
     def name(self) -> str:
@@ -223,13 +224,14 @@ class UploadPlan:
             fields[ORIGINAL_NAME_FIELD] = encode_original_name(self.original_name)
         if self.as_of:
             fields[AS_OF_FIELD] = self.as_of
-        if self.upload_id:
-            fields[UPLOAD_ID_FIELD] = self.upload_id
+        if self.upload_token:
+            fields[UPLOAD_TOKEN_FIELD] = self.upload_token
         return fields
 
     def conditions(self, settings: Settings) -> list:
         """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date.
-        Every field of fields() is pinned to its exact value: the name cannot be swapped at upload."""
+        Every field of fields() is pinned to its exact value: the name and the upload token cannot be swapped
+        or left out at upload."""
         return [
             *({name: value} for name, value in self.fields().items()),
             ["content-length-range", UPLOAD_MIN_BYTES, settings.max_upload_bytes],
@@ -237,10 +239,11 @@ class UploadPlan:
 
 
 def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
-                 names: Mapping[str, str] | None = None, as_of: str = "", upload_id: str = "") -> list[UploadPlan]:
+                 names: Mapping[str, str] | None = None, as_of: str = "",
+                 upload_token: str = "") -> list[UploadPlan]:
     names = names or {}
     return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""), as_of,
-                       upload_id)
+                       upload_token)
             for role, ext in extensions.items()]
 
 

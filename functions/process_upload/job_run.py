@@ -23,10 +23,24 @@ import job_rules
 from job_answers import JobAnswers, read_answers, save_finished_profile
 from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
-from job_folder import chosen_as_of, half_of_an_upload, size_problem, with_original_names
+from job_folder import (
+    chosen_as_of,
+    guarded_upload_token,
+    half_of_an_upload,
+    replayed_upload,
+    size_problem,
+    with_original_names,
+)
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
 from job_profiles import fetch_profiles
-from memberseg.job_protocol import FINISHED_PROFILE_NAME, RERUN_ROLE, ErrorCode, JobStatus, RunStatus
+from memberseg.job_protocol import (
+    FINISHED_PROFILE_NAME,
+    RERUN_ROLE,
+    UPLOAD_TOKEN_ATTRIBUTE,
+    ErrorCode,
+    JobStatus,
+    RunStatus,
+)
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -93,9 +107,15 @@ class Run:
     def go(self, files: dict[str, ObjectInfo], file_entries: dict, problem: FinalError | None) -> Outcome:
         """`problem`: the folder's own (job_folder.inspect_folder), or the error a dead run records."""
         try:
-            earlier = self._committed_earlier()
+            status = self.deps.jobs.get_status(self.claim.job_id) or {}
+            earlier = self._committed_earlier(status)
             if earlier is not None:
                 return earlier
+            replay = replayed_upload(self.deps, self.settings.input_bucket, file_entries, status.get("files") or {},
+                                     guarded_upload_token(status))
+            if replay is not None:
+                return self.commit.refused(replay)
+            self.commit.guard_replays(status.get(UPLOAD_TOKEN_ATTRIBUTE), files)
             if not self.commit.begin(file_entries, self.deps.clock()):
                 # refused: newer inputs hold the job, or these versions were committed since the read above
                 return self._committed_earlier() or self.commit.superseded("a newer upload already claimed this job")
@@ -119,13 +139,15 @@ class Run:
         self.deps.jobs.heartbeat(self.claim.job_id, self.claim.fingerprint, token=self.claim.token,
                                  lease_until=self.deps.clock() + self.settings.lease_s)
 
-    def _committed_earlier(self) -> Outcome | None:
+    def _committed_earlier(self, status: dict | None = None) -> Outcome | None:
         """These versions are committed already: a retry of a run whose commit response, publish or marking
         was lost, or a late redelivery. Only the bookkeeping is left: the run item is marked and a pending
         outcome event sent (from the stored outbox, so it is the same event); nothing else touches the
-        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER."""
+        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER.
+        `status`: the status item as just read (None: read it now)."""
         c = self.claim
-        status = self.deps.jobs.get_status(c.job_id) or {}
+        if status is None:
+            status = self.deps.jobs.get_status(c.job_id) or {}
         if status.get("committed_fingerprint") != c.fingerprint:
             return None
         self.log.info("these file versions were already committed: finishing the bookkeeping only")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import requests
 
-from s3_world import make_event
 from api_support import Context, JOB_ID, api_app, authorizer, http_event
 import serve_local
 
@@ -88,11 +86,7 @@ def test_the_job_shows_what_changed_since_its_previous_run(world, api):
 
 def post_form_and_deliver(world, upload: dict, path) -> dict:
     """The page's upload: every field of the presigned POST, then the file; then the S3 event."""
-    answer = requests.post(upload["url"], data=upload["fields"], files={"file": ("f", path.read_bytes())}, timeout=30)
-    assert answer.status_code in (200, 204), answer.text
-    head = world.s3.head_object(Bucket=world.input_bucket, Key=upload["key"])
-    return world.invoke(make_event(world.input_bucket, upload["key"], version_id=head.get("VersionId"),
-                                   etag=head["ETag"].strip('"')))
+    return world.invoke(world.post_form(upload, path.read_bytes())[1])
 
 
 def test_the_chosen_as_of_reaches_the_run_and_newer_files_show_the_changes_since(world, api):

@@ -164,9 +164,10 @@ class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"          # committed with outputs
     FAILED = "FAILED"                # committed with error.json (final)
     SUPERSEDED = "SUPERSEDED"        # never committed: newer inputs arrived
+    REFUSED = "REFUSED"              # never began: a data file came through a spent upload form (a replay)
 
 
-FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED})
+FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED, RunStatus.REFUSED})
 
 
 # ------------------------------------------------------------------ events
@@ -243,6 +244,23 @@ def file_role(name: str) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------ upload tokens: one per request for forms
+# Every API request that issues presigned POSTs (POST /jobs, POST /jobs/{job_id}/uploads) mints one upload token,
+# pins it in both of its forms as user metadata and records it on the status item as the job's current token
+# (UPLOAD_TOKEN_ATTRIBUTE). It does two things (docs/job-protocol.md, "Upload tokens"):
+# - pairing: the two files of one request carry the same token. Newer files into a job land one after the
+#   other: a run whose data files carry two different tokens is half of an upload still landing, and steps aside
+#   (SUPERSEDED) for the run of the whole pair, so the job's series never compares a half-new mix.
+# - single use: once a run of the job has begun, a data file version that is not the one the status item holds
+#   for its role, yet carries an older token (a form the job has replaced) or the current token that the held
+#   version of its role carries already (a form used already), is a replay: the processing function refuses it
+#   without touching the status. A file without a token (dropped straight into the bucket) pairs with anything
+#   and is never refused.
+UPLOAD_TOKEN_METADATA = "upload-token"  # noqa: S105 - a metadata key, not a secret
+UPLOAD_TOKEN_FIELD = f"x-amz-meta-{UPLOAD_TOKEN_METADATA}"    # the presigned POST's form field
+UPLOAD_TOKEN_ATTRIBUTE = "upload_token"  # noqa: S105 - the status item's attribute name (the API writes it)
+
+
 # ------------------------------------------------------------------ the user's own file names
 # The page uploads each file to a fixed key (uploads/{job_id}/memberships.xlsx); the name the user
 # chose travels as user metadata, percent-encoded UTF-8 (S3 user metadata is US-ASCII; S3 itself
@@ -316,13 +334,6 @@ AS_OF_PARAM = "as_of"                             # the request's field, named i
 AS_OF_METADATA = "as-of"                          # head_object's Metadata key
 AS_OF_FIELD = f"x-amz-meta-{AS_OF_METADATA}"      # the presigned POST's form field
 AS_OF_MAX_DAYS = 5 * 366                          # a chosen date is at most about five years from today
-
-# The two files of one upload through the API (one POST /jobs or /jobs/{job_id}/uploads) carry the same upload
-# id. Newer files into a job land one after the other: a run whose data files carry two different ids is the
-# first half of an upload still landing, and steps aside (SUPERSEDED) for the run of the whole pair, so the
-# job's series compares the new pair with the last committed run, not with a half-new mix.
-UPLOAD_ID_METADATA = "upload-id"
-UPLOAD_ID_FIELD = f"x-amz-meta-{UPLOAD_ID_METADATA}"
 
 
 def parse_as_of(value: Any, today: dt.date) -> dt.date:

@@ -13,7 +13,14 @@ import api_storage
 import pytest
 import pytest_socket
 from api_support import JOB_ID, RUN_PREFIX, Context, committed_item, api_app, fake_deps, http_event, settings
-from memberseg.job_protocol import AS_OF_FIELD, AS_OF_MAX_DAYS, AS_OF_PARAM, parse_as_of
+from memberseg.job_protocol import (
+    AS_OF_FIELD,
+    AS_OF_MAX_DAYS,
+    AS_OF_PARAM,
+    UPLOAD_TOKEN_ATTRIBUTE,
+    UPLOAD_TOKEN_FIELD,
+    parse_as_of,
+)
 
 FILES = {"files": {"memberships": {"name": "Members.xlsx"}, "orders": {"name": "orders.csv"}}}
 TODAY = dt.date(2027, 1, 15)          # fake_deps' clock, 1_800_000_000 s
@@ -80,6 +87,8 @@ def test_newer_files_into_an_existing_job_get_the_same_keys_and_their_own_date()
     assert {role: u["key"] for role, u in out["uploads"].items()} == {
         "memberships": f"uploads/{JOB_ID}/memberships.xlsx", "orders": f"uploads/{JOB_ID}/orders.csv"}
     assert all(post["fields"][AS_OF_FIELD] == "2026-12-01" for post in deps.objects.posts)
+    token = deps.jobs.items[JOB_ID].pop(UPLOAD_TOKEN_ATTRIBUTE)          # the request's token is the job's current
+    assert all(post["fields"][UPLOAD_TOKEN_FIELD] == token for post in deps.objects.posts)
     assert deps.jobs.items[JOB_ID] == {"job_id": JOB_ID, "status": "SUCCEEDED"}        # the job itself is untouched
 
 

@@ -1,6 +1,7 @@
 """The job flow's side of the page's as-of date and of an upload's pair of files (in-memory ports): the date
-each data file carries reaches the engine in preference to the function's default, and a run of half a newer
-upload steps aside for the run of the whole pair."""
+each data file carries reaches the engine in preference to the function's default, a run of half a newer
+upload steps aside for the run of the whole pair, and the upload token that pairs them spends each request's
+forms (docs/job-protocol.md, "Upload tokens")."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 
 import jobs
 from fakes import FakeClock, InMemoryJobStore, InMemoryObjects, RecordingEvents, fake_engine
-from memberseg.job_protocol import AS_OF_METADATA, UPLOAD_ID_METADATA
+from memberseg.job_protocol import AS_OF_METADATA, STATUS_SK, UPLOAD_TOKEN_ATTRIBUTE, UPLOAD_TOKEN_METADATA
 
 IN, OUT = "in", "out"
 
@@ -31,7 +32,7 @@ class Flow:
     def upload(self, role: str, data: bytes, **metadata: str) -> jobs.Outcome:
         self.clock.advance(1.5)
         key = f"uploads/j/{role}.xlsx"
-        self.objects.put(IN, key, data, {{"as_of": AS_OF_METADATA, "upload_id": UPLOAD_ID_METADATA}[k]: v
+        self.objects.put(IN, key, data, {{"as_of": AS_OF_METADATA, "upload_token": UPLOAD_TOKEN_METADATA}[k]: v
                                          for k, v in metadata.items()})
         return jobs.handle_object_created(IN, key, self.deps, self.settings)
 
@@ -58,20 +59,40 @@ def test_a_bad_date_fails_the_job_naming_the_file_and_never_runs_the_engine():
 
 def test_half_of_a_newer_upload_steps_aside_for_the_whole_pair():
     flow = Flow()
-    flow.upload("memberships", b"m1", upload_id="first")
-    assert flow.upload("orders", b"o1", upload_id="first").action == "succeeded"
+    flow.upload("memberships", b"m1", upload_token="first")
+    assert flow.upload("orders", b"o1", upload_token="first").action == "succeeded"
     committed = flow.store.get_status("j")["committed_run"]
-    half = flow.upload("memberships", b"m2", upload_id="second")
+    half = flow.upload("memberships", b"m2", upload_token="second")
     assert half.action == "superseded" and "other file of the same upload" in half.reason
     status = flow.store.get_status("j")
     assert status["committed_run"] == committed and status["status"] == "SUCCEEDED"     # the last result stands
     assert len(flow.as_of_seen) == 1                                                     # no engine run of the mix
-    assert flow.upload("orders", b"o2", upload_id="second").action == "succeeded"
+    assert flow.upload("orders", b"o2", upload_token="second").action == "succeeded"
     assert flow.store.get_status("j")["committed_run"] != committed
 
 
 def test_a_plain_drop_pairs_with_anything():
     flow = Flow()
-    flow.upload("memberships", b"m1", upload_id="first")
+    flow.upload("memberships", b"m1", upload_token="first")
     assert flow.upload("orders", b"o1").action == "succeeded"            # dropped straight into the bucket
     assert flow.upload("memberships", b"m2").action == "succeeded"       # and a newer plain file
+
+
+def test_the_token_the_api_keeps_spends_each_requests_forms():
+    """A job the API gave forms: the status item holds its current upload token (POST /jobs, then renewed by each
+    POST /jobs/{id}/uploads). After a run began, a changed file version carrying an older token, or the current
+    one its role's bound version carries already, is refused; the current token's first use runs; no token runs."""
+    flow = Flow()
+    status = flow.store._item("j", STATUS_SK)
+    status[UPLOAD_TOKEN_ATTRIBUTE] = "first"
+    flow.upload("memberships", b"m1", upload_token="first")
+    assert flow.upload("orders", b"o1", upload_token="first").action == "succeeded"
+    assert flow.upload("orders", b"o1 again", upload_token="first").action == "refused"    # used already
+    assert flow.upload("orders", b"o1", upload_token="first").action == "refused"          # the same bytes: too
+    status[UPLOAD_TOKEN_ATTRIBUTE] = "second"                       # POST /jobs/{id}/uploads
+    assert flow.upload("memberships", b"m1 again", upload_token="first").action == "refused"   # replaced
+    assert flow.upload("memberships", b"m2", upload_token="second").action == "refused"   # orders: still a replay
+    assert flow.upload("orders", b"o2", upload_token="second").action == "succeeded"       # first use of both
+    assert len(flow.as_of_seen) == 2
+    assert flow.upload("orders", b"o2 again", upload_token="second").action == "refused"  # used already
+    assert flow.upload("orders", b"o3").action == "succeeded"                             # a plain drop
