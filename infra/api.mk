@@ -3,7 +3,8 @@
 #   make serve          the whole product on http://127.0.0.1:8000 with no AWS account:
 #                       moto (S3 + DynamoDB) + the API handler behind a local HTTP API
 #                       + the processing function in-process. Ctrl-C stops everything.
-#                       SERVE_PORT=8080, AS_OF=2026-11-15 (the top-level Makefile's; AS_OF= for today),
+#                       SERVE_PORT=8080, AS_OF=2026-11-15 (the top-level Makefile's: the page's as-of picker
+#                       starts there, so the samples give make demo's numbers; AS_OF= for today),
 #                       MEMBERSEG_TOKEN=<16+ chars> turns the bearer-token auth on.
 #   make test-api       API unit + integration + local-stack tests
 #   make test-browser   the real-Chromium tests (Debian's /usr/bin/chromium; `apt-get install -y chromium`)

@@ -330,8 +330,8 @@ class LocalServe:
         env = st.function_environment()                  # the processing function
         env.update(st.function_environment(API_FUNCTION))
         env["JOB_WORK_DIR"] = self._work_dir.name
-        if self.as_of:
-            env["JOB_AS_OF"] = self.as_of
+        if self.as_of:        # the processing function's default, and the date the page's picker starts at
+            env["JOB_AS_OF"] = env["PAGE_AS_OF"] = self.as_of
         env.update(st.function_environment(AUTHORIZER_FUNCTION))     # AUTH_ENABLED from the AuthEnabled parameter
         if self.token:      # the secret CloudFormation would generate, holding the chosen token
             secret = self.session.client("secretsmanager").create_secret(
@@ -418,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="port of the page and API on 127.0.0.1 (0 = any free port; default 8000)")
     parser.add_argument("--token", default=os.environ.get("MEMBERSEG_TOKEN") or None,
                         help="turn auth on with this bearer token (at least 16 characters)")
-    parser.add_argument("--as-of", help="YYYY-MM-DD for the membership statuses; default today")
+    parser.add_argument("--as-of", help="YYYY-MM-DD the page's as-of picker starts at (and the default of a job "
+                        "without one); default today")
     parser.add_argument("--verbose", action="store_true", help="request log and the handlers' JSON logs")
     args = parser.parse_args(argv)
     if args.token and len(args.token) < 16:

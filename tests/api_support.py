@@ -48,6 +48,20 @@ def http_event(method: str, path: str, body: dict | str | None = None, headers: 
     return e
 
 
+def create_named_job(module, memberships: str, orders: str, *, into: str | None = None) -> dict:
+    """POST /jobs naming both files, as the page sends it: the 201 answer's body. `into`: a job's id, for
+    POST /jobs/{into}/uploads (newer files into that job) instead."""
+    body = {"files": {"memberships": {"name": memberships}, "orders": {"name": orders}}}
+    response = module.handler(http_event("POST", f"/jobs/{into}/uploads" if into else "/jobs", body), Context())
+    assert response["statusCode"] == 201, response
+    return json.loads(response["body"])
+
+
+def job_view(module, job_id: str) -> dict:
+    """GET /jobs/{job_id}: what the page shows."""
+    return json.loads(module.handler(http_event("GET", f"/jobs/{job_id}"), Context())["body"])
+
+
 class Context:
     function_name = "memberseg-api"
     memory_limit_in_mb = 512
@@ -112,12 +126,15 @@ class FakeJobs:
         self.lookups.append(job_id)
         return self.items.get(job_id)
 
-    def create(self, job_id, *, created_at, expires_at, missing):
+    def create(self, job_id, *, created_at, expires_at, missing, upload_token):
         if job_id in self.items:
             return False
         self.items[job_id] = {"job_id": job_id, "status": "WAITING_FOR_FILES", "created_at": created_at,
-                              "expires_at": expires_at, "missing": missing}
+                              "expires_at": expires_at, "missing": missing, "upload_token": upload_token}
         return True
+
+    def renew_upload_token(self, job_id, upload_token, *, expires_at):
+        self.items.setdefault(job_id, {"job_id": job_id, "expires_at": expires_at})["upload_token"] = upload_token
 
 
 def fake_deps(**changes) -> api_service.Deps:

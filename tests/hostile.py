@@ -11,11 +11,17 @@ calamine aborts the interpreter (SIGABRT) on `far_cell_xlsx` and on the zip bomb
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import json
 import random
+import re
 import struct
+import zipfile
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import xlsxwriter
@@ -621,3 +627,242 @@ def hidden_data_sheet_xlsx(dir: Path, visible_has_all: bool = False) -> Path:
     visible = MEMBERSHIP_HEADERS if visible_has_all else [h for h in MEMBERSHIP_HEADERS if h != "Expiration Date"]
     sheets = [("Data", _membership_sheet_xml(rows=4)), ("Summary", _membership_sheet_xml(rows=2, headers=visible))]
     return _write_zip(Path(dir) / "hidden_data.xlsx", _many_sheets_parts(sheets, hidden=frozenset({"Data"})))
+
+
+# --------------------------------------------------------------------------------------
+# Careless values: dates at the ends of the calendar, numbers past a double's sum, hostile text
+# --------------------------------------------------------------------------------------
+
+FAR_DATES = [   # (Cust ID, name, created, expires): what a workbook or a CSV really holds
+    (1, "Forever", dt.date(2020, 1, 1), dt.date(9999, 12, 31)),       # SAP's "valid to", many CRMs
+    (2, "Year One", dt.date(1, 1, 1), dt.date(2027, 1, 1)),
+    (3, "Far Future", dt.date(2020, 1, 1), dt.date(3000, 1, 1)),
+]
+
+
+def far_dates_xlsx(dir: Path) -> Path:
+    """Date cells at Excel's own maximum (9999-12-31, serial 2958465, as a number too) and 3000-01-01; 0001-01-01
+    as text (Excel has no date cell before 1900)."""
+    path = Path(dir) / "far_dates.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws, fmt = wb.add_worksheet("Members"), wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, MEMBERSHIP_HEADERS)
+    for r, (cust, name, created, expires) in enumerate(FAR_DATES, start=1):
+        ws.write_row(r, 0, [cust, name])
+        for c, day in ((2, created), (3, expires)):
+            if day.year < 1900:
+                ws.write_string(r, c, day.isoformat())
+            else:
+                ws.write_datetime(r, c, dt.datetime.combine(day, dt.time()), fmt)
+        ws.write_row(r, 4, [f"m{cust}@example.com", "Gold"])
+    ws.write_row(4, 0, [4, "Max Serial"])
+    ws.write_datetime(4, 2, dt.datetime(2020, 1, 1), fmt)
+    ws.write_number(4, 3, 2958465)
+    ws.write_row(4, 4, ["m4@example.com", "Gold"])
+    wb.close()
+    return path
+
+
+def far_dates_csv(dir: Path) -> Path:
+    path = Path(dir) / "far_dates.csv"
+    lines = [",".join(MEMBERSHIP_HEADERS)] + [f"{cust},{name},{created.isoformat()},{expires.isoformat()},"
+                                              f"m{cust}@example.com,Gold" for cust, name, created, expires in FAR_DATES]
+    path.write_text("\n".join(lines + ["4,Forever MDY,2020-01-01,12/31/9999,m4@example.com,Gold"]) + "\n")
+    return path
+
+
+def overflowing_orders_csv(dir: Path) -> Path:
+    """Two orders of 1e308 for customer 1000: their sum is inf in a double."""
+    path = Path(dir) / "overflowing_orders.csv"
+    path.write_text("Cust ID,Total Value\n1000,1e308\n1000,1e308\n1000,250.00\n")
+    return path
+
+
+def hostile_emails_csv(dir: Path) -> Path:
+    """A zero-width space, a Cyrillic homoglyph, a fullwidth twin of another row's address, and a good one."""
+    path = Path(dir) / "hostile_emails.csv"
+    emails = ["jo\u200be@example.com", "j\u043ee@example.com", "ｊｏｅ＠ｅｘａｍｐｌｅ.com", "joe@example.com"]
+    lines = [",".join(MEMBERSHIP_HEADERS)] + [f"{1000 + i},Customer {i},2024-01-01,2027-06-01,{email},Gold"
+                                              for i, email in enumerate(emails)]
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def long_text_csv(dir: Path, chars: int = 70_000) -> Path:
+    """A customer name past HubSpot's 65,536 characters and Excel's 32,767."""
+    path = Path(dir) / "long_text.csv"
+    lines = _membership_csv_lines(2, {0: "N" * chars})
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def control_characters_csv(dir: Path) -> Path:
+    """Names holding an escape, a bell and a DEL inside quoted cells (past the gate's text check)."""
+    path = Path(dir) / "control_characters.csv"
+    lines = _membership_csv_lines(2, {0: '"Ann\x1b[31m Red"', 1: '"Bob\x07\x7f"'})
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def control_characters_xlsx(dir: Path) -> Path:
+    """The same names as text cells of a workbook (stored as _x001B_ escapes, which every reader decodes)."""
+    path = Path(dir) / "control_characters.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Memberships")
+    rows = _membership_rows(2)
+    rows[0][1], rows[1][1] = "Ann\x1b[31m Red", "Bob\x07\x7f"
+    _write_table(ws, 0, MEMBERSHIP_HEADERS, rows, wb.add_format({"num_format": "yyyy-mm-dd"}))
+    wb.close()
+    return path
+
+
+ALIAS_BOMB_RULES = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9))                       # ten levels of ten: 10^10 nodes from a few hundred bytes
+
+
+# --------------------------------------------------------------------------------------
+# The corpus: every hostile case, and what memberseg must do with it
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile or careless input and the outcome `memberseg run` must give it (tests/unit/engine/
+    test_hostile_corpus.py runs every case): `code` is error.json's code of an exit 2 with no other output;
+    None is exit 0, and then `check(out_folder)` returns what is wrong with the outputs ("" when nothing).
+    `rules`: the text of the run's --rules file (a hostile one, or a limit tightened)."""
+    id: str
+    source: str                                   # where the case comes from (the gate, issue 17's items)
+    make: Callable[[Path], Path]
+    code: str | None = None
+    role: str = "memberships"
+    check: Callable[[Path], str] | None = None
+    rules: str | None = None
+
+
+def _contacts(out: Path) -> list[dict[str, str]]:
+    with open(out / "hubspot_contacts.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _report(out: Path) -> dict:
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def _rows_in(count: int) -> Callable[[Path], str]:
+    def check(out: Path) -> str:
+        rows = _report(out)["memberships"]["rows_in"]
+        return "" if rows == count else f"rows_in {rows}, not {count}"
+    return check
+
+
+def _far_dates_read(out: Path) -> str:
+    expires = {row["cust_id"]: row["membership_expiration_date"] for row in _contacts(out)}
+    wanted = {"1": "9999-12-31", "3": "3000-01-01", "4": "9999-12-31"}
+    wrong = {k: expires.get(k) for k, v in wanted.items() if expires.get(k) != v}
+    since = {row["cust_id"]: row["member_since"] for row in _contacts(out)}.get("2")
+    return (f"expirations {wrong}" if wrong else "") + ("" if since == "0001-01-01" else f" member_since {since}")
+
+
+def _no_inf(out: Path) -> str:
+    text = (out / "hubspot_contacts.csv").read_text(encoding="utf-8").lower()
+    rejected = _report(out)["orders"]["rejected"]
+    return ("inf in the CSV " if "inf" in text else "") + ("" if rejected == 2 else f"{rejected} orders rejected")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _no_control_characters(out: Path) -> str:
+    found = _CONTROL.findall((out / "hubspot_contacts.csv").read_text(encoding="utf-8"))
+    return f"control characters in the CSV: {found}" if found else ""
+
+
+def _only_the_good_email(out: Path) -> str:
+    emails = [row["email"] for row in _contacts(out)]
+    left_out = _report(out)["hubspot"]["left_out"]
+    return "" if emails == ["joe@example.com"] and left_out == 3 else f"emails {emails}, left out {left_out}"
+
+
+def _long_text_cut_and_listed(out: Path) -> str:
+    report = _report(out)
+    longest = max(len(row["company"]) for row in _contacts(out))
+    cut, cells = report["hubspot"].get("cut_values") or [], report["workbook"].get("cut_cells") or []
+    return "" if longest == 65_536 and len(cut) == 1 and cells else f"longest {longest}, cut {cut}, cells {cells}"
+
+
+def _formulas_neutralised(out: Path) -> str:
+    """No CSV value a spreadsheet would run, no formula in the workbook's sheets; the payloads kept as text."""
+    values = [value for row in _contacts(out) for value in row.values()]
+    live = [v for v in values if v.startswith(("=", "+", "@", "\t", "\r"))
+            or (v.startswith("-") and not re.fullmatch(r"-\d+(\.\d+)?", v))]
+    with zipfile.ZipFile(out / "membership_segments.xlsx") as book:
+        sheets = "".join(book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/"))
+        text = sheets + "".join(book.read(n).decode() for n in book.namelist() if n.endswith("sharedStrings.xml"))
+    formulas = re.findall(r"<(?:\w+:)?f[ >/]", sheets)
+    return ((f"live CSV values {live} " if live else "") + (f"{len(formulas)} formulas " if formulas else "")
+            + ("" if "HYPERLINK" in text else "the payload is gone"))
+
+
+CORPUS: list[Case] = [
+    # the safety gate: refused before any spreadsheet library opens the file
+    Case("empty file", "gate", empty_file, "empty_file"),
+    Case("CSV text named .xlsx", "gate", csv_renamed_xlsx, "format_mismatch"),
+    Case("xlsx named .xls", "gate", zip_renamed_xls, "format_mismatch"),
+    Case("xlsx named .csv", "gate", zip_renamed_csv, "format_mismatch"),
+    Case("xls named .csv", "gate", xls_renamed_csv, "format_mismatch"),
+    Case("OLE file, not encrypted, named .xlsx", "gate", ole_not_encrypted_xlsx, "format_mismatch"),
+    Case("password-protected workbook", "gate", encrypted_xlsx, "encrypted_file"),
+    Case("random bytes named .xlsx", "gate", garbage_xlsx, "not_a_spreadsheet"),
+    Case("NUL bytes at the start of a CSV", "gate", csv_with_nul, "not_a_spreadsheet"),
+    Case("truncated zip", "gate", truncated_xlsx, "corrupt_file"),
+    Case("zip without a workbook", "gate", no_workbook_zip_xlsx, "corrupt_file"),
+    Case("10,001 zip entries", "gate", too_many_entries_xlsx, "unsafe_file"),
+    Case("zip bomb (200 MB sheet)", "gate", zip_bomb_xlsx, "unsafe_file"),
+    Case("DOCTYPE in sharedStrings", "gate", lambda d: doctype_xlsx(d, "sharedStrings"), "unsafe_file"),
+    Case("DOCTYPE in a sheet", "gate", lambda d: doctype_xlsx(d, "sheet"), "unsafe_file"),
+    Case("DOCTYPE in a UTF-16 sheet", "gate", lambda d: doctype_xlsx(d, "sheet", utf16=True), "unsafe_file"),
+    Case("one cell at XFD1048576", "gate", far_cell_xlsx, "sheet_too_large"),
+    Case("far cell, no dimension", "gate", lambda d: far_cell_xlsx(d, "no_dimension"), "sheet_too_large"),
+    Case("far cell, lying dimension", "gate", lambda d: far_cell_xlsx(d, "lying_dimension"), "sheet_too_large"),
+    Case("far row only (A2000000)", "gate", lambda d: far_cell_xlsx(d, "no_dimension", "A2000000"),
+         "sheet_too_large"),
+    Case("dimension A1:XFD1048576", "gate", far_dimension_xlsx, "sheet_too_large"),
+    Case("far cell in odd XML syntax", "gate", odd_syntax_far_cell_xlsx, "sheet_too_large"),
+    Case("16,384 columns without r attributes", "gate", rless_wide_xlsx, "sheet_too_large"),
+    Case("far cell in the middle of 3,000 rows", "gate", hidden_far_cell_xlsx, "sheet_too_large"),
+    Case("more rows than the limit", "gate", lambda d: valid_memberships_csv(d, rows=20), "too_many_rows",
+         rules="limits:\n  max_rows: 10\n"),
+    # careless but valid: read
+    Case("title rows above the header", "valid", title_rows_xlsx, check=_rows_in(5)),
+    Case("data on the second sheet", "valid", second_sheet_xlsx, check=_rows_in(5)),
+    Case("formula payloads in cells", "valid", formula_injection_memberships_xlsx, check=_formulas_neutralised),
+    Case("Windows-1252 CSV", "valid", lambda d: valid_memberships_csv(d, encoding="cp1252"), check=_rows_in(5)),
+    # issue 17, item 3: every date a workbook or a CSV can hold
+    Case("9999-12-31, 0001-01-01, 3000-01-01, serial 2958465 (xlsx)", "17.3 dates", far_dates_xlsx,
+         check=_far_dates_read),
+    Case("9999-12-31, 0001-01-01, 3000-01-01, 12/31/9999 (CSV)", "17.3 dates", far_dates_csv, check=_far_dates_read),
+    # issue 17, item 4: what a line is, one encoding per file
+    Case("form feed in a title line", "17.4 CSV", form_feed_title_csv, check=_rows_in(3)),
+    Case("one Windows-1252 byte in a UTF-8 file", "17.4 CSV", mixed_encoding_csv, "mixed_encoding"),
+    Case("a byte in neither encoding", "17.4 CSV", undefined_cp1252_csv, "unknown_encoding"),
+    # issue 17, item 5: a budget per workbook
+    Case("8 decoy sheets at the cell limit", "17.5 budget", decoy_sheets_xlsx, "workbook_too_large"),
+    Case("5,000 small sheets", "17.5 budget", many_sheets_xlsx, "too_many_sheets"),
+    # never read as the data: the visible sheet lacks a column, so no profile fits it and the run asks
+    Case("hidden sheet with the data, visible one short", "17.5 budget", hidden_data_sheet_xlsx, "needs_answers"),
+    # issue 17, item 6: outputs HubSpot will take
+    Case("orders that add up past a double", "17.6 outputs", overflowing_orders_csv, role="orders", check=_no_inf),
+    Case("NUL byte past the gate's first 64 KB", "17.6 outputs", late_nul_csv, "control_character"),
+    Case("escape, bell and DEL in quoted CSV names", "17.6 outputs", control_characters_csv, "control_character"),
+    Case("escape, bell and DEL in workbook names", "17.6 outputs", control_characters_xlsx,
+         check=_no_control_characters),
+    Case("zero-width, homoglyph and fullwidth emails", "17.6 outputs", hostile_emails_csv,
+         check=_only_the_good_email),
+    Case("a 70,000-character name", "17.6 outputs", long_text_csv, check=_long_text_cut_and_listed),
+    # issue 17, item 7: the CLI's rules file is bounded as the Lambda path's is
+    Case("YAML alias bomb in --rules", "17.7 rules", lambda d: valid_memberships_csv(d), "invalid_rules",
+         rules=ALIAS_BOMB_RULES),
+]

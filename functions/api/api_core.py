@@ -8,6 +8,7 @@ numbers from the server (api_page.py), so they cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 import uuid
@@ -17,6 +18,8 @@ from typing import Any
 
 from memberseg.job_protocol import (
     ANSWERS_NAME,
+    AS_OF_FIELD,
+    AS_OF_PARAM,
     HUBSPOT_CSV_STEM,
     ORIGINAL_NAME_FIELD,
     PROFILE_NAME_RE,
@@ -27,6 +30,7 @@ from memberseg.job_protocol import (
     ROLES,
     RUNS_FOLDER,
     STATE_NAME,
+    UPLOAD_TOKEN_FIELD,
     WORKBOOK_NAME,
     JobStatus,
     PushState,
@@ -34,6 +38,7 @@ from memberseg.job_protocol import (
     clean_file_name,
     encode_original_name,
     file_role,
+    parse_as_of,
     parse_run_id,
     user_file_name,
 )
@@ -86,6 +91,7 @@ class Settings:
     results_prefix: str = "results/"
     retention_days: int = 30
     auth_enabled: bool = True
+    page_as_of: str = ""            # YYYY-MM-DD the page's as-of picker starts at; "" = the browser's today
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,11 +102,17 @@ class Settings:
         return cls(input_bucket=e.input_bucket, output_bucket=e.output_bucket, table_name=e.job_table,
                    max_upload_bytes=e.max_upload_mb * 1024 * 1024, upload_prefix=e.upload_prefix,
                    results_prefix=e.results_prefix, retention_days=e.result_retention_days,
-                   auth_enabled=e.auth_enabled)
+                   auth_enabled=e.auth_enabled, page_as_of=e.page_as_of.isoformat() if e.page_as_of else "")
 
 
 # ------------------------------------------------------------------ ids and keys
 def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_upload_token() -> str:
+    """One request's upload token (job_protocol.UPLOAD_TOKEN_FIELD): 128 random bits, hex. It pairs the request's
+    two files and, kept on the status item as the job's current token, makes its forms single-use."""
     return uuid.uuid4().hex
 
 
@@ -180,12 +192,26 @@ def original_names(body: Any) -> dict[str, str]:
     return out
 
 
+def chosen_as_of(body: Any, today: dt.date) -> str:
+    """The as-of date the request chose (`as_of`, job_protocol.parse_as_of) as YYYY-MM-DD; "" when it chose none
+    (the processing function's default applies). BadRequest naming the field for anything else."""
+    value = body.get(AS_OF_PARAM) if isinstance(body, dict) else None
+    if value is None:
+        return ""
+    try:
+        return parse_as_of(value, today).isoformat()
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
 @dataclass(frozen=True)
 class UploadPlan:
     role: str
     key: str
     content_type: str
     original_name: str = ""     # cleaned (clean_file_name); "" = none given
+    as_of: str = ""             # YYYY-MM-DD (chosen_as_of); "" = none chosen
+    upload_token: str = ""      # the request's, the same for both files (job_protocol.UPLOAD_TOKEN_FIELD)
 
     @property
     def name(self) -> str:
@@ -196,11 +222,16 @@ class UploadPlan:
         fields = {"Content-Type": self.content_type}
         if self.original_name:
             fields[ORIGINAL_NAME_FIELD] = encode_original_name(self.original_name)
+        if self.as_of:
+            fields[AS_OF_FIELD] = self.as_of
+        if self.upload_token:
+            fields[UPLOAD_TOKEN_FIELD] = self.upload_token
         return fields
 
     def conditions(self, settings: Settings) -> list:
         """The POST policy's own conditions; the signer adds bucket, key, algorithm, credential, date.
-        Every field of fields() is pinned to its exact value: the name cannot be swapped at upload."""
+        Every field of fields() is pinned to its exact value: the name and the upload token cannot be swapped
+        or left out at upload."""
         return [
             *({name: value} for name, value in self.fields().items()),
             ["content-length-range", UPLOAD_MIN_BYTES, settings.max_upload_bytes],
@@ -208,10 +239,24 @@ class UploadPlan:
 
 
 def plan_uploads(settings: Settings, job_id: str, extensions: dict[str, str],
-                 names: Mapping[str, str] | None = None) -> list[UploadPlan]:
+                 names: Mapping[str, str] | None = None, as_of: str = "",
+                 upload_token: str = "") -> list[UploadPlan]:
     names = names or {}
-    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""))
+    return [UploadPlan(role, upload_key(settings, job_id, role, ext), CONTENT_TYPES[ext], names.get(role, ""), as_of,
+                       upload_token)
             for role, ext in extensions.items()]
+
+
+def replaced_files(plans: list[UploadPlan], files: list[dict]) -> None:
+    """Another upload into a job: Conflict when a planned file would sit beside the job's file of that role under
+    another extension (the folder would hold two memberships files, which fails the job)."""
+    for plan in plans:
+        planned = plan.key.rsplit("/", 1)[-1]
+        other = next((f["name"] for f in files if f["role"] == plan.role and f["name"] != planned), None)
+        if other is not None:
+            suffix = other.rsplit(".", 1)[-1]
+            raise Conflict(f"this job's {plan.role} file is {other}: upload a .{suffix} file into it again, "
+                           "or start a new job for a file of another kind")
 
 
 # ------------------------------------------------------------------ saving a profile (PUT /profiles/{name})
@@ -287,7 +332,27 @@ def summarise_report(report: dict, labels: dict[str, str] | None = None) -> dict
         "excluded": _int(members.get("excluded")),
         "inputs": _input_profiles(report),
         **_swapped(report),
+        **_changes(report),
     }
+
+
+def _changes(report: dict) -> dict[str, dict]:
+    """{"changes": …}: what changed since the job's previous run (report.json `changes` and its sentence
+    `changes_summary`); nothing for a report written before runs formed a series."""
+    changes = report.get("changes")
+    if not isinstance(changes, dict):
+        return {}
+    since = changes.get("since")
+    return {"changes": {
+        "since": since if isinstance(since, str) else None,
+        "summary": str(report.get("changes_summary") or ""),
+        **{name: _int(changes.get(name)) for name in ("new", "gone", "status_changed")},
+        **{name: _counts(changes.get(name)) for name in ("entered", "left")},
+    }}
+
+
+def _counts(value: Any) -> dict[str, int]:
+    return {str(k): _int(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _swapped(report: dict) -> dict[str, str]:

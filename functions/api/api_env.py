@@ -6,6 +6,7 @@ unset or empty keeps it on; any other value (a typo) refuses to start.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -47,8 +48,11 @@ class ApiEnv(_Env):
     results_prefix: str = Field("results/", alias="RESULTS_PREFIX", pattern=_PREFIX)
     result_retention_days: int = Field(30, alias="RESULT_RETENTION_DAYS", ge=1, le=3650)
     auth_enabled: bool = Field(True, alias="AUTH_ENABLED")
+    # the date the page's as-of picker starts at (make serve: the demo's, as make demo); unset: the browser's today
+    page_as_of: dt.date | None = Field(None, alias="PAGE_AS_OF")
 
     _auth = field_validator("auth_enabled", mode="before")(classmethod(lambda cls, v: auth_switch(v)))
+    _blank_date = field_validator("page_as_of", mode="before")(classmethod(lambda cls, v: v or None))
 
 
 class AuthorizerEnv(_Env):

@@ -3,7 +3,8 @@
 Thin by design: Powertools setup and routing; the rules are in api_core.py, the
 route logic in api_service.py, AWS access in api_storage.py, the page in api_page.py,
 the environment model in api_env.py (validated at cold start).
-Routes: GET / (page), GET /static/{name}, POST /jobs, GET /jobs/{job_id}, POST /jobs/{job_id}/rerun,
+Routes: GET / (page), GET /static/{name}, POST /jobs, POST /jobs/{job_id}/uploads (newer files into a job),
+GET /jobs/{job_id}, POST /jobs/{job_id}/rerun,
 PUT /profiles/{name} (the body: a rules file holding profiles.<name>; ?replace=true replaces a saved one),
 POST /jobs/{job_id}/answers (a needs_answers job's answers).
 Auth is the HTTP API's Lambda authorizer (authorizer.py); this function trusts it.
@@ -58,6 +59,14 @@ def _json(status: int, body: dict) -> Response:
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
+def _json_body() -> object:
+    """The request's JSON body; BadRequest (400) when it is not JSON."""
+    try:
+        return json.loads(resolver.current_event.decoded_body or "{}")
+    except (ValueError, TypeError, RecursionError) as exc:      # RecursionError: JSON nested thousands deep
+        raise api_core.BadRequest("the request body must be JSON") from exc
+
+
 @resolver.get("/")
 def page() -> Response:
     headers = api_page.security_headers(connect_origins())
@@ -87,6 +96,14 @@ def create_job() -> Response:
     logger.info("job created", extra={"extensions": extensions})
     metrics.add_metric(name="JobsCreated", unit=MetricUnit.Count, value=1)
     return _json(201, created)
+
+
+@resolver.post("/jobs/<job_id>/uploads")
+def upload_again(job_id: str) -> Response:
+    presigned = api_service.upload_again(settings(), dependencies(), job_id, _json_body())
+    logger.append_keys(job_id=presigned["job_id"])
+    logger.info("newer files requested", extra={"as_of": presigned["as_of"]})
+    return _json(201, presigned)
 
 
 @resolver.get("/jobs/<job_id>")

@@ -34,6 +34,7 @@ def index_html(settings: core.Settings) -> str:
         "MAX_UPLOAD_BYTES": str(settings.max_upload_bytes),
         "MAX_UPLOAD_MB": f"{settings.max_upload_bytes / 1024 / 1024:g}",
         "EXTENSIONS": ",".join(core.EXTENSIONS),
+        "AS_OF": settings.page_as_of,
     }
     page = _read("index.html")
     for name, value in values.items():

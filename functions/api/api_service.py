@@ -5,6 +5,7 @@ and re-running a failed job."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import tempfile
 import time
@@ -41,7 +42,9 @@ class Objects(Protocol):
 
 class Jobs(Protocol):
     def get_status(self, job_id: str) -> dict | None: ...
-    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool: ...
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str],
+               upload_token: str) -> bool: ...
+    def renew_upload_token(self, job_id: str, upload_token: str, *, expires_at: int) -> None: ...
 
 
 class NotFound(LookupError):
@@ -54,28 +57,77 @@ class Deps:
     jobs: Jobs
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = core.new_job_id
+    new_token: Callable[[], str] = core.new_upload_token
 
 
 def create_job(settings: core.Settings, deps: Deps, body: Any) -> dict:
-    """POST /jobs: a new job id and one presigned POST per file."""
+    """POST /jobs: a new job id and one presigned POST per file, each carrying the chosen as-of date (if any) and
+    the request's upload token, kept on the status item as the job's current token: once a run of the job has
+    begun, the processing function refuses a replayed form's upload (docs/job-protocol.md, "Upload tokens")."""
     extensions = core.parse_create_request(body)
     names = core.original_names(body)
     now = deps.clock()
+    as_of = core.chosen_as_of(body, _today(now))
+    token = deps.new_token()
     for _ in range(3):                      # a uuid4 collision is astronomically rare; never reuse a job
         job_id = core.validate_job_id(deps.new_id())
         if deps.jobs.create(job_id, created_at=iso_utc(now), expires_at=int(now + settings.retention_days * 86400),
-                            missing=list(core.ROLES)):
+                            missing=list(core.ROLES), upload_token=token):
             break
     else:
         raise RuntimeError("could not mint a fresh job id")
+    return _presigned(settings, deps, job_id, core.plan_uploads(settings, job_id, extensions, names, as_of, token))
+
+
+def upload_again(settings: core.Settings, deps: Deps, job_id: Any, body: Any) -> dict:
+    """POST /jobs/{job_id}/uploads: presigned POSTs for newer files into an existing job (the body as POST /jobs').
+    The job's runs form a series: the run of these files compares with the job's last committed run.
+    A fresh upload token pairs the two files and becomes the job's current one (the status item's): the job's
+    earlier forms are spent from then on, these are spent once a run of their files has begun."""
+    job_id = core.validate_job_id(job_id)
+    extensions = core.parse_create_request(body)
+    now = deps.clock()
+    as_of = core.chosen_as_of(body, _today(now))
+    objects = deps.objects.list_objects(settings.input_bucket, core.job_prefix(settings, job_id))
+    if deps.jobs.get_status(job_id) is None and not objects:
+        raise NotFound(f"no job {job_id}")
+    token = deps.new_token()
+    plans = core.plan_uploads(settings, job_id, extensions, core.original_names(body), as_of, token)
+    core.replaced_files(plans, core.received_files(settings, job_id, objects))
+    if as_of:
+        _not_before_the_last_run(settings, deps, job_id, as_of)
+    deps.jobs.renew_upload_token(job_id, token, expires_at=int(now + settings.retention_days * 86400))
+    return _presigned(settings, deps, job_id, plans)
+
+
+def _not_before_the_last_run(settings: core.Settings, deps: Deps, job_id: str, as_of: str) -> None:
+    """A run compares only with an earlier (or the same) as-of date (memberseg.state_file.check_previous):
+    refuse a date before the committed run's now rather than fail the job later."""
+    item = deps.jobs.get_status(job_id)
+    committed = core.committed_prefix(settings, job_id, item)
+    if committed is None or (item or {}).get("status") != core.SUCCEEDED:
+        return
+    last = (deps.objects.read_json(settings.output_bucket, committed + REPORT_NAME) or {}).get("as_of")
+    if isinstance(last, str) and as_of < last:
+        raise core.BadRequest(f"as_of {as_of} is before this job's last run (as of {last}): the new run says what "
+                              "changed since that one, so pick that day or a later one")
+
+
+def _today(now: float) -> dt.date:
+    """The day a chosen as-of date is checked against (job_protocol.parse_as_of: years, not hours, matter)."""
+    return dt.datetime.fromtimestamp(now, dt.UTC).date()
+
+
+def _presigned(settings: core.Settings, deps: Deps, job_id: str, plans: list[core.UploadPlan]) -> dict:
     uploads = {}
-    for plan in core.plan_uploads(settings, job_id, extensions, names):
+    for plan in plans:
         post = deps.objects.presigned_post(settings.input_bucket, plan.key, plan.fields(),
                                            plan.conditions(settings), core.UPLOAD_URL_TTL_S)
         uploads[plan.role] = {"url": post["url"], "fields": post["fields"], "key": plan.key,
                               "content_type": plan.content_type, "name": plan.name}
+    as_of = next((plan.as_of for plan in plans if plan.as_of), None)
     return {"job_id": job_id, "uploads": uploads, "expires_in": core.UPLOAD_URL_TTL_S,
-            "max_upload_bytes": settings.max_upload_bytes}
+            "max_upload_bytes": settings.max_upload_bytes, "as_of": as_of}
 
 
 def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
@@ -92,6 +144,8 @@ def describe_job(settings: core.Settings, deps: Deps, job_id: Any) -> dict:
     committed = core.committed_prefix(settings, job_id, item)     # the committed run only, never a newer one
     if status in (core.SUCCEEDED, core.FAILED) and committed is None:
         status = view["status"] = core.PROCESSING                  # no commit recorded yet
+    if committed:                     # which run the view shows: the page waits for a newer one after new files
+        view["run_id"] = committed.rstrip("/").rsplit("/", 1)[-1]
     if status == core.SUCCEEDED and committed:
         report = deps.objects.read_json(settings.output_bucket, committed + REPORT_NAME)
         if report is None:                   # the committed set is gone (retention): say so, don't guess

@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from memberseg.job_protocol import STATUS_SK, JobStatus, from_item_value
+from memberseg.job_protocol import STATUS_SK, UPLOAD_TOKEN_ATTRIBUTE, JobStatus, from_item_value
 
 
 def s3_client() -> Any:
@@ -82,7 +82,8 @@ class S3Objects:
 
 
 class JobTable:
-    """The STATUS item of docs/job-protocol.md. The API only creates it (WAITING_FOR_FILES) and reads it."""
+    """The STATUS item of docs/job-protocol.md. The API creates it (WAITING_FOR_FILES), reads it, and renews
+    its upload token."""
 
     def __init__(self, table_name: str, resource: Any = None):
         self.table = (resource or boto3.resource("dynamodb")).Table(table_name)
@@ -91,12 +92,13 @@ class JobTable:
         item = self.table.get_item(Key={"job_id": job_id, "sk": STATUS_SK}, ConsistentRead=True).get("Item")
         return from_item_value(item) if item else None
 
-    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str]) -> bool:
+    def create(self, job_id: str, *, created_at: str, expires_at: int, missing: list[str], upload_token: str) -> bool:
         try:
             self.table.put_item(
                 Item={"job_id": job_id, "sk": STATUS_SK, "status": JobStatus.WAITING_FOR_FILES.value,
                       "created_at": created_at,
-                      "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at},
+                      "updated_at": created_at, "missing": missing, "created_by": "api", "expires_at": expires_at,
+                      UPLOAD_TOKEN_ATTRIBUTE: upload_token},
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except ClientError as exc:
@@ -104,3 +106,14 @@ class JobTable:
                 return False
             raise
         return True
+
+    def renew_upload_token(self, job_id: str, upload_token: str, *, expires_at: int) -> None:
+        """The job's current upload token becomes `upload_token` (POST /jobs/{job_id}/uploads). One attribute set
+        in place: a concurrent write of the processing function is never lost. A job without a status item (its
+        files dropped straight into the bucket) gets one holding the token alone, which expires like a job."""
+        self.table.update_item(
+            Key={"job_id": job_id, "sk": STATUS_SK},
+            UpdateExpression="SET #token = :token, #expires = if_not_exists(#expires, :expires)",
+            ExpressionAttributeNames={"#token": UPLOAD_TOKEN_ATTRIBUTE, "#expires": "expires_at"},
+            ExpressionAttributeValues={":token": upload_token, ":expires": expires_at},
+        )

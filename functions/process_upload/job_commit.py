@@ -14,7 +14,7 @@ from typing import Any
 
 import job_rules
 from job_errors import FinalError
-from job_folder import fingerprint_of, listing
+from job_folder import classify, file_entry, fingerprint_of, listing, replayed_upload
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Settings
 from memberseg.job_protocol import (
     ERROR_NAME,
@@ -28,6 +28,7 @@ from memberseg.job_protocol import (
     STATE_SUFFIX,
     STATES_FOLDER,
     SUCCEEDED_DETAIL_TYPE,
+    UPLOAD_TOKEN_ATTRIBUTE,
     ErrorCode,
     JobStatus,
     RunStatus,
@@ -81,6 +82,14 @@ class RunCommit:
         self.prefix = run_results_prefix(claim.job_id, self.run_id, settings.results_prefix)
         self.check_current = check_current     # False: record the run's failure even if the inputs changed
         self.states: list[str] = []            # the job's kept states, oldest first (the status item's `states`)
+        self.upload_token = ""                  # the job's when this run began ("": no forms, no replays)
+        self.claimed: dict[str, ObjectInfo] = {}   # the files this run begins with: a replay never makes it stale
+
+    def guard_replays(self, upload_token: str | None, files: dict[str, ObjectInfo]) -> None:
+        """This run begins with `files`, the job's current upload token being `upload_token`: from now on a file
+        that comes through a spent upload form (a replay, refused by its own event) does not make this run
+        stale."""
+        self.upload_token, self.claimed = str(upload_token or ""), dict(files)
 
     def begin(self, files: dict, now: float) -> bool:
         """This attempt becomes the job's active run, unless strictly newer inputs were claimed."""
@@ -154,6 +163,17 @@ class RunCommit:
                 self.deps.objects.upload(self.settings.output_bucket, keys[-1], out_dir / name, _content_type(name))
         return keys
 
+    def refused(self, key: str) -> Outcome:
+        """A data file came through a spent upload form (a replayed presigned POST: used already, or replaced by a
+        newer request's): this run never begins; the status item, the committed run and its event are left as
+        they are."""
+        c = self.claim
+        self.log.warning("refused: a file came through a spent upload form", extra={"key": key})
+        self.deps.jobs.mark_run(c.job_id, c.fingerprint, token=c.token, run_status=RunStatus.REFUSED,
+                                now=self.deps.clock())
+        return Outcome(Action.REFUSED, job_id=c.job_id, fingerprint=c.fingerprint, attempt=c.attempt,
+                       reason=f"{key} came through a spent upload form of this job (a replay)")
+
     def superseded(self, why: str, *, cleanup: bool = False) -> Outcome:
         """Newer inputs own the job: this run never commits (and, with cleanup, its folder goes)."""
         c = self.claim
@@ -208,7 +228,27 @@ class RunCommit:
 
     def _still_current(self) -> bool:
         prefix = f"{self.settings.upload_prefix}{self.claim.job_id}/"
-        return fingerprint_of(listing(self.deps, self.settings.input_bucket, prefix)) == self.claim.fingerprint
+        objects = listing(self.deps, self.settings.input_bucket, prefix)
+        if fingerprint_of(objects) == self.claim.fingerprint:
+            return True
+        # changed: unless only replays changed it (a job with forms: against its current token, read again since
+        # POST /jobs/{id}/uploads may have replaced it meanwhile)
+        if not self.upload_token:
+            return False
+        token = str((self.deps.jobs.get_status(self.claim.job_id) or {}).get(UPLOAD_TOKEN_ATTRIBUTE) or "")
+        return bool(token) and fingerprint_of(
+            [self._unless_replayed(obj, prefix, token) for obj in objects]) == self.claim.fingerprint
+
+    def _unless_replayed(self, obj: ObjectInfo, prefix: str, current_token: str) -> ObjectInfo:
+        """`obj`, or the version this run read when `obj` came through a spent upload form."""
+        role = classify(obj.key[len(prefix):])
+        mine = self.claimed.get(role or "")
+        if role not in ROLES or mine is None:
+            return obj
+        bound = {role: file_entry(mine)}
+        replayed = replayed_upload(self.deps, self.settings.input_bucket, {role: file_entry(obj)}, bound,
+                                   current_token)
+        return mine if replayed else obj
 
     def _after_commit(self, status: JobStatus) -> None:
         """Idempotent bookkeeping; a fault here never touches the committed run."""

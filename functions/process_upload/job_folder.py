@@ -6,6 +6,7 @@ or second file, a file over the size limit).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import replace
 
@@ -15,12 +16,16 @@ from job_ports import Deps, ObjectInfo
 from memberseg.job_protocol import (
     ANSWERS_MAX_BYTES,
     ANSWERS_NAME,
+    AS_OF_METADATA,
     DATA_EXTENSIONS,
     ORIGINAL_NAME_METADATA,
     ROLES,
+    UPLOAD_TOKEN_ATTRIBUTE,
+    UPLOAD_TOKEN_METADATA,
     ErrorCode,
     decode_original_name,
     file_role,
+    parse_as_of,
 )
 
 
@@ -56,13 +61,73 @@ def listing(deps: Deps, bucket: str, prefix: str) -> list[ObjectInfo]:
 
 
 def with_original_names(deps: Deps, bucket: str, files: dict[str, ObjectInfo]) -> dict[str, ObjectInfo]:
-    """The data files with the user's own names, from each listed version's metadata (the page's
-    upload sets it; a file dropped straight into the bucket has none and keeps its key's name)."""
+    """The data files with the user's own names, the as-of date they chose and their upload token, from each
+    listed version's metadata (the page's upload sets them; a file dropped straight into the bucket has none
+    and keeps its key's name)."""
     def named(obj: ObjectInfo) -> ObjectInfo:
-        value = deps.objects.metadata(bucket, obj.key, obj.version_id).get(ORIGINAL_NAME_METADATA)
-        return replace(obj, original_name=decode_original_name(value))
+        metadata = deps.objects.metadata(bucket, obj.key, obj.version_id)
+        return replace(obj, original_name=decode_original_name(metadata.get(ORIGINAL_NAME_METADATA)),
+                       as_of=metadata.get(AS_OF_METADATA) or "",
+                       upload_token=metadata.get(UPLOAD_TOKEN_METADATA) or "")
 
     return {role: named(obj) if role in ROLES else obj for role, obj in files.items()}
+
+
+def half_of_an_upload(files: dict[str, ObjectInfo]) -> bool:
+    """The data files came with two different API requests (two upload tokens): the newer request's other file
+    is still landing (job_protocol, "upload tokens"). A plain drop (no token) pairs with anything."""
+    tokens = {files[role].upload_token for role in ROLES if role in files}
+    return len(tokens) > 1 and "" not in tokens
+
+
+def chosen_as_of(files: dict[str, ObjectInfo], today: dt.date) -> dt.date | None:
+    """The as-of date chosen with these file versions: the memberships file's, else the orders file's
+    (job_protocol, "the as-of date the page chose"); None when neither carries one. A value the API would
+    refuse (someone else's upload) is a FinalError naming the file."""
+    for role in ROLES:
+        obj = files.get(role)
+        if obj is not None and obj.as_of:
+            try:
+                return parse_as_of(obj.as_of, today)
+            except ValueError as exc:
+                raise FinalError(ErrorCode.INVALID_AS_OF, f"The {role} file {obj.name} was uploaded with an as-of "
+                                 f"date memberseg cannot use: {exc}. Upload it again with another date.",
+                                 file=obj.name) from exc
+    return None
+
+
+def guarded_upload_token(status: dict) -> str | None:
+    """The job's current upload token (the API keeps it on the status item) once a run of the job has begun:
+    from then on the data files that come through its upload forms are checked (replayed_upload). None before
+    the first run (the forms may be used again: the page retrying an upload), and for a job the API never gave
+    forms (files dropped straight into the bucket)."""
+    token = status.get(UPLOAD_TOKEN_ATTRIBUTE)
+    return str(token) if token and status.get("input_seq") is not None else None
+
+
+def replayed_upload(deps: Deps, bucket: str, files: dict[str, dict], bound: dict[str, dict],
+                    current_token: str | None) -> str | None:
+    """The key of a data file in `files` (role -> file entry) that came through a spent upload form: a version
+    that is not the one `bound` (the begun run's entries) holds for its role, carrying a token that is not the
+    job's `current_token` (an older request's form) or the current one, which the held version of its role
+    carries already (the form was used). A version without a token is never a replay. Reads the metadata of
+    changed versions only, and the held version's when a changed one carries the current token; None without
+    a current token (no read at all)."""
+    if not current_token:
+        return None
+    for role in ROLES:
+        entry, held = files.get(role), bound.get(role) or {}
+        if entry is None or (entry["key"], entry["version_id"]) == (held.get("key"), held.get("version_id")):
+            continue
+        token = _upload_token(deps, bucket, entry)
+        if token and (token != current_token or (held and _upload_token(deps, bucket, held) == token)):
+            return str(entry["key"])
+    return None
+
+
+def _upload_token(deps: Deps, bucket: str, entry: dict) -> str:
+    """The upload token a file version (a file entry) carries; "" for none, or for a version gone since."""
+    return deps.objects.metadata(bucket, entry["key"], entry["version_id"] or None).get(UPLOAD_TOKEN_METADATA) or ""
 
 
 def file_entry(obj: ObjectInfo) -> dict:

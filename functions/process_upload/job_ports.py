@@ -29,6 +29,8 @@ class ObjectInfo:
     size: int
     last_modified: str          # ISO-8601
     original_name: str = ""     # the user's own name (its metadata, decoded); a listing leaves it ""
+    as_of: str = ""             # the as-of date the page chose (its metadata, unchecked); a listing leaves it ""
+    upload_token: str = ""      # the API request it came with (its metadata); "" for a plain drop or a listing
 
     @property
     def name(self) -> str:
@@ -151,6 +153,7 @@ class Action(StrEnum):
     WAITING = "waiting"                        # a file is missing: WAITING_FOR_FILES
     DUPLICATE = "duplicate"                    # another delivery holds the claim, or these versions are committed
     SUPERSEDED = "superseded"                  # newer inputs took the job; this run never commits
+    REFUSED = "refused"                        # a replayed upload form's file: never begins, the status untouched
     SUCCEEDED = "succeeded"                    # committed with outputs
     FAILED = "failed"                          # committed with error.json
     COMMITTED_EARLIER = "committed_earlier"    # a retry of a committed run: it sent the pending event

@@ -9,6 +9,7 @@ or stopped renewing (storage.DynamoJobStore.claim_run, condition storage.CLAIM_C
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import tempfile
 import threading
@@ -22,10 +23,24 @@ import job_rules
 from job_answers import JobAnswers, read_answers, save_finished_profile
 from job_commit import RunCommit, publish_outbox
 from job_errors import FinalError, internal_error, no_room, raise_final_if_known, timeout, too_large
-from job_folder import size_problem, with_original_names
+from job_folder import (
+    chosen_as_of,
+    guarded_upload_token,
+    half_of_an_upload,
+    replayed_upload,
+    size_problem,
+    with_original_names,
+)
 from job_ports import Action, Claim, Deps, ObjectInfo, Outcome, Runner, Settings
 from job_profiles import fetch_profiles
-from memberseg.job_protocol import FINISHED_PROFILE_NAME, RERUN_ROLE, ErrorCode, JobStatus, RunStatus
+from memberseg.job_protocol import (
+    FINISHED_PROFILE_NAME,
+    RERUN_ROLE,
+    UPLOAD_TOKEN_ATTRIBUTE,
+    ErrorCode,
+    JobStatus,
+    RunStatus,
+)
 
 
 def claim(deps: Deps, settings: Settings, *, job_id: str, fingerprint: str, input_seq: int, now: float,
@@ -92,15 +107,24 @@ class Run:
     def go(self, files: dict[str, ObjectInfo], file_entries: dict, problem: FinalError | None) -> Outcome:
         """`problem`: the folder's own (job_folder.inspect_folder), or the error a dead run records."""
         try:
-            earlier = self._committed_earlier()
+            status = self.deps.jobs.get_status(self.claim.job_id) or {}
+            earlier = self._committed_earlier(status)
             if earlier is not None:
                 return earlier
+            replay = replayed_upload(self.deps, self.settings.input_bucket, file_entries, status.get("files") or {},
+                                     guarded_upload_token(status))
+            if replay is not None:
+                return self.commit.refused(replay)
+            self.commit.guard_replays(status.get(UPLOAD_TOKEN_ATTRIBUTE), files)
             if not self.commit.begin(file_entries, self.deps.clock()):
                 # refused: newer inputs hold the job, or these versions were committed since the read above
                 return self._committed_earlier() or self.commit.superseded("a newer upload already claimed this job")
             with _Heartbeat(self._renew_lease, self.settings.heartbeat_s, self.log):
                 if problem is None:
                     files = with_original_names(self.deps, self.settings.input_bucket, files)
+                    if half_of_an_upload(files):          # the run of the whole pair follows: never commit a mix
+                        self.deps.jobs.release(self.claim.job_id, run_id=self.run_id, now=self.deps.clock())
+                        return self.commit.superseded("the other file of the same upload has not arrived yet")
                     problem = size_problem(files, job_rules.default_max_file_bytes())
                 if problem is not None:
                     return self.commit.failed(problem.error)
@@ -115,13 +139,15 @@ class Run:
         self.deps.jobs.heartbeat(self.claim.job_id, self.claim.fingerprint, token=self.claim.token,
                                  lease_until=self.deps.clock() + self.settings.lease_s)
 
-    def _committed_earlier(self) -> Outcome | None:
+    def _committed_earlier(self, status: dict | None = None) -> Outcome | None:
         """These versions are committed already: a retry of a run whose commit response, publish or marking
         was lost, or a late redelivery. Only the bookkeeping is left: the run item is marked and a pending
         outcome event sent (from the stored outbox, so it is the same event); nothing else touches the
-        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER."""
+        status item. DUPLICATE when there was no event left to send, else COMMITTED_EARLIER.
+        `status`: the status item as just read (None: read it now)."""
         c = self.claim
-        status = self.deps.jobs.get_status(c.job_id) or {}
+        if status is None:
+            status = self.deps.jobs.get_status(c.job_id) or {}
         if status.get("committed_fingerprint") != c.fingerprint:
             return None
         self.log.info("these file versions were already committed: finishing the bookkeeping only")
@@ -136,6 +162,8 @@ class Run:
 
     # -- main path
     def execute(self, files: dict[str, ObjectInfo]) -> Outcome:
+        today = dt.datetime.fromtimestamp(self.deps.clock(), dt.UTC).date()
+        as_of = chosen_as_of(files, today) or self.settings.as_of      # the page's choice, else JOB_AS_OF or today
         with tempfile.TemporaryDirectory(prefix="memberseg-job-", dir=self.settings.work_dir) as tmp:
             local = self._download(files, Path(tmp, "in"))
             profiles = fetch_profiles(self.deps, self.settings.input_bucket, Path(tmp, "profiles"))
@@ -150,7 +178,7 @@ class Run:
             answers = read_answers(local["answers"]) if "answers" in local else None
             out_dir = Path(tmp, "out")
             since = self.commit.previous_state(Path(tmp, "previous"))
-            outcome = self._run_engine(local, rules, out_dir, answers, since)
+            outcome = self._run_engine(local, rules, out_dir, as_of, answers, since)
             if not outcome.ok:       # needs_answers keeps proposal.json and proposal.yaml beside error.json
                 return self.commit.failed(outcome.error, out_dir, outcome.files)
             if answers is not None and FINISHED_PROFILE_NAME in outcome.files:
@@ -179,7 +207,7 @@ class Run:
         return self.claim.deadline_at - self.deps.clock() - self.settings.commit_margin_s
 
     def _run_engine(self, local: dict[str, Path], rules: job_rules.PreparedRules | None, out_dir: Path,
-                    answers: JobAnswers | None = None, since: Path | None = None) -> Any:
+                    as_of: dt.date | None, answers: JobAnswers | None = None, since: Path | None = None) -> Any:
         run_job: Runner | None = self.deps.run_job
         if run_job is None:
             from memberseg import runner  # the layer's engine; imported on first use
@@ -195,7 +223,7 @@ class Run:
             # the job's previous committed state, when there is one: its runs form a series (memberseg.changes).
             series: dict[str, Any] = {"since": since} if since is not None else {}
             outcome = run_job(local["memberships"], local["orders"], out_dir,
-                              rules_path=rules.path if rules else None, as_of=self.settings.as_of,
+                              rules_path=rules.path if rules else None, as_of=as_of,
                               deadline_s=budget, profile_sources=rules.profile_sources if rules else None,
                               progress=lambda stage: self.log.info("engine stage", extra={"stage": stage}),
                               **answered, **series)

@@ -78,6 +78,8 @@ def _record_metrics(outcome: jobs.Outcome) -> None:
         metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     elif outcome.action == jobs.Action.DUPLICATE:
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+    elif outcome.action == jobs.Action.REFUSED:
+        metrics.add_metric(name="ReplayedUploadsRefused", unit=MetricUnit.Count, value=1)
     if outcome.published is False:
         metrics.add_metric(name="EventsDeferred", unit=MetricUnit.Count, value=1)
     if outcome.duration_ms is not None:

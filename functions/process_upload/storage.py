@@ -105,9 +105,15 @@ class S3ObjectStore:
         self.s3.download_file(bucket, key, str(dest), ExtraArgs=extra)
 
     def metadata(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
-        """The object version's user metadata (x-amz-meta-*, names without the prefix)."""
+        """The object version's user metadata (x-amz-meta-*, names without the prefix); none for a version that
+        is gone (a noncurrent version expires a day after it was replaced)."""
         extra = {"VersionId": version_id} if version_id else {}
-        return dict(self.s3.head_object(Bucket=bucket, Key=key, **extra).get("Metadata") or {})
+        try:
+            return dict(self.s3.head_object(Bucket=bucket, Key=key, **extra).get("Metadata") or {})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+                return {}
+            raise
 
     def upload(self, bucket: str, key: str, src: Path, content_type: str) -> None:
         self.s3.upload_file(str(src), bucket, key, ExtraArgs={"ContentType": content_type})

@@ -67,6 +67,18 @@ class World:
         return self.invoke(make_event(self.input_bucket, key, version_id=response.get("VersionId"),
                                       etag=response["ETag"].strip('"')))
 
+    def post_form(self, upload: dict, data: bytes) -> tuple[dict, dict]:
+        """What the page (or anyone holding the form) does with a presigned POST from POST /jobs: every field,
+        then the file. Returns the object version's HeadObject and its S3 event (not delivered)."""
+        import requests
+
+        answer = requests.post(upload["url"], data=upload["fields"], files={"file": ("x", data)}, timeout=30)
+        assert answer.status_code in (200, 204), answer.text
+        key = upload["fields"]["key"]
+        head = self.s3.head_object(Bucket=self.input_bucket, Key=key)
+        return head, make_event(self.input_bucket, key, version_id=head.get("VersionId"),
+                                etag=head["ETag"].strip('"'), size=len(data))
+
     def results(self, job_id: str) -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=self.output_bucket, Prefix=f"results/{job_id}/")
         return sorted(o["Key"] for o in listing.get("Contents", []))

@@ -60,6 +60,70 @@ def test_job_flow_from_creation_to_results(world, api):
     assert world.status(job_id)["created_by"] == "api"
 
 
+def test_the_job_shows_what_changed_since_its_previous_run(world, api):
+    """Runs of one job folder form a series: GET /jobs gives the committed run's changes (report.json), the
+    sentence and the counts; the first run's are since nothing, the next run's since the first's as-of date."""
+    job = create(api)
+    job_id = job["job_id"]
+    keys = {role: u["fields"]["key"] for role, u in job["uploads"].items()}
+    world.upload_and_deliver(keys["memberships"], EXAMPLES / "memberships.xlsx")
+    assert world.upload_and_deliver(keys["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    first = call(api, "GET", f"/jobs/{job_id}")[1]["summary"]
+    report = world.read_committed(job_id, "report.json")
+    assert first["changes"]["since"] is None and first["changes"]["new"] == report["memberships"]["kept"]
+    assert first["changes"]["summary"] == report["changes_summary"] and first["changes"]["summary"].startswith("first run")
+
+    world.next_second()
+    assert world.upload_and_deliver(keys["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    again = call(api, "GET", f"/jobs/{job_id}")[1]["summary"]
+    report = world.read_committed(job_id, "report.json")
+    assert again["changes"]["since"] == first["as_of"] == report["changes"]["since"]
+    assert again["changes"] == {"since": first["as_of"], "summary": report["changes_summary"], "new": 0, "gone": 0,
+                                "status_changed": 0, "entered": report["changes"]["entered"],
+                                "left": report["changes"]["left"]}
+    assert again["changes"]["summary"] == f"since {first['as_of']}: no changes"
+
+
+def post_form_and_deliver(world, upload: dict, path) -> dict:
+    """The page's upload: every field of the presigned POST, then the file; then the S3 event."""
+    return world.invoke(world.post_form(upload, path.read_bytes())[1])
+
+
+def test_the_chosen_as_of_reaches_the_run_and_newer_files_show_the_changes_since(world, api):
+    """POST /jobs with an as-of date: each presigned form carries it, the run uses it (report.json, GET /jobs).
+    POST /jobs/{id}/uploads: newer files into the same job with a later date; the run compares with the first."""
+    files = {"files": {"memberships": {"name": "Members.xlsx"}, "orders": {"name": "Orders.xlsx"}}}
+    status, job = call(api, "POST", "/jobs", {**files, "as_of": "2026-11-01"})
+    assert status == 201 and job["as_of"] == "2026-11-01"
+    job_id = job["job_id"]
+    post_form_and_deliver(world, job["uploads"]["memberships"], EXAMPLES / "memberships.xlsx")
+    assert post_form_and_deliver(world, job["uploads"]["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    assert world.read_committed(job_id, "report.json")["as_of"] == "2026-11-01"
+    first = call(api, "GET", f"/jobs/{job_id}")[1]["summary"]
+    assert first["as_of"] == "2026-11-01" and first["changes"]["since"] is None
+
+    assert call(api, "POST", f"/jobs/{job_id}/uploads", {**files, "as_of": "2026-11-31"})[0] == 400
+    status, again = call(api, "POST", f"/jobs/{job_id}/uploads", {**files, "as_of": "2026-11-15"})
+    assert status == 201 and again["job_id"] == job_id and again["as_of"] == "2026-11-15"
+    assert {r: u["key"] for r, u in again["uploads"].items()} == {r: u["key"] for r, u in job["uploads"].items()}
+    world.next_second()
+    first_run = call(api, "GET", f"/jobs/{job_id}")[1]["run_id"]
+    # half of the new pair never commits: the run of both new files compares with the first run, not a mix
+    half = post_form_and_deliver(world, again["uploads"]["memberships"], EXAMPLES / "memberships.xlsx")
+    assert half["action"] == "superseded"
+    assert call(api, "GET", f"/jobs/{job_id}")[1]["run_id"] == first_run
+    assert post_form_and_deliver(world, again["uploads"]["orders"], EXAMPLES / "orders.xlsx")["action"] == "succeeded"
+    report = world.read_committed(job_id, "report.json")
+    view = call(api, "GET", f"/jobs/{job_id}")[1]
+    assert view["run_id"] != first_run
+    assert report["as_of"] == view["summary"]["as_of"] == "2026-11-15"
+    assert report["changes"]["since"] == view["summary"]["changes"]["since"] == "2026-11-01"
+    assert view["summary"]["changes"]["summary"] == report["changes_summary"]
+    assert report["changes_summary"].startswith("since 2026-11-01: ")
+    assert report["changes"]["status_changed"] > 0           # two weeks on, some memberships expired or expire soon
+    assert call(api, "POST", f"/jobs/{'0' * 32}/uploads", files)[0] == 404
+
+
 def test_failed_job_shows_the_error_json_message(world, api):
     job = create(api)
     job_id = job["job_id"]

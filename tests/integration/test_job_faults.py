@@ -550,6 +550,65 @@ def test_a_late_redelivery_after_the_commit_leaves_the_status_alone(stack):
     assert check(stack, job_id)["status"] == "SUCCEEDED"
 
 
+def start_api_job(stack: Stack, job_id: str, token: str) -> tuple[dict, str, bytes, bytes]:
+    """A job the upload API created: its status item holds the upload token, and each form's upload carries it
+    (job_protocol.UPLOAD_TOKEN_METADATA), as the presigned POST pins it."""
+    stack.session.client("dynamodb").put_item(TableName=stack.local.stack.table_name, Item={
+        "job_id": {"S": job_id}, "sk": {"S": "STATUS"}, "status": {"S": "WAITING_FOR_FILES"},
+        "created_by": {"S": "api"}, "upload_token": {"S": token}})
+    members, orders = b"members " + job_id.encode(), b"orders v1 " + job_id.encode()
+    key = f"uploads/{job_id}/memberships.xlsx"
+    response = stack.s3.put_object(Bucket=stack.local.stack.input_bucket, Key=key, Body=members,
+                                   Metadata={"upload-token": token})
+    assert stack.invoke(stack.event_for(key, response))["action"] == "waiting"
+    stack.clock.advance(1)
+    key = f"uploads/{job_id}/orders.xlsx"
+    response = stack.s3.put_object(Bucket=stack.local.stack.input_bucket, Key=key, Body=orders,
+                                   Metadata={"upload-token": token})
+    return stack.event_for(key, response), key, members, orders
+
+
+def test_a_replayed_upload_form_at_each_step_of_a_run(stack):
+    """The orders form of a job the API created is used again (a replayed presigned POST, other bytes) before
+    each step of the run of the user's files; its own event comes afterwards. Once the run has begun, the replay
+    never counts: the run stays current and commits the user's files, the replay's event is refused (or a
+    duplicate) and writes nothing to the status item, one event goes out. Only a replay that lands before the
+    run listed the folder is read, as the user's own second upload would be (the form is unused until then)."""
+    stages = port_calls_of_a_normal_job(stack)
+    for index, stage in enumerate(stages):
+        job_id = stack.new_job()
+        token = hashlib.sha256(job_id.encode()).hexdigest()[:32]
+        event, key, members, orders = start_api_job(stack, job_id, token)
+        replay = b"orders replayed " + job_id.encode()
+        second = {}
+
+        def replay_form(key=key, second=second, replay=replay, token=token):
+            stack.clock.advance(1)
+            with pytest.MonkeyPatch.context():
+                stack.injector.disarm()
+                second["response"] = stack.s3.put_object(Bucket=stack.local.stack.input_bucket, Key=key, Body=replay,
+                                                         Metadata={"upload-token": token})
+
+        first_actions = stack.lambda_async(event, wrapped_ports(stack, [], index, on_call=replay_form))
+        settled = (stack.status(job_id), list(stack.injector.statuses(job_id)))
+        second_actions = stack.lambda_async(stack.event_for(key, second["response"]), Armed(stack.injector))
+        stack.sweep_twice()
+        try:
+            assert first_actions == ["succeeded"]
+            assert second_actions in (["refused"], ["duplicate"])
+            assert (stack.status(job_id), stack.injector.statuses(job_id)) == settled, "the replay wrote the status"
+            read = replay if stage == "list_latest" and index == 0 else orders
+            digest = hashlib.sha256(members + b"\0" + read).hexdigest()[:16]
+            files = stack.committed_files(job_id)
+            assert json.loads(files.pop("report.json"))["inputs_digest"] == digest, "not the user's files"
+            assert set(files.values()) == {f"{digest}\n".encode()}
+            assert [e["detail"]["run_id"] for e in stack.outcome_events(job_id)] == [settled[0]["committed_run"]]
+        except AssertionError as exc:
+            raise AssertionError(f"replayed before {index} {stage}: {exc} ({first_actions}, {second_actions})") \
+                from exc
+        stack.forget(job_id)
+
+
 def check_newest(stack: Stack, job_id: str) -> dict:
     """With two input sets, either run may have committed in turn; the last commit is the current one."""
     status = stack.status(job_id)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import memberseg.runner
+from memberseg.job_protocol import AS_OF_METADATA
 from s3_world import EXAMPLES, load_event, make_event
 
 MEMBERSHIPS = EXAMPLES / "memberships.xlsx"
@@ -425,3 +426,36 @@ def test_local_resources_follow_the_template(world):
     table = world.session.client("dynamodb").describe_table(TableName=world.local.stack.table_name)["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["job_id", "sk"]
+
+
+# ------------------------------------------------------------------ the as-of date the page chose
+def _put_with_as_of(world, key: str, path: Path, as_of: str | None) -> dict:
+    metadata = {AS_OF_METADATA: as_of} if as_of is not None else {}
+    response = world.s3.put_object(Bucket=world.input_bucket, Key=key, Body=path.read_bytes(), Metadata=metadata)
+    return world.invoke(make_event(world.input_bucket, key, version_id=response.get("VersionId"),
+                                   etag=response["ETag"].strip('"')))
+
+
+def test_the_as_of_chosen_with_the_files_is_the_runs_in_preference_to_the_default(world, monkeypatch):
+    monkeypatch.setenv("JOB_AS_OF", "2026-11-15")
+    world.app.reload_env()
+    _put_with_as_of(world, "uploads/dated/memberships.xlsx", MEMBERSHIPS, "2026-10-01")
+    assert _put_with_as_of(world, "uploads/dated/orders.xlsx", ORDERS, "2026-09-01")["action"] == "succeeded"
+    assert world.read_committed("dated", "report.json")["as_of"] == "2026-10-01"       # the memberships file's
+
+    _put_with_as_of(world, "uploads/plain/memberships.xlsx", MEMBERSHIPS, None)       # a plain drop: no choice
+    assert _put_with_as_of(world, "uploads/plain/orders.xlsx", ORDERS, "2026-09-01")["action"] == "succeeded"
+    assert world.read_committed("plain", "report.json")["as_of"] == "2026-09-01"      # else the orders file's
+
+    world.upload_and_deliver("uploads/neither/memberships.xlsx", MEMBERSHIPS)
+    assert world.upload_and_deliver("uploads/neither/orders.xlsx", ORDERS)["action"] == "succeeded"
+    assert world.read_committed("neither", "report.json")["as_of"] == "2026-11-15"    # else JOB_AS_OF
+
+
+@pytest.mark.parametrize("value", ["2026-02-30", "next week", "1999-01-01"])
+def test_a_file_carrying_an_unusable_as_of_fails_the_job_naming_it(world, value):
+    _put_with_as_of(world, "uploads/baddate/memberships.xlsx", MEMBERSHIPS, value)
+    assert _put_with_as_of(world, "uploads/baddate/orders.xlsx", ORDERS, None)["action"] == "failed"
+    error = world.read_committed("baddate", "error.json")["error"]
+    assert error["code"] == "invalid_as_of" and error["file"] == "memberships.xlsx"
+    assert "as_of" in error["message"] and value in error["message"]

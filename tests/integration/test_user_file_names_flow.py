@@ -4,34 +4,20 @@ then error.json, report.json and GET /jobs name each file as the user did."""
 
 from __future__ import annotations
 
-import json
-
-import requests
-from api_support import Context, http_event
+from api_support import create_named_job, job_view
 from memberseg.job_protocol import ORIGINAL_NAME_FIELD
-from s3_world import EXAMPLES, make_event
+from s3_world import EXAMPLES
 
 
-def create(api, memberships: str, orders: str) -> dict:
-    body = {"files": {"memberships": {"name": memberships}, "orders": {"name": orders}}}
-    response = api.handler(http_event("POST", "/jobs", body), Context())
-    assert response["statusCode"] == 201, response
-    return json.loads(response["body"])
-
-
-def view(api, job_id: str) -> dict:
-    return json.loads(api.handler(http_event("GET", f"/jobs/{job_id}"), Context())["body"])
+create = create_named_job
+view = job_view
 
 
 def post_and_deliver(world, upload: dict, data: bytes) -> dict:
     """The page's upload: every field of the presigned POST, then the file; then the S3 event."""
-    answer = requests.post(upload["url"], data=upload["fields"], files={"file": ("ignored-name", data)}, timeout=30)
-    assert answer.status_code in (200, 204), answer.text
-    key = upload["fields"]["key"]
-    head = world.s3.head_object(Bucket=world.input_bucket, Key=key)
+    head, event = world.post_form(upload, data)
     assert head["Metadata"]["original-name"] == upload["fields"][ORIGINAL_NAME_FIELD]
-    return world.invoke(make_event(world.input_bucket, key, version_id=head.get("VersionId"),
-                                   etag=head["ETag"].strip('"'), size=len(data)))
+    return world.invoke(event)
 
 
 def test_a_garbage_file_is_named_garbage_xlsx_in_error_json_and_on_the_page(world, api):

@@ -24,10 +24,13 @@
     auth: body.dataset.auth === "on",
     maxBytes: Number(body.dataset.maxUploadBytes) || 50 * 1024 * 1024,
     extensions: (body.dataset.extensions || ".xlsx,.xlsm,.xls,.csv").split(","),
+    asOf: body.dataset.asOf || "",      // the server's starting date (make serve: the demo's); else today here
   };
   const $ = (id) => document.getElementById(id);
   // names: what the job calls each file (POST /jobs uploads.<role>.name: the user's own name, cleaned)
-  const state = { files: {}, names: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null };
+  // intoJob: newer files go into this job (POST /jobs/{id}/uploads); afterRun: the run shown before them
+  const state = { files: {}, names: {}, jobId: null, failedRole: null, busy: false, pollTimer: null, pollStarted: 0, hubspotTimer: null,
+                  intoJob: null, afterRun: null, shownRun: null };
 
   class AuthError extends Error {}
 
@@ -44,6 +47,22 @@
     const dot = name.lastIndexOf(".");
     return dot < 0 ? "" : name.slice(dot).toLowerCase();
   }
+
+  // ---------------------------------------------------------------- the as-of date
+  const pad = (n) => String(n).padStart(2, "0");
+  function today() {          // the browser's own day, not UTC's
+    const d = new Date();
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+  function resetAsOf() { $("as-of").value = config.asOf || today(); $("as-of-error").textContent = ""; }
+  function chosenAsOf() {
+    const value = $("as-of").value;
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+    $("as-of-error").textContent = "Pick the day the membership statuses are for.";
+    $("as-of").focus();
+    return null;
+  }
+  $("as-of").addEventListener("input", () => { $("as-of-error").textContent = ""; });
 
   // ---------------------------------------------------------------- auth
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -168,14 +187,19 @@
 
   async function start() {
     if (state.busy || !ROLES.every((r) => state.files[r])) return;
+    const asOf = chosenAsOf();
+    if (!asOf) return;
     state.busy = true;
     refreshStart();
     ROLES.forEach((r) => { $("zone-" + r).classList.add("locked"); $("zone-" + r).setAttribute("aria-disabled", "true"); setProgress(r, 0); });
     showStatus("Preparing the upload…");
     try {
       // the user's own names: the job's messages, error.json and report.json use them
-      const job = await api("POST", "jobs", {
+      // newer files into the job on the page, or a new job; either way with the chosen as-of date
+      const path = state.intoJob ? "jobs/" + encodeURIComponent(state.intoJob) + "/uploads" : "jobs";
+      const job = await api("POST", path, {
         files: Object.fromEntries(ROLES.map((r) => [r, { name: state.files[r].name }])),
+        as_of: asOf,
       });
       state.jobId = job.job_id;
       state.names = Object.fromEntries(ROLES.map((r) => [r, (job.uploads[r] && job.uploads[r].name) || state.files[r].name]));
@@ -238,6 +262,7 @@
     }
     if (job) {
       if (stillAsking(job)) job = { status: "PROCESSING", message: "Answers received. Starting the job again…" };
+      if (showsOlderRun(job)) job = { status: "PROCESSING", message: "Both files uploaded. Segmenting your customers again…" };
       body.dataset.jobStatus = job.status;
       if (job.status === "SUCCEEDED") { succeed(job); return; }
       if (job.status === "FAILED" && job.mapping) { showMapping(job); return; }
@@ -321,6 +346,10 @@
       "Nothing was guessed and no numbers were made. " + RULES_OWNER + " can answer the questions (memberseg map, " +
         "or proposal.json with --answers) and save the profile in the job's rules; then upload the files again.",
     ],
+    since_state_later: () => [
+      "This job's previous run was as of a later day than the one you picked: a run says what changed since an earlier one. " +
+        "Choose “Segment another pair” and upload the files as a new job, or upload them into this job again with that day or a later one.",
+    ],
     workbook_too_large: () => [
       "Delete the sheets you don't need. On each remaining sheet press Ctrl+End: if it jumps far past your data, delete those empty rows and columns, save, and upload again.",
     ],
@@ -367,6 +396,8 @@
 
   function succeed(job) {
     state.busy = false;
+    state.afterRun = null;
+    state.shownRun = job.run_id || null;
     const s = job.summary;
     showStatus(job.message, "ok");
     $("upload-panel").hidden = true;
@@ -383,6 +414,7 @@
     renderChart(s.segments);
     renderDownloads(job.downloads || []);
     renderHubSpot(job.hubspot);
+    renderChanges(s.changes, s.segments);
     $("result-title").focus({ preventScroll: true });
     // presigned links expire quickly: fetch fresh ones a minute before they do
     const every = Math.max(30, (job.downloads_expire_in || 300) - 60) * 1000;
@@ -397,6 +429,37 @@
         .catch(() => {})
         .finally(() => { if (state.jobId === job.job_id) state.pollTimer = setTimeout(refresh, every); });
     }, every);
+  }
+
+  // What changed since the job's previous run (report.json changes): the engine's sentence and its counts.
+  // A first run lists only the new members (everyone is new, every segment entered).
+  function renderChanges(changes, segments) {
+    const panel = $("changes-panel");
+    panel.hidden = !changes;
+    if (!changes) return;
+    panel.dataset.since = changes.since || "";
+    $("changes-title").textContent = changes.since ? "Changes since the run as of " + changes.since : "First run of this job";
+    const words = changes.summary || "";
+    $("changes-summary").textContent = words.charAt(0).toUpperCase() + words.slice(1) + (words ? "." : "");
+    const labels = Object.fromEntries((segments || []).map((s) => [s.name, s.label]));
+    const rows = [["new", "New members", changes.new]];
+    if (changes.since) {
+      rows.push(["gone", "No longer in the export", changes.gone], ["status_changed", "Status changed", changes.status_changed]);
+      [["entered", "Entered "], ["left", "Left "]].forEach(([kind, verb]) => {
+        Object.entries(changes[kind] || {}).filter(([, n]) => n).forEach(([name, n]) => {
+          rows.push([kind + ":" + name, verb + (labels[name] || fieldWords(name)), n]);
+        });
+      });
+    }
+    $("changes-counts").replaceChildren(...rows.map(([key, label, n]) => {
+      const li = document.createElement("li");
+      li.dataset.change = key;
+      const value = document.createElement("span");
+      value.className = "count";
+      value.textContent = number(n);
+      li.append(value, " " + label);
+      return li;
+    }));
   }
 
   // Which layout each file was read as, in plain words (api_core.read_as).
@@ -839,6 +902,11 @@
       job.mapping.run_id === state.answeredRun;
   }
 
+  // Until the run of the newer files commits, the job still shows the run before them: keep waiting.
+  function showsOlderRun(job) {
+    return Boolean(state.afterRun) && (job.status === "SUCCEEDED" || job.status === "FAILED") && job.run_id === state.afterRun;
+  }
+
   function openJobFromAddress() {
     const jobId = new URLSearchParams(window.location.search).get("job");
     if (!jobId || !/^[0-9a-f]{32}$/.test(jobId)) return;
@@ -868,6 +936,11 @@
   function startOver(keep) {
     clearTimeout(state.pollTimer);
     state.jobId = null;
+    state.intoJob = null;
+    state.afterRun = null;
+    $("upload-title").textContent = "Segment your members";
+    $("upload-lede").textContent = UPLOAD_LEDE;
+    resetAsOf();
     state.names = {};
     state.files = keep && state.files[keep] ? { [keep]: state.files[keep] } : {};
     delete body.dataset.jobStatus;
@@ -886,11 +959,24 @@
     $("zone-" + (ROLES.find((r) => !state.files[r]) || ROLES[0])).focus();
   }
   $("start-over").addEventListener("click", () => startOver());
+  // Newer files into the job shown: its runs form a series, so the result says what changed since this one.
+  $("newer").addEventListener("click", () => {
+    const jobId = state.jobId;
+    const run = state.shownRun;
+    startOver();
+    state.intoJob = jobId;
+    state.afterRun = run;
+    showJobRef(jobId);
+    $("upload-title").textContent = "Newer files for this job";
+    $("upload-lede").textContent = "Add this job's newer membership and order exports. The result will say what changed since the run you just saw.";
+  });
   $("again").addEventListener("click", () => startOver());
   $("retry-file").addEventListener("click", () => startOver(ROLES.find((r) => r !== state.failedRole)));
 
   // ---------------------------------------------------------------- boot
+  const UPLOAD_LEDE = $("upload-lede").textContent;
   $("result-title").tabIndex = -1;
+  resetAsOf();
   if (config.auth && !token()) showToken(); else $("upload-panel").hidden = false;
   refreshStart();
   openJobFromAddress();

@@ -237,6 +237,32 @@ class _Xlsx(_Workbook):
         self._zf.close()
 
 
+class SheetPreviews:
+    """The first rows of an xlsx file's sheets, read as the header check reads them, for the reader's own
+    header search when the whole preview could not run (`_search_workbook` gave up, e.g. on one sheet's
+    16 MB of first rows): a sheet whose own preview works and holds no header is then never parsed in full,
+    so decoy sheets before the data cost the reader their first rows, not a full parse each."""
+
+    def __init__(self, path: Path, rows: int) -> None:
+        try:
+            self._book: _Xlsx | None = _Xlsx(path, rows)
+        except Exception:  # noqa: BLE001 - not readable cheaply: every sheet is parsed, as before
+            self._book = None
+
+    def rows(self, name: str) -> list[list[Any]] | None:
+        """The sheet's first rows; None when they cannot be read cheaply (the caller parses the sheet)."""
+        if self._book is None or name not in self._book.names:
+            return None
+        try:
+            return self._book.rows(name)
+        except Exception:  # noqa: BLE001 - too large or malformed: the full parse decides, and names the problem
+            return None
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
+
+
 class _Xls(_Workbook):
     def __init__(self, path: Path, rows: int) -> None:
         import python_calamine  # only for the legacy format, whose sheets are small

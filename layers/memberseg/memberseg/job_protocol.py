@@ -171,9 +171,10 @@ class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"          # committed with outputs
     FAILED = "FAILED"                # committed with error.json (final)
     SUPERSEDED = "SUPERSEDED"        # never committed: newer inputs arrived
+    REFUSED = "REFUSED"              # never began: a data file came through a spent upload form (a replay)
 
 
-FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED})
+FINAL_RUN_STATES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUPERSEDED, RunStatus.REFUSED})
 
 
 # ------------------------------------------------------------------ events
@@ -217,6 +218,7 @@ class ErrorCode(StrEnum):
     FILE_TOO_LARGE = "file_too_large"
     TIMEOUT = "timeout"
     ENGINE_ERROR = "engine_error"          # the engine's own code raised on these inputs: final, never retried
+    INVALID_AS_OF = "invalid_as_of"        # a data file's as-of metadata is not a date the API would take
     INTERNAL_ERROR = "internal_error"
 
 
@@ -252,6 +254,23 @@ def file_role(name: str) -> str | None:
         if folded.startswith(role) and suffix in DATA_EXTENSIONS:
             return role
     return None
+
+
+# ------------------------------------------------------------------ upload tokens: one per request for forms
+# Every API request that issues presigned POSTs (POST /jobs, POST /jobs/{job_id}/uploads) mints one upload token,
+# pins it in both of its forms as user metadata and records it on the status item as the job's current token
+# (UPLOAD_TOKEN_ATTRIBUTE). It does two things (docs/job-protocol.md, "Upload tokens"):
+# - pairing: the two files of one request carry the same token. Newer files into a job land one after the
+#   other: a run whose data files carry two different tokens is half of an upload still landing, and steps aside
+#   (SUPERSEDED) for the run of the whole pair, so the job's series never compares a half-new mix.
+# - single use: once a run of the job has begun, a data file version that is not the one the status item holds
+#   for its role, yet carries an older token (a form the job has replaced) or the current token that the held
+#   version of its role carries already (a form used already), is a replay: the processing function refuses it
+#   without touching the status. A file without a token (dropped straight into the bucket) pairs with anything
+#   and is never refused.
+UPLOAD_TOKEN_METADATA = "upload-token"  # noqa: S105 - a metadata key, not a secret
+UPLOAD_TOKEN_FIELD = f"x-amz-meta-{UPLOAD_TOKEN_METADATA}"    # the presigned POST's form field
+UPLOAD_TOKEN_ATTRIBUTE = "upload_token"  # noqa: S105 - the status item's attribute name (the API writes it)
 
 
 # ------------------------------------------------------------------ the user's own file names
@@ -316,6 +335,34 @@ def user_file_name(original: str | None, key_name: str) -> str:
     extension = PurePosixPath(key_name).suffix
     same = PurePosixPath(name).suffix.lower() == extension.lower()      # as the engine reads a suffix
     return name if same else name + extension
+
+
+# ------------------------------------------------------------------ the as-of date the page chose
+# POST /jobs (and POST /jobs/{job_id}/uploads) take {"as_of": "2026-11-15"}: the date the membership statuses
+# are worked out at. It travels like the file's name, as user metadata of each data file pinned by its presigned
+# POST, so it belongs to those file versions: a re-run of them uses it again. A run takes the memberships
+# file's (else the orders file's), in preference to the processing function's JOB_AS_OF, else today.
+AS_OF_PARAM = "as_of"                             # the request's field, named in every message about it
+AS_OF_METADATA = "as-of"                          # head_object's Metadata key
+AS_OF_FIELD = f"x-amz-meta-{AS_OF_METADATA}"      # the presigned POST's form field
+AS_OF_MAX_DAYS = 5 * 366                          # a chosen date is at most about five years from today
+
+
+def parse_as_of(value: Any, today: dt.date) -> dt.date:
+    """A chosen as-of date: YYYY-MM-DD, a real day, at most AS_OF_MAX_DAYS from `today`.
+    ValueError naming the field (AS_OF_PARAM) and the value otherwise."""
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+    found = re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value) if isinstance(value, str) else None
+    try:
+        day = dt.date.fromisoformat(value) if found else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"{AS_OF_PARAM} must be a real date written YYYY-MM-DD, such as 2026-11-15 (got {shown})")
+    if abs((day - today).days) > AS_OF_MAX_DAYS:
+        raise ValueError(f"{AS_OF_PARAM} {day.isoformat()} is more than five years from today ({today.isoformat()}); "
+                         "pick a date nearer to now")
+    return day
 
 
 # ------------------------------------------------------------------ timestamps

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .header_check import SheetParse
+from .header_check import SheetParse, SheetPreviews
 from .headers import (
     Choice,
     HeaderCandidate,
@@ -240,16 +240,19 @@ def _build(role: str, file: str, sheet: str | None, header: HeaderCandidate, dat
 
 
 def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | None, limits: Limits,
-               search_rows: int, keep_only_fields: bool = False, early: SheetParse | None = None) -> RawTable:
+               search_rows: int, keep_only_fields: bool = False, early: SheetParse | None = None,
+               kind: str = "xlsx") -> RawTable:
     """`early` is calamine's parse of the sheet the header check chose, started before pandas loaded.
 
     Sheets are parsed one at a time, in the workbook's order, within the sheet budget
     (`headers.SheetBudget`), and only the header's sheet is kept. With `early` the search starts at
-    its sheet: the header check found no header on the sheets before it. A hidden sheet is the
-    data only when the rules name it."""
+    its sheet: the header check found no header on the sheets before it. Without it (the header check's
+    preview could not run), an xlsx sheet whose own first rows can be read cheaply and hold no header is
+    not parsed (`SheetPreviews`). A hidden sheet is the data only when the rules name it."""
     import python_calamine  # imported late: only needed for spreadsheets
 
     file = path.name
+    previews = SheetPreviews(path, search_rows) if early is None and sheet is None and kind == "xlsx" else None
     try:
         ahead: dict[str, Any] = {}   # the sheet parsed ahead; popped when used, so it is freed right after
         if early is not None:
@@ -268,6 +271,9 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
 
         def parse(name: str) -> list[list[Any]]:
             current.clear()  # the previous sheet had no header: free it before the next parse
+            head = previews.rows(name) if previews is not None and name not in ahead else None
+            if head is not None and find_header([(name, head)], choices, search_rows, hidden).header is None:
+                return head  # no header in its first rows (all the search reads): never parsed in full
             sheet_ = ahead.pop(name) if name in ahead else workbook.get_sheet_by_name(name)
             current[name] = sheet_.to_python(skip_empty_area=False)
             ahead.clear()
@@ -286,6 +292,9 @@ def read_excel(path: Path, *, role: str, choices: list[Choice], sheet: str | Non
         raise InputError("unreadable_file", f"The {role} file '{file}' could not be read as a spreadsheet "
                          f"({_short(exc)}). Open it in Excel, save it again as .xlsx and re-upload.",
                          file=file) from exc
+    finally:
+        if previews is not None:
+            previews.close()
     data = rows[header.row_index + 1:]
     del rows
     return _build(role, file, header.sheet, header, data, header.row_index + 2, keep_only_fields, limits)
@@ -332,7 +341,7 @@ def read_table(path: Path, kind: str, *, role: str, rules: Rules, forced_profile
     choices = candidate_profiles(rules, role, forced_profile)
     settings = {"role": role, "choices": choices, "sheet": getattr(rules.inputs, role).sheet, "limits": rules.limits,
                 "search_rows": rules.inputs.header_search_rows, "keep_only_fields": keep_only_fields}
-    table = read_csv(path, **settings) if kind == "csv" else read_excel(path, early=early, **settings)
+    table = read_csv(path, **settings) if kind == "csv" else read_excel(path, early=early, kind=kind, **settings)
     table.profile_forced = len(choices) == 1 and (forced_profile or getattr(rules.inputs, role).profile) != "auto"
     if table.profile is not None:
         table.inferred = rules.inferred_evidence(table.profile.name)

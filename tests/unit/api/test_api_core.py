@@ -275,3 +275,20 @@ def test_an_inferred_layout_reads_as_worked_out_from_the_file_with_its_evidence(
     headers = dict(SAMPLE_REPORT, inputs={"memberships": {"file": "m.csv", "profile": {
         "name": "stripe_subscriptions", "chosen_by": "headers", "plain_name": "Stripe subscriptions export"}}})
     assert "evidence" not in core.summarise_report(headers)["inputs"]["memberships"]
+
+
+def test_summary_carries_the_changes_since_the_jobs_previous_run():
+    report = dict(SAMPLE_REPORT, changes={"since": "2026-11-01", "new": 5, "gone": 1, "status_changed": 17,
+                                          "entered": {"expiring_soon": 14, "active_membership": 0},
+                                          "left": {"active_membership": 14}},
+                  changes_summary="since 2026-11-01: 14 became Expiring Soon, 3 expired, 5 new members")
+    changes = core.summarise_report(report)["changes"]
+    assert changes == {"since": "2026-11-01", "summary": "since 2026-11-01: 14 became Expiring Soon, 3 expired, "
+                       "5 new members", "new": 5, "gone": 1, "status_changed": 17,
+                       "entered": {"expiring_soon": 14, "active_membership": 0}, "left": {"active_membership": 14}}
+    first = dict(report, changes={**report["changes"], "since": None}, changes_summary="first run: 5 new members")
+    assert core.summarise_report(first)["changes"]["since"] is None
+    assert "changes" not in core.summarise_report(SAMPLE_REPORT)          # a report from before runs formed a series
+    broken = dict(report, changes={"since": 7, "new": "x", "entered": ["not", "a", "map"]})
+    assert core.summarise_report(broken)["changes"] == {"since": None, "summary": report["changes_summary"], "new": 0,
+                                                        "gone": 0, "status_changed": 0, "entered": {}, "left": {}}

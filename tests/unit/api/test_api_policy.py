@@ -95,3 +95,25 @@ def test_presigned_get_is_sigv4_short_lived_and_an_attachment():
                                                 "hubspot_contacts.csv")
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "X-Amz-Expires=300" in url
     assert "response-content-disposition=attachment" in url and "Signature=" not in url.replace("X-Amz-Signature", "")
+
+
+def test_each_jobs_forms_pin_its_own_upload_token_kept_on_the_status_item():
+    """Single-use forms (docs/job-protocol.md): every POST /jobs mints a token, keeps it on the status item
+    and pins it exactly in both forms, so an upload through the form carries it and cannot leave it out."""
+    from memberseg.job_protocol import UPLOAD_TOKEN_FIELD
+
+    class Jobs:
+        tokens: list[str] = []
+
+        def create(self, job_id, **kwargs):
+            self.tokens.append(kwargs["upload_token"])
+            return True
+
+    jobs = Jobs()
+    deps = service.Deps(objects=api_storage.S3Objects(), jobs=jobs, new_id=core.new_job_id)
+    first, second = (service.create_job(settings(), deps, {"memberships": "xlsx", "orders": "csv"}) for _ in range(2))
+    assert len(set(jobs.tokens)) == 2 and all(len(token) == 32 for token in jobs.tokens)
+    for out, token in zip((first, second), jobs.tokens, strict=True):
+        for post in out["uploads"].values():
+            exact, _ = _conditions(_decoded(post))
+            assert post["fields"][UPLOAD_TOKEN_FIELD] == exact[UPLOAD_TOKEN_FIELD] == token

@@ -85,6 +85,19 @@ def test_succeeded_job_has_summary_and_short_lived_links():
     assert [d["kind"] for d in view["downloads"]] == ["workbook", "hubspot_csv", "properties", "report"]
     assert all(RUN_PREFIX in d["url"] and "expires=300" in d["url"] for d in view["downloads"])
     assert view["downloads_expire_in"] == core.DOWNLOAD_URL_TTL_S == 300
+    assert "changes" not in view["summary"]             # SAMPLE_REPORT predates the series of runs
+
+
+def test_succeeded_job_shows_the_changes_since_its_previous_run():
+    deps = fake_deps()
+    deps.jobs.items[JOB_ID] = committed_item("SUCCEEDED")
+    report = dict(SAMPLE_REPORT, changes={"since": "2026-11-01", "new": 5, "gone": 0, "status_changed": 2,
+                                          "entered": {"expiring_soon": 2}, "left": {}},
+                  changes_summary="since 2026-11-01: 2 became Expiring Soon, 5 new members")
+    deps.objects.put("out-bucket", RUN_PREFIX + "report.json", report)
+    changes = service.describe_job(settings(), deps, JOB_ID)["summary"]["changes"]
+    assert changes["since"] == "2026-11-01" and changes["summary"] == report["changes_summary"]
+    assert (changes["new"], changes["status_changed"], changes["entered"]) == (5, 2, {"expiring_soon": 2})
 
 
 def test_succeeded_without_a_committed_run_is_still_processing():

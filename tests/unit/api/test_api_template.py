@@ -49,7 +49,7 @@ def test_api_permissions_are_least_privilege():
     assert sorted(by_sid["SaveProfiles"]["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert sub(by_sid["SaveProfiles"]["Resource"]).endswith("-input-${AWS::AccountId}-${AWS::Region}/profiles/*")
     assert not any("s3:GetObject" in s["Action"] and "/uploads/" in sub(s["Resource"]) for s in statements(API))
-    assert sorted(by_sid["JobStatus"]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem"]    # no Query
+    assert sorted(by_sid["JobStatus"]["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]  # no Query
     assert sub(by_sid["JobStatus"]["Resource"]).endswith(":table/${NamePrefix}-jobs")
     for s in statements(API) + statements(AUTHORIZER):
         assert all("*" not in a for a in s["Action"]), s["Sid"]
@@ -75,7 +75,8 @@ def test_token_routes_and_public_page():
     assert authorizer["authorizerResultTtlInSeconds"] == 300
     guarded = {(method.upper(), path) for path, methods in body["paths"].items() for method in methods}
     assert guarded == {("POST", "/jobs"), ("GET", "/jobs/{job_id}"), ("POST", "/jobs/{job_id}/rerun"),
-                       ("PUT", "/profiles/{name}"), ("POST", "/jobs/{job_id}/answers")}
+                       ("PUT", "/profiles/{name}"), ("POST", "/jobs/{job_id}/answers"),
+                       ("POST", "/jobs/{job_id}/uploads")}
     for methods in body["paths"].values():
         for operation in methods.values():
             assert operation["security"] == {"Fn::If": ["AuthOn", [{"TokenAuthorizer": []}], {"Ref": "AWS::NoValue"}]}
@@ -139,3 +140,15 @@ def test_api_reads_the_same_buckets_and_table_as_the_processing_function():
     for name in ("INPUT_BUCKET", "OUTPUT_BUCKET", "JOB_TABLE", "UPLOAD_PREFIX", "RESULTS_PREFIX"):
         assert api_env[name] == process_env[name], name
     assert api_env["INPUT_BUCKET"] == st.input_bucket and api_env["OUTPUT_BUCKET"] == st.output_bucket
+
+
+def test_the_docs_state_what_one_shared_token_means_and_how_to_run_a_stack_per_organisation():
+    """Issue 17, item 8: tenancy, stated. The token is per stack; a stack per organisation needs its own
+    NamePrefix, which every name (buckets, table, secret) derives from."""
+    doc = (api_support.ROOT / "docs" / "upload-api.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### Who can see what (one token per stack)"):doc.index("### Browser uploads and CORS")]
+    assert "read **any job whose id they know**" in section
+    assert "**Separate organisations need separate stacks.**" in section
+    assert "--parameter-overrides NamePrefix=" in section
+    prefixed = [name for name in ("InputBucket", "OutputBucket", "JobTable", "ApiTokenSecret") if name in RES]
+    assert len(prefixed) == 4 and all("${NamePrefix}" in str(RES[name]["Properties"]) for name in prefixed)

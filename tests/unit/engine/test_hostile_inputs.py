@@ -249,11 +249,8 @@ def test_the_workbook_cell_limit_is_a_rules_key(tmp_path: Path) -> None:
     assert (caught.value.code, caught.value.sheet, caught.value.details["cells"]) == ("workbook_too_large", "Data", 27)
 
 
-def test_sheets_before_the_headers_sheet_are_not_parsed(tmp_path: Path, monkeypatch) -> None:
-    """Within the workbook limit, two decoys (each at the per-sheet limit) and the data: the header check
-    finds the data's sheet from the first rows and the reader parses only that sheet."""
-    path = hostile.decoy_sheets_xlsx(tmp_path, decoys=2)
-    rules = load_rules()
+def _spy_on_parses(monkeypatch, allowed: set[str] | None = None) -> list[str]:
+    """The names of the sheets calamine parses in full from now on; a sheet outside `allowed` fails the test."""
     parsed: list[str] = []
     real = python_calamine.CalamineWorkbook
 
@@ -267,7 +264,7 @@ def test_sheets_before_the_headers_sheet_are_not_parsed(tmp_path: Path, monkeypa
 
         def get_sheet_by_name(self, name: str):
             parsed.append(name)
-            if name != "Data":
+            if allowed is not None and name not in allowed:
                 raise AssertionError(f"sheet {name!r} parsed")
             return self.book.get_sheet_by_name(name)
 
@@ -275,11 +272,42 @@ def test_sheets_before_the_headers_sheet_are_not_parsed(tmp_path: Path, monkeypa
             return getattr(self.book, name)
 
     monkeypatch.setattr(python_calamine, "CalamineWorkbook", Spy)
+    return parsed
+
+
+def test_sheets_before_the_headers_sheet_are_not_parsed(tmp_path: Path, monkeypatch) -> None:
+    """Within the workbook limit, two decoys (each at the per-sheet limit) and the data: the header check
+    finds the data's sheet from the first rows and the reader parses only that sheet."""
+    path = hostile.decoy_sheets_xlsx(tmp_path, decoys=2)
+    rules = load_rules()
+    parsed = _spy_on_parses(monkeypatch, {"Data"})
     checked = check_file(path, "memberships", rules)
     assert (checked.problem, checked.sheet) == (None, "Data")
     table = read_input(path, "memberships", rules, checked=checked)
     assert parsed == ["Data"]
     assert (table.sheet, table.header_row, table.rows_in) == ("Data", 1, 3)
+
+
+def test_without_the_header_checks_preview_decoys_are_still_not_parsed(tmp_path: Path, monkeypatch) -> None:
+    """The reader's own search (the header check's preview of the whole workbook could not run): each sheet's
+    first rows are read cheaply, and a decoy whose first rows hold no header is never parsed in full (each
+    would cost calamine about 800 MB)."""
+    path = hostile.decoy_sheets_xlsx(tmp_path, decoys=2)
+    parsed = _spy_on_parses(monkeypatch, {"Data"})
+    table = read_table(path, "xlsx", role="memberships", rules=load_rules())
+    assert parsed == ["Data"]
+    assert (table.sheet, table.header_row, table.rows_in) == ("Data", 1, 3)
+
+
+def test_a_sheet_whose_first_rows_cannot_be_previewed_is_parsed_as_before(tmp_path: Path, monkeypatch) -> None:
+    import memberseg.header_check
+
+    path = hostile.many_sheets_xlsx(tmp_path, sheets=2)
+    monkeypatch.setattr(memberseg.header_check, "MAX_PREVIEW_XML_BYTES", 10)   # no sheet can be previewed
+    parsed = _spy_on_parses(monkeypatch)
+    table = read_table(path, "xlsx", role="memberships", rules=load_rules())
+    assert parsed == ["Sheet 1", "Sheet 2", "Data"]
+    assert (table.sheet, table.rows_in) == ("Data", 3)
 
 
 def test_more_sheets_than_the_budget_without_a_header_are_refused(tmp_path: Path) -> None:
