@@ -196,6 +196,18 @@ def test_a_run_without_since_sends_everything(runs, tmp_path: Path, portal: Fake
     assert sent_emails(portal, since=1) == Counter(list(SECOND))
 
 
+def test_a_since_folder_never_pushed_sends_everything_and_says_who_is_not_cleared(series,
+                                                                                   portal: FakeHubSpot) -> None:
+    first, second = series                  # the first run was never pushed
+
+    outcome = do_push(second, portal)
+
+    assert outcome.exit_code == 0
+    assert sent_emails(portal) == Counter(list(SECOND)) + Counter(["delta@x.com"])   # delta left at the second run
+    said = "\n".join(outcome.messages)
+    assert f"no finished push of {first}" in said and f"unless you push {first} first, then this run" in said
+
+
 def test_row_errors_of_the_last_push_are_sent_again(series, portal: FakeHubSpot) -> None:
     first, second = series
     portal.blocked_emails = {"gamma@x.com"}

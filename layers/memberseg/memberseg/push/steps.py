@@ -573,6 +573,7 @@ class Choice:
     plan: DeltaPlan | None
     counts: dict[str, int] | None
     why: str
+    uncleared: bool = False     # the --since folder was never pushed: who left before it is in neither CSV
 
     def sending(self) -> str:
         what = f"what changed since the push of {self.why}" if self.plan else f"every contact ({self.why})"
@@ -593,7 +594,11 @@ def choose_delta(outputs: RunOutputs, *, full: bool, count: bool) -> Choice:
         return Choice(None, counts, "the run's --since folder was its own, so the last push's record is gone")
     accepted = previous_accepted(since)
     if accepted is None:
-        return Choice(None, counts, f"no finished push of {since} to compare with")
+        # Everyone is sent, but a customer who left the export before this run is in neither CSV: only
+        # pushing that folder first clears their flags (its own push compares with the push before it).
+        return Choice(None, counts, f"no finished push of {since} to compare with; a customer who left the "
+                      f"export before it keeps their segment flags in HubSpot unless you push {since} first, "
+                      "then this run", uncleared=True)
     plan = plan_delta(outputs.directory, outputs.files, since, accepted, clear_gone=outputs.clear_gone)
     if plan is None:
         return Choice(None, counts, "this run's HubSpot file and customer state do not line up")
@@ -662,6 +667,7 @@ def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force
         force = True        # a push of only the changes was made or begun: --full sends everything again
     resumed = None if force or previous is None else resumed_delta(outputs, previous)
     delta = None
+    warnings = []
     if resumed is not None and previous is not None:
         outputs, delta, sending = resumed, previous["delta"], "the changes the interrupted push chose"
     elif not force and previous is not None:
@@ -669,6 +675,8 @@ def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force
     else:
         choice = choose_delta(outputs, full=full, count=dry_run)
         sending = choice.sending()
+        if choice.uncleared:
+            warnings.append(f"hubspot: sent {sending}")
         if choice.plan is not None:
             delta = choice.plan.record()
             if dry_run:
@@ -684,5 +692,6 @@ def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force
     pusher = Pusher(outputs, client, settings=settings, progress=progress, clock=clock, sleep=sleep)
     if dry_run:
         return pusher.dry_run(previous, force=force, sending=sending, delta=delta if resumed is None else None)
-    return pusher.run(previous, force=force, delta=delta)
+    outcome = pusher.run(previous, force=force, delta=delta)
+    return replace(outcome, messages=outcome.messages + warnings)
 
