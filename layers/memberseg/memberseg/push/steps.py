@@ -575,6 +575,10 @@ class Choice:
     why: str
     uncleared: bool = False     # the --since folder was never pushed: who left before it is in neither CSV
 
+    def warnings(self) -> list[str]:
+        """What a real push says besides its summary (the dry run shows `sending`)."""
+        return [f"hubspot: sent {self.sending()}"] if self.uncleared else []
+
     def sending(self) -> str:
         what = f"what changed since the push of {self.why}" if self.plan else f"every contact ({self.why})"
         return what + (f": {counts_text(self.counts)}" if self.counts is not None else "")
@@ -667,16 +671,14 @@ def push(directory: Path, client: HubSpotClient, *, dry_run: bool = False, force
         force = True        # a push of only the changes was made or begun: --full sends everything again
     resumed = None if force or previous is None else resumed_delta(outputs, previous)
     delta = None
-    warnings = []
+    warnings: list[str] = []
     if resumed is not None and previous is not None:
         outputs, delta, sending = resumed, previous["delta"], "the changes the interrupted push chose"
     elif not force and previous is not None:
         sending = "every contact (resuming the interrupted push)"
     else:
         choice = choose_delta(outputs, full=full, count=dry_run)
-        sending = choice.sending()
-        if choice.uncleared:
-            warnings.append(f"hubspot: sent {sending}")
+        sending, warnings = choice.sending(), choice.warnings()
         if choice.plan is not None:
             delta = choice.plan.record()
             if dry_run:
