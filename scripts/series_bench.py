@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from memberseg.push.delta import plan_delta, state_rows
+from memberseg.push.delta import AcceptedState, plan_delta, state_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402
@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"[series] the first run left no state in {previous}")
     report = last["report"]
     files = [last["out"] / name for name in report["hubspot"]["files"]]
-    plan = plan_delta(last["out"], files, previous, dict(zip(accepted.keys, accepted.hashes, strict=True)))
+    # as if the first run's push had ended DONE with every contact taken
+    taken = AcceptedState(dict(zip(accepted.keys, accepted.hashes, strict=True)), accepted.key_of_email())
+    plan = plan_delta(last["out"], files, previous, taken)
     if plan is None:
         raise SystemExit("[series] the second run's CSV and state do not line up: no delta plan")
 
