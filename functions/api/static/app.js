@@ -328,6 +328,11 @@
       "This is a fault in memberseg, not in what you did: uploading the same files again will give the same result.",
       "Send the job id above to whoever runs memberseg for you; the files themselves were not changed.",
     ],
+    too_large_for_memory: () => [
+      "The files are fine, but reading them needed more memory than memberseg had. Ask " + RULES_OWNER +
+        " to raise the processing function's memory (FunctionMemoryMB, up to 10,240 MB), or run the job with the memberseg command on a computer with more memory.",
+      "Keep each export whole: a customer's totals and tiers come from all of their rows in one file.",
+    ],
     unread_column: (e) => [
       "Look at the column " + (e.column ? quoted([e.column]) + " " : "") + "in your file: if some rows are not payments or members (refunds, declined or test payments, another currency), the results would be wrong without it.",
       "If the column changes nothing, delete it from the file and upload the file again.",

@@ -10,6 +10,10 @@ stop at a named stage until the parent says go (`GoSignal`, `Forked.wait_for`).
 The child sends ("stage", dict) progress messages, then one of ("ok", value),
 ("input_error", InputError) or ("fault", dict): the exception's class, whether it is an OSError, and
 its traceback text.
+
+The parent waits on the pipe and on the child's exit together: a child that dies ends the wait even
+when a process it forked (now an orphan) still holds the pipe open. A child in its own process group
+(`new_process_group`) takes everything it forked with it when it ends or is stopped.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .job_protocol import ErrorCode
+from .memory import killed_for_memory, memory_limit, more_memory_advice, oom_kill_count
 from .timing import Progress
 
 _FORK = multiprocessing.get_context("fork")
@@ -34,12 +41,15 @@ class WorkerFault(RuntimeError):
 
 
 class WorkerDied(WorkerFault):
-    """The worker ended without a result (killed by a signal, or timed out)."""
+    """The worker ended without a result (killed by a signal, or timed out). `for_memory`: it was
+    killed by SIGKILL that memberseg did not send, and the kernel's evidence says out of memory
+    (`memberseg.memory`)."""
 
-    def __init__(self, how: str, last_stage: dict):
+    def __init__(self, how: str, last_stage: dict, for_memory: bool = False):
         super().__init__(f"the worker {how} during stage '{last_stage.get('stage', 'starting')}'")
         self.how = how
         self.last_stage = last_stage
+        self.for_memory = for_memory
 
 
 class WorkerRaised(WorkerFault):
@@ -97,15 +107,34 @@ class GoSignal:
                 self._sender.close()
 
 
+_POLL_S = 0.5
+
+
+def _exit_signal(pid: int) -> int | None:
+    """A file descriptor that becomes readable when `pid` ends (Linux's pidfd), or None. Unlike the pipe
+    multiprocessing watches, no process the child forks can hold it open."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class Forked:
     """`target(*args, report)` running in a child; `result()` returns its value or raises its error."""
 
     def __init__(self, target: Callable[..., Any], *args: Any, progress: Progress | None = None,
                  new_process_group: bool = False):
         receiver, sender = _FORK.Pipe(duplex=False)
+        self._oom_kills = oom_kill_count()
         self._process = _FORK.Process(target=_child, args=(target, args, sender, new_process_group))
         self._process.start()
+        if new_process_group:          # here too, so that a kill right after the start reaches its group
+            try:
+                os.setpgid(self.pid, self.pid)
+            except OSError:            # it has already ended, or done so itself
+                pass
         sender.close()                 # the child holds the only writer: its exit means end of file
+        self._ended = _exit_signal(self.pid)
         self._receiver = receiver
         self._progress = progress
         self._group = new_process_group
@@ -134,14 +163,31 @@ class Forked:
 
     def _reap(self) -> None:
         self._receiver.close()
+        if self._ended is not None:
+            os.close(self._ended)
+            self._ended = None
         self._process.join()
+        if self._group:     # whatever it forked goes with it (an orphan would live on in its group)
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self._reaped = True
 
     def _next_message(self, deadline: float | None) -> tuple[str, Any] | None:
-        """The child's next message; None at end of file; TimeoutError past the deadline."""
-        wait = None if deadline is None else max(deadline - time.monotonic(), 0)
-        if not self._receiver.poll(wait):
-            raise TimeoutError
+        """The child's next message; None at end of file or once the child has ended without sending
+        one; TimeoutError past the deadline."""
+        while True:
+            timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
+            if self._ended is None:    # no pidfd: look at the child twice a second
+                timeout = _POLL_S if timeout is None else min(timeout, _POLL_S)
+            ready = wait([self._receiver] + ([self._ended] if self._ended is not None else []), timeout)
+            if self._receiver in ready or self._receiver.poll(0):
+                break
+            if ready or (self._ended is None and not self._process.is_alive()):
+                return None     # the child ended, and a process it forked may still hold the pipe open
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
         try:
             message: tuple[str, Any] = self._receiver.recv()
         except EOFError:
@@ -183,7 +229,9 @@ class Forked:
             if not self._reaped:
                 self._reap()
         if outcome is None:
-            raise WorkerDied(self._how_it_ended(), self.last_stage)
+            raise WorkerDied(self._how_it_ended(), self.last_stage,
+                             for_memory=self._process.exitcode == -signal.SIGKILL
+                             and killed_for_memory(self._oom_kills, oom_kill_count()))
         kind, payload = outcome
         if kind == "input_error":
             raise payload
@@ -198,8 +246,11 @@ class Forked:
         return f"exited with status {code}"
 
 
-def crash_error(died: WorkerDied) -> InputError | None:
-    """If the worker died while a file was being parsed, blame the file (exit 2), not the tool."""
+def crash_error(died: WorkerDied, files: Sequence[Path] = ()) -> InputError | None:
+    """If the worker was killed for memory, say so (`too_large_for_memory`, naming the file it was reading,
+    else `files`); if it died while a file was being parsed, blame the file (exit 2), not the tool."""
+    if died.for_memory:
+        return memory_error(died, files)
     stage = died.last_stage
     if stage.get("stage") != "parsing":
         return None
@@ -207,6 +258,35 @@ def crash_error(died: WorkerDied) -> InputError | None:
     return InputError(
         "reader_crashed",
         f"The {role} file '{file}' could not be read safely: the spreadsheet reader {died.how}. "
-        "The file may be damaged or built to exhaust memory; open it in Excel, save a fresh copy and re-upload.",
+        "The file may be damaged; open it in Excel, save a fresh copy and re-upload.",
         file=file,
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} KB"
+
+
+def memory_error(died: WorkerDied, files: Sequence[Path]) -> InputError:
+    """`too_large_for_memory`: the file being read (else every input), its size and the memory the run had."""
+    stage = died.last_stage
+    limit = memory_limit()
+    if stage.get("stage") == "parsing" and stage.get("file"):
+        file = stage["file"]
+        size = f" ({_megabytes(stage['bytes'])})" if "bytes" in stage else ""
+        what = f"Reading the {stage.get('role', 'input')} file '{file}'{size}"
+        fine = "The file is not damaged"
+    else:
+        file = None
+        sizes = [f"'{path.name}' ({_megabytes(path.stat().st_size)})" for path in files if path.exists()]
+        what = f"The job ({' and '.join(sizes)})" if sizes else "The job"
+        if stage.get("stage"):
+            what += f" while {stage['stage']}"
+        fine = "The files are not damaged"
+    return InputError(
+        ErrorCode.TOO_LARGE_FOR_MEMORY.value,
+        f"{what} needed more memory than {limit.words}, and the system stopped it. {fine} "
+        f"and nothing was written. {more_memory_advice(limit)}",
+        file=file,
+        details={"memory_bytes": limit.bytes},
     )

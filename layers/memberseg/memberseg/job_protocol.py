@@ -218,6 +218,9 @@ class ErrorCode(StrEnum):
     FILE_TOO_LARGE = "file_too_large"
     TIMEOUT = "timeout"
     ENGINE_ERROR = "engine_error"          # the engine's own code raised on these inputs: final, never retried
+    # a worker the kernel killed for memory (written by the engine, memberseg.isolation): final, never
+    # retried, as the same files in the same memory are killed again
+    TOO_LARGE_FOR_MEMORY = "too_large_for_memory"
     INVALID_AS_OF = "invalid_as_of"        # a data file's as-of metadata is not a date the API would take
     INTERNAL_ERROR = "internal_error"
 

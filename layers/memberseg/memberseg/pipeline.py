@@ -67,11 +67,16 @@ class CheckedFile:
     sheet: str | None = None        # the sheet that holds the header, when the check could tell
 
 
+def parsing(path: Path, role: str) -> dict:
+    """The "parsing" stage's info: the file, its role and its size (named if the reader is killed for memory)."""
+    return {"file": path.name, "role": role, "bytes": path.stat().st_size}
+
+
 def check_file(path: Path, role: str, rules: Rules, progress: Progress = no_progress) -> CheckedFile:
     """The safety gate's verdict (an unsafe file raises at once) and the file's header check."""
     kind = inspect_file(path, rules.limits, role=role)
     check = check_headers(path, kind, role, rules,
-                          on_parse=lambda: progress("parsing", {"file": Path(path).name, "role": role}))
+                          on_parse=lambda: progress("parsing", parsing(Path(path), role)))
     return CheckedFile(kind, check.problem, check.sheet)
 
 
@@ -121,7 +126,7 @@ class PendingOrders:
             summary: OrdersSummary = self.job.result()
             return summary
         except WorkerDied as died:
-            error = crash_error(died)
+            error = crash_error(died, [self.path])
             if error is None:
                 raise
             raise error from died
@@ -151,7 +156,7 @@ def read_input(path: Path, role: str, rules: Rules, progress: Progress = no_prog
 
     A spreadsheet's header sheet is parsed while the reader (and pandas) is imported in a thread."""
     kind = checked.kind if checked else inspect_file(path, rules.limits, role=role)
-    progress("parsing", {"file": path.name, "role": role})
+    progress("parsing", parsing(path, role))
     early = None
     if checked and checked.sheet is not None and kind != "csv":
         early = SheetParse(path, checked.sheet, meanwhile=_import_stages)
@@ -197,7 +202,7 @@ def _summarize_in_sql(path: Path, rules: Rules, timings: dict[str, float], progr
     from .orders import refunded_beyond_paid
     from .orders_sql import EngineSettings, summarize_csv
 
-    progress("parsing", {"file": path.name, "role": "orders"})
+    progress("parsing", parsing(path, "orders"))
     with timed(timings, "summing orders in DuckDB", progress):
         summed = summarize_csv(path, rules, EngineSettings.of(rules))
     if summed is None:

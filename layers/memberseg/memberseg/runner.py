@@ -120,14 +120,14 @@ def _run_isolated(memberships: Path, orders: Path, staging: Path, rules: Rules, 
         if progress and message:
             progress(message)
 
-    # Its own process group, so a timeout also stops the orders reader it forks.
+    # Its own process group, so a timeout or its own death also stops the orders reader it forks.
     target = partial(_job, keep_profile=True) if keep_profile else _job
     job = Forked(target, memberships, orders, staging, rules, as_of, answers, previous, progress=relay,
                  new_process_group=True)
     try:
         return job.result(timeout=engine_timeout(rules, deadline_s))
     except WorkerDied as died:
-        error = crash_error(died)
+        error = crash_error(died, [memberships, orders])
         if error is None:
             raise
         raise error from died

@@ -507,3 +507,96 @@ def test_cli_forced_profile_and_summary_shows_the_profiles(tmp_path, capsys):
     code = main(["run", "--memberships", str(members), "--orders", str(orders), "--out", str(out),
                  "--as-of", "2026-11-15", "--orders-profile", "shopify_orders"])
     assert code == 2
+
+
+# --- memory kills -----------------------------------------------------------------------------
+
+def _kill_orders_reader(monkeypatch, then=None) -> None:
+    """The orders reader dies of SIGKILL, as the kernel's out-of-memory killer stops it (`then` runs first)."""
+    import signal
+
+    real = memberseg.read.read_table
+
+    def killed(path, *args, role=None, **kwargs):
+        if role == "orders":
+            if then is not None:
+                then()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args, role=role, **kwargs)
+    monkeypatch.setattr(memberseg.read, "read_table", killed)
+
+
+def _oom_kills(monkeypatch, *, rising: bool) -> None:
+    """The kernel's out-of-memory kill count, as each process reads it: rising, or never moving."""
+    import itertools
+
+    import memberseg.isolation
+
+    counter = itertools.count()
+    monkeypatch.setattr(memberseg.isolation, "oom_kill_count", lambda: next(counter) if rising else 7)
+
+
+def test_reader_killed_for_memory_is_too_large_for_memory(files, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    _oom_kills(monkeypatch, rising=True)
+    _kill_orders_reader(monkeypatch)
+    out = tmp_path / "out"
+    code = main(_args(files["memberships"], files["orders"], out))
+    error = _assert_bad_input(code, out, capsys.readouterr().err, files["orders"].name)
+    size = files["orders"].stat().st_size
+    assert error["code"] == "too_large_for_memory"
+    assert f"({size / 1e3:,.1f} KB)" in error["message"], "the file's size"
+    assert "the function's 3,008 MB" in error["message"] and "FunctionMemoryMB" in error["message"]
+    assert "damaged or" not in error["message"] and "split" not in error["message"].lower()
+    assert error["details"] == {"memory_bytes": 3008 * 2**20}
+
+
+def test_a_sigkill_without_an_out_of_memory_kill_is_not_blamed_on_memory(files, tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    _oom_kills(monkeypatch, rising=False)
+    _kill_orders_reader(monkeypatch)
+    out = tmp_path / "out"
+    code = main(_args(files["memberships"], files["orders"], out))
+    error = _assert_bad_input(code, out, capsys.readouterr().err, files["orders"].name)
+    assert error["code"] == "reader_crashed" and "SIGKILL" in error["message"]
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (a zombie waiting for a reaper counts: it holds nothing open)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def test_a_killed_worker_leaves_no_orphan_reader_holding_the_pipe(files, tmp_path: Path, monkeypatch) -> None:
+    """The worker is killed while its orders reader (a grandchild) runs: the run ends with the memory error,
+    not the timeout, and the reader is stopped with it rather than left running with the result pipe open."""
+    import time
+
+    from memberseg.runner import run_job
+
+    reader_pid = tmp_path / "reader.pid"
+
+    def kill_the_worker_and_keep_reading() -> None:
+        import signal
+
+        reader_pid.write_text(str(os.getpid()))
+        os.kill(os.getppid(), signal.SIGKILL)   # the worker, as the out-of-memory killer would pick it
+        time.sleep(600)                         # the reader goes on, holding its copy of the worker's pipe
+    _oom_kills(monkeypatch, rising=True)
+    _kill_orders_reader(monkeypatch, then=kill_the_worker_and_keep_reading)
+    out = tmp_path / "out"
+    outcome = run_job(files["memberships"], files["orders"], out, as_of=dt.date(2026, 11, 15), deadline_s=60)
+    assert outcome.exit_code == 2 and outcome.error is not None
+    assert outcome.error["error"]["code"] == "too_large_for_memory", outcome.error   # not the 60 s timeout
+    pid = int(reader_pid.read_text())
+    for _ in range(100):        # SIGKILL was sent before run_job returned; its delivery takes a moment
+        if _gone(pid):
+            break
+        time.sleep(0.05)
+    assert _gone(pid), "the orders reader outlived its killed worker"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import threading
 import time
 from dataclasses import replace
@@ -366,6 +367,39 @@ def test_an_engine_killed_by_a_signal_stays_transient():
     with pytest.raises(WorkerDied):
         both(world)
     assert world.run_item("j")["run_status"] == RunStatus.RETRYING
+
+
+def test_an_engine_killed_for_memory_is_final_too_large_for_memory_never_retried(monkeypatch):
+    """Lambda's out-of-memory killer stops the worker reading a file: the same files in the same memory would
+    be killed again, so the job fails at once with too_large_for_memory, the file and the function's memory."""
+    import itertools
+    import signal
+
+    import memberseg.isolation
+    from memberseg.isolation import Forked, WorkerDied, crash_error
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    counter = itertools.count()
+    monkeypatch.setattr(memberseg.isolation, "oom_kill_count", lambda: next(counter))  # the kernel's OOM kills
+
+    def job(report):
+        report("parsing", {"role": "orders", "file": "Orders 2026.csv", "bytes": 2_400_000_000})
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def run_job(*args, **kwargs):      # as memberseg.runner does with its worker
+        try:
+            return Forked(job).result(timeout=30)
+        except WorkerDied as died:
+            raise crash_error(died) or died
+
+    world = World(engine=run_job)
+    outcome = both(world)
+    assert outcome.action == "failed" and outcome.attempt == 1 and world.engine_runs == 1
+    error = world.status("j")["error"]
+    assert error["code"] == "too_large_for_memory" and error["file"] == "Orders 2026.csv"
+    assert "'Orders 2026.csv' (2,400.0 MB)" in error["message"] and "3,008 MB" in error["message"]
+    world.clock.advance(60)
+    assert world.deliver("j").action == "duplicate"                # Lambda has nothing to retry
 
 
 def test_enospc_while_downloading_is_a_final_too_large_error():
