@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     report = last["report"]
     files = [last["out"] / name for name in report["hubspot"]["files"]]
     # as if the first run's push had ended DONE with every contact taken
-    taken = AcceptedState(dict(zip(accepted.keys, accepted.hashes, strict=True)), accepted.key_of_email())
-    plan = plan_delta(last["out"], files, previous, taken)
+    plan = plan_delta(last["out"], files, previous, AcceptedState.all_taken(accepted))
     if plan is None:
         raise SystemExit("[series] the second run's CSV and state do not line up: no delta plan")
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from builders import MEMBERSHIP_HEADERS, ORDER_HEADERS, membership, order, write_xlsx
 from memberseg.changes import carry_over, read_state, state_bytes, state_frame
 from memberseg.pipeline import run_pipeline
-from memberseg.push.delta import plan_delta, state_rows
+from memberseg.push.delta import AcceptedState, plan_delta, state_rows
 from memberseg.rules import load_rules, since_column
 from memberseg.state_file import PreviousFile, read_previous
 from memberseg.write import write_outputs
@@ -239,7 +239,7 @@ def test_the_same_files_on_the_same_day_change_nothing_and_push_nothing(first, s
         accepted = state_rows(two)
         assert accepted is not None
         files = [three / name for name in report["hubspot"]["files"]]
-        plan = plan_delta(three, files, two, dict(zip(accepted.keys, accepted.hashes, strict=True)))
+        plan = plan_delta(three, files, two, AcceptedState.all_taken(accepted))
         assert plan is not None and plan.parts == {}
         assert plan.counts == {"added": 0, "changed": 0, "unchanged": len(accepted.keys), "cleared": 0}
     finally:

@@ -57,6 +57,11 @@ class AcceptedState:
     hashes: dict[str, str]
     held: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def all_taken(cls, rows: StateRows) -> AcceptedState:
+        """As after a push HubSpot took whole: every contact of `rows` (a run's state) at its hash."""
+        return cls(dict(zip(rows.keys, rows.hashes, strict=True)), rows.key_of_email())
+
 
 @dataclass
 class DeltaPlan:
