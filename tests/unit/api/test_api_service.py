@@ -240,7 +240,41 @@ def test_saving_a_profile_imports_the_rules_language_but_never_pandas():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
-    shipped = {"memberseg.job_protocol", "memberseg.errors", "memberseg.isolation", "memberseg.timing",
-               "memberseg.rules"}                  # what functions/api/Makefile copies
+    shipped = {"memberseg.job_protocol", "memberseg.errors", "memberseg.isolation", "memberseg.memory",
+               "memberseg.timing", "memberseg.rules"}     # what functions/api/Makefile copies
     imported = set(eval(done.stdout.strip().splitlines()[-1]))   # noqa: S307 - our own subprocess's list
     assert {name if not name.startswith("memberseg.rules.") else "memberseg.rules" for name in imported} <= shipped
+
+
+def test_the_api_functions_own_copy_of_the_rules_language_saves_a_profile(tmp_path: Path):
+    """The deployed function holds only what functions/api/Makefile copies from the engine package (not the
+    package itself): those files alone must check and save a profile. A data file the rules language reads
+    and the Makefile does not copy (members_columns.yaml once) is a crash in AWS that no other test sees."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    package = root / "layers" / "memberseg" / "memberseg"
+    makefile = (root / "functions" / "api" / "Makefile").read_text()
+    patterns = re.findall(r"\.\./\.\./layers/memberseg/memberseg/([^\s\"\\]+)", makefile)
+    assert "rules/*.py" in patterns
+    for pattern in patterns:
+        for source in package.glob(pattern):
+            target = tmp_path / "memberseg" / source.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for source in (root / "functions" / "api").glob("*.py"):
+        shutil.copy2(source, tmp_path / source.name)
+    code = ("import sys\n"
+            "import api_service, api_support, memberseg\n"
+            f"assert memberseg.__file__.startswith({str(tmp_path)!r}), memberseg.__file__\n"
+            f"saved = api_service.save_profile(api_support.settings(), api_support.fake_deps(), 'acme_members', "
+            f"{PROFILE_RULES!r})\n"
+            "print(saved['key'])\n")
+    paths = [str(tmp_path), str(root / "tests"), str(root / "infra")]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "profiles/acme_members.yaml"
